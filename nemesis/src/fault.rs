@@ -1,0 +1,39 @@
+//! The fault vocabulary and the executor trait.
+//!
+//! Faults come in inverse pairs (kill/start, pause/resume, partition/heal), as in Jepsen and
+//! turmoil, so a run can always be brought back to a healthy cluster.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+/// A node's name in the cluster, e.g. `n1`.
+pub type NodeName = String;
+
+/// A partition as data: for each node, the set of nodes whose packets it drops.
+/// Symmetric partitions list each pair in both directions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grudge(pub BTreeMap<NodeName, BTreeSet<NodeName>>);
+
+/// Executes faults against a real cluster. Implemented in the `faultline` binary over Docker;
+/// tests can implement it in memory.
+///
+/// Every method must return only once the fault is in effect (or has failed): a nemesis that
+/// silently failed would make a green test a lie.
+pub trait FaultExecutor: Send + Sync {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// SIGKILL the nodes' processes; their data survives.
+    fn kill(&self, nodes: &[NodeName]) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Start killed nodes again.
+    fn start(&self, nodes: &[NodeName]) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Freeze the nodes' processes (cgroup freezer).
+    fn pause(&self, nodes: &[NodeName]) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Thaw paused nodes.
+    fn resume(&self, nodes: &[NodeName]) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Drop packets as the grudge says, in addition to any partition already in place.
+    fn partition(&self, grudge: &Grudge) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Remove every packet-drop rule this executor added.
+    fn heal(&self) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}

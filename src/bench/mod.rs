@@ -1,0 +1,30 @@
+//! `faultline bench`: benchmarks that print a table. Never a timed test.
+
+mod checker;
+mod node;
+
+use clap::{Args, Subcommand};
+
+use crate::cli::exit::Code;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub target: Option<BenchTarget>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchTarget {
+    /// Time the checker on the corpora and on generated histories (the default).
+    Checker(checker::CheckerBenchArgs),
+    /// Start 3 local nodes and drive them with concurrent clients.
+    Node(node::NodeBenchArgs),
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<Code> {
+    match args.target {
+        None => checker::run(checker::CheckerBenchArgs::default()),
+        Some(BenchTarget::Checker(a)) => checker::run(a),
+        Some(BenchTarget::Node(a)) => node::run(a),
+    }
+}

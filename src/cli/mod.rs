@@ -1,0 +1,76 @@
+//! The command line: argument definitions and dispatch. Each command's arguments live with the
+//! module that runs it.
+
+pub mod check;
+pub mod exit;
+pub mod gen_history;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use exit::Code;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "faultline",
+    version,
+    about = "A Jepsen-style cluster test harness and operator CLI"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check recorded histories for linearizability (exit 0 valid, 1 invalid, 2 unknown).
+    Check(check::CheckArgs),
+    /// Benchmark the checker (default) or the node.
+    Bench(crate::bench::BenchArgs),
+    /// Generate a random register history (valid by construction, or with planted stale reads).
+    GenHistory(gen_history::GenHistoryArgs),
+    /// Run one openraft key-value node (the system under test), or inspect its data.
+    Node(crate::node::NodeArgs),
+}
+
+/// Parses the arguments, runs the command, and maps the outcome to Jepsen's exit codes.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version are not errors; every other parse failure is bad input.
+            let code = if e.use_stderr() { exit::BAD_INPUT } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_tracing();
+    match run(cli.command) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit::code_for(&err))
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<Code> {
+    match command {
+        Command::Check(args) => check::run(args),
+        Command::Bench(args) => crate::bench::run(args),
+        Command::GenHistory(args) => gen_history::run(args),
+        Command::Node(args) => crate::node::run(args),
+    }
+}
+
+/// Diagnostics go to stderr through `tracing`; results go to stdout.
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("FAULTLINE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,1 @@
+//! Client workloads: which operations to generate, and how to read their results.
