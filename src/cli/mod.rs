@@ -2,8 +2,15 @@
 //! module that runs it.
 
 pub mod check;
+pub mod cluster;
 pub mod exit;
+pub mod fault;
 pub mod gen_history;
+pub mod image;
+pub mod kv;
+pub mod report;
+pub mod serve;
+pub mod test;
 
 use std::process::ExitCode;
 
@@ -32,6 +39,24 @@ pub enum Command {
     GenHistory(gen_history::GenHistoryArgs),
     /// Run one openraft key-value node (the system under test), or inspect its data.
     Node(crate::node::NodeArgs),
+    /// Build the node image through the Docker API.
+    #[command(subcommand)]
+    Image(image::ImageArgs),
+    /// Start, inspect and remove clusters in Docker.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterArgs),
+    /// Read and write keys on a running cluster.
+    #[command(subcommand)]
+    Kv(kv::KvArgs),
+    /// Inject faults by hand: kill, start, restart, pause, resume, partition, heal.
+    #[command(subcommand)]
+    Fault(fault::FaultArgs),
+    /// Run a campaign against a fresh cluster and check it (exit 0/1/2/254/255).
+    Test(test::TestArgs),
+    /// Regenerate the report of a result directory.
+    Report(report::ReportArgs),
+    /// Serve a local page listing every run.
+    Serve(serve::ServeArgs),
 }
 
 /// Parses the arguments, runs the command, and maps the outcome to Jepsen's exit codes.
@@ -61,6 +86,13 @@ fn run(command: Command) -> anyhow::Result<Code> {
         Command::Bench(args) => crate::bench::run(args),
         Command::GenHistory(args) => gen_history::run(args),
         Command::Node(args) => crate::node::run(args),
+        Command::Image(args) => image::run(args),
+        Command::Cluster(args) => cluster::run(args),
+        Command::Kv(args) => kv::run(args),
+        Command::Fault(args) => fault::run(args),
+        Command::Test(args) => test::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
 
