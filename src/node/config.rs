@@ -17,7 +17,7 @@ pub struct RunArgs {
     /// Address to serve the client API and Raft RPCs on.
     #[arg(long, default_value = "0.0.0.0:7000")]
     pub listen: String,
-    /// The static initial cluster: `1=10.0.0.11:7000,2=10.0.0.12:7000,...`.
+    /// The static initial cluster: `1=10.0.0.11:7000,2=10.0.0.12:7000,...` (optional with --join).
     #[arg(long)]
     pub peers: Option<String>,
     /// Where the log, vote, committed index and snapshots live.
@@ -63,14 +63,18 @@ impl RunArgs {
         let id = self.id.ok_or_else(|| {
             bad_input("--id is required to run a node (or use `node inspect DIR`)")
         })?;
-        let peers_arg = self.peers.ok_or_else(|| {
-            bad_input("--peers is required, e.g. --peers 1=10.0.0.11:7000,2=10.0.0.12:7000")
-        })?;
         let data_dir = self
             .data_dir
             .ok_or_else(|| bad_input("--data-dir is required"))?;
-        let peers = parse_peers(&peers_arg)?;
-        if !peers.contains_key(&id) {
+        // A joining node learns the cluster from the leader that adds it.
+        let peers = match (&self.peers, self.join) {
+            (Some(p), _) => parse_peers(p)?,
+            (None, true) => BTreeMap::new(),
+            (None, false) => return Err(bad_input(
+                "--peers is required, e.g. --peers 1=10.0.0.11:7000,2=10.0.0.12:7000 (or --join)",
+            )),
+        };
+        if !self.join && !peers.contains_key(&id) {
             return Err(bad_input(format!(
                 "--peers has no entry for this node's id {id}: add {id}=HOST:PORT (its own Raft address)"
             )));

@@ -68,6 +68,10 @@ async fn add(
     };
     let res = change(&st, st.raft.add_learner(b.id, node, true)).await;
     let res = match res {
+        Ok(_) => caught_up(&st, b.id).await,
+        Err(e) => Err(e),
+    };
+    let res = match res {
         Ok(_) => {
             tracing::info!(target: "faultline::node", id = b.id, "learner caught up; promoting to voter");
             let voters = ChangeMembers::AddVoterIds(BTreeSet::from([b.id]));
@@ -103,6 +107,35 @@ async fn remove(
         change(&st, st.raft.change_membership(c, false)).await
     };
     finish(&st, res, headers, uri.to_string(), body).await
+}
+
+/// Promoting a learner that cannot be reached would shrink the cluster's fault tolerance, so
+/// wait until it has replicated everything the leader had when it was added.
+async fn caught_up(st: &AppState, id: NodeId) -> Result<(), Failure> {
+    let target = st.raft.metrics().borrow().last_log_index;
+    let res = st
+        .raft
+        .wait(Some(CHANGE_TIMEOUT))
+        .metrics(
+            |m| {
+                let matched = m
+                    .replication
+                    .as_ref()
+                    .and_then(|r| r.get(&id))
+                    .and_then(|l| l.map(|l| l.index));
+                matched >= target
+            },
+            "learner caught up",
+        )
+        .await;
+    res.map(|_| ()).map_err(|e| {
+        Failure::Err(ApiError::indefinite(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "node {id} was added as a learner but did not catch up: {e}; it was not promoted"
+            ),
+        ))
+    })
 }
 
 enum Failure {

@@ -26,6 +26,8 @@ mod snapshot;
 mod state;
 mod state_machine;
 mod status;
+#[cfg(test)]
+mod storage_suite;
 mod types;
 mod write;
 
