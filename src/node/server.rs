@@ -12,6 +12,7 @@ use openraft::{BasicNode, Config, SnapshotPolicy};
 use super::config::NodeConfig;
 use super::log::LogStore;
 use super::network::Network;
+use super::read::ReadGate;
 use super::state::{AppState, Inner};
 use super::state_machine::StateMachine;
 use super::status::role_name;
@@ -59,6 +60,7 @@ pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         sm: shared,
         client_timeout: cfg.client_timeout,
         http,
+        reads: ReadGate::spawn(raft.clone(), cfg.id, cfg.client_timeout),
     }));
     let app = Router::new()
         .merge(api::routes())

@@ -16,6 +16,7 @@ pub struct Inner {
     pub client_timeout: Duration,
     /// For forwarding client requests to the leader.
     pub http: reqwest::Client,
+    pub reads: super::read::ReadGate,
 }
 
 impl std::ops::Deref for AppState {
@@ -26,6 +27,7 @@ impl std::ops::Deref for AppState {
 }
 
 /// The outcome of trying an operation on this node.
+#[derive(Clone)]
 pub enum Local<T> {
     Done(T),
     /// This node is not the leader; nothing was proposed. `leader` is the address to forward to.
