@@ -262,9 +262,18 @@ impl Cluster {
             let text = std::fs::read_to_string(&n.log).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             let tail = &lines[lines.len().saturating_sub(15)..];
+            // A panic's location and message follow "panicked at".
+            let panics: Vec<&str> = lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.contains("panicked at"))
+                .take(2)
+                .flat_map(|(i, _)| lines[i..(i + 3).min(lines.len())].iter().copied())
+                .collect();
             out.push_str(&format!(
-                "--- node {} log tail ---\n{}\n",
+                "--- node {} log: panics ---\n{}\n--- tail ---\n{}\n",
                 n.id,
+                panics.join("\n"),
                 tail.join("\n")
             ));
         }

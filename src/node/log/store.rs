@@ -51,6 +51,7 @@ impl LogStore {
             vote = ?vote,
             "recovered the raft log"
         );
+        let committed = clamp_committed(committed.flatten(), &rec.entries, rec.last_purged);
         let (tx, rx) = std::sync::mpsc::channel();
         writer::spawn(rec.disk, PathBuf::from(data_dir), rx)?;
         Ok(LogStore {
@@ -59,7 +60,7 @@ impl LogStore {
                 last_purged: rec.last_purged,
             })),
             vote,
-            committed: committed.flatten(),
+            committed,
             tx,
         })
     }
@@ -88,6 +89,32 @@ impl LogStore {
                 "the log writer thread stopped",
             )))),
         }
+    }
+}
+
+/// The committed index is only a restart hint; if a torn tail took entries it names, restart
+/// from what the log still holds and let the leader tell us the rest.
+fn clamp_committed(
+    committed: Option<LogId>,
+    entries: &BTreeMap<u64, Entry>,
+    purged: Option<LogId>,
+) -> Option<LogId> {
+    let last = entries.values().next_back().map(|e| e.log_id).or(purged);
+    match (committed, last) {
+        (Some(c), Some(l)) if c.index > l.index => {
+            tracing::warn!(
+                target: "faultline::node",
+                committed = c.index,
+                last = l.index,
+                "the saved committed index is past the recovered log; restarting from the log's end"
+            );
+            Some(l)
+        }
+        (Some(c), None) => {
+            tracing::warn!(target: "faultline::node", committed = c.index, "the saved committed index names an empty log; ignoring it");
+            None
+        }
+        (c, _) => c,
     }
 }
 
