@@ -33,7 +33,8 @@ pub struct NodeBenchArgs {
     /// Also measure a 3-member etcd cluster (needs `etcd` on PATH, e.g. Debian's etcd-server).
     #[arg(long)]
     pub etcd: bool,
-    /// Skip faultline's own nodes (with --etcd: measure etcd only).
+    /// Skip faultline's own nodes (with --etcd: measure etcd only). The nodes log at `warn`
+    /// unless FAULTLINE_NODE_LOG says otherwise; their logs are kept only while the bench runs.
     #[arg(long)]
     pub no_faultline: bool,
 }
@@ -208,7 +209,10 @@ fn start_faultline(dir: &Path) -> anyhow::Result<LocalCluster> {
             ])
             .arg("--data-dir")
             .arg(dir.join(format!("n{id}")))
-            .env("FAULTLINE_LOG", "warn")
+            .env(
+                "FAULTLINE_LOG",
+                std::env::var("FAULTLINE_NODE_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

@@ -138,6 +138,11 @@ fn render(resp: SmResponse) -> Response {
     match resp {
         SmResponse::Done => Json(json!({ "ok": true })).into_response(),
         SmResponse::CasMismatch { current } => ApiError::cas_mismatch(current).into_response(),
+        SmResponse::Batch { .. } => ApiError::indefinite(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "a batch result reached a single request",
+        )
+        .into_response(),
         SmResponse::Txn { ops } => {
             let ops: Vec<Value> = ops
                 .into_iter()

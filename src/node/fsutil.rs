@@ -22,6 +22,16 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> 
     sync_dir(dir)
 }
 
+/// Replaces `dir/name` by rename but without any fsync: for hints whose loss or truncation
+/// after a crash is harmless (the reader must tolerate a missing or unreadable file).
+pub fn write_replace_unsynced(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let dst = dir.join(name);
+    fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, &dst)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), dst.display()))
+}
+
 /// Makes a directory's entries (created, renamed, deleted files) durable.
 pub fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     OpenOptions::new()

@@ -26,6 +26,9 @@ impl KvData {
             Request::Txn { ops } => Response::Txn {
                 ops: ops.iter().map(|op| self.micro(op)).collect(),
             },
+            Request::Batch { reqs } => Response::Batch {
+                resps: reqs.iter().map(|r| self.apply(r)).collect(),
+            },
         }
     }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use axum::Router;
 use openraft::error::{InitializeError, RaftError};
 use openraft::{BasicNode, Config, SnapshotPolicy};
@@ -17,6 +18,7 @@ use super::state::{AppState, Inner};
 use super::state_machine::StateMachine;
 use super::status::role_name;
 use super::types::Raft;
+use super::write::WriteBatcher;
 use super::{api, membership, raft_rpc};
 
 pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
@@ -61,6 +63,7 @@ pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         client_timeout: cfg.client_timeout,
         http,
         reads: ReadGate::spawn(raft.clone(), cfg.id, cfg.client_timeout),
+        writes: WriteBatcher::spawn(raft.clone(), cfg.id, cfg.client_timeout),
     }));
     let app = Router::new()
         .merge(api::routes())
@@ -78,6 +81,13 @@ pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         form_cluster(&raft, &cfg.peers).await?;
     }
 
+    // Without TCP_NODELAY, Nagle holds back the tail of a response until the peer's delayed
+    // ACK (tens of ms): every Raft round and every client request would pay it.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(target: "faultline::node", "setting TCP_NODELAY: {e}");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

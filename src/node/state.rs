@@ -17,6 +17,7 @@ pub struct Inner {
     /// For forwarding client requests to the leader.
     pub http: reqwest::Client,
     pub reads: super::read::ReadGate,
+    pub writes: super::write::WriteBatcher,
 }
 
 impl std::ops::Deref for AppState {

@@ -43,6 +43,11 @@ pub enum Request {
     Txn {
         ops: Vec<MicroOp>,
     },
+    /// Independent client requests that arrived together, proposed as one entry so they share
+    /// one fsync; each is applied in order and answered on its own.
+    Batch {
+        reqs: Vec<Request>,
+    },
 }
 
 /// A list-append micro-operation. Lists live in their own key space, apart from registers.
@@ -79,5 +84,8 @@ pub enum Response {
     },
     Txn {
         ops: Vec<MicroResult>,
+    },
+    Batch {
+        resps: Vec<Response>,
     },
 }

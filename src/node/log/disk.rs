@@ -239,8 +239,22 @@ impl LogDisk {
         Ok(())
     }
 
+    /// Whether purging up to `upto` changes the files in a way recovery must know about: it
+    /// deletes a segment, or it leaves nothing of the log (the next entry will not follow the
+    /// last one on disk). Otherwise a stale purge marker after a crash only means recovery loads
+    /// a few already-snapshotted entries again, which is harmless.
+    pub fn purge_needs_marker(&self, upto: u64) -> bool {
+        let deletes = self.segments.len() > 1 && self.segments[1].first_index <= upto + 1;
+        let empties = self
+            .offsets
+            .last_key_value()
+            .is_none_or(|(k, _)| upto >= *k);
+        deletes || empties
+    }
+
     /// Deletes segments holding only entries up to `upto` (the purge marker is written first by
-    /// the caller, so a crash in between leaves files recovery ignores).
+    /// the caller when [`LogDisk::purge_needs_marker`], so a crash in between leaves files
+    /// recovery ignores).
     pub fn purge(&mut self, upto: u64) -> anyhow::Result<()> {
         let mut removed = false;
         while self.segments.len() > 1 && self.segments[1].first_index <= upto + 1 {

@@ -41,7 +41,14 @@ impl LogStore {
     pub fn open(data_dir: &Path) -> anyhow::Result<LogStore> {
         let rec = disk::recover(data_dir)?;
         let vote: Option<Vote> = fsutil::read_json(&data_dir.join("vote.json"))?;
-        let committed: Option<Option<LogId>> = fsutil::read_json(&data_dir.join("committed.json"))?;
+        let committed_path = data_dir.join("committed.json");
+        let committed: Option<Option<LogId>> = match fsutil::read_json(&committed_path) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(target: "faultline::node", "ignoring the committed-index hint: {e:#}");
+                None
+            }
+        };
         tracing::info!(
             target: "faultline::node",
             entries = rec.entries.len(),

@@ -126,9 +126,11 @@ impl Writer {
             return;
         }
         if failed.is_none() {
+            let t = Instant::now();
             if let Err(e) = self.disk.sync() {
                 *failed = Some(format!("{e:#}"));
             }
+            tracing::trace!(target: "faultline::node::log", appends = waiting.len(), fsync_us = t.elapsed().as_micros() as u64, "group commit");
         }
         for done in waiting.drain(..) {
             match failed {
@@ -145,10 +147,14 @@ impl Writer {
 
     fn purge(&mut self, upto: LogId, failed: &Option<String>) -> Result<(), String> {
         check(failed)?;
-        let bytes = serde_json::to_vec(&upto).map_err(|e| e.to_string())?;
-        fsutil::write_atomic(&self.data_dir, "purged.json", &bytes)
-            .map_err(|e| format!("{e:#}"))?;
-        debug_assert!(purged_path(&self.data_dir).exists());
+        // openraft purges in small steps after every snapshot; two fsyncs per step would stall
+        // the group commit, so the marker is made durable only when the files depend on it.
+        if self.disk.purge_needs_marker(upto.index) {
+            let bytes = serde_json::to_vec(&upto).map_err(|e| e.to_string())?;
+            fsutil::write_atomic(&self.data_dir, "purged.json", &bytes)
+                .map_err(|e| format!("{e:#}"))?;
+            debug_assert!(purged_path(&self.data_dir).exists());
+        }
         self.disk.purge(upto.index).map_err(|e| format!("{e:#}"))
     }
 
@@ -160,7 +166,9 @@ impl Writer {
 
     fn save_committed(&mut self, c: Option<LogId>) -> anyhow::Result<()> {
         let bytes = serde_json::to_vec(&c)?;
-        fsutil::write_atomic(&self.data_dir, "committed.json", &bytes)
+        // No fsync: two fsyncs per save would stall the log's group commit, and a lost or torn
+        // hint only means re-applying less at restart (see `LogStore::open`).
+        fsutil::write_replace_unsynced(&self.data_dir, "committed.json", &bytes)
     }
 }
 
