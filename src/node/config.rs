@@ -30,6 +30,9 @@ pub struct RunArgs {
     /// Build a snapshot (and purge the log before it) every N applied entries.
     #[arg(long, default_value_t = 5000)]
     pub snapshot_every: u64,
+    /// Log entries kept behind a snapshot, so a briefly lagging follower catches up by entries.
+    #[arg(long, default_value_t = 1000)]
+    pub snapshot_keep: u64,
     /// Leader heartbeat period.
     #[arg(long, default_value_t = 100)]
     pub heartbeat_ms: u64,
@@ -52,6 +55,7 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     pub join: bool,
     pub snapshot_every: u64,
+    pub snapshot_keep: u64,
     pub heartbeat_ms: u64,
     pub election_min_ms: u64,
     pub election_max_ms: u64,
@@ -96,6 +100,7 @@ impl RunArgs {
             data_dir,
             join: self.join,
             snapshot_every: self.snapshot_every,
+            snapshot_keep: self.snapshot_keep,
             heartbeat_ms: self.heartbeat_ms,
             election_min_ms: self.election_min_ms,
             election_max_ms: self.election_max_ms,

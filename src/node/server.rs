@@ -36,8 +36,7 @@ pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         election_timeout_min: cfg.election_min_ms,
         election_timeout_max: cfg.election_max_ms,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_every),
-        // Keep some log behind the snapshot so a briefly lagging follower catches up by entries.
-        max_in_snapshot_log_to_keep: 1000,
+        max_in_snapshot_log_to_keep: cfg.snapshot_keep,
         snapshot_max_chunk_size: 1 << 20,
         install_snapshot_timeout: 2000,
         max_payload_entries: 1000,
