@@ -1,5 +1,6 @@
 //! `faultline node inspect DATA_DIR`: what a node persisted, read without changing anything.
-//! The operator's first look after a crash.
+//! The operator's first look after a crash. Exits 0 when the log is clean, 2 when it ends in a
+//! torn record that the next start will truncate, 1 when it is corrupt beyond that.
 
 use std::path::PathBuf;
 
@@ -11,6 +12,7 @@ use super::snapshot;
 use super::types::{LogId, Vote};
 use crate::cli::exit::{bad_input, Code};
 
+/// Exit status: 0 clean, 2 torn tail (recoverable), 1 corrupt (the node would refuse to start).
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// The node's --data-dir.
@@ -55,8 +57,19 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Code> {
     let segs = disk::segments_for_inspect(dir)?;
     println!("segments:   {}", segs.len());
     let mut all = Vec::new();
-    for seg in &segs {
+    let mut verdict = Code::Valid;
+    for (i, seg) in segs.iter().enumerate() {
         let scan = segment::scan(&seg.path)?;
+        let is_last = i + 1 == segs.len();
+        verdict = verdict.worst(match (&scan.bad_tail, is_last) {
+            (None, _) => Code::Valid,
+            (Some(_), true) => Code::Unknown,
+            (Some(_), false) => Code::Invalid,
+        });
+        if let Err(e) = segment::check_sequence(seg, &scan.records) {
+            println!("  CORRUPT: {e:#}");
+            verdict = verdict.worst(Code::Invalid);
+        }
         let first = scan.records.first().map(|r| r.entry.log_id);
         let last = scan.records.last().map(|r| r.entry.log_id);
         println!(
@@ -68,10 +81,17 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Code> {
             last.map_or("-".into(), |l| l.to_string()),
             scan.bad_tail
                 .as_ref()
-                .map(|w| format!(
-                    "  BAD TAIL at offset {}: {w} (truncated on next start)",
-                    scan.good_len
-                ))
+                .map(|w| if is_last {
+                    format!(
+                        "  BAD TAIL at offset {}: {w} (truncated on next start)",
+                        scan.good_len
+                    )
+                } else {
+                    format!(
+                        "  CORRUPT at offset {}: {w} (not the last segment: the node will refuse to start)",
+                        scan.good_len
+                    )
+                })
                 .unwrap_or_default()
         );
         all.extend(scan.records.into_iter().map(|r| r.entry));
@@ -80,6 +100,16 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Code> {
         .into_iter()
         .filter(|e| purged.is_none_or(|p| e.log_id.index > p.index))
         .collect();
+    if let Some(w) = live
+        .windows(2)
+        .find(|w| w[1].log_id.index != w[0].log_id.index + 1)
+    {
+        println!(
+            "  CORRUPT: the log jumps from {} to {}",
+            w[0].log_id, w[1].log_id
+        );
+        verdict = verdict.worst(Code::Invalid);
+    }
     match (live.first(), live.last()) {
         (Some(f), Some(l)) => println!(
             "log:        [{}, {}] ({} entries)",
@@ -104,5 +134,13 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Code> {
         println!("  ... {} more ...", live.len() - 2 * n);
         live[live.len() - n..].iter().for_each(show);
     }
-    Ok(Code::Valid)
+    println!(
+        "verdict:    {}",
+        match verdict {
+            Code::Valid => "clean",
+            Code::Unknown => "torn tail (recoverable: the next start truncates it)",
+            Code::Invalid => "corrupt (the node will refuse to start)",
+        }
+    );
+    Ok(verdict)
 }
