@@ -275,3 +275,62 @@ impl LogDisk {
 pub fn segments_for_inspect(data_dir: &Path) -> anyhow::Result<Vec<SegmentFile>> {
     segment::list_segments(&data_dir.join("log"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    fn record(index: u64) -> Vec<u8> {
+        let e = Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Blank,
+        };
+        let mut buf = Vec::new();
+        segment::encode(&e, &mut buf).unwrap();
+        buf
+    }
+
+    fn indexes(r: &Recovered) -> Vec<u64> {
+        r.entries.keys().copied().collect()
+    }
+
+    #[test]
+    fn recovery_keeps_synced_entries_and_refuses_corruption() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let mut d = recover(dir).unwrap().disk;
+        for i in 1..=5 {
+            d.append(i, &record(i)).unwrap();
+        }
+        d.sync().unwrap();
+        d.truncate(4).unwrap();
+        let r = recover(dir).unwrap();
+        assert_eq!(indexes(&r), vec![1, 2, 3]);
+
+        // A snapshot installed past the log: everything purged, the log goes on at 10 in a
+        // segment of its own.
+        let mut d = r.disk;
+        let upto = LogId::new(CommittedLeaderId::new(1, 1), 9);
+        assert!(d.purge_needs_marker(9));
+        fsutil::write_atomic(dir, "purged.json", &serde_json::to_vec(&upto).unwrap()).unwrap();
+        d.purge(9).unwrap();
+        d.append(10, &record(10)).unwrap();
+        d.sync().unwrap();
+        let r = recover(dir).unwrap();
+        assert_eq!(indexes(&r), vec![10]);
+        assert_eq!(r.last_purged, Some(upto));
+
+        // Damage in a segment that is not the last one is corruption, not a torn tail.
+        let first = dir.join("log").join(segment::segment_name(1));
+        let mut bytes = fs::read(&first).unwrap();
+        let n = bytes.len();
+        bytes[n - 3] ^= 0xff;
+        fs::write(&first, bytes).unwrap();
+        let err = recover(dir).err().expect("corruption is refused");
+        assert!(
+            format!("{err:#}").contains("not the last segment"),
+            "{err:#}"
+        );
+    }
+}
