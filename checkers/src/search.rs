@@ -1,0 +1,458 @@
+//! The Wing–Gong/Lowe search for a linearization, with memoisation.
+//!
+//! Entries (calls and returns) sit on a doubly linked list ordered by position. The search
+//! repeatedly picks a call entry that precedes the first return entry (an operation that may be
+//! linearized next), applies it to the model, and "lifts" both its entries from the list; when
+//! it reaches a return entry (an operation that had to be linearized already) it backtracks.
+//! A cache of (linearized set, state) pairs cuts every branch that reaches a configuration seen
+//! before (Lowe's improvement, as Porcupine does).
+//!
+//! What we do beyond Porcupine:
+//! * crashed operations are optional (no return entry, success once every completed operation
+//!   is linearized), and are tried only after every completed candidate at each node;
+//! * crashed operations with equal `Op`s are interchangeable (see [`crate::reduce`]): only the
+//!   earliest-invoked unlinearized one of each class is a candidate;
+//! * the cache stores a linearized set as (length of the fully linearized prefix, the few ids
+//!   beyond it), not as a bitset, and finds it by an incrementally maintained Zobrist hash;
+//! * states are the model's own small types, entries are plain `u32` links: no allocation per
+//!   step besides the cache's amortised growth.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use crate::model::Model;
+use crate::op::Operation;
+
+/// What a search ended with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchOutcome {
+    Linearizable,
+    NotLinearizable,
+    /// A limit stopped the search; the reason says which.
+    Stopped(String),
+    /// The search used its `max_steps` and may be resumed with a larger budget.
+    StepLimit,
+}
+
+/// Shared limits for every search of one check.
+#[derive(Debug)]
+pub struct Budget {
+    pub deadline: Option<Instant>,
+    pub memory_limit: Option<usize>,
+    /// Bytes held by all running searches' caches.
+    pub memory_used: AtomicUsize,
+    /// Set to stop every search (cancellation).
+    pub cancel: AtomicBool,
+    /// Stop a single search after this many steps (used while shrinking counterexamples).
+    pub max_steps: Option<u64>,
+}
+
+impl Budget {
+    pub fn unlimited() -> Self {
+        Budget {
+            deadline: None,
+            memory_limit: None,
+            memory_used: AtomicUsize::new(0),
+            cancel: AtomicBool::new(false),
+            max_steps: None,
+        }
+    }
+}
+
+const NIL: u32 = u32::MAX;
+const HEAD: u32 = 0;
+
+/// A hasher that passes a precomputed `u64` through (keys are already well mixed).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// FxHash's multiply-rotate: fast and good enough to hash model states.
+#[derive(Default)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
+
+fn splitmix(x: &mut u64) -> u64 {
+    *x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+struct CacheEntry<S> {
+    next: u32,
+    prefix: u32,
+    rest_start: u32,
+    rest_len: u32,
+    state: S,
+}
+
+/// Seen (linearized set, state) pairs. A set is stored as `prefix` (ids `0..prefix` are all in
+/// it) plus the sorted ids beyond, which stay few because operations get linearized roughly in
+/// the order they were invoked, and crashed ones are numbered last.
+struct Cache<S> {
+    heads: HashMap<u64, u32, BuildHasherDefault<IdHasher>>,
+    entries: Vec<CacheEntry<S>>,
+    pool: Vec<u32>,
+}
+
+impl<S: Eq> Cache<S> {
+    fn new() -> Self {
+        Cache {
+            heads: HashMap::default(),
+            entries: Vec::new(),
+            pool: Vec::new(),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.heads.capacity() * (8 + 4 + 1)
+            + self.entries.capacity() * std::mem::size_of::<CacheEntry<S>>()
+            + self.pool.capacity() * 4
+    }
+
+    /// Inserts the pair; false when it was there already.
+    fn insert(&mut self, hash: u64, set: &LinSet, state: S) -> bool {
+        let rest_len = set.count - set.prefix;
+        let mut head = NIL;
+        if let Some(&h) = self.heads.get(&hash) {
+            head = h;
+            let mut i = h;
+            while i != NIL {
+                let e = &self.entries[i as usize];
+                if e.prefix == set.prefix
+                    && e.rest_len == rest_len
+                    && e.state == state
+                    && self.pool[e.rest_start as usize..(e.rest_start + e.rest_len) as usize]
+                        .iter()
+                        .all(|&id| set.has(id))
+                {
+                    return false;
+                }
+                i = e.next;
+            }
+        }
+        let rest_start = self.pool.len() as u32;
+        set.push_rest(&mut self.pool);
+        let idx = self.entries.len() as u32;
+        self.entries.push(CacheEntry {
+            next: head,
+            prefix: set.prefix,
+            rest_start,
+            rest_len,
+            state,
+        });
+        self.heads.insert(hash, idx);
+        true
+    }
+}
+
+/// The linearized set: a bitset, its count, the first id not in it, and its Zobrist hash.
+struct LinSet {
+    words: Vec<u64>,
+    count: u32,
+    prefix: u32,
+    hash: u64,
+}
+
+impl LinSet {
+    #[inline]
+    fn has(&self, id: u32) -> bool {
+        self.words[(id / 64) as usize] >> (id % 64) & 1 == 1
+    }
+
+    #[inline]
+    fn add(&mut self, id: u32, z: u64) {
+        self.words[(id / 64) as usize] |= 1 << (id % 64);
+        self.count += 1;
+        self.hash ^= z;
+        if id == self.prefix {
+            while self.prefix < self.words.len() as u32 * 64 && self.has(self.prefix) {
+                self.prefix += 1;
+            }
+        }
+    }
+
+    #[inline]
+    fn remove(&mut self, id: u32, z: u64) {
+        self.words[(id / 64) as usize] &= !(1 << (id % 64));
+        self.count -= 1;
+        self.hash ^= z;
+        if id < self.prefix {
+            self.prefix = id;
+        }
+    }
+
+    /// Appends the ids beyond the prefix, in order.
+    fn push_rest(&self, out: &mut Vec<u32>) {
+        let mut left = self.count - self.prefix;
+        let mut w = (self.prefix / 64) as usize;
+        while left > 0 {
+            let mut bits = self.words[w];
+            if w == (self.prefix / 64) as usize {
+                bits &= !0u64 << (self.prefix % 64);
+            }
+            while bits != 0 && left > 0 {
+                let b = bits.trailing_zeros();
+                out.push(w as u32 * 64 + b);
+                bits &= bits - 1;
+                left -= 1;
+            }
+            w += 1;
+        }
+    }
+}
+
+struct Frame<S> {
+    op: u32,
+    phase: u8,
+    state: S,
+}
+
+/// Statistics of one search, for benchmarks and diagnostics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SearchStats {
+    pub steps: u64,
+    pub cache_entries: usize,
+    pub cache_bytes: usize,
+}
+
+/// Searches for a linearization of `ops` (one key). Ops may be in any order.
+pub fn search<M: Model>(
+    model: &M,
+    ops: &[Operation<M::Op>],
+    budget: &Budget,
+) -> (SearchOutcome, SearchStats) {
+    // Completed operations first, then crashed ones; each group by call position. Crashed
+    // ones last keeps the cache's prefix long (an unlinearized crashed op would cut it short).
+    let mut order: Vec<usize> = (0..ops.len()).collect();
+    order.sort_by_key(|&i| (ops[i].ret.is_none(), ops[i].call, i));
+    let n = order.len();
+    let n_required = ops.iter().filter(|o| o.ret.is_some()).count() as u32;
+    if n_required == 0 {
+        return (SearchOutcome::Linearizable, SearchStats::default());
+    }
+    let op = |id: u32| &ops[order[id as usize]];
+
+    // Entry 0 is the list head; entry 2*id+1 is id's call, 2*id+2 its return (if any).
+    let mut events: Vec<(u64, u8, u32)> = Vec::with_capacity(2 * n);
+    for id in 0..n as u32 {
+        let o = op(id);
+        events.push((o.call, 0, 2 * id + 1));
+        if let Some(r) = o.ret {
+            events.push((r, 1, 2 * id + 2));
+        }
+    }
+    // A return at the same position as a call is taken as concurrent with it.
+    events.sort_unstable();
+    let slots = 2 * n + 1;
+    let mut next = vec![NIL; slots];
+    let mut prev = vec![NIL; slots];
+    let mut last = HEAD;
+    for &(_, _, e) in &events {
+        next[last as usize] = e;
+        prev[e as usize] = last;
+        last = e;
+    }
+
+    // Interchangeable crashed operations: the earliest-called one of a class goes first.
+    let mut class_prev = vec![NIL; n];
+    {
+        let mut last_of: HashMap<&M::Op, u32> = HashMap::new();
+        for id in n_required..n as u32 {
+            if let Some(p) = last_of.insert(&op(id).op, id) {
+                class_prev[id as usize] = p;
+            }
+        }
+    }
+
+    let mut seed = 0x5eed_u64;
+    let zobrist: Vec<u64> = (0..n).map(|_| splitmix(&mut seed)).collect();
+    let mut set = LinSet {
+        words: vec![0; n.div_ceil(64) + 1],
+        count: 0,
+        prefix: 0,
+        hash: 0,
+    };
+    let mut cache: Cache<M::State> = Cache::new();
+    let mut stack: Vec<Frame<M::State>> = Vec::new();
+    let mut state = model.init();
+    let mut stats = SearchStats::default();
+    let mut reported_bytes = 0usize;
+    let has_optional = (n as u32) > n_required;
+    let mut cur = next[HEAD as usize];
+    let mut phase = 0u8;
+    let mut n_lin_required = 0u32;
+
+    let outcome = loop {
+        if n_lin_required == n_required {
+            break SearchOutcome::Linearizable;
+        }
+        stats.steps += 1;
+        if stats.steps & 0x3ff == 0 {
+            if budget.max_steps.is_some_and(|m| stats.steps > m) {
+                break SearchOutcome::StepLimit;
+            }
+            if let Some(reason) = over_budget(budget) {
+                break SearchOutcome::Stopped(reason);
+            }
+            let bytes = cache.bytes() + stack.capacity() * std::mem::size_of::<Frame<M::State>>();
+            if bytes != reported_bytes {
+                if bytes > reported_bytes {
+                    budget
+                        .memory_used
+                        .fetch_add(bytes - reported_bytes, Ordering::Relaxed);
+                } else {
+                    budget
+                        .memory_used
+                        .fetch_sub(reported_bytes - bytes, Ordering::Relaxed);
+                }
+                reported_bytes = bytes;
+            }
+            if let Some(limit) = budget.memory_limit {
+                if budget.memory_used.load(Ordering::Relaxed) > limit {
+                    break SearchOutcome::Stopped(format!(
+                        "memory limit {} MB reached",
+                        limit / (1 << 20)
+                    ));
+                }
+            }
+        }
+        let e = cur;
+        if e == NIL || e % 2 == 0 {
+            // A return entry (or the end): every candidate at this node was tried.
+            if phase == 0 && has_optional {
+                phase = 1;
+                cur = next[HEAD as usize];
+                continue;
+            }
+            let Some(f) = stack.pop() else {
+                break SearchOutcome::NotLinearizable;
+            };
+            state = f.state;
+            set.remove(f.op, zobrist[f.op as usize]);
+            if f.op < n_required {
+                n_lin_required -= 1;
+            }
+            // Unlift: put the return back, then the call (reverse order of lifting).
+            let (c, r) = (2 * f.op + 1, 2 * f.op + 2);
+            if f.op < n_required {
+                next[prev[r as usize] as usize] = r;
+                if next[r as usize] != NIL {
+                    prev[next[r as usize] as usize] = r;
+                }
+            }
+            next[prev[c as usize] as usize] = c;
+            if next[c as usize] != NIL {
+                prev[next[c as usize] as usize] = c;
+            }
+            cur = next[c as usize];
+            phase = f.phase;
+            continue;
+        }
+        let id = (e - 1) / 2;
+        let optional = id >= n_required;
+        if optional as u8 != phase
+            || (optional && class_prev[id as usize] != NIL && !set.has(class_prev[id as usize]))
+        {
+            cur = next[e as usize];
+            continue;
+        }
+        if let Some(s2) = model.step(&state, &op(id).op) {
+            set.add(id, zobrist[id as usize]);
+            let h = set.hash ^ hash_state(&s2);
+            if cache.insert(h, &set, s2.clone()) {
+                stack.push(Frame {
+                    op: id,
+                    phase,
+                    state: std::mem::replace(&mut state, s2),
+                });
+                if !optional {
+                    n_lin_required += 1;
+                    let r = e + 1;
+                    next[prev[r as usize] as usize] = next[r as usize];
+                    if next[r as usize] != NIL {
+                        prev[next[r as usize] as usize] = prev[r as usize];
+                    }
+                }
+                next[prev[e as usize] as usize] = next[e as usize];
+                if next[e as usize] != NIL {
+                    prev[next[e as usize] as usize] = prev[e as usize];
+                }
+                cur = next[HEAD as usize];
+                phase = 0;
+                continue;
+            }
+            set.remove(id, zobrist[id as usize]);
+        }
+        cur = next[e as usize];
+    };
+    stats.cache_entries = cache.entries.len();
+    stats.cache_bytes = cache.bytes();
+    budget
+        .memory_used
+        .fetch_sub(reported_bytes, Ordering::Relaxed);
+    (outcome, stats)
+}
+
+fn over_budget(budget: &Budget) -> Option<String> {
+    if budget.cancel.load(Ordering::Relaxed) {
+        return Some("cancelled".into());
+    }
+    if let Some(d) = budget.deadline {
+        if Instant::now() >= d {
+            return Some("time limit reached".into());
+        }
+    }
+    None
+}
+
+#[inline]
+fn hash_state<S: Hash>(s: &S) -> u64 {
+    let mut h = FxHasher::default();
+    s.hash(&mut h);
+    // Spread the state's hash so that it does not cancel against the set's Zobrist bits.
+    h.finish()
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .rotate_left(29)
+}
