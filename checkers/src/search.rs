@@ -12,6 +12,13 @@
 //!   is linearized), and are tried only after every completed candidate at each node;
 //! * crashed operations with equal `Op`s are interchangeable (see [`crate::reduce`]): only the
 //!   earliest-invoked unlinearized one of each class is a candidate;
+//! * an operation that never changes the state ([`Model::is_read_only`]) and is legal now is
+//!   linearized at once without branching: moving it earlier in any linearization changes no
+//!   state, and it may go now (its call is past and every operation that had to precede it is
+//!   linearized), so if any continuation succeeds, one starting with it does;
+//! * crashed operations are a resource: a configuration that used a superset of the crashed
+//!   operations of a seen configuration with the same completed set and state is dominated
+//!   (every continuation of it is open to the other) and is pruned;
 //! * the cache stores a linearized set as (length of the fully linearized prefix, the few ids
 //!   beyond it), not as a bitset, and finds it by an incrementally maintained Zobrist hash;
 //! * states are the model's own small types, entries are plain `u32` links: no allocation per
@@ -123,13 +130,17 @@ struct CacheEntry<S> {
     next: u32,
     prefix: u32,
     rest_start: u32,
-    rest_len: u32,
+    /// Completed ids beyond the prefix, then crashed ids, stored at `rest_start..`.
+    rest_req: u32,
+    rest_opt: u32,
     state: S,
 }
 
 /// Seen (linearized set, state) pairs. A set is stored as `prefix` (ids `0..prefix` are all in
 /// it) plus the sorted ids beyond, which stay few because operations get linearized roughly in
-/// the order they were invoked, and crashed ones are numbered last.
+/// the order they were invoked, and crashed ones are numbered last. Entries are found by a
+/// hash of the completed part of the set and the state; the crashed part is compared by
+/// inclusion (dominance), not equality.
 struct Cache<S> {
     heads: HashMap<u64, u32, BuildHasherDefault<IdHasher>>,
     entries: Vec<CacheEntry<S>>,
@@ -151,9 +162,9 @@ impl<S: Eq> Cache<S> {
             + self.pool.capacity() * 4
     }
 
-    /// Inserts the pair; false when it was there already.
-    fn insert(&mut self, hash: u64, set: &LinSet, state: S) -> bool {
-        let rest_len = set.count - set.prefix;
+    /// Inserts the pair; false when it (or a configuration that dominates it) was there.
+    fn insert(&mut self, hash: u64, set: &LinSet, n_req_lin: u32, state: S) -> bool {
+        let rest_req = n_req_lin - set.prefix.min(n_req_lin);
         let mut head = NIL;
         if let Some(&h) = self.heads.get(&hash) {
             head = h;
@@ -161,9 +172,10 @@ impl<S: Eq> Cache<S> {
             while i != NIL {
                 let e = &self.entries[i as usize];
                 if e.prefix == set.prefix
-                    && e.rest_len == rest_len
+                    && e.rest_req == rest_req
                     && e.state == state
-                    && self.pool[e.rest_start as usize..(e.rest_start + e.rest_len) as usize]
+                    && self.pool
+                        [e.rest_start as usize..(e.rest_start + e.rest_req + e.rest_opt) as usize]
                         .iter()
                         .all(|&id| set.has(id))
                 {
@@ -174,12 +186,14 @@ impl<S: Eq> Cache<S> {
         }
         let rest_start = self.pool.len() as u32;
         set.push_rest(&mut self.pool);
+        let rest_len = self.pool.len() as u32 - rest_start;
         let idx = self.entries.len() as u32;
         self.entries.push(CacheEntry {
             next: head,
             prefix: set.prefix,
             rest_start,
-            rest_len,
+            rest_req,
+            rest_opt: rest_len - rest_req,
             state,
         });
         self.heads.insert(hash, idx);
@@ -223,7 +237,7 @@ impl LinSet {
         }
     }
 
-    /// Appends the ids beyond the prefix, in order.
+    /// Appends the ids beyond the prefix, in order (completed ones, then crashed ones).
     fn push_rest(&self, out: &mut Vec<u32>) {
         let mut left = self.count - self.prefix;
         let mut w = (self.prefix / 64) as usize;
@@ -320,11 +334,17 @@ pub fn search<M: Model>(
     let mut stats = SearchStats::default();
     let mut reported_bytes = 0usize;
     let has_optional = (n as u32) > n_required;
+    let read_only: Vec<bool> = (0..n as u32)
+        .map(|id| model.is_read_only(&op(id).op))
+        .collect();
     let mut cur = next[HEAD as usize];
     let mut phase = 0u8;
     let mut n_lin_required = 0u32;
 
-    let outcome = loop {
+    // Frames: phase 0/1 = completed/crashed candidates being tried at that node; 2 = a
+    // forced read-only step (its node has no other child worth trying).
+    let mut fresh = true;
+    let outcome = 'search: loop {
         if n_lin_required == n_required {
             break SearchOutcome::Linearizable;
         }
@@ -337,16 +357,10 @@ pub fn search<M: Model>(
                 break SearchOutcome::Stopped(reason);
             }
             let bytes = cache.bytes() + stack.capacity() * std::mem::size_of::<Frame<M::State>>();
-            if bytes != reported_bytes {
-                if bytes > reported_bytes {
-                    budget
-                        .memory_used
-                        .fetch_add(bytes - reported_bytes, Ordering::Relaxed);
-                } else {
-                    budget
-                        .memory_used
-                        .fetch_sub(reported_bytes - bytes, Ordering::Relaxed);
-                }
+            if bytes > reported_bytes {
+                budget
+                    .memory_used
+                    .fetch_add(bytes - reported_bytes, Ordering::Relaxed);
                 reported_bytes = bytes;
             }
             if let Some(limit) = budget.memory_limit {
@@ -358,72 +372,94 @@ pub fn search<M: Model>(
                 }
             }
         }
+        let mut backtrack = false;
+        if fresh {
+            fresh = false;
+            // A legal read-only candidate goes now, without alternatives.
+            let mut e = next[HEAD as usize];
+            while e != NIL && e % 2 == 1 {
+                let id = (e - 1) / 2;
+                if id < n_required && read_only[id as usize] {
+                    if let Some(s2) = model.step(&state, &op(id).op) {
+                        set.add(id, zobrist[id as usize]);
+                        let h = set.hash ^ hash_state(&s2);
+                        if cache.insert(h, &set, n_lin_required + 1, s2.clone()) {
+                            stack.push(Frame {
+                                op: id,
+                                phase: 2,
+                                state: std::mem::replace(&mut state, s2),
+                            });
+                            n_lin_required += 1;
+                            lift(&mut next, &mut prev, e, true);
+                            fresh = true;
+                            cur = next[HEAD as usize];
+                            phase = 0;
+                            continue 'search;
+                        }
+                        set.remove(id, zobrist[id as usize]);
+                        backtrack = true;
+                        break;
+                    }
+                }
+                e = next[e as usize];
+            }
+        }
         let e = cur;
-        if e == NIL || e % 2 == 0 {
+        if backtrack || e == NIL || e % 2 == 0 {
             // A return entry (or the end): every candidate at this node was tried.
-            if phase == 0 && has_optional {
+            if !backtrack && phase == 0 && has_optional {
                 phase = 1;
                 cur = next[HEAD as usize];
                 continue;
             }
-            let Some(f) = stack.pop() else {
-                break SearchOutcome::NotLinearizable;
-            };
-            state = f.state;
-            set.remove(f.op, zobrist[f.op as usize]);
-            if f.op < n_required {
-                n_lin_required -= 1;
-            }
-            // Unlift: put the return back, then the call (reverse order of lifting).
-            let (c, r) = (2 * f.op + 1, 2 * f.op + 2);
-            if f.op < n_required {
-                next[prev[r as usize] as usize] = r;
-                if next[r as usize] != NIL {
-                    prev[next[r as usize] as usize] = r;
+            loop {
+                let Some(f) = stack.pop() else {
+                    break 'search SearchOutcome::NotLinearizable;
+                };
+                state = f.state;
+                let required = f.op < n_required;
+                set.remove(f.op, if required { zobrist[f.op as usize] } else { 0 });
+                if required {
+                    n_lin_required -= 1;
                 }
+                let c = 2 * f.op + 1;
+                unlift(&mut next, &mut prev, c, required);
+                if f.phase == 2 {
+                    continue;
+                }
+                cur = next[c as usize];
+                phase = f.phase;
+                continue 'search;
             }
-            next[prev[c as usize] as usize] = c;
-            if next[c as usize] != NIL {
-                prev[next[c as usize] as usize] = c;
-            }
-            cur = next[c as usize];
-            phase = f.phase;
-            continue;
         }
         let id = (e - 1) / 2;
         let optional = id >= n_required;
         if optional as u8 != phase
+            || read_only[id as usize]
             || (optional && class_prev[id as usize] != NIL && !set.has(class_prev[id as usize]))
         {
             cur = next[e as usize];
             continue;
         }
         if let Some(s2) = model.step(&state, &op(id).op) {
-            set.add(id, zobrist[id as usize]);
+            let z = if optional { 0 } else { zobrist[id as usize] };
+            set.add(id, z);
             let h = set.hash ^ hash_state(&s2);
-            if cache.insert(h, &set, s2.clone()) {
+            let req = n_lin_required + u32::from(!optional);
+            if cache.insert(h, &set, req, s2.clone()) {
                 stack.push(Frame {
                     op: id,
                     phase,
                     state: std::mem::replace(&mut state, s2),
                 });
-                if !optional {
-                    n_lin_required += 1;
-                    let r = e + 1;
-                    next[prev[r as usize] as usize] = next[r as usize];
-                    if next[r as usize] != NIL {
-                        prev[next[r as usize] as usize] = prev[r as usize];
-                    }
-                }
-                next[prev[e as usize] as usize] = next[e as usize];
-                if next[e as usize] != NIL {
-                    prev[next[e as usize] as usize] = prev[e as usize];
-                }
+                n_lin_required = req;
+                lift(&mut next, &mut prev, e, !optional);
                 cur = next[HEAD as usize];
                 phase = 0;
+                fresh = true;
                 continue;
             }
-            set.remove(id, zobrist[id as usize]);
+            set.remove(id, z);
         }
         cur = next[e as usize];
     };
@@ -433,6 +469,38 @@ pub fn search<M: Model>(
         .memory_used
         .fetch_sub(reported_bytes, Ordering::Relaxed);
     (outcome, stats)
+}
+
+/// Takes call entry `c` (and its return, `c + 1`, when `with_return`) off the list.
+#[inline]
+fn lift(next: &mut [u32], prev: &mut [u32], c: u32, with_return: bool) {
+    if with_return {
+        let r = c + 1;
+        next[prev[r as usize] as usize] = next[r as usize];
+        if next[r as usize] != NIL {
+            prev[next[r as usize] as usize] = prev[r as usize];
+        }
+    }
+    next[prev[c as usize] as usize] = next[c as usize];
+    if next[c as usize] != NIL {
+        prev[next[c as usize] as usize] = prev[c as usize];
+    }
+}
+
+/// Puts entries back, in the reverse order of [`lift`].
+#[inline]
+fn unlift(next: &mut [u32], prev: &mut [u32], c: u32, with_return: bool) {
+    if with_return {
+        let r = c + 1;
+        next[prev[r as usize] as usize] = r;
+        if next[r as usize] != NIL {
+            prev[next[r as usize] as usize] = r;
+        }
+    }
+    next[prev[c as usize] as usize] = c;
+    if next[c as usize] != NIL {
+        prev[next[c as usize] as usize] = c;
+    }
 }
 
 fn over_budget(budget: &Budget) -> Option<String> {

@@ -47,6 +47,10 @@ impl Model for Kv {
         }
     }
 
+    fn is_read_only(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Get(_) | KvOp::GetAny)
+    }
+
     fn describe_op(&self, op: &KvOp) -> String {
         match op {
             KvOp::Get(v) => format!("get {v:?}"),

@@ -38,6 +38,12 @@ pub trait Model: Clone + Send + Sync {
     fn describe_op(&self, op: &Self::Op) -> String;
     /// The state, for people (`3`, `nil`, `{x 1, y 2}`).
     fn describe_state(&self, state: &Self::State) -> String;
+    /// Whether `op` leaves the state unchanged in every state where it is legal (a read). The
+    /// search linearizes such operations as soon as they are legal, without branching.
+    fn is_read_only(&self, op: &Self::Op) -> bool {
+        let _ = op;
+        false
+    }
     /// Removes operations that provably cannot change the verdict (see [`crate::reduce`]).
     /// The default removes nothing.
     fn reduce(&self, ops: &mut Vec<crate::op::Operation<Self::Op>>) {

@@ -71,6 +71,10 @@ impl Model for MultiRegister {
         Some(next.unwrap_or_else(|| s.clone()))
     }
 
+    fn is_read_only(&self, op: &Vec<MicroOp>) -> bool {
+        op.iter().all(|m| matches!(m, MicroOp::Read(..)))
+    }
+
     fn describe_op(&self, op: &Vec<MicroOp>) -> String {
         let parts: Vec<String> = op
             .iter()

@@ -76,6 +76,14 @@ impl Model for CasRegister {
         }
     }
 
+    fn is_read_only(&self, op: &RegOp) -> bool {
+        match *op {
+            RegOp::Read(_) | RegOp::ReadAny | RegOp::CasFailed(..) => true,
+            RegOp::Cas(from, to) => from == to,
+            RegOp::Write(_) => false,
+        }
+    }
+
     fn reduce(&self, ops: &mut Vec<crate::op::Operation<RegOp>>) {
         crate::reduce::reduce_register(ops);
     }

@@ -160,13 +160,15 @@ impl<'a> Reader<'a> {
             let mut items = Vec::new();
             loop {
                 match r.peek() {
-                    None => return Err(r.error(
-                        r.pos,
-                        format!(
+                    None => {
+                        return Err(r.error(
+                            r.pos,
+                            format!(
                             "unexpected end of input: `{}` opened at byte {start} is not closed",
                             close as char
                         ),
-                    )),
+                        ))
+                    }
                     Some(b) if b == close => {
                         r.bump();
                         return Ok(items);
