@@ -83,7 +83,9 @@ fn fails<M: Model>(model: &M, ops: &[Operation<M::Op>], deadline: Instant) -> Op
     }
 }
 
-fn shrink<M: Model>(
+/// Shrinks a failing history to a core that still fails (see [`counterexample`]); the bool
+/// says whether shrinking finished before `deadline`.
+pub fn shrink<M: Model>(
     model: &M,
     ops: &[Operation<M::Op>],
     deadline: Instant,
