@@ -60,13 +60,13 @@ struct GenOp {
     proc: u64,
     key: usize,
     f: F,
-    arg: (i64, i64),
+    arg: (Option<i64>, Option<i64>),
     inv: f64,
     ret: f64,
     crashed: bool,
     failed: bool,
     lin: Option<f64>,
-    result: Option<i64>,
+    result: Option<Option<i64>>,
     cas_ok: bool,
 }
 
@@ -79,7 +79,8 @@ pub fn generate(cfg: &GenConfig) -> Vec<Event> {
     let mut proc_id: Vec<u64> = (0..procs as u64).collect();
     let mut next_proc = procs as u64;
     let mut fresh = vec![0i64; keys];
-    let mut written: Vec<Vec<i64>> = vec![vec![0]; keys];
+    // The register starts absent (null), as faultline's node answers for a missing key.
+    let mut written: Vec<Vec<Option<i64>>> = vec![vec![None]; keys];
     let mut ops: Vec<GenOp> = Vec::with_capacity(cfg.ops);
     // Workers become free in time order; a small heap would do, a scan is fine for procs ≤ 1000.
     for _ in 0..cfg.ops {
@@ -96,15 +97,15 @@ pub fn generate(cfg: &GenConfig) -> Vec<Event> {
             _ => F::Write,
         };
         let mut value = |rng: &mut ChaCha8Rng| match cfg.values {
-            Some(n) => i64::from(rng.gen_range(0..n.max(1))),
+            Some(n) => Some(i64::from(rng.gen_range(0..n.max(1)))),
             None => {
                 fresh[key] += 1;
-                fresh[key]
+                Some(fresh[key])
             }
         };
         let arg = match f {
-            F::Read => (0, 0),
-            F::Write => (value(&mut rng), 0),
+            F::Read => (None, None),
+            F::Write => (value(&mut rng), None),
             F::Cas => {
                 let from = match cfg.values {
                     Some(_) => value(&mut rng),
@@ -161,9 +162,9 @@ fn apply(cfg: &GenConfig, rng: &mut ChaCha8Rng, ops: &mut [GenOp]) {
             .unwrap_or(0.0)
             .total_cmp(&ops[b].lin.unwrap_or(0.0))
     });
-    let mut state = vec![0i64; keys];
+    let mut state: Vec<Option<i64>> = vec![None; keys];
     // Per key: (linearization time, completion time, value) of every state change.
-    let mut versions: Vec<Vec<(f64, f64, i64)>> = vec![vec![(f64::MIN, f64::MIN, 0)]; keys];
+    let mut versions: Vec<Vec<(f64, f64, Option<i64>)>> = vec![vec![(f64::MIN, f64::MIN, None)]; keys];
     for i in order {
         let o = &mut ops[i];
         let k = o.key;
@@ -235,7 +236,7 @@ fn events(ops: &[GenOp], keyed: bool) -> Vec<Event> {
                 )
             } else {
                 let v = match o.f {
-                    F::Read => o.result.map_or(serde_json::Value::Null, Into::into),
+                    F::Read => o.result.flatten().map_or(serde_json::Value::Null, Into::into),
                     F::Write => o.arg.0.into(),
                     F::Cas => cas_val(o),
                 };
