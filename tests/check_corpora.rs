@@ -12,7 +12,8 @@ fn data() -> &'static Path {
 /// Expected verdicts by path under tests/data. The two files without an upstream verdict get
 /// the one README.md argues for.
 fn expected() -> BTreeMap<String, &'static str> {
-    let text = std::fs::read_to_string(data().join("verdicts.tsv")).expect("tests/data/verdicts.tsv");
+    let text =
+        std::fs::read_to_string(data().join("verdicts.tsv")).expect("tests/data/verdicts.tsv");
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(|l| {
@@ -73,7 +74,12 @@ fn check_corpus(dir: &str, expect_exit: i32) {
     }
     let missing: Vec<_> = expected.keys().filter(|p| p.starts_with(dir)).collect();
     assert_eq!(seen, missing.len(), "some files of {dir} were not checked");
-    assert!(wrong.is_empty(), "{} wrong verdicts in {dir}:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} wrong verdicts in {dir}:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
     assert_eq!(out.status.code(), Some(expect_exit), "exit code for {dir}");
 }
 

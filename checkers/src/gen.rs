@@ -164,7 +164,8 @@ fn apply(cfg: &GenConfig, rng: &mut ChaCha8Rng, ops: &mut [GenOp]) {
     });
     let mut state: Vec<Option<i64>> = vec![None; keys];
     // Per key: (linearization time, completion time, value) of every state change.
-    let mut versions: Vec<Vec<(f64, f64, Option<i64>)>> = vec![vec![(f64::MIN, f64::MIN, None)]; keys];
+    let mut versions: Vec<Vec<(f64, f64, Option<i64>)>> =
+        vec![vec![(f64::MIN, f64::MIN, None)]; keys];
     for i in order {
         let o = &mut ops[i];
         let k = o.key;
@@ -236,7 +237,10 @@ fn events(ops: &[GenOp], keyed: bool) -> Vec<Event> {
                 )
             } else {
                 let v = match o.f {
-                    F::Read => o.result.flatten().map_or(serde_json::Value::Null, Into::into),
+                    F::Read => o
+                        .result
+                        .flatten()
+                        .map_or(serde_json::Value::Null, Into::into),
                     F::Write => o.arg.0.into(),
                     F::Cas => cas_val(o),
                 };

@@ -86,6 +86,12 @@ pub(super) fn parse(src: &[u8]) -> Result<History> {
             line: line_no,
         });
     }
+    if events.is_empty() && !src.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::Syntax {
+            pos: Pos::at(src, 0),
+            msg: "no `jepsen.util - <process> <:type> <:f> <value>` lines: not an etcd log".into(),
+        });
+    }
     Ok(History {
         format: Format::EtcdLog,
         events,
