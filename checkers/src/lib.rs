@@ -22,11 +22,13 @@
 //! let edn = b"[{:process 0, :type :invoke, :f :write, :value 1}
 //!              {:process 0, :type :ok,     :f :write, :value 1}
 //!              {:process 1, :type :invoke, :f :read,  :value nil}
-//!              {:process 1, :type :ok,     :f :read,  :value 2}]";
+//!              {:process 1, :type :ok,     :f :read,  :value 0}]";
 //! let history = parse::parse_auto(edn).unwrap();
 //! let result = check_history(&history, None, None, &Limits::default()).unwrap();
 //! let Verdict::Invalid(cx) = result.verdict else { panic!("not linearizable") };
+//! // The read of the initial 0 began after the write of 1 had completed.
 //! assert_eq!(cx.ops.len(), 2);
+//! assert!(cx.explanation.contains("read 0"));
 //! println!("{}", cx.explanation);
 //! ```
 

@@ -16,6 +16,8 @@
 //!   linearized at once without branching: moving it earlier in any linearization changes no
 //!   state, and it may go now (its call is past and every operation that had to precede it is
 //!   linearized), so if any continuation succeeds, one starting with it does;
+//! * a pending read that can no longer become legal ([`Model::hopeless`]: no operation that
+//!   [`Model::resets`] the state may still come before its return) cuts the branch at once;
 //! * crashed operations are a resource: a configuration that used a superset of the crashed
 //!   operations of a seen configuration with the same completed set and state is dominated
 //!   (every continuation of it is open to the other) and is pruned;
@@ -337,6 +339,17 @@ pub fn search<M: Model>(
     let read_only: Vec<bool> = (0..n as u32)
         .map(|id| model.is_read_only(&op(id).op))
         .collect();
+    // Operations that reset the state, by call position; `reset_first` is the first of them
+    // not yet linearized (maintained like the set's prefix).
+    let mut resets: Vec<u32> = (0..n as u32)
+        .filter(|&id| model.resets(&op(id).op))
+        .collect();
+    resets.sort_by_key(|&id| op(id).call);
+    let mut reset_pos = vec![u32::MAX; n];
+    for (i, &id) in resets.iter().enumerate() {
+        reset_pos[id as usize] = i as u32;
+    }
+    let mut reset_first = 0usize;
     let mut cur = next[HEAD as usize];
     let mut phase = 0u8;
     let mut n_lin_required = 0u32;
@@ -380,7 +393,21 @@ pub fn search<M: Model>(
             while e != NIL && e % 2 == 1 {
                 let id = (e - 1) / 2;
                 if id < n_required && read_only[id as usize] {
-                    if let Some(s2) = model.step(&state, &op(id).op) {
+                    let Some(s2) = model.step(&state, &op(id).op) else {
+                        while reset_first < resets.len() && set.has(resets[reset_first]) {
+                            reset_first += 1;
+                        }
+                        let ret = op(id).ret.unwrap_or(u64::MAX);
+                        let can_change =
+                            reset_first < resets.len() && op(resets[reset_first]).call <= ret;
+                        if !can_change && model.hopeless(&state, &op(id).op) {
+                            backtrack = true;
+                            break;
+                        }
+                        e = next[e as usize];
+                        continue;
+                    };
+                    {
                         set.add(id, zobrist[id as usize]);
                         let h = set.hash ^ hash_state(&s2);
                         if cache.insert(h, &set, n_lin_required + 1, s2.clone()) {
@@ -424,6 +451,10 @@ pub fn search<M: Model>(
                 }
                 let c = 2 * f.op + 1;
                 unlift(&mut next, &mut prev, c, required);
+                let rp = reset_pos[f.op as usize] as usize;
+                if rp < reset_first {
+                    reset_first = rp;
+                }
                 if f.phase == 2 {
                     continue;
                 }

@@ -38,6 +38,10 @@ pub struct CheckArgs {
     /// Keys checked in parallel (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Only the verdict: do not shrink and explain a violation (as Porcupine and Knossos,
+    /// for timing comparisons).
+    #[arg(long)]
+    pub no_counterexample: bool,
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub json: bool,
@@ -222,7 +226,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Code> {
         time_limit: args.time_limit,
         memory_limit: Some(usize::try_from(args.memory_limit).unwrap_or(usize::MAX)),
         threads: args.threads.unwrap_or(Limits::default().threads).max(1),
-        ..Limits::default()
+        shrink_time: if args.no_counterexample {
+            Duration::ZERO
+        } else {
+            Limits::default().shrink_time
+        },
     };
     let mut code = Code::Valid;
     let mut bad = false;
@@ -307,6 +315,9 @@ pub fn counterexample_text(cx: &Counterexample) -> String {
         .as_ref()
         .map(|k| format!(" on key {k}"))
         .unwrap_or_default();
+    if cx.ops.is_empty() {
+        return format!("  not linearizable{key} ({})\n", cx.explanation);
+    }
     s.push_str(&format!(
         "  not linearizable{key}: these {} operations admit no legal order{}:\n",
         cx.ops.len(),

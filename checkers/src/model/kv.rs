@@ -51,6 +51,19 @@ impl Model for Kv {
         matches!(op, KvOp::Get(_) | KvOp::GetAny)
     }
 
+    /// Appends only extend the string, so only a put resets it.
+    fn resets(&self, op: &KvOp) -> bool {
+        matches!(op, KvOp::Put(_))
+    }
+
+    /// A get of `g` can become legal through appends only if the state is a prefix of `g`.
+    fn hopeless(&self, s: &Arc<str>, op: &KvOp) -> bool {
+        match op {
+            KvOp::Get(g) => !g.starts_with(&**s),
+            _ => false,
+        }
+    }
+
     fn describe_op(&self, op: &KvOp) -> String {
         match op {
             KvOp::Get(v) => format!("get {v:?}"),

@@ -44,6 +44,19 @@ pub trait Model: Clone + Send + Sync {
         let _ = op;
         false
     }
+    /// Whether `op` resets the state: may make an illegal read-only operation legal again in a
+    /// way [`Model::hopeless`] does not foresee. The default (true) is always safe.
+    fn resets(&self, op: &Self::Op) -> bool {
+        let _ = op;
+        true
+    }
+    /// For a read-only `op` illegal in `state`: true when no sequence of operations that do not
+    /// [`Model::resets`] can make it legal. The search then cuts a branch as soon as a pending
+    /// read can no longer be satisfied. The default (false) never cuts.
+    fn hopeless(&self, state: &Self::State, op: &Self::Op) -> bool {
+        let _ = (state, op);
+        false
+    }
     /// Removes operations that provably cannot change the verdict (see [`crate::reduce`]).
     /// The default removes nothing.
     fn reduce(&self, ops: &mut Vec<crate::op::Operation<Self::Op>>) {

@@ -84,6 +84,16 @@ impl Model for CasRegister {
         }
     }
 
+    /// Every state change resets; so a read is hopeless only when no write or cas can still
+    /// come before it (then the state never changes again).
+    fn resets(&self, op: &RegOp) -> bool {
+        !self.is_read_only(op)
+    }
+
+    fn hopeless(&self, _: &u32, _: &RegOp) -> bool {
+        true
+    }
+
     fn reduce(&self, ops: &mut Vec<crate::op::Operation<RegOp>>) {
         crate::reduce::reduce_register(ops);
     }
