@@ -160,7 +160,7 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
     let mut spent = vec![0f64; keys.len()];
     let mut pending: Vec<usize> = (0..keys.len()).collect();
     let mut round_steps = if keys.len() > 1 {
-        Some(20_000u64)
+        Some(2_000u64)
     } else {
         None
     };

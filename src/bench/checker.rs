@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::Context;
-use checkers::gen::{generate, write_jsonl, GenConfig};
+use checkers::gen::GenConfig;
 use clap::Args;
 
 use crate::cli::exit::{bad_input, Code};
@@ -144,12 +144,15 @@ pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Code> {
             1,
         ),
         (
-            "gen 100 procs, 20k ops, 20% crashed, 256MB limit",
+            // Unique values, 30% crashed and a stale read: refuting it takes an exhaustive search.
+            "gen 100 procs, 5k ops, 30% crashed, a stale read",
             GenConfig {
                 procs: 100,
-                ops: 20_000,
-                crash_rate: 0.2,
-                seed: 7,
+                ops: 5_000,
+                crash_rate: 0.3,
+                values: None,
+                stale_rate: 0.001,
+                seed: 2,
                 ..GenConfig::default()
             },
             Some("256MB"),
@@ -283,22 +286,43 @@ fn genhist(work: &Path) -> Option<(String, String)> {
     Some((out[0].clone(), out[1].clone()))
 }
 
-/// Writes a generated history (once per configuration) and returns its path.
+/// Writes a generated history (once per configuration) and returns its path. A child
+/// `faultline gen-history` does it: Linux carries a process's peak RSS into the children it
+/// forks, so the bench process itself must stay small for the children's figures to be theirs.
 fn generated(work: &Path, cfg: &GenConfig) -> anyhow::Result<String> {
     let name = format!(
-        "gen-s{}-p{}-o{}-k{}-c{}-v{:?}-st{}.jsonl",
-        cfg.seed, cfg.procs, cfg.ops, cfg.keys, cfg.crash_rate, cfg.values, cfg.stale_rate
+        "gen-s{}-p{}-o{}-k{}-c{}-v{}-st{}.jsonl",
+        cfg.seed,
+        cfg.procs,
+        cfg.ops,
+        cfg.keys,
+        cfg.crash_rate,
+        cfg.values.unwrap_or(0),
+        cfg.stale_rate
     );
     let p = work.join(name);
     if !p.is_file() {
         let t = Instant::now();
-        let events = generate(cfg);
         let tmp = p.with_extension("tmp");
-        let file = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        let mut w = std::io::BufWriter::new(file);
-        write_jsonl(&events, &mut w).with_context(|| format!("writing {}", tmp.display()))?;
-        drop(w);
+        let exe = std::env::current_exe().context("cannot find the faultline executable")?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("gen-history")
+            .arg(&tmp)
+            .args(["--seed", &cfg.seed.to_string()])
+            .args(["--procs", &cfg.procs.to_string()])
+            .args(["--ops", &cfg.ops.to_string()])
+            .args(["--keys", &cfg.keys.to_string()])
+            .args(["--crash", &cfg.crash_rate.to_string()])
+            .args(["--fail", &cfg.fail_rate.to_string()])
+            .args(["--values", &cfg.values.unwrap_or(0).to_string()])
+            .args(["--stale", &cfg.stale_rate.to_string()]);
+        if !cfg.cas {
+            cmd.arg("--no-cas");
+        }
+        let status = cmd.status().context("cannot run faultline gen-history")?;
+        if !status.success() {
+            anyhow::bail!("faultline gen-history for {} failed: {status}", p.display());
+        }
         std::fs::rename(&tmp, &p)
             .with_context(|| format!("cannot rename {} to {}", tmp.display(), p.display()))?;
         tracing::info!(target: "faultline::bench", "generated {} in {:.1} s", p.display(), t.elapsed().as_secs_f64());
