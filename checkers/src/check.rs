@@ -159,11 +159,7 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
     let mut results: Vec<Option<KeyResult>> = (0..keys.len()).map(|_| None).collect();
     let mut spent = vec![0f64; keys.len()];
     let mut pending: Vec<usize> = (0..keys.len()).collect();
-    let mut round_steps = if keys.len() > 1 {
-        Some(2_000u64)
-    } else {
-        None
-    };
+    let mut round_steps = if keys.len() > 1 { Some(2_000u64) } else { None };
     let mut first_invalid: Option<usize> = None;
     while !pending.is_empty() {
         let budget = Budget {

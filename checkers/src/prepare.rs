@@ -360,15 +360,15 @@ pub fn prepare(
                     .collect(),
             ),
             ModelKind::Kv => {
-                let init: Arc<str> = match initial {
-                    Some(Val::Str(s)) => (**s).into(),
-                    Some(v) => v.to_string().into(),
-                    None => "".into(),
+                let init = match initial {
+                    Some(Val::Str(s)) => s.to_string(),
+                    Some(v) => v.to_string(),
+                    None => String::new(),
                 };
                 Prepared::Kv(
                     by_key(ops)
                         .into_iter()
-                        .map(|(key, ops)| kv_key(fmt, key, ops, init.clone()))
+                        .map(|(key, ops)| kv_key(key, ops, &init))
                         .collect::<Result<_>>()?,
                 )
             }
@@ -512,13 +512,13 @@ fn multi_key(
     })
 }
 
-fn kv_key(fmt: Format, key: Option<String>, raw: Vec<RawOp>, init: Arc<str>) -> Result<KeyOps<Kv>> {
-    let _ = fmt;
-    let text = |v: &Val| -> Arc<str> {
+fn kv_key(key: Option<String>, raw: Vec<RawOp>, init: &str) -> Result<KeyOps<Kv>> {
+    let model = Kv::new(init);
+    let text = |v: &Val| -> u32 {
         match v {
-            Val::Str(s) => (**s).into(),
-            Val::Nil => "".into(),
-            other => other.to_string().into(),
+            Val::Str(s) => model.intern(s),
+            Val::Nil => model.intern(""),
+            other => model.intern(&other.to_string()),
         }
     };
     let mut ops = Vec::with_capacity(raw.len());
@@ -526,19 +526,12 @@ fn kv_key(fmt: Format, key: Option<String>, raw: Vec<RawOp>, init: Arc<str>) -> 
         let op = match &*o.f {
             "get" => match &o.outcome {
                 Outcome::Ok(v) => KvOp::Get(text(v)),
-                _ => KvOp::GetAny,
+                _ => continue,
             },
             "put" => KvOp::Put(text(&o.invoke)),
             _ => KvOp::Append(text(&o.invoke)),
         };
-        if op == KvOp::GetAny {
-            continue;
-        }
         ops.extend(timed(o, op));
     }
-    Ok(KeyOps {
-        key,
-        model: Kv { init },
-        ops,
-    })
+    Ok(KeyOps { key, model, ops })
 }

@@ -97,12 +97,28 @@ proptest! {
 
     #[test]
     fn kv_agrees(ops in ops(prop_oneof![
-        prop_oneof![Just(""), Just("a"), Just("ab"), Just("b")].prop_map(|s| KvOp::Get(s.into())),
-        Just(KvOp::GetAny),
-        prop_oneof![Just("a"), Just("b")].prop_map(|s| KvOp::Put(s.into())),
-        prop_oneof![Just("a"), Just("b")].prop_map(|s| KvOp::Append(s.into())),
+        (0usize..4).prop_map(|i| (0u8, i)),
+        Just((1u8, 0usize)),
+        (0usize..2).prop_map(|i| (2u8, i)),
+        (0usize..2).prop_map(|i| (3u8, i)),
     ])) {
-        agree(&Kv::default(), &ops)?;
+        let kv = Kv::default();
+        let strings = ["", "a", "ab", "b"];
+        let ops: Vec<Operation<KvOp>> = ops
+            .into_iter()
+            .map(|o| Operation {
+                op: match o.op {
+                    (0, i) => KvOp::Get(kv.intern(strings[i])),
+                    (1, _) => KvOp::GetAny,
+                    (2, i) => KvOp::Put(kv.intern(["a", "b"][i])),
+                    (_, i) => KvOp::Append(kv.intern(["a", "b"][i])),
+                },
+                call: o.call,
+                ret: o.ret,
+                meta: o.meta,
+            })
+            .collect();
+        agree(&kv, &ops)?;
     }
 
     #[test]
