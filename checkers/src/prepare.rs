@@ -269,14 +269,14 @@ fn by_key(ops: Vec<RawOp>) -> Vec<(Option<String>, Vec<RawOp>)> {
 }
 
 struct Interner {
-    ids: HashMap<Val, u32>,
+    ids: HashMap<Val, u32, std::hash::BuildHasherDefault<crate::search::FxHasher>>,
     values: Vec<Val>,
 }
 
 impl Interner {
     fn new() -> Self {
         let mut i = Interner {
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             values: Vec::new(),
         };
         i.id(&Val::Nil);

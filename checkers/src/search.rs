@@ -91,9 +91,9 @@ impl Hasher for IdHasher {
     }
 }
 
-/// FxHash's multiply-rotate: fast and good enough to hash model states.
+/// FxHash's multiply-rotate: fast and good enough to hash model states and interned values.
 #[derive(Default)]
-pub(crate) struct FxHasher(u64);
+pub struct FxHasher(u64);
 
 impl Hasher for FxHasher {
     fn finish(&self) -> u64 {

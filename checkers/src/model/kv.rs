@@ -7,6 +7,11 @@
 //! thread searching this key takes; each (state, append) transition is computed once.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use crate::search::FxHasher;
+
+type Fx = BuildHasherDefault<FxHasher>;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::Model;
@@ -24,8 +29,8 @@ pub enum KvOp {
 #[derive(Debug, Default)]
 struct Table {
     strings: Vec<Arc<str>>,
-    ids: HashMap<Arc<str>, u32>,
-    appended: HashMap<(u32, u32), u32>,
+    ids: HashMap<Arc<str>, u32, Fx>,
+    appended: HashMap<(u32, u32), u32, Fx>,
 }
 
 impl Table {

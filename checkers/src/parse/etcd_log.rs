@@ -1,5 +1,5 @@
 //! Jepsen log lines as in Porcupine's etcd test data:
-//! `INFO  jepsen.util - 3	:invoke	:cas	[1 4]` (tabs, or runs of spaces).
+//! `INFO  jepsen.util - 3<TAB>:invoke<TAB>:cas<TAB>[1 4]` (tabs, or runs of spaces).
 
 use super::edn::Reader;
 use super::{event_type, Format, History, Proc, RawEvent};
