@@ -276,11 +276,25 @@ pub fn explain<M: Model>(model: &M, core: &[Operation<M::Op>]) -> String {
             continue;
         }
         if may_go_next(core, best.used, i) {
-            reasons.push(format!(
-                "{} (p{})",
+            let mut why = format!(
+                "{} ({})",
                 model.why_illegal(&best.state, &o.op),
-                o.meta.process.unwrap_or(-1)
-            ));
+                label(model, o)
+            );
+            // The last operation of the order that real time puts before this one: the order
+            // cannot be rearranged to put this one earlier.
+            if let Some(&j) = best
+                .order
+                .iter()
+                .rev()
+                .find(|&&j| core[j].ret.is_some_and(|r| r < o.call))
+            {
+                why.push_str(&format!(
+                    ", and it cannot go earlier: {} completed before it was invoked",
+                    label(model, &core[j])
+                ));
+            }
+            reasons.push(why);
         } else if let Some(j) = blocker(core, best.used, i) {
             reasons.push(format!(
                 "{} must come after {}, which completed before it was invoked",
