@@ -159,7 +159,10 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
     let mut results: Vec<Option<KeyResult>> = (0..keys.len()).map(|_| None).collect();
     let mut spent = vec![0f64; keys.len()];
     let mut pending: Vec<usize> = (0..keys.len()).collect();
-    let mut round_steps = if keys.len() > 1 { Some(2_000u64) } else { None };
+    // An easy key needs a few dozen steps per operation; start there so that most keys finish
+    // in the first round and few searches are restarted.
+    let largest = reduced.iter().map(Vec::len).max().unwrap_or(0) as u64;
+    let mut round_steps = (keys.len() > 1).then_some((50 * largest).max(2_000));
     let mut first_invalid: Option<usize> = None;
     while !pending.is_empty() {
         let budget = Budget {

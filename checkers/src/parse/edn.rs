@@ -57,6 +57,26 @@ impl<'a> Reader<'a> {
         None
     }
 
+    /// Moves back to an offset returned by [`Reader::offset`] (to retry with another reading).
+    pub fn set_offset(&mut self, offset: usize) {
+        self.pos = offset.min(self.src.len());
+    }
+
+    /// Reads a keyword's name without allocating, if a keyword comes next.
+    pub fn keyword(&mut self) -> Option<&'a str> {
+        if self.peek() != Some(b':') {
+            return None;
+        }
+        let start = self.pos;
+        self.bump();
+        let tok = self.token();
+        if tok.is_empty() {
+            self.pos = start;
+            return None;
+        }
+        Some(tok)
+    }
+
     /// Consumes one byte (after `peek` said what it is).
     pub fn bump(&mut self) {
         self.pos += 1;

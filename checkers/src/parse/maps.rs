@@ -51,6 +51,11 @@ pub(super) fn parse(src: &[u8], format: Format) -> Result<History> {
         }
         let start = r.offset();
         let l = line_at(start);
+        if let Some(ev) = fast_event(&mut r, l) {
+            events.push(ev);
+            continue;
+        }
+        r.set_offset(start);
         let v = r.read()?.expect("peek saw a value");
         events.push(event(&v, l, src, start)?);
     }
@@ -58,6 +63,56 @@ pub(super) fn parse(src: &[u8], format: Format) -> Result<History> {
         format,
         events,
         warnings: Vec::new(),
+    })
+}
+
+/// The common shape, `{:process 0, :type :ok, :f :read, :value 1, ...}` with keyword keys,
+/// read without building a map. `None` (the caller rereads it the general way, with its error
+/// messages) for anything else.
+fn fast_event(r: &mut Reader<'_>, line: usize) -> Option<RawEvent> {
+    if r.peek() != Some(b'{') {
+        return None;
+    }
+    r.bump();
+    let (mut process, mut kind, mut f, mut key, mut value, mut time) =
+        (None, None, None, None, Val::Nil, None);
+    loop {
+        if r.peek()? == b'}' {
+            r.bump();
+            break;
+        }
+        let k = r.keyword()?;
+        match k {
+            "process" => {
+                process = Some(match r.read().ok()?? {
+                    Val::Int(p) => Proc::Client(p),
+                    Val::Kw(p) => Proc::Other(p),
+                    _ => return None,
+                })
+            }
+            "type" => kind = Some(event_type(r.keyword()?)?),
+            "f" => f = Some(Box::<str>::from(r.keyword()?)),
+            "value" => value = r.read().ok()??,
+            "key" => key = Some(r.read().ok()??),
+            "time" => {
+                time = match r.read().ok()?? {
+                    Val::Int(t) => u64::try_from(t).ok(),
+                    _ => None,
+                }
+            }
+            _ => {
+                r.read().ok()??;
+            }
+        }
+    }
+    Some(RawEvent {
+        process: process?,
+        kind: kind?,
+        f: f?,
+        key,
+        value,
+        time,
+        line,
     })
 }
 
