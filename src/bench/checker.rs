@@ -1,12 +1,382 @@
-//! Checker benchmark: placeholder until the checker lands.
+//! `faultline bench` (the default) / `faultline bench checker`: times `faultline check` on the
+//! corpora and on generated histories, each case in a child process so that its memory is the
+//! child's own peak RSS (from `wait4`), and prints a table against the targets.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::Context;
+use checkers::gen::GenConfig;
 use clap::Args;
 
-use crate::cli::exit::Code;
+use crate::cli::exit::{bad_input, Code};
 
 #[derive(Debug, Default, Args)]
-pub struct CheckerBenchArgs {}
+pub struct CheckerBenchArgs {
+    /// The test corpora (tests/data of the repository).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Where generated histories go (default: a directory under the system's temp dir).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Skip the 1,000,000-operation case (it takes a while to generate).
+    #[arg(long)]
+    pub quick: bool,
+}
 
-pub fn run(_args: CheckerBenchArgs) -> anyhow::Result<Code> {
-    anyhow::bail!("faultline bench checker is not built yet")
+/// One timed run of `faultline check`.
+struct Case {
+    name: String,
+    args: Vec<String>,
+    /// Wall-time and memory targets, and the exit code expected.
+    max_ms: Option<f64>,
+    max_mb: Option<f64>,
+    expect_exit: i32,
+    target: String,
+}
+
+struct Measured {
+    exit: i32,
+    wall_ms: f64,
+    rss_mb: f64,
+    ops: u64,
+    verdict: String,
+}
+
+pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Code> {
+    let data = match args.data {
+        Some(d) => d,
+        None => [
+            "tests/data",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data"),
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.join("verdicts.tsv").is_file())
+        .ok_or_else(|| {
+            bad_input("cannot find tests/data: run from the repository or pass --data")
+        })?,
+    };
+    let work = args
+        .work_dir
+        .unwrap_or_else(|| std::env::temp_dir().join("faultline-bench"));
+    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    let mut cases = Vec::new();
+    let mut notes = Vec::new();
+
+    let etcd: Vec<String> = sorted_files(&data.join("porcupine/jepsen"))?;
+    cases.push(case(
+        &format!("etcd logs ({} files, one process)", etcd.len()),
+        etcd,
+        Some(70.0),
+        None,
+        1,
+        "< 70 ms (Porcupine ~740 ms)",
+    ));
+    for (name, ms, exit, porc) in [("c50-ok", 14.0, 0, "140"), ("c50-bad", 3.0, 1, "26")] {
+        cases.push(case(
+            &format!("kv {name}"),
+            vec![path_str(&data.join(format!("porcupine/kv/{name}.txt")))],
+            Some(ms),
+            None,
+            exit,
+            &format!("< {ms} ms (Porcupine ~{porc} ms)"),
+        ));
+    }
+
+    match genhist(&work) {
+        Some((p20, p50)) => {
+            cases.push(case(
+                "genhist --procs 20 --ops 10000 --info 0.02",
+                vec![p20],
+                Some(1000.0),
+                Some(200.0),
+                0,
+                "< 1 s, < 200 MB (Porcupine 19 s, 3 GB)",
+            ));
+            cases.push(case(
+                "genhist --procs 50 --ops 1000 --info 0.02",
+                vec![p50],
+                Some(5000.0),
+                None,
+                0,
+                "< 5 s (Porcupine: none in 60 s)",
+            ));
+        }
+        None => notes.push(
+            "genhist cases skipped: no ../shared/tools/genhist.py or /work/shared/tools/genhist.py (or no python3)"
+                .to_string(),
+        ),
+    }
+
+    let own = [
+        (
+            "gen 20 procs, 10k ops, 2% crashed",
+            GenConfig {
+                procs: 20,
+                ops: 10_000,
+                ..GenConfig::default()
+            },
+            None,
+            0,
+        ),
+        (
+            "gen 50 procs, 10k ops, 5% crashed",
+            GenConfig {
+                procs: 50,
+                ops: 10_000,
+                crash_rate: 0.05,
+                ..GenConfig::default()
+            },
+            None,
+            0,
+        ),
+        (
+            "gen 10k ops, unique values, stale reads",
+            GenConfig {
+                ops: 10_000,
+                values: None,
+                stale_rate: 0.01,
+                ..GenConfig::default()
+            },
+            None,
+            1,
+        ),
+        (
+            // Unique values, 30% crashed and a stale read: refuting it takes an exhaustive search.
+            "gen 100 procs, 5k ops, 30% crashed, a stale read",
+            GenConfig {
+                procs: 100,
+                ops: 5_000,
+                crash_rate: 0.3,
+                values: None,
+                stale_rate: 0.001,
+                seed: 2,
+                ..GenConfig::default()
+            },
+            Some("256MB"),
+            2,
+        ),
+    ];
+    for (name, cfg, mem, exit) in own {
+        let p = generated(&work, &cfg)?;
+        let mut a = vec![p];
+        let mut target = "verdict as constructed".to_string();
+        if let Some(m) = mem {
+            a.splice(0..0, ["--memory-limit".to_string(), m.to_string()]);
+            target = format!("exit 2 (memory limit {m}), no abort");
+        }
+        cases.push(case(name, a, None, None, exit, &target));
+    }
+    if !args.quick {
+        let cfg = GenConfig {
+            procs: 100,
+            ops: 1_000_000,
+            keys: 1000,
+            ..GenConfig::default()
+        };
+        cases.push(case(
+            "gen 1,000,000 ops over 1,000 keys",
+            vec![generated(&work, &cfg)?],
+            Some(10_000.0),
+            Some(2048.0),
+            0,
+            "< 10 s, < 2 GiB",
+        ));
+    }
+
+    let exe = std::env::current_exe().context("cannot find the faultline executable")?;
+    println!(
+        "{:<50} {:>9} {:>8} {:>10} {:>9}  {:<8} target",
+        "case", "ops", "verdict", "wall ms", "RSS MB", "met"
+    );
+    let mut all_met = true;
+    for c in &cases {
+        let m = measure(&exe, &c.args)?;
+        let met = m.exit == c.expect_exit
+            && c.max_ms.is_none_or(|t| m.wall_ms <= t)
+            && c.max_mb.is_none_or(|t| m.rss_mb <= t);
+        all_met &= met;
+        println!(
+            "{:<50} {:>9} {:>8} {:>10.1} {:>9.1}  {:<8} {}",
+            c.name,
+            m.ops,
+            m.verdict,
+            m.wall_ms,
+            m.rss_mb,
+            if met { "yes" } else { "NO" },
+            c.target
+        );
+    }
+    for n in notes {
+        println!("note: {n}");
+    }
+    println!(
+        "(each case is one `faultline check --json --no-counterexample` child process; wall time \
+         includes start-up and parsing; RSS is the child's peak)"
+    );
+    Ok(if all_met { Code::Valid } else { Code::Invalid })
+}
+
+fn case(
+    name: &str,
+    paths: Vec<String>,
+    max_ms: Option<f64>,
+    max_mb: Option<f64>,
+    expect_exit: i32,
+    target: &str,
+) -> Case {
+    Case {
+        name: name.to_string(),
+        args: paths,
+        max_ms,
+        max_mb,
+        expect_exit,
+        target: target.to_string(),
+    }
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn sorted_files(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .map(|p| path_str(&p))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Generates the two genhist.py files (once) when the shared tools are there.
+fn genhist(work: &Path) -> Option<(String, String)> {
+    let script = [
+        "../shared/tools/genhist.py",
+        "/work/shared/tools/genhist.py",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file())?;
+    let mut out = Vec::new();
+    for (name, procs, ops) in [
+        ("genhist-p20-o10000.edn", "20", "10000"),
+        ("genhist-p50-o1000.edn", "50", "1000"),
+    ] {
+        let p = work.join(name);
+        if !p.is_file() {
+            let ok = Command::new("python3")
+                .arg(&script)
+                .arg(&p)
+                .args([
+                    "--procs", procs, "--ops", ops, "--info", "0.02", "--seed", "1",
+                ])
+                .status()
+                .ok()?
+                .success();
+            if !ok {
+                return None;
+            }
+        }
+        out.push(path_str(&p));
+    }
+    Some((out[0].clone(), out[1].clone()))
+}
+
+/// Writes a generated history (once per configuration) and returns its path. A child
+/// `faultline gen-history` does it: Linux carries a process's peak RSS into the children it
+/// forks, so the bench process itself must stay small for the children's figures to be theirs.
+fn generated(work: &Path, cfg: &GenConfig) -> anyhow::Result<String> {
+    let name = format!(
+        "gen-s{}-p{}-o{}-k{}-c{}-v{}-st{}.jsonl",
+        cfg.seed,
+        cfg.procs,
+        cfg.ops,
+        cfg.keys,
+        cfg.crash_rate,
+        cfg.values.unwrap_or(0),
+        cfg.stale_rate
+    );
+    let p = work.join(name);
+    if !p.is_file() {
+        let t = Instant::now();
+        let tmp = p.with_extension("tmp");
+        let exe = std::env::current_exe().context("cannot find the faultline executable")?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("gen-history")
+            .arg(&tmp)
+            .args(["--seed", &cfg.seed.to_string()])
+            .args(["--procs", &cfg.procs.to_string()])
+            .args(["--ops", &cfg.ops.to_string()])
+            .args(["--keys", &cfg.keys.to_string()])
+            .args(["--crash", &cfg.crash_rate.to_string()])
+            .args(["--fail", &cfg.fail_rate.to_string()])
+            .args(["--values", &cfg.values.unwrap_or(0).to_string()])
+            .args(["--stale", &cfg.stale_rate.to_string()]);
+        if !cfg.cas {
+            cmd.arg("--no-cas");
+        }
+        let status = cmd.status().context("cannot run faultline gen-history")?;
+        if !status.success() {
+            anyhow::bail!("faultline gen-history for {} failed: {status}", p.display());
+        }
+        std::fs::rename(&tmp, &p)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), p.display()))?;
+        tracing::info!(target: "faultline::bench", "generated {} in {:.1} s", p.display(), t.elapsed().as_secs_f64());
+    }
+    Ok(path_str(&p))
+}
+
+/// Runs `faultline check --json --no-counterexample ARGS` and measures it.
+fn measure(exe: &Path, args: &[String]) -> anyhow::Result<Measured> {
+    let start = Instant::now();
+    let child = Command::new(exe)
+        .args(["check", "--json", "--no-counterexample"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", exe.display()))?;
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = child.stdout.context("child stdout")?;
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut stdout, &mut out).context("reading the child's output")?;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our child, not yet reaped (we never call `Child::wait`); the pointers
+    // are to live locals.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+    if r != pid {
+        anyhow::bail!(
+            "wait4 on the checker process failed: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    let exit = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+    let files = doc["files"].as_array().cloned().unwrap_or_default();
+    let ops = files.iter().filter_map(|f| f["ops"].as_u64()).sum();
+    let verdict = match &doc["valid"] {
+        serde_json::Value::Bool(true) => "valid",
+        serde_json::Value::Bool(false) => "invalid",
+        serde_json::Value::String(s) if s == "unknown" => "unknown",
+        _ => "error",
+    };
+    Ok(Measured {
+        exit,
+        wall_ms,
+        // Linux reports ru_maxrss in KiB.
+        rss_mb: usage.ru_maxrss as f64 / 1024.0,
+        ops,
+        verdict: verdict.to_string(),
+    })
 }

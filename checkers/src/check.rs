@@ -1,0 +1,319 @@
+//! Checking: per key (in parallel), combined by priority, with time and memory limits.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::explain::{counterexample, Counterexample};
+
+use crate::model::{Model, ModelKind};
+use crate::op::Operation;
+use crate::parse::History;
+use crate::prepare::{prepare, KeyOps, Prepared};
+use crate::search::{search, Budget, SearchOutcome};
+use crate::value::Val;
+
+/// Limits and parallelism of a check.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Stop with [`Verdict::Unknown`] after this long (none by default).
+    pub time_limit: Option<Duration>,
+    /// Stop with [`Verdict::Unknown`] when the searches' caches hold this many bytes.
+    pub memory_limit: Option<usize>,
+    /// Keys checked at once.
+    pub threads: usize,
+    /// Time allowed for shrinking a counterexample (after the verdict is known); zero turns
+    /// counterexamples off.
+    pub shrink_time: Duration,
+}
+
+impl Default for Limits {
+    /// No time limit, 4 GiB of cache, one thread per core, 10 s of shrinking.
+    fn default() -> Self {
+        Limits {
+            time_limit: None,
+            memory_limit: Some(4 << 30),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            shrink_time: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The result of a check: invalid beats unknown beats valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Valid,
+    Invalid(Box<Counterexample>),
+    /// No verdict: a limit was hit. The reason says which.
+    Unknown(String),
+}
+
+impl Verdict {
+    /// `valid`, `invalid` or `unknown`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::Invalid(_) => "invalid",
+            Verdict::Unknown(_) => "unknown",
+        }
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            Verdict::Valid => 0,
+            Verdict::Unknown(_) => 1,
+            Verdict::Invalid(_) => 2,
+        }
+    }
+
+    /// The worse of two verdicts (the first one on a tie).
+    pub fn worst(self, other: Verdict) -> Verdict {
+        if other.rank() > self.rank() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// One key's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyResult {
+    pub key: Option<String>,
+    /// Operations of this key, and how many the reductions set aside before searching.
+    pub ops: usize,
+    pub reduced: usize,
+    /// `valid`, `invalid` or `unknown`.
+    pub valid: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub millis: f64,
+    pub steps: u64,
+    pub cache_entries: usize,
+}
+
+/// The outcome of checking a whole history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckResult {
+    pub model: ModelKind,
+    pub verdict: Verdict,
+    pub keys: Vec<KeyResult>,
+    pub ops: usize,
+    pub elapsed: Duration,
+}
+
+/// Checks one key's operations against `model`: the reductions of [`Model::reduce`], then the
+/// search, then (when invalid) a shrunk counterexample.
+///
+/// ```
+/// use checkers::{check, Limits, Operation, Verdict};
+/// use checkers::model::{CasRegister, RegOp};
+/// use checkers::Val;
+/// use std::sync::Arc;
+///
+/// // Values are interned: id 0 is nil, 1 is 1, 2 is 2.
+/// let reg = CasRegister::new(0, Arc::new(vec![Val::Nil, Val::Int(1), Val::Int(2)]));
+/// // p0 writes 1 (events 0..1), then p1 reads 2 (events 2..3): nobody ever wrote 2.
+/// let ops = vec![
+///     Operation::new(RegOp::Write(1), 0, 1).with_process(0),
+///     Operation::new(RegOp::Read(2), 2, 3).with_process(1),
+/// ];
+/// match check(&reg, &ops, &Limits::default()) {
+///     Verdict::Invalid(cx) => assert!(cx.explanation.contains("read 2")),
+///     other => panic!("expected invalid, got {other:?}"),
+/// }
+/// // With a crashed write of 2, the read can be explained.
+/// let mut ops = ops;
+/// ops.push(Operation::crashed(RegOp::Write(2), 1).with_process(2));
+/// assert_eq!(check(&reg, &ops, &Limits::default()), Verdict::Valid);
+/// ```
+pub fn check<M: Model>(model: &M, ops: &[Operation<M::Op>], limits: &Limits) -> Verdict {
+    let keys = [KeyOps {
+        key: None,
+        model: model.clone(),
+        ops: ops.to_vec(),
+    }];
+    check_keys(&keys, limits).0
+}
+
+/// Checks every key (in parallel, `limits.threads` at a time) and combines the verdicts.
+/// The counterexample is that of the first invalid key (in key order among those found).
+///
+/// Keys are searched in rounds of growing step budgets (each round 8 times the last), so that
+/// one key that is cheap to refute is found before an expensive key is exhausted; the first
+/// invalid key stops the others, which are then reported as not checked. Restarting a search
+/// with 8 times the budget wastes at most 1/7 of the work on keys that need every round.
+pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Vec<KeyResult>) {
+    let start = Instant::now();
+    let threads = limits.threads.clamp(1, keys.len().max(1));
+    let reduced: Vec<Vec<Operation<M::Op>>> = keys
+        .iter()
+        .map(|k| {
+            let mut ops = k.ops.clone();
+            k.model.reduce(&mut ops);
+            ops
+        })
+        .collect();
+    let mut results: Vec<Option<KeyResult>> = (0..keys.len()).map(|_| None).collect();
+    let mut spent = vec![0f64; keys.len()];
+    let mut pending: Vec<usize> = (0..keys.len()).collect();
+    // An easy key needs a few dozen steps per operation; start there so that most keys finish
+    // in the first round and few searches are restarted.
+    let largest = reduced.iter().map(Vec::len).max().unwrap_or(0) as u64;
+    let mut round_steps = (keys.len() > 1).then_some((50 * largest).max(2_000));
+    let mut first_invalid: Option<usize> = None;
+    while !pending.is_empty() {
+        let budget = Budget {
+            deadline: limits.time_limit.map(|t| start + t),
+            memory_limit: limits.memory_limit,
+            max_steps: round_steps,
+            ..Budget::unlimited()
+        };
+        let next = AtomicUsize::new(0);
+        let worker = || {
+            let mut out = Vec::new();
+            loop {
+                let j = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&i) = pending.get(j) else { break };
+                let t0 = Instant::now();
+                let (outcome, stats) = search(&keys[i].model, &reduced[i], &budget);
+                if outcome == SearchOutcome::NotLinearizable {
+                    budget.cancel.store(true, Ordering::Relaxed);
+                }
+                out.push((i, outcome, stats, t0.elapsed().as_secs_f64() * 1e3));
+            }
+            out
+        };
+        let mut round = Vec::new();
+        if threads == 1 || pending.len() == 1 {
+            round = worker();
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads.min(pending.len()))
+                    .map(|_| s.spawn(worker))
+                    .collect();
+                for h in handles {
+                    // A panic in a worker is a bug; re-raise it rather than report a verdict.
+                    round.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+                }
+            });
+        }
+        let mut still = Vec::new();
+        for (i, outcome, stats, ms) in round {
+            spent[i] += ms;
+            let (valid, reason) = match outcome {
+                SearchOutcome::Linearizable => ("valid", None),
+                SearchOutcome::NotLinearizable => {
+                    if first_invalid.is_none_or(|f| i < f) {
+                        first_invalid = Some(i);
+                    }
+                    ("invalid", None)
+                }
+                SearchOutcome::StepLimit => {
+                    still.push(i);
+                    continue;
+                }
+                SearchOutcome::Stopped(r) if r == "cancelled" => {
+                    still.push(i);
+                    continue;
+                }
+                SearchOutcome::Stopped(r) => ("unknown", Some(r)),
+            };
+            results[i] = Some(KeyResult {
+                key: keys[i].key.clone(),
+                ops: keys[i].ops.len(),
+                reduced: keys[i].ops.len() - reduced[i].len(),
+                valid,
+                reason,
+                millis: spent[i],
+                steps: stats.steps,
+                cache_entries: stats.cache_entries,
+            });
+        }
+        still.sort_unstable();
+        pending = still;
+        if let Some(f) = first_invalid {
+            for &i in &pending {
+                results[i] = Some(KeyResult {
+                    key: keys[i].key.clone(),
+                    ops: keys[i].ops.len(),
+                    reduced: keys[i].ops.len() - reduced[i].len(),
+                    valid: "unknown",
+                    reason: Some(format!(
+                        "not checked: key {} is already not linearizable",
+                        keys[f].key.as_deref().unwrap_or("-")
+                    )),
+                    millis: spent[i],
+                    steps: 0,
+                    cache_entries: 0,
+                });
+            }
+            break;
+        }
+        round_steps = round_steps.and_then(|s| (s < 50_000_000).then_some(s * 8));
+    }
+    let mut verdict = Verdict::Valid;
+    for r in results.iter().flatten() {
+        if r.valid == "unknown" && first_invalid.is_none() {
+            verdict = verdict.worst(Verdict::Unknown(format!(
+                "{}{}",
+                r.key
+                    .as_ref()
+                    .map(|k| format!("key {k}: "))
+                    .unwrap_or_default(),
+                r.reason.clone().unwrap_or_default()
+            )));
+        }
+    }
+    if let Some(f) = first_invalid {
+        verdict = Verdict::Invalid(Box::new(if limits.shrink_time.is_zero() {
+            Counterexample {
+                key: keys[f].key.clone(),
+                model: keys[f].model.name().to_string(),
+                ops: Vec::new(),
+                explanation: "not explained (counterexamples were turned off)".into(),
+                minimal: false,
+            }
+        } else {
+            counterexample(
+                &keys[f].model,
+                keys[f].key.clone(),
+                &reduced[f],
+                Instant::now() + limits.shrink_time,
+            )
+        }));
+    }
+    (verdict, results.into_iter().flatten().collect())
+}
+
+/// Checks a prepared history.
+pub fn check_prepared(model: ModelKind, p: &Prepared, limits: &Limits) -> CheckResult {
+    let start = Instant::now();
+    let (verdict, keys) = match p {
+        Prepared::Register(k) => check_keys(k, limits),
+        Prepared::MultiRegister(k) => check_keys(k, limits),
+        Prepared::Mutex(k) => check_keys(k, limits),
+        Prepared::Kv(k) => check_keys(k, limits),
+    };
+    CheckResult {
+        model,
+        verdict,
+        keys,
+        ops: p.total_ops(),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Checks a parsed history: applies its format's semantics, infers the model unless `model`
+/// is given, and checks every key. `initial` overrides the model's initial value.
+pub fn check_history(
+    h: &History,
+    model: Option<ModelKind>,
+    initial: Option<&Val>,
+    limits: &Limits,
+) -> Result<CheckResult> {
+    let (kind, prepared) = prepare(h, model, initial)?;
+    Ok(check_prepared(kind, &prepared, limits))
+}

@@ -1,0 +1,167 @@
+//! Reading histories: format detection and one parser per format, all producing [`RawEvent`]s.
+
+pub mod edn;
+mod etcd_log;
+mod faultline;
+mod maps;
+
+use crate::error::{Error, Result};
+use crate::history::EventType;
+use crate::value::Val;
+
+/// The input formats `faultline check` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Jepsen EDN (`history.edn`): one vector of op maps, or a stream of maps. Knossos semantics.
+    Edn,
+    /// Jepsen logs as in Porcupine's etcd test data. Porcupine semantics.
+    EtcdLog,
+    /// Porcupine's kv logs (`{:process 0, :type :invoke, :f :put, :key "3", :value "x"}`).
+    KvLog,
+    /// faultline's `history.jsonl` (see [`crate::history::Event`]).
+    Faultline,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [
+        Format::Edn,
+        Format::EtcdLog,
+        Format::KvLog,
+        Format::Faultline,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Edn => "edn",
+            Format::EtcdLog => "etcd-log",
+            Format::KvLog => "kv-log",
+            Format::Faultline => "faultline",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name() == s)
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Who issued an event: a client process, or anything else (the nemesis), which checkers ignore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proc {
+    Client(i64),
+    Other(Box<str>),
+}
+
+/// One event of a history, in any format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawEvent {
+    pub process: Proc,
+    pub kind: EventType,
+    pub f: Box<str>,
+    /// An explicit key (faultline, kv logs); EDN's independent `[k v]` tuples are split later.
+    pub key: Option<Val>,
+    pub value: Val,
+    pub time: Option<u64>,
+    /// 1-based line where the event starts.
+    pub line: usize,
+}
+
+/// A parsed history: its events in order, and what was noticed on the way.
+#[derive(Debug, Clone)]
+pub struct History {
+    pub format: Format,
+    pub events: Vec<RawEvent>,
+    /// Things worth telling the user that are not errors (an ignored partial last line).
+    pub warnings: Vec<String>,
+}
+
+/// Guesses the format from the first non-blank content; `None` when nothing matches.
+/// An input that is empty or only whitespace is an EDN stream with no events.
+pub fn detect(src: &[u8]) -> Option<Format> {
+    let start = src.iter().position(|b| !b.is_ascii_whitespace())?;
+    let rest = &src[start..];
+    let first_line = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    if rest.starts_with(b"{\"") || rest.starts_with(b"{ \"") {
+        return Some(Format::Faultline);
+    }
+    if contains(first_line, b"jepsen.util") || contains(first_line, b"\t:invoke\t") {
+        return Some(Format::EtcdLog);
+    }
+    if rest.starts_with(b"{:process") && contains(first_line, b":key ") {
+        return Some(Format::KvLog);
+    }
+    if matches!(rest[0], b'[' | b'(' | b'{' | b';') {
+        return Some(Format::Edn);
+    }
+    None
+}
+
+/// Parses `src` in `format` (use [`detect`] first, or let [`parse_auto`] do it).
+pub fn parse(src: &[u8], format: Format) -> Result<History> {
+    match format {
+        Format::Edn | Format::KvLog => maps::parse(src, format),
+        Format::EtcdLog => etcd_log::parse(src),
+        Format::Faultline => faultline::parse(src),
+    }
+}
+
+/// Detects the format and parses. An empty input is an empty EDN history.
+pub fn parse_auto(src: &[u8]) -> Result<History> {
+    if src.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(History {
+            format: Format::Edn,
+            events: Vec::new(),
+            warnings: vec!["the history is empty".into()],
+        });
+    }
+    let format = detect(src).ok_or_else(|| {
+        let head: String = String::from_utf8_lossy(&src[..src.len().min(40)])
+            .chars()
+            .map(|c| if c.is_control() { '.' } else { c })
+            .collect();
+        Error::UnknownFormat(format!("it starts with {head:?}"))
+    })?;
+    parse(src, format)
+}
+
+/// Reads an event type from its name.
+pub(crate) fn event_type(name: &str) -> Option<EventType> {
+    Some(match name {
+        "invoke" => EventType::Invoke,
+        "ok" => EventType::Ok,
+        "fail" => EventType::Fail,
+        "info" => EventType::Info,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_each_format_from_content() {
+        assert_eq!(
+            detect(b"INFO  jepsen.util - 0\t:invoke\t:read\tnil\n"),
+            Some(Format::EtcdLog)
+        );
+        assert_eq!(
+            detect(b"{:process 0, :type :invoke, :f :get, :key \"3\", :value nil}\n"),
+            Some(Format::KvLog)
+        );
+        assert_eq!(detect(b"; c\n[{:type :invoke}]"), Some(Format::Edn));
+        assert_eq!(detect(b"\n{\"index\":0}"), Some(Format::Faultline));
+        assert_eq!(detect(b"\x00\x01garbage"), None);
+        assert!(parse_auto(b"  \n").unwrap().events.is_empty());
+        assert!(matches!(
+            parse_auto(b"\x7fELF"),
+            Err(Error::UnknownFormat(_))
+        ));
+    }
+}

@@ -1,0 +1,427 @@
+//! From events to per-key model operations: pairing invocations with completions, applying each
+//! format's semantics (see `VERDICTS.md`), inferring the model, splitting by key.
+//!
+//! | format    | `fail`                                   | `info` / never completed | nil read        | initial |
+//! |-----------|------------------------------------------|--------------------------|-----------------|---------|
+//! | edn       | did not happen (dropped)                 | optional (crashed)       | unknown (any)   | 0       |
+//! | etcd-log  | cas: completed, returned false; read: dropped | optional            | reads nil       | nil     |
+//! | kv-log    | dropped                                  | optional                 | reads ""        | ""      |
+//! | faultline | did not happen (dropped)                 | optional                 | reads "absent"  | nil     |
+
+mod pair;
+
+use std::collections::HashMap;
+
+pub use pair::{pair, Outcome, RawOp};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::model::{
+    CasRegister, Kv, KvOp, MicroOp, ModelKind, MultiRegister, Mutex, MutexOp, RegOp,
+};
+use crate::op::Operation;
+use crate::parse::{Format, History};
+use crate::value::Val;
+
+/// Infers the model from the operations' `:f`s.
+pub fn infer_model(ops: &[RawOp]) -> Result<ModelKind> {
+    let mut kind: Option<ModelKind> = None;
+    let mut has_cas = false;
+    for op in ops {
+        let k = match &*op.f {
+            "read" | "write" => ModelKind::Register,
+            "cas" => {
+                has_cas = true;
+                ModelKind::Register
+            }
+            "txn" => ModelKind::MultiRegister,
+            "acquire" | "release" => ModelKind::Mutex,
+            "get" | "put" | "append" => ModelKind::Kv,
+            other => {
+                return Err(op.err(format!(
+                    "unknown :f :{other}; the checker knows read/write/cas (register), txn \
+                     (multi-register), acquire/release (mutex) and get/put/append (kv)"
+                )))
+            }
+        };
+        match kind {
+            None => kind = Some(k),
+            Some(prev) if prev == k => {}
+            Some(prev) => {
+                return Err(op.err(format!(
+                    ":f :{} belongs to the {k} model but earlier operations are {prev} operations; \
+                     pass --model to choose one",
+                    op.f
+                )))
+            }
+        }
+    }
+    Ok(match kind {
+        Some(ModelKind::Register) if has_cas => ModelKind::CasRegister,
+        Some(k) => k,
+        None => ModelKind::CasRegister,
+    })
+}
+
+/// One key's operations, with the model instance that checks them.
+#[derive(Debug, Clone)]
+pub struct KeyOps<M: crate::model::Model> {
+    /// The key as people write it; `None` for a single-key history.
+    pub key: Option<String>,
+    pub model: M,
+    pub ops: Vec<Operation<M::Op>>,
+}
+
+/// A history ready to check: one list of keys per model.
+#[derive(Debug, Clone)]
+pub enum Prepared {
+    Register(Vec<KeyOps<CasRegister>>),
+    MultiRegister(Vec<KeyOps<MultiRegister>>),
+    Mutex(Vec<KeyOps<Mutex>>),
+    Kv(Vec<KeyOps<Kv>>),
+}
+
+impl Prepared {
+    pub fn total_ops(&self) -> usize {
+        fn n<M: crate::model::Model>(k: &[KeyOps<M>]) -> usize {
+            k.iter().map(|k| k.ops.len()).sum()
+        }
+        match self {
+            Prepared::Register(k) => n(k),
+            Prepared::MultiRegister(k) => n(k),
+            Prepared::Mutex(k) => n(k),
+            Prepared::Kv(k) => n(k),
+        }
+    }
+}
+
+/// Splits EDN's independent-key tuples: every value is `[k v]` (a cas `[k [from to]]`).
+fn split_tuples(ops: &mut [RawOp]) -> bool {
+    let tuple = |v: &Val, f: &str| match v.as_list() {
+        Some([_, inner]) => f != "cas" || inner.as_list().is_some_and(|l| l.len() == 2),
+        _ => false,
+    };
+    let all = !ops.is_empty()
+        && ops.iter().all(|o| {
+            o.key.is_none()
+                && matches!(&*o.f, "read" | "write" | "cas")
+                && tuple(&o.invoke, &o.f)
+                && match &o.outcome {
+                    Outcome::Ok(v) | Outcome::Fail(v) => v.is_nil() || tuple(v, &o.f),
+                    _ => true,
+                }
+        });
+    if !all {
+        return false;
+    }
+    let second = |v: &mut Val| {
+        if let Val::List(l) = v {
+            if l.len() == 2 {
+                return Some((l[0].clone(), std::mem::replace(&mut l[1], Val::Nil)));
+            }
+        }
+        None
+    };
+    for o in ops.iter_mut() {
+        if let Some((k, v)) = second(&mut o.invoke) {
+            o.key = Some(k);
+            o.invoke = v;
+        }
+        if let Outcome::Ok(v) | Outcome::Fail(v) = &mut o.outcome {
+            if let Some((_, inner)) = second(v) {
+                *v = inner;
+            }
+        }
+    }
+    true
+}
+
+fn key_name(k: &Val) -> String {
+    match k {
+        Val::Str(s) => s.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Groups operations by key, keeping first-seen key order.
+fn by_key(ops: Vec<RawOp>) -> Vec<(Option<String>, Vec<RawOp>)> {
+    let mut index: HashMap<Option<String>, usize> = HashMap::new();
+    let mut groups: Vec<(Option<String>, Vec<RawOp>)> = Vec::new();
+    for op in ops {
+        let k = op.key.as_ref().map(key_name);
+        let i = *index.entry(k.clone()).or_insert_with(|| {
+            groups.push((k, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(op);
+    }
+    groups
+}
+
+struct Interner {
+    ids: HashMap<Val, u32, std::hash::BuildHasherDefault<crate::search::FxHasher>>,
+    values: Vec<Val>,
+}
+
+impl Interner {
+    fn new() -> Self {
+        let mut i = Interner {
+            ids: HashMap::default(),
+            values: Vec::new(),
+        };
+        i.id(&Val::Nil);
+        i
+    }
+    fn id(&mut self, v: &Val) -> u32 {
+        if let Some(&id) = self.ids.get(v) {
+            return id;
+        }
+        let id = self.values.len() as u32;
+        self.ids.insert(v.clone(), id);
+        self.values.push(v.clone());
+        id
+    }
+}
+
+/// Applies `format`'s semantics and `model` (inferred when `None`) to the events.
+pub fn prepare(
+    h: &History,
+    model: Option<ModelKind>,
+    initial: Option<&Val>,
+) -> Result<(ModelKind, Prepared)> {
+    let mut ops = pair(h)?;
+    let inferred = infer_model(&ops)?;
+    let kind = match model {
+        None => inferred,
+        Some(ModelKind::Register | ModelKind::CasRegister)
+            if matches!(inferred, ModelKind::Register | ModelKind::CasRegister) =>
+        {
+            model.unwrap_or(inferred)
+        }
+        Some(m) if m == inferred || ops.is_empty() => m,
+        Some(m) => {
+            return Err(Error::Model(format!(
+                "--model {m} does not fit this history: its operations are {inferred} operations"
+            )))
+        }
+    };
+    let fmt = h.format;
+    Ok((
+        kind,
+        match kind {
+            ModelKind::Register | ModelKind::CasRegister => {
+                if fmt == Format::Edn {
+                    split_tuples(&mut ops);
+                }
+                let init = initial.cloned().unwrap_or(match fmt {
+                    Format::Edn => Val::Int(0),
+                    _ => Val::Nil,
+                });
+                let mut keys = Vec::new();
+                for (key, ops) in by_key(ops) {
+                    keys.push(register_key(fmt, key, ops, &init)?);
+                }
+                Prepared::Register(keys)
+            }
+            ModelKind::MultiRegister => Prepared::MultiRegister(
+                by_key(ops)
+                    .into_iter()
+                    .map(|(key, ops)| multi_key(fmt, key, ops, initial))
+                    .collect::<Result<_>>()?,
+            ),
+            ModelKind::Mutex => Prepared::Mutex(
+                by_key(ops)
+                    .into_iter()
+                    .map(|(key, ops)| KeyOps {
+                        key,
+                        model: Mutex,
+                        ops: ops
+                            .iter()
+                            .filter_map(|o| {
+                                let op = if &*o.f == "acquire" {
+                                    MutexOp::Acquire
+                                } else {
+                                    MutexOp::Release
+                                };
+                                timed(o, op)
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            ),
+            ModelKind::Kv => {
+                let init = match initial {
+                    Some(Val::Str(s)) => s.to_string(),
+                    Some(v) => v.to_string(),
+                    None => String::new(),
+                };
+                Prepared::Kv(
+                    by_key(ops)
+                        .into_iter()
+                        .map(|(key, ops)| kv_key(key, ops, &init))
+                        .collect::<Result<_>>()?,
+                )
+            }
+        },
+    ))
+}
+
+/// The operation with its interval, or `None` when it certainly did not happen (`fail`).
+fn timed<O>(o: &RawOp, op: O) -> Option<Operation<O>> {
+    match o.outcome {
+        Outcome::Fail(_) => None,
+        Outcome::Ok(_) => Some(Operation {
+            op,
+            call: o.call,
+            ret: o.ret,
+            meta: o.meta(),
+        }),
+        Outcome::Info | Outcome::Pending => Some(Operation {
+            op,
+            call: o.call,
+            ret: None,
+            meta: o.meta(),
+        }),
+    }
+}
+
+fn register_key(
+    fmt: Format,
+    key: Option<String>,
+    raw: Vec<RawOp>,
+    init: &Val,
+) -> Result<KeyOps<CasRegister>> {
+    let mut it = Interner::new();
+    let init = it.id(init);
+    let mut ops = Vec::with_capacity(raw.len());
+    for o in &raw {
+        let done = matches!(o.outcome, Outcome::Ok(_));
+        let result = match &o.outcome {
+            Outcome::Ok(v) | Outcome::Fail(v) if !v.is_nil() => v,
+            _ => &o.invoke,
+        };
+        let op = match &*o.f {
+            "read" => match &o.outcome {
+                Outcome::Ok(v) if v.is_nil() && fmt == Format::Edn => RegOp::ReadAny,
+                Outcome::Ok(v) => RegOp::Read(it.id(v)),
+                _ => RegOp::ReadAny,
+            },
+            "write" => {
+                if !done && result.is_nil() && o.invoke.is_nil() && fmt != Format::Faultline {
+                    return Err(o.err("a :write needs a :value"));
+                }
+                RegOp::Write(it.id(result))
+            }
+            "cas" => {
+                let Some([from, to]) = result.as_list() else {
+                    return Err(o.err(format!("a :cas value must be [from to], found {result}")));
+                };
+                let (from, to) = (it.id(from), it.id(to));
+                if fmt == Format::EtcdLog && matches!(o.outcome, Outcome::Fail(_)) {
+                    ops.push(Operation {
+                        op: RegOp::CasFailed(from, to),
+                        call: o.call,
+                        ret: o.ret,
+                        meta: o.meta(),
+                    });
+                    continue;
+                }
+                RegOp::Cas(from, to)
+            }
+            other => {
+                return Err(o.err(format!(
+                    ":f :{other} is not a register operation (read, write, cas)"
+                )))
+            }
+        };
+        ops.extend(timed(o, op));
+    }
+    Ok(KeyOps {
+        key,
+        model: CasRegister::new(init, Arc::new(it.values)),
+        ops,
+    })
+}
+
+fn multi_key(
+    fmt: Format,
+    key: Option<String>,
+    raw: Vec<RawOp>,
+    initial: Option<&Val>,
+) -> Result<KeyOps<MultiRegister>> {
+    let mut values = Interner::new();
+    let init = values.id(initial.unwrap_or(&match fmt {
+        Format::Edn => Val::Int(0),
+        _ => Val::Nil,
+    }));
+    let mut regs = Interner::new();
+    let mut ops = Vec::with_capacity(raw.len());
+    for o in &raw {
+        let txn = match &o.outcome {
+            Outcome::Ok(v) if !v.is_nil() => v,
+            _ => &o.invoke,
+        };
+        let Some(list) = txn.as_list() else {
+            return Err(o.err(format!(
+                "a :txn value must be a list of [f k v] micro-ops, found {txn}"
+            )));
+        };
+        let mut micro = Vec::with_capacity(list.len());
+        for m in list {
+            let Some([f, k, v]) = m.as_list() else {
+                return Err(o.err(format!("a micro-op must be [f k v], found {m}")));
+            };
+            let reg = regs.id(k) - 1;
+            let reg = u16::try_from(reg).map_err(|_| o.err("too many registers"))?;
+            micro.push(match f.as_name() {
+                Some("read" | "r") => {
+                    let known =
+                        matches!(o.outcome, Outcome::Ok(_)) && !(v.is_nil() && fmt == Format::Edn);
+                    MicroOp::Read(reg, known.then(|| values.id(v)))
+                }
+                Some("write" | "w") => MicroOp::Write(reg, values.id(v)),
+                _ => {
+                    return Err(o.err(format!(
+                        "unknown micro-op {f} in {m}: the multi-register knows read/r and write/w"
+                    )))
+                }
+            });
+        }
+        ops.extend(timed(o, micro));
+    }
+    let mut names = regs.values;
+    names.remove(0);
+    Ok(KeyOps {
+        key,
+        model: MultiRegister {
+            names: Arc::new(names),
+            values: Arc::new(values.values),
+            init,
+        },
+        ops,
+    })
+}
+
+fn kv_key(key: Option<String>, raw: Vec<RawOp>, init: &str) -> Result<KeyOps<Kv>> {
+    let model = Kv::new(init);
+    let text = |v: &Val| -> u32 {
+        match v {
+            Val::Str(s) => model.intern(s),
+            Val::Nil => model.intern(""),
+            other => model.intern(&other.to_string()),
+        }
+    };
+    let mut ops = Vec::with_capacity(raw.len());
+    for o in &raw {
+        let op = match &*o.f {
+            "get" => match &o.outcome {
+                Outcome::Ok(v) => KvOp::Get(text(v)),
+                _ => continue,
+            },
+            "put" => KvOp::Put(text(&o.invoke)),
+            _ => KvOp::Append(text(&o.invoke)),
+        };
+        ops.extend(timed(o, op));
+    }
+    Ok(KeyOps { key, model, ops })
+}

@@ -1,0 +1,137 @@
+//! A small value type shared by every input format (EDN and JSON both map onto it).
+
+use std::fmt;
+
+/// A parsed value: what EDN and JSON have in common, plus EDN's keywords and sets.
+///
+/// Floats and other rarely used literals are kept as their text (`Sym`), which is enough to
+/// compare them for equality, the only thing a model does with a value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Val {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Str(Box<str>),
+    /// An EDN keyword, without its leading colon.
+    Kw(Box<str>),
+    /// An EDN symbol or a literal kept as text (floats, characters, tagged values).
+    Sym(Box<str>),
+    /// A vector or a list.
+    List(Vec<Val>),
+    Set(Vec<Val>),
+    Map(Vec<(Val, Val)>),
+}
+
+impl Val {
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Val::Nil)
+    }
+
+    /// The name of a keyword, symbol or string: how formats spell `:f`, `:type` and friends.
+    pub fn as_name(&self) -> Option<&str> {
+        match self {
+            Val::Kw(s) | Val::Sym(s) | Val::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_list(&self) -> Option<&[Val]> {
+        match self {
+            Val::List(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Val::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// Looks a keyword key up in a map (`:f`, `:value`, ...).
+    pub fn get(&self, key: &str) -> Option<&Val> {
+        match self {
+            Val::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| matches!(k, Val::Kw(s) if &**s == key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Converts a JSON value (faultline's history format).
+    pub fn from_json(v: &serde_json::Value) -> Val {
+        use serde_json::Value as J;
+        match v {
+            J::Null => Val::Nil,
+            J::Bool(b) => Val::Bool(*b),
+            J::Number(n) => match n.as_i64() {
+                Some(i) => Val::Int(i),
+                None => Val::Sym(n.to_string().into()),
+            },
+            J::String(s) => Val::Str(s.as_str().into()),
+            J::Array(a) => Val::List(a.iter().map(Val::from_json).collect()),
+            J::Object(o) => Val::Map(
+                o.iter()
+                    .map(|(k, v)| (Val::Str(k.as_str().into()), Val::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A JSON rendering for `--json` output.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Val::Nil => J::Null,
+            Val::Bool(b) => J::Bool(*b),
+            Val::Int(i) => J::from(*i),
+            Val::Str(s) => J::String(s.to_string()),
+            Val::Kw(s) => J::String(format!(":{s}")),
+            Val::Sym(s) => J::String(s.to_string()),
+            Val::List(v) | Val::Set(v) => J::Array(v.iter().map(Val::to_json).collect()),
+            Val::Map(m) => J::Object(
+                m.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Prints EDN-ish text, which reads naturally for every format (`nil`, `3`, `"x"`, `[1 2]`).
+impl fmt::Display for Val {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn seq(f: &mut fmt::Formatter<'_>, open: &str, v: &[Val], close: &str) -> fmt::Result {
+            f.write_str(open)?;
+            for (i, x) in v.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(" ")?;
+                }
+                write!(f, "{x}")?;
+            }
+            f.write_str(close)
+        }
+        match self {
+            Val::Nil => f.write_str("nil"),
+            Val::Bool(b) => write!(f, "{b}"),
+            Val::Int(i) => write!(f, "{i}"),
+            Val::Str(s) => write!(f, "{s:?}"),
+            Val::Kw(s) => write!(f, ":{s}"),
+            Val::Sym(s) => f.write_str(s),
+            Val::List(v) => seq(f, "[", v, "]"),
+            Val::Set(v) => seq(f, "#{", v, "}"),
+            Val::Map(m) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in m.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k} {v}")?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The fast search (with its reductions, forced reads and dominance pruning) must agree with a
+//! brute-force search over every order, on thousands of small random histories with crashes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use checkers::brute::brute_force;
+use checkers::model::{CasRegister, Kv, KvOp, MicroOp, MultiRegister, Mutex, MutexOp, RegOp};
+use checkers::{check, Limits, Model, Operation, Val, Verdict};
+use proptest::prelude::*;
+
+fn limits() -> Limits {
+    Limits {
+        threads: 1,
+        shrink_time: Duration::ZERO,
+        ..Limits::default()
+    }
+}
+
+/// An interval: call in 0..16, then a return 1..8 later, or a crash (no return) one time in 4.
+fn interval() -> impl Strategy<Value = (u64, Option<u64>)> {
+    (0u64..16, 1u64..8, 0u8..4).prop_map(|(c, d, crash)| (c, (crash != 0).then_some(c + d)))
+}
+
+fn ops<O: std::fmt::Debug + Clone>(
+    op: impl Strategy<Value = O>,
+) -> impl Strategy<Value = Vec<Operation<O>>> {
+    prop::collection::vec((op, interval()), 1..=8).prop_map(|v| {
+        v.into_iter()
+            .enumerate()
+            .map(|(p, (op, (call, ret)))| Operation {
+                op,
+                call,
+                ret,
+                meta: checkers::OpMeta {
+                    process: Some(p as i64),
+                    ..Default::default()
+                },
+            })
+            .collect()
+    })
+}
+
+fn reg_op() -> impl Strategy<Value = RegOp> {
+    prop_oneof![
+        (0u32..3).prop_map(RegOp::Read),
+        Just(RegOp::ReadAny),
+        (0u32..3).prop_map(RegOp::Write),
+        (0u32..3, 0u32..3).prop_map(|(a, b)| RegOp::Cas(a, b)),
+        (0u32..3, 0u32..3).prop_map(|(a, b)| RegOp::CasFailed(a, b)),
+    ]
+}
+
+/// Checks the fast verdict against brute force, and that a counterexample core fails too.
+fn agree<M: Model>(model: &M, ops: &[Operation<M::Op>]) -> Result<(), TestCaseError> {
+    let expected = brute_force(model, ops);
+    let got = check(model, ops, &limits());
+    prop_assert!(
+        !matches!(got, Verdict::Unknown(_)),
+        "no limit was set, yet: {got:?}"
+    );
+    prop_assert_eq!(got == Verdict::Valid, expected, "ops: {:#?}", ops);
+    if !expected {
+        let (core, _) =
+            checkers::explain::shrink(model, ops, Instant::now() + Duration::from_secs(5));
+        prop_assert!(!core.is_empty());
+        prop_assert!(
+            !brute_force(model, &core),
+            "core {:#?} of {:#?} is linearizable",
+            core,
+            ops
+        );
+    }
+    Ok(())
+}
+
+fn register() -> CasRegister {
+    CasRegister::new(0, Arc::new(vec![Val::Int(0), Val::Int(1), Val::Int(2)]))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn cas_register_agrees(ops in ops(reg_op())) {
+        agree(&register(), &ops)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutex_agrees(ops in ops(prop_oneof![Just(MutexOp::Acquire), Just(MutexOp::Release)])) {
+        agree(&Mutex, &ops)?;
+    }
+
+    #[test]
+    fn kv_agrees(ops in ops(prop_oneof![
+        (0usize..4).prop_map(|i| (0u8, i)),
+        Just((1u8, 0usize)),
+        (0usize..2).prop_map(|i| (2u8, i)),
+        (0usize..2).prop_map(|i| (3u8, i)),
+    ])) {
+        let kv = Kv::default();
+        let strings = ["", "a", "ab", "b"];
+        let ops: Vec<Operation<KvOp>> = ops
+            .into_iter()
+            .map(|o| Operation {
+                op: match o.op {
+                    (0, i) => KvOp::Get(kv.intern(strings[i])),
+                    (1, _) => KvOp::GetAny,
+                    (2, i) => KvOp::Put(kv.intern(["a", "b"][i])),
+                    (_, i) => KvOp::Append(kv.intern(["a", "b"][i])),
+                },
+                call: o.call,
+                ret: o.ret,
+                meta: o.meta,
+            })
+            .collect();
+        agree(&kv, &ops)?;
+    }
+
+    #[test]
+    fn multi_register_agrees(ops in ops(prop::collection::vec(prop_oneof![
+        (0u16..2, prop::option::of(0u32..2)).prop_map(|(r, v)| MicroOp::Read(r, v)),
+        (0u16..2, 0u32..2).prop_map(|(r, v)| MicroOp::Write(r, v)),
+    ], 1..3))) {
+        let m = MultiRegister {
+            names: Arc::new(vec![Val::Kw("x".into()), Val::Kw("y".into())]),
+            values: Arc::new(vec![Val::Int(0), Val::Int(1)]),
+            init: 0,
+        };
+        agree(&m, &ops)?;
+    }
+}
+
+#[test]
+fn reductions_drop_unobserved_crashed_writes_only() {
+    let mut ops = vec![
+        Operation::new(RegOp::Write(1), 0, 1),
+        Operation::crashed(RegOp::Write(2), 2),
+        Operation::crashed(RegOp::Cas(1, 2), 3),
+        Operation::crashed(RegOp::Write(1), 4),
+        Operation::new(RegOp::ReadAny, 5, 6),
+        Operation::new(RegOp::Read(1), 7, 8),
+    ];
+    let dropped = checkers::reduce::reduce_register(&mut ops);
+    // Nobody reads 2 or compares with it: both writes of 2 go, and the read of nothing.
+    assert_eq!(dropped, 3);
+    assert!(ops
+        .iter()
+        .all(|o| !matches!(o.op, RegOp::Write(2) | RegOp::Cas(1, 2) | RegOp::ReadAny)));
+}

@@ -1,0 +1,249 @@
+//! `faultline check` as users and CI scripts see it: exit codes, several files and
+//! directories, `--json`, bad input, results directories, and `gen-history`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .output()
+        .expect("run faultline")
+}
+
+fn data(p: &str) -> String {
+    format!("{}/tests/data/{p}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn write(dir: &Path, name: &str, content: &[u8]) -> String {
+    let p: PathBuf = dir.join(name);
+    std::fs::write(&p, content).expect("write test file");
+    p.to_string_lossy().into_owned()
+}
+
+const GOOD: &str = "knossos/cas-register/good/cas-register-bug.edn";
+const BAD: &str = "knossos/cas-register/bad/bad-analysis.edn";
+
+#[test]
+fn valid_exits_0_and_invalid_exits_1_with_a_counterexample() {
+    let o = faultline(&["check", &data(GOOD)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(": valid"),
+        "{}",
+        text(&o)
+    );
+
+    let o = faultline(&["check", &data(BAD)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("INVALID"), "{out}");
+    assert!(out.contains("read 2") && out.contains("p21"), "{out}");
+    assert!(out.contains("why: no order works"), "{out}");
+}
+
+#[test]
+fn several_files_and_directories_exit_with_the_worst_verdict() {
+    let o = faultline(&["check", &data(GOOD), &data(BAD)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| !l.starts_with(' '))
+            .count(),
+        2
+    );
+
+    let o = faultline(&["check", &data("porcupine/kv"), &data(GOOD)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let files = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .count();
+    assert_eq!(files, 7, "{}", text(&o));
+
+    let o = faultline(&["check", &data("knossos/cas-register/good")]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn hitting_the_memory_limit_is_unknown_exit_2_and_unknown_beats_valid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hist = dir.path().join("hard.jsonl").to_string_lossy().into_owned();
+    let o = faultline(&[
+        "gen-history",
+        &hist,
+        "--procs",
+        "40",
+        "--ops",
+        "4000",
+        "--crash",
+        "0.1",
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = faultline(&["check", "--memory-limit", "1KB", &hist, &data(GOOD)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("UNKNOWN: memory limit"), "{out}");
+
+    // Invalid still beats unknown.
+    let o = faultline(&["check", "--memory-limit", "1KB", &hist, &data(BAD)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+#[test]
+fn json_output_has_verdicts_keys_counterexample_and_timings() {
+    let o = faultline(&[
+        "check",
+        "--json",
+        &data(BAD),
+        &data("porcupine/kv/c10-ok.txt"),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    assert_eq!(doc["valid"], false);
+    let bad = &doc["files"][0];
+    assert_eq!(bad["valid"], false);
+    assert_eq!(bad["model"], "register");
+    assert_eq!(bad["format"], "edn");
+    let cx = &bad["counterexample"];
+    assert!(cx["ops"].as_array().is_some_and(|a| !a.is_empty()), "{cx}");
+    assert!(cx["ops"][0]["process"].is_i64(), "{cx}");
+    assert!(
+        cx["explanation"]
+            .as_str()
+            .is_some_and(|s| s.contains("no order")),
+        "{cx}"
+    );
+    assert!(bad["timings"]["check_ms"].is_f64());
+    let kv = &doc["files"][1];
+    assert_eq!(kv["valid"], true);
+    assert_eq!(kv["keys"].as_array().map(Vec::len), Some(10));
+    assert_eq!(kv["keys"][0]["valid"], true);
+    assert!(kv["counterexample"].is_null());
+}
+
+#[test]
+fn malformed_inputs_exit_254_naming_the_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let cases: Vec<(String, &str)> = vec![
+        (write(d, "truncated.edn", b"[{:process 0, :type :invoke, :f :read, :value nil}\n {:process 0, :type :ok"), "line 2"),
+        (write(d, "missing.jsonl", b"{\"index\":0,\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}\n{\"index\":1,\"time\":2,\"process\":0,\"f\":\"read\"}\n"), "line 2"),
+        (write(d, "unknown-f.edn", b"[{:process 0, :type :invoke, :f :frobnicate, :value 1}]"), "unknown :f :frobnicate"),
+        (write(d, "garbage.bin", b"\x00\x01\x02\xff\xfe binary"), "cannot tell the format"),
+        (write(d, "bad-log.log", b"INFO  jepsen.util - 3\t:invoke\n"), "line 1"),
+        (d.join("does-not-exist.edn").to_string_lossy().into_owned(), "does-not-exist"),
+    ];
+    for (path, needle) in &cases {
+        let o = faultline(&["check", path]);
+        assert_eq!(o.status.code(), Some(254), "{path}: {}", text(&o));
+        let all = text(&o);
+        assert!(
+            all.contains(needle),
+            "{path}: expected {needle:?} in\n{all}"
+        );
+        assert!(!all.contains("panicked"), "{all}");
+    }
+}
+
+#[test]
+fn a_results_directory_with_a_partial_last_line_is_checked_with_a_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines = [
+        r#"{"index":0,"time":1200,"process":3,"type":"invoke","f":"write","key":"k1","value":"5"}"#,
+        r#"{"index":1,"time":2000,"process":"nemesis","type":"info","f":"kill","value":{"targets":["n1"]}}"#,
+        r#"{"index":2,"time":9100,"process":3,"type":"ok","f":"write","key":"k1","value":"5"}"#,
+        r#"{"index":3,"time":9500,"process":4,"type":"invoke","f":"read","key":"k1","value":null}"#,
+        r#"{"index":4,"time":9900,"process":4,"type":"ok","f":"read","key":"k1","value":"5"}"#,
+        r#"{"index":5,"time":9950,"process":4,"type":"invoke","f":"read","key":"k2","value":null}"#,
+        r#"{"index":6,"time":9990,"process":4,"type":"ok","f":"read","key":"k2","value":null}"#,
+    ];
+    let mut content = lines.join("\n");
+    content.push_str("\n{\"index\":7,\"time\":10000,\"proc");
+    write(dir.path(), "history.jsonl", content.as_bytes());
+    let o = faultline(&["check", &dir.path().to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("partial last line"),
+        "{}",
+        text(&o)
+    );
+
+    // A stale read in faultline's format: null is a real read of "absent".
+    let mut stale = lines[..5].join("\n");
+    stale.push_str("\n{\"index\":5,\"time\":9950,\"process\":4,\"type\":\"invoke\",\"f\":\"read\",\"key\":\"k1\",\"value\":null}");
+    stale.push_str("\n{\"index\":6,\"time\":9990,\"process\":4,\"type\":\"ok\",\"f\":\"read\",\"key\":\"k1\",\"value\":null}\n");
+    let p = write(dir.path(), "stale.jsonl", stale.as_bytes());
+    let o = faultline(&["check", &p]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("on key k1"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn generated_histories_check_as_constructed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ok = dir.path().join("ok.jsonl").to_string_lossy().into_owned();
+    let bad = dir.path().join("bad.jsonl").to_string_lossy().into_owned();
+    let o = faultline(&[
+        "gen-history",
+        &ok,
+        "--procs",
+        "10",
+        "--ops",
+        "3000",
+        "--keys",
+        "20",
+        "--crash",
+        "0.05",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = faultline(&[
+        "gen-history",
+        &bad,
+        "--ops",
+        "2000",
+        "--values",
+        "0",
+        "--stale",
+        "0.02",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = faultline(&["check", &ok]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = faultline(&[
+        "check",
+        "--format",
+        "faultline",
+        "--model",
+        "cas-register",
+        &bad,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+#[test]
+fn model_and_format_overrides_are_validated() {
+    let o = faultline(&["check", "--model", "mutex", &data(GOOD)]);
+    assert_eq!(o.status.code(), Some(254), "{}", text(&o));
+    assert!(text(&o).contains("does not fit"), "{}", text(&o));
+    let o = faultline(&["check", "--format", "etcd-log", &data(GOOD)]);
+    assert_eq!(o.status.code(), Some(254), "{}", text(&o));
+    assert!(text(&o).contains("not an etcd log"), "{}", text(&o));
+    let o = faultline(&["check", "--model", "nonsense", &data(GOOD)]);
+    assert_eq!(o.status.code(), Some(254), "{}", text(&o));
+}
