@@ -218,7 +218,7 @@ async fn down(args: DownArgs) -> anyhow::Result<Code> {
 
 async fn ls(args: LsArgs) -> anyhow::Result<Code> {
     let docker = cluster::docker::connect().await?;
-    let clusters = cluster::lifecycle::ls(&docker).await?;
+    let clusters = cluster::inventory::ls(&docker).await?;
     if args.json {
         println!(
             "{}",

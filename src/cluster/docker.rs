@@ -9,7 +9,8 @@ use bollard::Docker;
 /// requests for newer versions.
 pub async fn connect() -> anyhow::Result<Docker> {
     let docker = Docker::connect_with_defaults().context(
-        "could not set up a Docker client (check DOCKER_HOST); is Docker Engine installed?",
+        "no Docker daemon to talk to: install and start Docker Engine \
+         (e.g. `sudo systemctl start docker`) or point DOCKER_HOST at it",
     )?;
     docker.negotiate_version().await.context(
         "could not reach the Docker daemon; start it (e.g. `sudo systemctl start docker`) \

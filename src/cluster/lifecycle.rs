@@ -1,7 +1,7 @@
 //! Creating, finding and removing clusters: one bridge network with a fixed subnet, one named
 //! volume and one container per node, all labelled.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use anyhow::{bail, Context};
@@ -10,13 +10,13 @@ use bollard::models::{
     NetworkCreateRequest, NetworkingConfig, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
-    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use bollard::Docker;
 use futures::future::try_join_all;
 
 use super::docker::{is_conflict, is_not_found, status_of};
+use super::inventory::{list_containers, list_networks, list_volumes};
 use super::names::{self, CLUSTER_LABEL, DATA_DIR, NODE_LABEL, NODE_PORT};
 use super::subnet::{self, Subnet};
 use super::{Cluster, ClusterSpec, NodeInfo};
@@ -373,108 +373,4 @@ pub async fn down(docker: &Docker, name: &str, keep_volumes: bool) -> anyhow::Re
         }
     }
     Ok(removed)
-}
-
-/// One line of `cluster ls`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ClusterSummary {
-    pub name: String,
-    pub nodes: usize,
-    pub running: usize,
-    pub subnet: Option<String>,
-    pub volumes: usize,
-}
-
-/// Every faultline cluster on this engine, including half-removed ones (volumes only).
-pub async fn ls(docker: &Docker) -> anyhow::Result<Vec<ClusterSummary>> {
-    let mut clusters: BTreeMap<String, ClusterSummary> = BTreeMap::new();
-    for c in list_containers(docker, None).await? {
-        let Some(labels) = c.labels.as_ref() else {
-            continue;
-        };
-        let (Some(name), false) = (
-            labels.get(CLUSTER_LABEL),
-            labels.contains_key(names::HELPER_LABEL),
-        ) else {
-            continue;
-        };
-        let summary = clusters.entry(name.clone()).or_default();
-        summary.name.clone_from(name);
-        summary.nodes += 1;
-        if c.state.map(|s| s.to_string()) == Some("running".into()) {
-            summary.running += 1;
-        }
-    }
-    for n in list_networks(docker, None).await? {
-        let Some(name) = n.labels.as_ref().and_then(|l| l.get(CLUSTER_LABEL)) else {
-            continue;
-        };
-        let summary = clusters.entry(name.clone()).or_default();
-        summary.name.clone_from(name);
-        summary.subnet = n
-            .ipam
-            .as_ref()
-            .and_then(|i| i.config.as_ref())
-            .and_then(|c| c.first())
-            .and_then(|c| c.subnet.clone());
-    }
-    for v in list_volume_objects(docker, None).await? {
-        let Some(name) = v.labels.get(CLUSTER_LABEL) else {
-            continue;
-        };
-        let summary = clusters.entry(name.clone()).or_default();
-        summary.name.clone_from(name);
-        summary.volumes += 1;
-    }
-    Ok(clusters.into_values().collect())
-}
-
-pub async fn list_containers(
-    docker: &Docker,
-    cluster: Option<&str>,
-) -> anyhow::Result<Vec<bollard::models::ContainerSummary>> {
-    let options = ListContainersOptionsBuilder::new()
-        .all(true)
-        .filters(&names::filter(cluster))
-        .build();
-    docker
-        .list_containers(Some(options))
-        .await
-        .context("listing faultline containers")
-}
-
-pub async fn list_networks(
-    docker: &Docker,
-    cluster: Option<&str>,
-) -> anyhow::Result<Vec<bollard::models::Network>> {
-    let options = ListNetworksOptionsBuilder::new()
-        .filters(&names::filter(cluster))
-        .build();
-    docker
-        .list_networks(Some(options))
-        .await
-        .context("listing faultline networks")
-}
-
-async fn list_volume_objects(
-    docker: &Docker,
-    cluster: Option<&str>,
-) -> anyhow::Result<Vec<bollard::models::Volume>> {
-    let options = ListVolumesOptionsBuilder::new()
-        .filters(&names::filter(cluster))
-        .build();
-    Ok(docker
-        .list_volumes(Some(options))
-        .await
-        .context("listing faultline volumes")?
-        .volumes
-        .unwrap_or_default())
-}
-
-pub async fn list_volumes(docker: &Docker, cluster: Option<&str>) -> anyhow::Result<Vec<String>> {
-    Ok(list_volume_objects(docker, cluster)
-        .await?
-        .into_iter()
-        .map(|v| v.name)
-        .collect())
 }

@@ -8,16 +8,17 @@
 //! and nothing without that label is ever listed, changed or removed.
 //!
 //! Modules: `docker` (connection, error shapes), `names` (names and labels), `subnet` (picking a
-//! free /24), `image` (the node image), `lifecycle` (up, connect, down, ls), `status` (container
-//! state plus each node's `/status`), `api` (HTTP to the nodes), `exec` (`docker exec`),
-//! `netns` (commands in a node's network namespace), `faults` (the fault executor), `partition`
-//! (grudges from groups, iptables rules), `logs`.
+//! free /24), `image` (the node image), `lifecycle` (up, connect, down), `inventory` (listing by
+//! label, `ls`), `status` (container state plus each node's `/status`), `api` (HTTP to the
+//! nodes), `exec` (`docker exec`), `netns` (commands in a node's network namespace), `faults`
+//! (the fault executor), `partition` (grudges from groups, iptables rules), `logs`.
 
 pub mod api;
 pub mod docker;
 pub mod exec;
 pub mod faults;
 pub mod image;
+pub mod inventory;
 pub mod lifecycle;
 pub mod logs;
 pub mod names;
