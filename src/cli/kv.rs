@@ -85,8 +85,38 @@ enum Op {
     },
 }
 
+/// How long to keep trying while every node refuses (an election in progress).
+const RETRY_FOR: Duration = Duration::from_secs(5);
+
 async fn execute(cluster: &Cluster, op: &Op) -> anyhow::Result<Code> {
     let api = Api::new(Duration::from_secs(5))?;
+    let deadline = tokio::time::Instant::now() + RETRY_FOR;
+    loop {
+        // Refusals are definite, so trying again cannot apply anything twice.
+        let refused = match attempt(cluster, &api, op).await? {
+            Ok(code) => return Ok(code),
+            Err(refused) => refused,
+        };
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!(
+                "no node of cluster {} could serve the request for {} s (nothing was applied): {}; \
+                 see `faultline cluster status --name {}`",
+                cluster.name(),
+                RETRY_FOR.as_secs(),
+                refused.join("; "),
+                cluster.name()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// One pass over the nodes, leader first: the outcome, or every node's refusal.
+async fn attempt(
+    cluster: &Cluster,
+    api: &Api,
+    op: &Op,
+) -> anyhow::Result<Result<Code, Vec<String>>> {
     let leader = cluster.leader().await?;
     // The leader first; every node forwards to the leader it knows, so the others are fallbacks.
     let mut order: Vec<_> = cluster.nodes().iter().collect();
@@ -108,7 +138,7 @@ async fn execute(cluster: &Cluster, op: &Op) -> anyhow::Result<Code> {
                     },
                     Op::Put { .. } | Op::Cas { .. } => println!("ok"),
                 }
-                return Ok(Code::Valid);
+                return Ok(Ok(Code::Valid));
             }
             Reply::CasMismatch { current } => {
                 let current = match current {
@@ -117,7 +147,7 @@ async fn execute(cluster: &Cluster, op: &Op) -> anyhow::Result<Code> {
                     other => other.to_string(),
                 };
                 println!("cas mismatch: current value is {current}");
-                return Ok(Code::Invalid);
+                return Ok(Ok(Code::Invalid));
             }
             Reply::Error {
                 message,
@@ -133,15 +163,9 @@ async fn execute(cluster: &Cluster, op: &Op) -> anyhow::Result<Code> {
                     node.name,
                     cluster.name()
                 );
-                return Ok(Code::Unknown);
+                return Ok(Ok(Code::Unknown));
             }
         }
     }
-    anyhow::bail!(
-        "no node of cluster {} could serve the request (nothing was applied): {}; \
-         see `faultline cluster status --name {}`",
-        cluster.name(),
-        refused.join("; "),
-        cluster.name()
-    )
+    Ok(Err(refused))
 }

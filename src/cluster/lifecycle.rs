@@ -145,9 +145,11 @@ async fn create(docker: &Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> 
 }
 
 /// Creates the bridge network on the first free /24. Another `up` may take the same subnet
-/// between our look and our create; the engine then refuses, and we look again.
+/// between our look and our create; the engine then refuses, and we look again, this time at a
+/// random free /24 so that racing `up`s spread out instead of colliding again.
 async fn create_network(docker: &Docker, name: &str) -> anyhow::Result<Subnet> {
-    for _attempt in 0..5 {
+    use rand::seq::SliceRandom;
+    for attempt in 0..20 {
         let all = docker
             .list_networks(None)
             .await
@@ -158,7 +160,13 @@ async fn create_network(docker: &Docker, name: &str) -> anyhow::Result<Subnet> {
             .flatten()
             .filter_map(|c| Subnet::parse(c.subnet.as_deref()?))
             .collect();
-        let Some(subnet) = subnet::pick(&taken) else {
+        let free = subnet::free(&taken);
+        let chosen = if attempt == 0 {
+            free.first()
+        } else {
+            free.choose(&mut rand::thread_rng())
+        };
+        let Some(&subnet) = chosen else {
             bail!(
                 "no free subnet: every /24 of {}/16 overlaps an existing Docker network; remove \
                  unused clusters (`faultline cluster ls`, `faultline cluster down --name NAME`) \
@@ -239,7 +247,8 @@ async fn create_node(
         image: Some(spec.image.clone()),
         entrypoint,
         cmd,
-        env: Some(vec!["FAULTLINE_LOG=info".into()]),
+        // Plain text: logs are read as files (`cluster logs --out`, the runner's results).
+        env: Some(vec!["FAULTLINE_LOG=info".into(), "NO_COLOR=1".into()]),
         labels: Some(labels),
         host_config: Some(HostConfig {
             // iptables inside the node's namespace needs it; nothing else does.

@@ -63,14 +63,15 @@ pub fn node_addr(subnet: &Subnet, id: u64) -> Ipv4Addr {
 /// A /24 leaves room for nodes .11 to .254.
 pub const MAX_NODES: u64 = 200;
 
-/// The first /24 of the pool that overlaps none of `taken`, or `None` when all 256 are taken.
-pub fn pick(taken: &[Subnet]) -> Option<Subnet> {
+/// The /24s of the pool that overlap none of `taken`, in order.
+pub fn free(taken: &[Subnet]) -> Vec<Subnet> {
     (0..=255u8)
         .map(|third| Subnet {
             base: Ipv4Addr::new(POOL.octets()[0], POOL.octets()[1], third, 0),
             prefix: 24,
         })
-        .find(|candidate| !taken.iter().any(|t| t.overlaps(candidate)))
+        .filter(|candidate| !taken.iter().any(|t| t.overlaps(candidate)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -98,12 +99,14 @@ mod tests {
     }
 
     #[test]
-    fn pick_skips_taken_subnets() {
+    fn free_skips_taken_subnets() {
+        let pick = |taken: &[Subnet]| free(taken).first().copied();
         assert_eq!(pick(&[s("172.17.0.0/16")]), Some(s("10.77.0.0/24")));
         let taken = [s("10.77.0.0/23"), s("10.77.2.0/24")];
         assert_eq!(pick(&taken), Some(s("10.77.3.0/24")));
         assert_eq!(pick(&[s("10.77.0.0/16")]), None);
         assert_eq!(pick(&[s("0.0.0.0/0")]), None);
+        assert_eq!(free(&taken).len(), 256 - 3);
     }
 
     #[test]
