@@ -248,7 +248,9 @@ fn up_put_get_and_down_leaves_nothing() {
             dir.path().to_str().unwrap(),
         ]);
         assert_eq!(out.lines().count(), 3);
-        assert!(dir.path().join("n1.log").is_file());
+        let n1_log = std::fs::read_to_string(dir.path().join("n1.log")).unwrap();
+        assert!(!n1_log.is_empty(), "n1 logged nothing");
+        assert_eq!(ok(&["cluster", "logs", "n1", "--name", name]), n1_log);
     }
     // The guard ran `down`: nothing labelled for this cluster remains.
     assert_nothing_left(name);
@@ -302,6 +304,32 @@ fn assert_nothing_left(name: &str) {
             .await
             .is_err());
     });
+}
+
+#[test]
+fn down_with_kept_volumes_lets_the_next_up_resume_the_data() {
+    let name = "test-keep";
+    {
+        let cluster = TestCluster::up(name, &[]);
+        cluster.ok(&["kv", "put", "k", "durable"]);
+        ok(&["cluster", "down", "--name", name, "--keep-volumes"]);
+        let ls: Value = serde_json::from_str(&ok(&["cluster", "ls", "--json"])).unwrap();
+        let kept = ls
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap();
+        assert_eq!(
+            (kept["nodes"].as_u64(), kept["volumes"].as_u64()),
+            (Some(0), Some(3))
+        );
+
+        // The same guard still owns the name: it removes the new cluster and the volumes.
+        ok(&["cluster", "up", "--name", name, "--image", image()]);
+        assert_eq!(cluster.ok(&["kv", "get", "k"]), "durable\n");
+    }
+    assert_nothing_left(name);
 }
 
 #[test]
