@@ -64,36 +64,11 @@ pub fn run(args: FaultArgs) -> anyhow::Result<Code> {
     block_on(async move {
         let start = Instant::now();
         let (cluster, what) = match args {
-            FaultArgs::Kill(a) => {
-                node_fault(a, "killed", |f, n| {
-                    Box::pin(async move { f.kill(&n).await })
-                })
-                .await?
-            }
-            FaultArgs::Start(a) => {
-                node_fault(a, "started", |f, n| {
-                    Box::pin(async move { f.start(&n).await })
-                })
-                .await?
-            }
-            FaultArgs::Restart(a) => {
-                node_fault(a, "restarted", |f, n| {
-                    Box::pin(async move { f.restart(&n).await })
-                })
-                .await?
-            }
-            FaultArgs::Pause(a) => {
-                node_fault(a, "paused", |f, n| {
-                    Box::pin(async move { f.pause(&n).await })
-                })
-                .await?
-            }
-            FaultArgs::Resume(a) => {
-                node_fault(a, "resumed", |f, n| {
-                    Box::pin(async move { f.resume(&n).await })
-                })
-                .await?
-            }
+            FaultArgs::Kill(a) => node_fault(a, NodeOp::Kill).await?,
+            FaultArgs::Start(a) => node_fault(a, NodeOp::Start).await?,
+            FaultArgs::Restart(a) => node_fault(a, NodeOp::Restart).await?,
+            FaultArgs::Pause(a) => node_fault(a, NodeOp::Pause).await?,
+            FaultArgs::Resume(a) => node_fault(a, NodeOp::Resume).await?,
             FaultArgs::Partition(a) => {
                 let cluster = Cluster::connect(&a.cluster.cluster).await?;
                 let groups = groups(&cluster, &a).await?;
@@ -109,27 +84,36 @@ pub fn run(args: FaultArgs) -> anyhow::Result<Code> {
             }
         };
         println!("{what} in {:.2} s", start.elapsed().as_secs_f64());
+        // Read back from Docker and the nodes, not from what we meant to do.
         let active = cluster.faults().active().await?;
         println!("faults: {}", active.describe());
         Ok(Code::Valid)
     })
 }
 
-type FaultFuture = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<(), crate::cluster::faults::FaultError>> + Send>,
->;
+#[derive(Debug, Clone, Copy)]
+enum NodeOp {
+    Kill,
+    Start,
+    Restart,
+    Pause,
+    Resume,
+}
 
-async fn node_fault(
-    args: NodesArgs,
-    verb: &str,
-    apply: impl FnOnce(crate::cluster::DockerFaults, Vec<NodeName>) -> FaultFuture,
-) -> anyhow::Result<(Cluster, String)> {
+async fn node_fault(args: NodesArgs, op: NodeOp) -> anyhow::Result<(Cluster, String)> {
     let cluster = Cluster::connect(&args.cluster.cluster).await?;
     let mut nodes = Vec::new();
     for name in &args.nodes {
         nodes.push(resolve(&cluster, name).await?);
     }
-    apply(cluster.faults(), nodes.clone()).await?;
+    let faults = cluster.faults();
+    let verb = match op {
+        NodeOp::Kill => faults.kill(&nodes).await.map(|()| "killed"),
+        NodeOp::Start => faults.start(&nodes).await.map(|()| "started"),
+        NodeOp::Restart => faults.restart(&nodes).await.map(|()| "restarted"),
+        NodeOp::Pause => faults.pause(&nodes).await.map(|()| "paused"),
+        NodeOp::Resume => faults.resume(&nodes).await.map(|()| "resumed"),
+    }?;
     Ok((cluster, format!("{verb} {}", nodes.join(","))))
 }
 
