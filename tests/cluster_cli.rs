@@ -39,3 +39,21 @@ fn logs_need_a_node_or_a_directory() {
     let (code, stderr) = faultline(&["cluster", "logs"]);
     assert_eq!(code, 254, "{stderr}");
 }
+
+#[test]
+fn no_docker_daemon_exits_255_saying_what_to_do() {
+    for args in [
+        &["cluster", "ls"][..],
+        &["image", "build"],
+        &["cluster", "status"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(args)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .output()
+            .expect("running faultline");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(255), "{args:?}: {stderr}");
+        assert!(stderr.contains("start Docker Engine"), "{args:?}: {stderr}");
+    }
+}

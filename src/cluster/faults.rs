@@ -383,3 +383,29 @@ impl FaultExecutor for DockerFaults {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn active_faults_describe_themselves() {
+        assert_eq!(ActiveFaults::default().describe(), "none");
+        let mut faults = ActiveFaults {
+            killed: vec!["n3".into()],
+            paused: vec!["n2".into()],
+            ..Default::default()
+        };
+        faults.partition.0.insert(
+            "n1".into(),
+            BTreeSet::from(["n2".to_string(), "n3".to_string()]),
+        );
+        assert_eq!(
+            faults.describe(),
+            "killed n3; paused n2; partition: n1 drops n2,n3"
+        );
+        let json = serde_json::to_value(&faults).unwrap();
+        assert_eq!(json["partition"]["n1"], serde_json::json!(["n2", "n3"]));
+    }
+}
