@@ -32,14 +32,15 @@ pub async fn up(docker: Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> {
         )));
     }
     check_image(&docker, &spec.image).await?;
-    check_clash(&docker, spec).await?;
+    let kept = check_clash(&docker, spec).await?;
 
     let cluster = match create(&docker, spec).await {
         Ok(cluster) => cluster,
         Err(e) => {
-            // Nothing of a half-built cluster may linger; the clash check above guarantees that
-            // everything with this label was created just now.
-            if let Err(cleanup) = down(&docker, &spec.name, false).await {
+            // Nothing of a half-built cluster may linger. The clash check guarantees that
+            // everything with this label was created just now, except volumes kept by an earlier
+            // `down --keep-volumes`, which hold someone's data and stay.
+            if let Err(cleanup) = undo(&docker, &spec.name, &kept).await {
                 tracing::warn!(target: "faultline::cluster", "cleaning up after a failed up: {cleanup:#}");
             }
             return Err(e);
@@ -67,8 +68,27 @@ async fn check_image(docker: &Docker, image: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Refuses to start when anything of this cluster exists already, labelled or not.
-async fn check_clash(docker: &Docker, spec: &ClusterSpec) -> anyhow::Result<()> {
+/// Removes what a failed `up` created, keeping the volumes in `kept`.
+async fn undo(docker: &Docker, name: &str, kept: &[String]) -> anyhow::Result<()> {
+    down(docker, name, true).await?;
+    for volume in list_volumes(docker, Some(name)).await? {
+        if kept.contains(&volume) {
+            continue;
+        }
+        let options = RemoveVolumeOptionsBuilder::new().force(true).build();
+        match docker.remove_volume(&volume, Some(options)).await {
+            Err(e) if !is_not_found(&e) => {
+                return Err(e).with_context(|| format!("removing volume {volume}"))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Refuses to start when anything of this cluster exists already, labelled or not, except its
+/// own kept volumes, which it returns.
+async fn check_clash(docker: &Docker, spec: &ClusterSpec) -> anyhow::Result<Vec<String>> {
     let name = &spec.name;
     let ours = list_containers(docker, Some(name)).await?;
     let networks = list_networks(docker, Some(name)).await?;
@@ -87,6 +107,7 @@ async fn check_clash(docker: &Docker, spec: &ClusterSpec) -> anyhow::Result<()> 
         Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(e).with_context(|| format!("inspecting network {net}")),
     }
+    let mut kept = Vec::new();
     for id in 1..=spec.nodes {
         let container = names::container(name, id);
         match docker.inspect_container(&container, None).await {
@@ -104,12 +125,12 @@ async fn check_clash(docker: &Docker, spec: &ClusterSpec) -> anyhow::Result<()> 
                  choose another --name (faultline never touches it)"
             ),
             // A volume kept by `down --keep-volumes`: the node resumes from its data.
-            Ok(_) => {}
+            Ok(_) => kept.push(volume),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(e).with_context(|| format!("inspecting volume {volume}")),
         }
     }
-    Ok(())
+    Ok(kept)
 }
 
 async fn create(docker: &Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> {
