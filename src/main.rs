@@ -10,6 +10,7 @@
 
 mod bench;
 mod cli;
+mod cluster;
 mod node;
 
 fn main() -> std::process::ExitCode {

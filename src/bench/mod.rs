@@ -1,6 +1,7 @@
 //! `faultline bench`: benchmarks that print a table. Never a timed test.
 
 mod checker;
+mod cluster;
 mod node;
 
 use clap::{Args, Subcommand};
@@ -19,6 +20,8 @@ pub enum BenchTarget {
     Checker(checker::CheckerBenchArgs),
     /// Start 3 local nodes and drive them with concurrent clients.
     Node(node::NodeBenchArgs),
+    /// Time the node image build (unchanged binary) and fresh clusters up to a leader.
+    Cluster(cluster::ClusterBenchArgs),
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<Code> {
@@ -26,5 +29,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Code> {
         None => checker::run(checker::CheckerBenchArgs::default()),
         Some(BenchTarget::Checker(a)) => checker::run(a),
         Some(BenchTarget::Node(a)) => node::run(a),
+        Some(BenchTarget::Cluster(a)) => cluster::run(a),
     }
 }

@@ -1,15 +1,284 @@
-//! `faultline cluster`: Clusters in Docker: up, status, logs, down, ls. Placeholder until its issue lands.
+//! `faultline cluster`: start, inspect and remove clusters in Docker.
 
-use clap::Subcommand;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
-use super::exit::Code;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+
+use super::exit::{bad_input, Code};
+use super::image::ImageSource;
+use crate::cluster::{self, names, Cluster, ClusterSpec, ClusterStatus};
 
 #[derive(Debug, Subcommand)]
 pub enum ClusterArgs {
-    /// Placeholder.
-    Todo,
+    /// Start a fresh cluster and wait for a leader.
+    Up(UpArgs),
+    /// Show each node's container state, Raft role and indexes, the leader and active faults.
+    Status(StatusArgs),
+    /// Print a node's log, or write every node's log to a directory.
+    Logs(LogsArgs),
+    /// Remove a cluster's containers, network and (unless kept) volumes.
+    Down(DownArgs),
+    /// List the faultline clusters on this Docker engine.
+    Ls(LsArgs),
 }
 
-pub fn run(_args: ClusterArgs) -> anyhow::Result<Code> {
-    anyhow::bail!("faultline cluster is not built yet")
+/// The cluster a command works on.
+#[derive(Debug, Args)]
+pub struct NameArg {
+    /// The cluster's name.
+    #[arg(long, env = "FAULTLINE_CLUSTER", default_value = names::DEFAULT_CLUSTER)]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub name: NameArg,
+    /// How many nodes.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: u64,
+    /// The node image; by default the image of this binary, built if missing.
+    #[arg(long)]
+    pub image: Option<String>,
+    #[command(flatten)]
+    pub source: ImageSource,
+    /// An extra argument for `faultline node` (repeatable), e.g. --node-arg=--unsafe-bug --node-arg=x.
+    #[arg(long = "node-arg", allow_hyphen_values = true)]
+    pub node_args: Vec<String>,
+    /// Seconds to wait for a leader.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Return once the containers run, without waiting for a leader.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Run `sleep infinity` instead of the node (tests of the harness itself).
+    #[arg(long, hide = true)]
+    pub idle: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub name: NameArg,
+    /// Print JSON: {"name":..,"leader":..,"nodes":[..],"faults":{..}}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The node, e.g. n1.
+    #[arg(required_unless_present = "out")]
+    pub node: Option<String>,
+    #[command(flatten)]
+    pub name: NameArg,
+    /// Keep printing as the node logs.
+    #[arg(long, short)]
+    pub follow: bool,
+    /// Write every node's log to DIR/<node>.log instead.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["node", "follow"])]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub name: NameArg,
+    /// Keep the nodes' data volumes (a later `up` with the same name reuses them).
+    #[arg(long)]
+    pub keep_volumes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs an async command on a fresh runtime: the CLI is synchronous at the top.
+pub fn block_on<T>(fut: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(fut)
+}
+
+pub fn run(args: ClusterArgs) -> anyhow::Result<Code> {
+    block_on(async move {
+        match args {
+            ClusterArgs::Up(a) => up(a).await,
+            ClusterArgs::Status(a) => status(a).await,
+            ClusterArgs::Logs(a) => logs(a).await,
+            ClusterArgs::Down(a) => down(a).await,
+            ClusterArgs::Ls(a) => ls(a).await,
+        }
+    })
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<Code> {
+    let name = args.name.name;
+    names::validate(&name)?;
+    let image = match args.image {
+        Some(image) => image,
+        None => {
+            let docker = cluster::docker::connect().await?;
+            let built = cluster::image::ensure(&docker, &args.source.options()).await?;
+            super::image::report(&built);
+            built.tag
+        }
+    };
+    let start = Instant::now();
+    let spec = ClusterSpec {
+        node_args: args.node_args,
+        leader_timeout: (!args.no_wait && !args.idle).then(|| Duration::from_secs(args.timeout)),
+        command: args
+            .idle
+            .then(|| vec!["sleep".to_string(), "infinity".to_string()]),
+        ..ClusterSpec::new(&name, args.nodes, image)
+    };
+    let cluster = Cluster::up(&spec).await?;
+    let took = start.elapsed();
+    let status = cluster.status().await?;
+    print!("{}", status_table(&status));
+    match &status.leader {
+        Some(leader) => println!(
+            "cluster {name} up in {:.1} s on {}: leader {leader}",
+            took.as_secs_f64(),
+            cluster.subnet()
+        ),
+        None => println!(
+            "cluster {name} up in {:.1} s on {} (not waiting for a leader)",
+            took.as_secs_f64(),
+            cluster.subnet()
+        ),
+    }
+    Ok(Code::Valid)
+}
+
+async fn status(args: StatusArgs) -> anyhow::Result<Code> {
+    let cluster = Cluster::connect(&args.name.name).await?;
+    let status = cluster.status().await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&status).context("encoding the status")?
+        );
+    } else {
+        print!("{}", status_table(&status));
+        println!("leader: {}", status.leader.as_deref().unwrap_or("none"));
+        println!("faults: {}", status.faults.describe());
+    }
+    Ok(Code::Valid)
+}
+
+async fn logs(args: LogsArgs) -> anyhow::Result<Code> {
+    let cluster = Cluster::connect(&args.name.name).await?;
+    if let Some(dir) = args.out {
+        for path in cluster.collect_logs(&dir).await? {
+            println!("{}", path.display());
+        }
+        return Ok(Code::Valid);
+    }
+    let node_name = args.node.unwrap_or_default();
+    let Some(node) = cluster.node(&node_name) else {
+        return Err(unknown_node(&cluster, &node_name));
+    };
+    let mut stdout = tokio::io::stdout();
+    cluster::logs::copy(&cluster, node, args.follow, &mut stdout).await?;
+    Ok(Code::Valid)
+}
+
+async fn down(args: DownArgs) -> anyhow::Result<Code> {
+    let name = args.name.name;
+    let docker = cluster::docker::connect().await?;
+    let removed = cluster::lifecycle::down(&docker, &name, args.keep_volumes).await?;
+    if removed == Default::default() {
+        println!("no cluster named {name}: nothing to remove");
+    } else {
+        println!(
+            "removed cluster {name}: {} containers, {} networks, {} volumes{}",
+            removed.containers,
+            removed.networks,
+            removed.volumes,
+            if args.keep_volumes {
+                " (volumes kept)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(Code::Valid)
+}
+
+async fn ls(args: LsArgs) -> anyhow::Result<Code> {
+    let docker = cluster::docker::connect().await?;
+    let clusters = cluster::inventory::ls(&docker).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&clusters).context("encoding the list")?
+        );
+        return Ok(Code::Valid);
+    }
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["CLUSTER", "NODES", "RUNNING", "SUBNET", "VOLUMES"]);
+    for c in &clusters {
+        table.add_row([
+            c.name.clone(),
+            c.nodes.to_string(),
+            c.running.to_string(),
+            c.subnet.clone().unwrap_or_else(|| "-".into()),
+            c.volumes.to_string(),
+        ]);
+    }
+    if clusters.is_empty() {
+        println!("no faultline clusters (start one with `faultline cluster up`)");
+    } else {
+        println!("{table}");
+    }
+    Ok(Code::Valid)
+}
+
+/// A node name for the CLI's error messages: unknown names are bad input.
+pub fn unknown_node(cluster: &Cluster, name: &str) -> anyhow::Error {
+    let known: Vec<&str> = cluster.nodes().iter().map(|n| n.name.as_str()).collect();
+    bad_input(format!(
+        "no node {name:?} in cluster {} (its nodes: {})",
+        cluster.name(),
+        known.join(", ")
+    ))
+}
+
+fn status_table(status: &ClusterStatus) -> String {
+    let dash = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "NODE", "STATE", "ADDRESS", "ROLE", "TERM", "LAST LOG", "APPLIED", "LEADER",
+    ]);
+    for n in &status.nodes {
+        let role = match (&n.role, &n.error) {
+            (Some(role), _) => role.clone(),
+            (None, Some(_)) => "unreachable".into(),
+            (None, None) => "-".into(),
+        };
+        table.add_row([
+            n.name.clone(),
+            n.state.clone(),
+            n.addr.clone(),
+            role,
+            dash(n.term),
+            dash(n.last_log_index),
+            dash(n.applied_index),
+            n.leader.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    format!("{table}\n")
 }

@@ -1,15 +1,171 @@
-//! `faultline kv`: put/get/cas against a running cluster. Placeholder until its issue lands.
+//! `faultline kv`: put, get and compare-and-set against a running cluster. Requests go to the
+//! leader first; a node that certainly did not apply the request (refused connection, no
+//! leader) passes the request on to the next node, and an uncertain outcome is reported as such
+//! rather than retried (a retried cas could apply twice): exit 2, as an unknown check.
 
-use clap::Subcommand;
+use std::time::Duration;
 
+use clap::{Args, Subcommand};
+
+use super::cluster::block_on;
 use super::exit::Code;
+use crate::cluster::api::{Api, Reply};
+use crate::cluster::{names, Cluster};
 
 #[derive(Debug, Subcommand)]
 pub enum KvArgs {
-    /// Placeholder.
-    Todo,
+    /// Print the key's value (nothing when absent).
+    Get {
+        key: String,
+        #[command(flatten)]
+        cluster: ClusterArg,
+    },
+    /// Set the key to VALUE.
+    Put {
+        key: String,
+        value: String,
+        #[command(flatten)]
+        cluster: ClusterArg,
+    },
+    /// Set the key to --to if its value is --from (absent when --from is not given); exits 1 on
+    /// a mismatch, printing the current value.
+    Cas {
+        key: String,
+        /// The expected current value; leave out to expect the key absent.
+        #[arg(long)]
+        from: Option<String>,
+        /// The new value.
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        cluster: ClusterArg,
+    },
 }
 
-pub fn run(_args: KvArgs) -> anyhow::Result<Code> {
-    anyhow::bail!("faultline kv is not built yet")
+#[derive(Debug, Args)]
+pub struct ClusterArg {
+    /// The cluster's name.
+    #[arg(long, env = "FAULTLINE_CLUSTER", default_value = names::DEFAULT_CLUSTER)]
+    pub cluster: String,
+}
+
+pub fn run(args: KvArgs) -> anyhow::Result<Code> {
+    block_on(async move {
+        let (cluster_name, op) = match args {
+            KvArgs::Get { key, cluster } => (cluster.cluster, Op::Get { key }),
+            KvArgs::Put {
+                key,
+                value,
+                cluster,
+            } => (cluster.cluster, Op::Put { key, value }),
+            KvArgs::Cas {
+                key,
+                from,
+                to,
+                cluster,
+            } => (cluster.cluster, Op::Cas { key, from, to }),
+        };
+        let cluster = Cluster::connect(&cluster_name).await?;
+        execute(&cluster, &op).await
+    })
+}
+
+enum Op {
+    Get {
+        key: String,
+    },
+    Put {
+        key: String,
+        value: String,
+    },
+    Cas {
+        key: String,
+        from: Option<String>,
+        to: String,
+    },
+}
+
+/// How long to keep trying while every node refuses (an election in progress).
+const RETRY_FOR: Duration = Duration::from_secs(5);
+
+async fn execute(cluster: &Cluster, op: &Op) -> anyhow::Result<Code> {
+    let api = Api::new(Duration::from_secs(5))?;
+    let deadline = tokio::time::Instant::now() + RETRY_FOR;
+    loop {
+        // Refusals are definite, so trying again cannot apply anything twice.
+        let refused = match attempt(cluster, &api, op).await? {
+            Ok(code) => return Ok(code),
+            Err(refused) => refused,
+        };
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!(
+                "no node of cluster {} could serve the request for {} s (nothing was applied): {}; \
+                 see `faultline cluster status --name {}`",
+                cluster.name(),
+                RETRY_FOR.as_secs(),
+                refused.join("; "),
+                cluster.name()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// One pass over the nodes, leader first: the outcome, or every node's refusal.
+async fn attempt(
+    cluster: &Cluster,
+    api: &Api,
+    op: &Op,
+) -> anyhow::Result<Result<Code, Vec<String>>> {
+    let leader = cluster.leader().await?;
+    // The leader first; every node forwards to the leader it knows, so the others are fallbacks.
+    let mut order: Vec<_> = cluster.nodes().iter().collect();
+    order.sort_by_key(|n| Some(&n.name) != leader.as_ref());
+    let mut refused = Vec::new();
+    for node in order {
+        let reply = match op {
+            Op::Get { key } => api.get(node.addr, key).await,
+            Op::Put { key, value } => api.put(node.addr, key, value).await,
+            Op::Cas { key, from, to } => api.cas(node.addr, key, from.as_deref(), to).await,
+        };
+        match reply {
+            Reply::Ok(body) => {
+                match op {
+                    Op::Get { .. } => match body.get("value") {
+                        Some(serde_json::Value::String(v)) => println!("{v}"),
+                        Some(serde_json::Value::Null) | None => {}
+                        Some(other) => println!("{other}"),
+                    },
+                    Op::Put { .. } | Op::Cas { .. } => println!("ok"),
+                }
+                return Ok(Ok(Code::Valid));
+            }
+            Reply::CasMismatch { current } => {
+                let current = match current {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Null => "(absent)".into(),
+                    other => other.to_string(),
+                };
+                println!("cas mismatch: current value is {current}");
+                return Ok(Ok(Code::Invalid));
+            }
+            Reply::Error {
+                message,
+                definite: true,
+            } => refused.push(format!("{}: {message}", node.name)),
+            Reply::Error {
+                message,
+                definite: false,
+            } => {
+                println!(
+                    "unknown: the request may or may not have been applied ({}: {message}); \
+                     check with `faultline kv get` and `faultline cluster status --name {}`",
+                    node.name,
+                    cluster.name()
+                );
+                return Ok(Ok(Code::Unknown));
+            }
+        }
+    }
+    Ok(Err(refused))
 }

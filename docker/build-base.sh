@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds the node image's base, faultline/base:bookworm, without any registry: Debian's
+# debootstrap (minbase) with iptables, iproute2 and ca-certificates, imported with `docker import`.
+# The base changes rarely; `faultline image build` adds the faultline binary as a thin layer on top.
+#
+# Usage: docker/build-base.sh [TAG]        (default TAG: faultline/base:bookworm)
+# Env:   MIRROR (default http://deb.debian.org/debian), SUITE (default bookworm)
+set -euo pipefail
+
+tag="${1:-faultline/base:bookworm}"
+suite="${SUITE:-bookworm}"
+mirror="${MIRROR:-http://deb.debian.org/debian}"
+packages="iptables,iproute2,ca-certificates"
+
+say() { printf 'build-base: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+command -v docker >/dev/null || die "docker CLI not found; install Docker Engine first"
+
+if ! command -v debootstrap >/dev/null; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        say "installing debootstrap with apt-get"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap >&2 \
+            || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap >&2; } \
+            || die "could not install debootstrap; run: sudo apt-get install debootstrap"
+    else
+        die "debootstrap is missing; run: sudo apt-get install debootstrap (then run this script as root)"
+    fi
+fi
+[ "$(id -u)" -eq 0 ] || die "debootstrap needs root; run: sudo $0 $*"
+
+root="$(mktemp -d /tmp/faultline-base.XXXXXX)"
+trap 'rm -rf "$root"' EXIT
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+start=$(now)
+say "debootstrap --variant=minbase --include=$packages $suite ($mirror)"
+debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >&2 \
+    || die "debootstrap failed (is $mirror reachable?); see the output above"
+boot=$(now)
+
+# Trim what a container never needs; the image stays a plain root filesystem.
+rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* \
+    "$root"/usr/share/man/* "$root"/usr/share/locale/*
+
+say "docker import as $tag"
+tar -C "$root" -c . | docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'CMD ["/bin/bash"]' \
+    --change "LABEL io.faultline.base=$suite" \
+    - "$tag" >/dev/null
+end=$(now)
+
+say "built $tag in $(secs "$start" "$end") s (debootstrap $(secs "$start" "$boot") s, import $(secs "$boot" "$end") s)"

@@ -1,0 +1,76 @@
+//! Cluster benchmark: how long the operator waits. Times the node image build when nothing
+//! changed, and `up` to an elected leader followed by `down`, over several fresh clusters.
+
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+
+use crate::cli::cluster::block_on;
+use crate::cli::exit::Code;
+use crate::cli::image::ImageSource;
+use crate::cluster::{self, Cluster, ClusterSpec};
+
+#[derive(Debug, Args)]
+pub struct ClusterBenchArgs {
+    /// Fresh clusters to start (each is removed before the next).
+    #[arg(long, default_value_t = 3)]
+    pub runs: u32,
+    /// Nodes per cluster.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: u64,
+    #[command(flatten)]
+    pub source: ImageSource,
+}
+
+pub fn run(args: ClusterBenchArgs) -> anyhow::Result<Code> {
+    if args.runs == 0 {
+        return Err(crate::cli::exit::bad_input("--runs must be at least 1"));
+    }
+    block_on(async move {
+        let docker = cluster::docker::connect().await?;
+        let first = cluster::image::ensure(&docker, &args.source.options()).await?;
+        crate::cli::image::report(&first);
+        let mut unchanged = Vec::new();
+        let mut up = Vec::new();
+        let mut down = Vec::new();
+        for i in 0..args.runs {
+            let built = cluster::image::ensure(&docker, &args.source.options()).await?;
+            unchanged.push(built.elapsed);
+
+            let name = format!("bench-{}-{i}", std::process::id());
+            let spec = ClusterSpec::new(&name, args.nodes, &built.tag);
+            let start = Instant::now();
+            let result = Cluster::up(&spec).await;
+            up.push(start.elapsed());
+            let start = Instant::now();
+            cluster::lifecycle::down(&docker, &name, false).await?;
+            down.push(start.elapsed());
+            result?;
+        }
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED);
+        table.set_header(["PHASE", "RUNS", "MIN (s)", "MEDIAN (s)", "MAX (s)"]);
+        let phases = [
+            ("image build, unchanged binary", unchanged),
+            (
+                &*format!("cluster up, {} nodes, to a leader", args.nodes),
+                up,
+            ),
+            ("cluster down", down),
+        ];
+        for (phase, mut times) in phases {
+            times.sort();
+            let secs = |d: Duration| format!("{:.2}", d.as_secs_f64());
+            table.add_row([
+                phase.to_string(),
+                times.len().to_string(),
+                secs(times[0]),
+                secs(times[times.len() / 2]),
+                secs(times[times.len() - 1]),
+            ]);
+        }
+        println!("{table}");
+        Ok(Code::Valid)
+    })
+}

@@ -1,0 +1,406 @@
+//! Creating, finding and removing clusters: one bridge network with a fixed subnet, one named
+//! volume and one container per node, all labelled.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use anyhow::{bail, Context};
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig,
+    NetworkCreateRequest, NetworkingConfig, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+};
+use bollard::Docker;
+use futures::future::try_join_all;
+
+use super::docker::{is_conflict, is_not_found, status_of};
+use super::inventory::{list_containers, list_networks, list_volumes};
+use super::names::{self, CLUSTER_LABEL, DATA_DIR, NODE_LABEL, NODE_PORT};
+use super::subnet::{self, Subnet};
+use super::{Cluster, ClusterSpec, NodeInfo};
+use crate::cli::exit::bad_input;
+
+pub async fn up(docker: Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> {
+    names::validate(&spec.name)?;
+    if spec.nodes == 0 || spec.nodes > subnet::MAX_NODES {
+        return Err(bad_input(format!(
+            "--nodes must be between 1 and {}, not {}",
+            subnet::MAX_NODES,
+            spec.nodes
+        )));
+    }
+    check_image(&docker, &spec.image).await?;
+    let kept = check_clash(&docker, spec).await?;
+
+    let cluster = match create(&docker, spec).await {
+        Ok(cluster) => cluster,
+        Err(e) => {
+            // Nothing of a half-built cluster may linger. The clash check guarantees that
+            // everything with this label was created just now, except volumes kept by an earlier
+            // `down --keep-volumes`, which hold someone's data and stay.
+            if let Err(cleanup) = undo(&docker, &spec.name, &kept).await {
+                tracing::warn!(target: "faultline::cluster", "cleaning up after a failed up: {cleanup:#}");
+            }
+            return Err(e);
+        }
+    };
+    if let Some(timeout) = spec.leader_timeout {
+        cluster.wait_for_leader(timeout).await.with_context(|| {
+            format!(
+                "cluster {name} is running but elected no leader; read the nodes' logs \
+                 (`faultline cluster logs n1 --name {name}`), then `faultline cluster down --name {name}`",
+                name = spec.name
+            )
+        })?;
+    }
+    Ok(cluster)
+}
+
+async fn check_image(docker: &Docker, image: &str) -> anyhow::Result<()> {
+    match docker.inspect_image(image).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => bail!(
+            "image {image} not found; run `faultline image build` (or pass --image with an existing image)"
+        ),
+        Err(e) => Err(e).with_context(|| format!("inspecting image {image}")),
+    }
+}
+
+/// Removes what a failed `up` created, keeping the volumes in `kept`.
+async fn undo(docker: &Docker, name: &str, kept: &[String]) -> anyhow::Result<()> {
+    down(docker, name, true).await?;
+    for volume in list_volumes(docker, Some(name)).await? {
+        if kept.contains(&volume) {
+            continue;
+        }
+        let options = RemoveVolumeOptionsBuilder::new().force(true).build();
+        match docker.remove_volume(&volume, Some(options)).await {
+            Err(e) if !is_not_found(&e) => {
+                return Err(e).with_context(|| format!("removing volume {volume}"))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Refuses to start when anything of this cluster exists already, labelled or not, except its
+/// own kept volumes, which it returns.
+async fn check_clash(docker: &Docker, spec: &ClusterSpec) -> anyhow::Result<Vec<String>> {
+    let name = &spec.name;
+    let ours = list_containers(docker, Some(name)).await?;
+    let networks = list_networks(docker, Some(name)).await?;
+    if !ours.is_empty() || !networks.is_empty() {
+        bail!(
+            "a cluster named {name} already exists; run `faultline cluster down --name {name}` \
+             or choose another --name"
+        );
+    }
+    let net = names::network(name);
+    match docker.inspect_network(&net, None).await {
+        Ok(_) => bail!(
+            "a Docker network named {net} exists but was not made by faultline; \
+             choose another --name (faultline never touches it)"
+        ),
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(e).with_context(|| format!("inspecting network {net}")),
+    }
+    let mut kept = Vec::new();
+    for id in 1..=spec.nodes {
+        let container = names::container(name, id);
+        match docker.inspect_container(&container, None).await {
+            Ok(_) => bail!(
+                "a container named {container} exists but was not made by faultline; \
+                 choose another --name (faultline never touches it)"
+            ),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e).with_context(|| format!("inspecting container {container}")),
+        }
+        let volume = names::volume(name, id);
+        match docker.inspect_volume(&volume).await {
+            Ok(v) if v.labels.get(CLUSTER_LABEL) != Some(name) => bail!(
+                "a volume named {volume} exists but was not made by faultline for cluster {name}; \
+                 choose another --name (faultline never touches it)"
+            ),
+            // A volume kept by `down --keep-volumes`: the node resumes from its data.
+            Ok(_) => kept.push(volume),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e).with_context(|| format!("inspecting volume {volume}")),
+        }
+    }
+    Ok(kept)
+}
+
+async fn create(docker: &Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> {
+    let subnet = create_network(docker, &spec.name).await?;
+    let nodes: Vec<NodeInfo> = (1..=spec.nodes)
+        .map(|id| NodeInfo {
+            name: names::node(id),
+            id,
+            addr: SocketAddr::new(subnet::node_addr(&subnet, id).into(), NODE_PORT),
+            container: names::container(&spec.name, id),
+        })
+        .collect();
+    let peers = nodes
+        .iter()
+        .map(|n| format!("{}={}", n.id, n.addr))
+        .collect::<Vec<_>>()
+        .join(",");
+    try_join_all(nodes.iter().map(|n| create_node(docker, spec, n, &peers))).await?;
+    try_join_all(nodes.iter().map(|n| async move {
+        docker
+            .start_container(&n.container, None)
+            .await
+            .with_context(|| format!("starting container {}", n.container))
+    }))
+    .await?;
+    tracing::info!(target: "faultline::cluster", cluster = %spec.name, %subnet, nodes = spec.nodes, "cluster started");
+    Ok(Cluster {
+        docker: docker.clone(),
+        name: spec.name.clone(),
+        subnet,
+        nodes,
+    })
+}
+
+/// Creates the bridge network on the first free /24. Another `up` may take the same subnet
+/// between our look and our create; the engine then refuses, and we look again, this time at a
+/// random free /24 so that racing `up`s spread out instead of colliding again.
+async fn create_network(docker: &Docker, name: &str) -> anyhow::Result<Subnet> {
+    use rand::seq::SliceRandom;
+    for attempt in 0..20 {
+        let all = docker
+            .list_networks(None)
+            .await
+            .context("listing Docker networks to find a free subnet")?;
+        let taken: Vec<Subnet> = all
+            .iter()
+            .filter_map(|n| n.ipam.as_ref()?.config.as_ref())
+            .flatten()
+            .filter_map(|c| Subnet::parse(c.subnet.as_deref()?))
+            .collect();
+        let free = subnet::free(&taken);
+        let chosen = if attempt == 0 {
+            free.first()
+        } else {
+            free.choose(&mut rand::thread_rng())
+        };
+        let Some(&subnet) = chosen else {
+            bail!(
+                "no free subnet: every /24 of {}/16 overlaps an existing Docker network; remove \
+                 unused clusters (`faultline cluster ls`, `faultline cluster down --name NAME`) \
+                 or networks (`docker network ls`)",
+                subnet::POOL
+            );
+        };
+        let request = NetworkCreateRequest {
+            name: names::network(name),
+            driver: Some("bridge".into()),
+            ipam: Some(Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(subnet.to_string()),
+                    gateway: Some(subnet.gateway().to_string()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            labels: Some(names::labels(name, None)),
+            ..Default::default()
+        };
+        match docker.create_network(request).await {
+            Ok(_) => return Ok(subnet),
+            Err(e) if status_of(&e) == Some(403) || is_conflict(&e) => {
+                tracing::debug!(target: "faultline::cluster", %subnet, "subnet taken meanwhile: {e}");
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("creating network {} on {subnet}", names::network(name))
+                })
+            }
+        }
+    }
+    bail!(
+        "could not create network {}: the engine kept refusing free-looking subnets",
+        names::network(name)
+    )
+}
+
+async fn create_node(
+    docker: &Docker,
+    spec: &ClusterSpec,
+    node: &NodeInfo,
+    peers: &str,
+) -> anyhow::Result<()> {
+    let labels = names::labels(&spec.name, Some(node.id));
+    let volume = names::volume(&spec.name, node.id);
+    docker
+        .create_volume(VolumeCreateRequest {
+            name: Some(volume.clone()),
+            labels: Some(labels.clone()),
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("creating volume {volume}"))?;
+
+    let (entrypoint, cmd) = match &spec.command {
+        Some(command) => (Some(command.clone()), None),
+        None => {
+            let mut cmd: Vec<String> = vec![
+                "node".into(),
+                "--id".into(),
+                node.id.to_string(),
+                "--listen".into(),
+                format!("0.0.0.0:{NODE_PORT}"),
+                "--peers".into(),
+                peers.to_string(),
+                "--data-dir".into(),
+                DATA_DIR.into(),
+            ];
+            cmd.extend(spec.node_args.iter().cloned());
+            (None, Some(cmd))
+        }
+    };
+    let network = names::network(&spec.name);
+    let body = ContainerCreateBody {
+        hostname: Some(node.name.clone()),
+        image: Some(spec.image.clone()),
+        entrypoint,
+        cmd,
+        // Plain text: logs are read as files (`cluster logs --out`, the runner's results).
+        env: Some(vec!["FAULTLINE_LOG=info".into(), "NO_COLOR=1".into()]),
+        labels: Some(labels),
+        host_config: Some(HostConfig {
+            // iptables inside the node's namespace needs it; nothing else does.
+            cap_add: Some(vec!["NET_ADMIN".into()]),
+            binds: Some(vec![format!("{volume}:{DATA_DIR}")]),
+            network_mode: Some(network.clone()),
+            ..Default::default()
+        }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                network,
+                EndpointSettings {
+                    ipam_config: Some(EndpointIpamConfig {
+                        ipv4_address: Some(node.addr.ip().to_string()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            )])),
+        }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::new()
+        .name(&node.container)
+        .build();
+    docker
+        .create_container(Some(options), body)
+        .await
+        .with_context(|| format!("creating container {}", node.container))?;
+    Ok(())
+}
+
+/// The cluster called `name`, from its labelled network and containers.
+pub async fn connect(docker: Docker, name: &str) -> anyhow::Result<Cluster> {
+    names::validate(name)?;
+    let networks = list_networks(&docker, Some(name)).await?;
+    let subnet = networks
+        .iter()
+        .filter_map(|n| n.ipam.as_ref()?.config.as_ref())
+        .flatten()
+        .find_map(|c| Subnet::parse(c.subnet.as_deref()?));
+    let Some(subnet) = subnet else {
+        bail!(
+            "no cluster named {name}; start one with `faultline cluster up --name {name}` \
+             (`faultline cluster ls` lists the clusters)"
+        );
+    };
+    let mut nodes: Vec<NodeInfo> = list_containers(&docker, Some(name))
+        .await?
+        .iter()
+        .filter_map(|c| {
+            let labels = c.labels.as_ref()?;
+            if labels.contains_key(names::HELPER_LABEL) {
+                return None;
+            }
+            let id = names::node_id(labels.get(NODE_LABEL)?)?;
+            Some(NodeInfo {
+                name: names::node(id),
+                id,
+                addr: SocketAddr::new(subnet::node_addr(&subnet, id).into(), NODE_PORT),
+                container: names::container(name, id),
+            })
+        })
+        .collect();
+    nodes.sort_by_key(|n| n.id);
+    if nodes.is_empty() {
+        bail!(
+            "cluster {name} has a network but no nodes; run `faultline cluster down --name {name}`"
+        );
+    }
+    Ok(Cluster {
+        docker,
+        name: name.to_string(),
+        subnet,
+        nodes,
+    })
+}
+
+/// What `down` removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub containers: usize,
+    pub networks: usize,
+    pub volumes: usize,
+}
+
+/// Removes everything labelled with this cluster: containers (SIGKILL, no grace: the data is in
+/// the volume), then the network, then the volumes unless kept. Objects already gone are fine.
+pub async fn down(docker: &Docker, name: &str, keep_volumes: bool) -> anyhow::Result<Removed> {
+    names::validate(name)?;
+    let mut removed = Removed::default();
+    let containers = list_containers(docker, Some(name)).await?;
+    let force = RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build();
+    for result in
+        futures::future::join_all(containers.iter().filter_map(|c| c.id.clone()).map(|id| {
+            let force = force.clone();
+            async move {
+                match docker.remove_container(&id, Some(force)).await {
+                    Ok(()) => Ok(true),
+                    Err(e) if is_not_found(&e) => Ok(false),
+                    Err(e) => Err(e).with_context(|| format!("removing container {id}")),
+                }
+            }
+        }))
+        .await
+    {
+        removed.containers += usize::from(result?);
+    }
+    for network in list_networks(docker, Some(name)).await? {
+        let id = network.id.unwrap_or_default();
+        match docker.remove_network(&id).await {
+            Ok(()) => removed.networks += 1,
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("removing network {}", network.name.unwrap_or(id)))
+            }
+        }
+    }
+    if !keep_volumes {
+        for volume in list_volumes(docker, Some(name)).await? {
+            let options = RemoveVolumeOptionsBuilder::new().force(true).build();
+            match docker.remove_volume(&volume, Some(options)).await {
+                Ok(()) => removed.volumes += 1,
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(e).with_context(|| format!("removing volume {volume}")),
+            }
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,54 @@
+//! Node logs, from Docker's log of each container (the node logs to stderr through tracing).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use bollard::query_parameters::LogsOptionsBuilder;
+use futures::StreamExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use super::{Cluster, NodeInfo};
+
+/// Copies a node's log (stdout and stderr, in order) to `out`; with `follow`, until the
+/// container stops.
+pub async fn copy(
+    cluster: &Cluster,
+    node: &NodeInfo,
+    follow: bool,
+    out: &mut (impl AsyncWrite + Unpin),
+) -> anyhow::Result<()> {
+    let options = LogsOptionsBuilder::new()
+        .stdout(true)
+        .stderr(true)
+        .follow(follow)
+        .build();
+    let mut stream = cluster.docker().logs(&node.container, Some(options));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.with_context(|| format!("reading the log of {}", node.container))?;
+        out.write_all(&chunk.into_bytes())
+            .await
+            .context("writing the log")?;
+        if follow {
+            out.flush().await.context("writing the log")?;
+        }
+    }
+    out.flush().await.context("writing the log")
+}
+
+/// Writes `dir/<node>.log` for every node.
+pub async fn collect(cluster: &Cluster, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    tokio::fs::create_dir_all(dir)
+        .await
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let writes = cluster.nodes().iter().map(|node| async move {
+        let path = dir.join(format!("{}.log", node.name));
+        let mut file = tokio::fs::File::create(&path)
+            .await
+            .with_context(|| format!("creating {}", path.display()))?;
+        copy(cluster, node, false, &mut file)
+            .await
+            .with_context(|| format!("writing {}", path.display()))?;
+        anyhow::Ok(path)
+    });
+    futures::future::try_join_all(writes).await
+}

@@ -1,0 +1,159 @@
+//! Clusters in Docker: the node image, the cluster's network, volumes and containers, their
+//! status and logs, and the Docker implementation of the nemesis' `FaultExecutor`.
+//!
+//! The test runner drives a cluster through this API:
+//! `Cluster::up(&spec)` (a fresh cluster, waiting for a leader), `Cluster::connect(name)`,
+//! `nodes()`, `status()`, `leader()`, `wait_for_leader(..)`, `faults()`, `collect_logs(dir)`,
+//! `down(keep_volumes)`. Every Docker object it creates carries `io.faultline.cluster=<name>`,
+//! and nothing without that label is ever listed, changed or removed.
+//!
+//! Modules: `docker` (connection, error shapes), `names` (names and labels), `subnet` (picking a
+//! free /24), `image` (the node image), `lifecycle` (up, connect, down), `inventory` (listing by
+//! label, `ls`), `status` (container state plus each node's `/status`), `api` (HTTP to the
+//! nodes), `exec` (`docker exec`), `netns` (commands in a node's network namespace), `faults`
+//! (the fault executor), `partition` (grudges from groups, iptables rules), `logs`.
+
+pub mod api;
+pub mod docker;
+pub mod exec;
+pub mod faults;
+pub mod image;
+pub mod inventory;
+pub mod lifecycle;
+pub mod logs;
+pub mod names;
+pub mod netns;
+pub mod partition;
+pub mod status;
+pub mod subnet;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bollard::Docker;
+
+pub use faults::DockerFaults;
+pub use status::ClusterStatus;
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    pub name: String,
+    pub nodes: u64,
+    /// The node image, e.g. `faultline/node:<hash12>` from `image::ensure`.
+    pub image: String,
+    /// Extra arguments for `faultline node`, e.g. `--unsafe-bug x`.
+    pub node_args: Vec<String>,
+    /// How long `up` waits for a leader; `None` returns as soon as the containers run.
+    pub leader_timeout: Option<Duration>,
+    /// Replaces `faultline node ...` as the containers' command: tests of the harness itself
+    /// (network, partitions) can run without a working node.
+    pub command: Option<Vec<String>>,
+}
+
+impl ClusterSpec {
+    /// A spec with the defaults: no extra node arguments, a 30 s leader wait.
+    pub fn new(name: impl Into<String>, nodes: u64, image: impl Into<String>) -> ClusterSpec {
+        ClusterSpec {
+            name: name.into(),
+            nodes,
+            image: image.into(),
+            node_args: Vec::new(),
+            leader_timeout: Some(Duration::from_secs(30)),
+            command: None,
+        }
+    }
+}
+
+/// One node of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// `n1`, `n2`, ...
+    pub name: String,
+    pub id: u64,
+    /// The node's API address on the cluster network.
+    pub addr: SocketAddr,
+    /// The container's name, `faultline-<cluster>-n<id>`.
+    pub container: String,
+}
+
+/// A cluster that exists in Docker.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    docker: Docker,
+    name: String,
+    subnet: subnet::Subnet,
+    nodes: Vec<NodeInfo>,
+}
+
+impl Cluster {
+    /// Creates a fresh cluster and, unless `spec.leader_timeout` is `None`, waits for a leader.
+    pub async fn up(spec: &ClusterSpec) -> anyhow::Result<Cluster> {
+        let docker = docker::connect().await?;
+        lifecycle::up(docker, spec).await
+    }
+
+    /// The existing cluster called `name`.
+    pub async fn connect(name: &str) -> anyhow::Result<Cluster> {
+        let docker = docker::connect().await?;
+        lifecycle::connect(docker, name).await
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn subnet(&self) -> subnet::Subnet {
+        self.subnet
+    }
+
+    /// Nodes in id order.
+    pub fn nodes(&self) -> &[NodeInfo] {
+        &self.nodes
+    }
+
+    pub fn node(&self, name: &str) -> Option<&NodeInfo> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// Every node's container state and Raft status, and the faults in effect.
+    pub async fn status(&self) -> anyhow::Result<ClusterStatus> {
+        status::cluster_status(self).await
+    }
+
+    /// The name of the current leader (the node that says it leads, in the highest term), if any.
+    pub async fn leader(&self) -> anyhow::Result<Option<String>> {
+        Ok(status::leader_of(&status::node_states(self).await?))
+    }
+
+    /// Polls until some node leads, or fails after `timeout` saying what each node reported.
+    pub async fn wait_for_leader(&self, timeout: Duration) -> anyhow::Result<String> {
+        status::wait_for_leader(self, timeout).await
+    }
+
+    /// The fault executor for this cluster.
+    pub fn faults(&self) -> DockerFaults {
+        DockerFaults::new(self.clone())
+    }
+
+    /// Writes each node's log to `dir/<node>.log`; returns the files written.
+    pub async fn collect_logs(
+        &self,
+        dir: &std::path::Path,
+    ) -> anyhow::Result<Vec<std::path::PathBuf>> {
+        logs::collect(self, dir).await
+    }
+
+    /// Removes the cluster's containers and network, and its volumes unless `keep_volumes`.
+    #[allow(
+        dead_code,
+        reason = "the test runner's teardown; the CLI's down also removes half-built clusters"
+    )]
+    pub async fn down(&self, keep_volumes: bool) -> anyhow::Result<lifecycle::Removed> {
+        lifecycle::down(&self.docker, &self.name, keep_volumes).await
+    }
+}

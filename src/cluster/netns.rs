@@ -1,0 +1,121 @@
+//! Running a shell script in a node's network namespace. Normally `docker exec` (about 0.1 s);
+//! a paused container refuses exec, so then a short-lived helper container joins the node's
+//! namespace instead (the freezer stops the node's processes, not its network namespace).
+
+use anyhow::{bail, Context};
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures::StreamExt;
+
+use super::docker::is_conflict;
+use super::exec::{self, Output};
+use super::names;
+
+pub async fn run(
+    docker: &Docker,
+    cluster: &str,
+    node_id: u64,
+    script: &str,
+) -> anyhow::Result<Output> {
+    let container = names::container(cluster, node_id);
+    match exec::run(docker, &container, &["sh", "-c", script]).await {
+        Ok(out) => Ok(out),
+        Err(e) if is_conflict(&e) => {
+            tracing::debug!(target: "faultline::nemesis", %container, "exec refused ({e}); using a helper container");
+            run_in_helper(docker, cluster, node_id, script).await
+        }
+        Err(e) => Err(e).with_context(|| format!("docker exec in {container}")),
+    }
+}
+
+async fn run_in_helper(
+    docker: &Docker,
+    cluster: &str,
+    node_id: u64,
+    script: &str,
+) -> anyhow::Result<Output> {
+    let target = names::container(cluster, node_id);
+    let image = docker
+        .inspect_container(&target, None)
+        .await
+        .with_context(|| format!("inspecting container {target}"))?
+        .config
+        .and_then(|c| c.image)
+        .with_context(|| format!("container {target} has no image"))?;
+    let helper = format!("{target}-netns");
+    let mut labels = names::labels(cluster, Some(node_id));
+    labels.insert(names::HELPER_LABEL.into(), "netns".into());
+    let body = ContainerCreateBody {
+        image: Some(image),
+        entrypoint: Some(vec!["sh".into(), "-c".into()]),
+        cmd: Some(vec![script.to_string()]),
+        labels: Some(labels),
+        host_config: Some(HostConfig {
+            network_mode: Some(format!("container:{target}")),
+            cap_add: Some(vec!["NET_ADMIN".into()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    // A helper left over from an interrupted run would block the name.
+    remove(docker, &helper).await;
+    docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::new().name(&helper).build()),
+            body,
+        )
+        .await
+        .with_context(|| format!("creating helper container {helper}"))?;
+    let result = run_helper(docker, &helper).await;
+    remove(docker, &helper).await;
+    result
+}
+
+async fn run_helper(docker: &Docker, helper: &str) -> anyhow::Result<Output> {
+    docker
+        .start_container(helper, None)
+        .await
+        .with_context(|| format!("starting helper container {helper}"))?;
+    let mut exit_code = -1;
+    let mut waits = docker.wait_container(helper, None);
+    while let Some(item) = waits.next().await {
+        match item {
+            Ok(r) => exit_code = r.status_code,
+            // bollard reports a non-zero exit as an error carrying the code.
+            Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => exit_code = code,
+            Err(e) => return Err(e).with_context(|| format!("waiting for helper {helper}")),
+        }
+    }
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    let options = LogsOptionsBuilder::new().stdout(true).stderr(true).build();
+    let mut logs = docker.logs(helper, Some(options));
+    while let Some(item) = logs.next().await {
+        match item.with_context(|| format!("reading the output of helper {helper}"))? {
+            bollard::container::LogOutput::StdErr { message } => {
+                stderr.push_str(&String::from_utf8_lossy(&message))
+            }
+            other => stdout.push_str(&String::from_utf8_lossy(&other.into_bytes())),
+        }
+    }
+    if exit_code == -1 {
+        bail!("helper {helper} ended without an exit code");
+    }
+    Ok(Output {
+        exit_code,
+        stdout,
+        stderr,
+    })
+}
+
+async fn remove(docker: &Docker, helper: &str) {
+    let options = RemoveContainerOptionsBuilder::new().force(true).build();
+    if let Err(e) = docker.remove_container(helper, Some(options)).await {
+        if !super::docker::is_not_found(&e) {
+            tracing::warn!(target: "faultline::nemesis", %helper, "removing helper container: {e}");
+        }
+    }
+}

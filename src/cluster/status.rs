@@ -1,0 +1,180 @@
+//! What a cluster looks like now: each container's state, each node's Raft status (from its
+//! `/status`), the leader, and the faults in effect.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use super::api::{Api, NodeStatus};
+use super::docker::is_not_found;
+use super::faults::ActiveFaults;
+use super::{names, Cluster, NodeInfo};
+
+/// One node, as `cluster status --json` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeState {
+    pub name: String,
+    pub id: u64,
+    pub addr: String,
+    /// The container's state: running, paused, exited, missing, ...
+    pub state: String,
+    pub role: Option<String>,
+    pub term: Option<u64>,
+    /// The leader this node knows of, by name.
+    pub leader: Option<String>,
+    pub last_log_index: Option<u64>,
+    pub applied_index: Option<u64>,
+    /// Why the node's status could not be read, when it could not.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterStatus {
+    pub name: String,
+    pub subnet: String,
+    pub leader: Option<String>,
+    pub nodes: Vec<NodeState>,
+    pub faults: ActiveFaults,
+}
+
+pub async fn cluster_status(cluster: &Cluster) -> anyhow::Result<ClusterStatus> {
+    let executor = cluster.faults();
+    let (nodes, faults) = tokio::join!(node_states(cluster), executor.active());
+    let nodes = nodes?;
+    Ok(ClusterStatus {
+        name: cluster.name().to_string(),
+        subnet: cluster.subnet().to_string(),
+        leader: leader_of(&nodes),
+        nodes,
+        faults: faults?,
+    })
+}
+
+/// Every node's state, read in parallel; a node that does not answer is reported, not an error.
+pub async fn node_states(cluster: &Cluster) -> anyhow::Result<Vec<NodeState>> {
+    let api = Api::new(Duration::from_millis(1500))?;
+    let reads = cluster
+        .nodes()
+        .iter()
+        .map(|node| read_node(cluster, &api, node));
+    futures::future::try_join_all(reads).await
+}
+
+async fn read_node(cluster: &Cluster, api: &Api, node: &NodeInfo) -> anyhow::Result<NodeState> {
+    let state = container_state(cluster, &node.container).await?;
+    let mut out = NodeState {
+        name: node.name.clone(),
+        id: node.id,
+        addr: node.addr.to_string(),
+        state: state.clone(),
+        role: None,
+        term: None,
+        leader: None,
+        last_log_index: None,
+        applied_index: None,
+        error: None,
+    };
+    if state != "running" {
+        return Ok(out);
+    }
+    match api.status(node.addr).await {
+        Ok(NodeStatus {
+            role,
+            term,
+            leader,
+            last_log_index,
+            applied_index,
+            ..
+        }) => {
+            out.role = role;
+            out.term = term;
+            out.leader = leader.map(names::node);
+            out.last_log_index = last_log_index;
+            out.applied_index = applied_index;
+        }
+        Err(e) => out.error = Some(format!("{e:#}")),
+    }
+    Ok(out)
+}
+
+/// `running`, `paused`, `exited`, ... or `missing` when the container is gone.
+pub async fn container_state(cluster: &Cluster, container: &str) -> anyhow::Result<String> {
+    match cluster.docker().inspect_container(container, None).await {
+        Ok(c) => Ok(c
+            .state
+            .and_then(|s| s.status)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "unknown".into())),
+        Err(e) if is_not_found(&e) => Ok("missing".into()),
+        Err(e) => Err(e).with_context(|| format!("inspecting container {container}")),
+    }
+}
+
+/// The node that says it leads in the highest term. An isolated old leader may still believe
+/// it leads, but in an older term than the majority's new leader.
+pub fn leader_of(nodes: &[NodeState]) -> Option<String> {
+    nodes
+        .iter()
+        .filter(|n| n.role.as_deref() == Some("leader"))
+        .max_by_key(|n| n.term.unwrap_or(0))
+        .map(|n| n.name.clone())
+}
+
+pub async fn wait_for_leader(cluster: &Cluster, timeout: Duration) -> anyhow::Result<String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let nodes = node_states(cluster).await?;
+        if let Some(leader) = leader_of(&nodes) {
+            return Ok(leader);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let seen = nodes
+                .iter()
+                .map(|n| {
+                    let what = match (&n.role, &n.error) {
+                        (Some(role), _) => role.clone(),
+                        (None, Some(e)) => e.clone(),
+                        (None, None) => "no status".into(),
+                    };
+                    format!("{} {} ({what})", n.name, n.state)
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            anyhow::bail!("no leader after {:.0} s: {seen}", timeout.as_secs_f64());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, role: Option<&str>, term: u64) -> NodeState {
+        NodeState {
+            name: name.into(),
+            id: names::node_id(name).unwrap(),
+            addr: String::new(),
+            state: "running".into(),
+            role: role.map(String::from),
+            term: Some(term),
+            leader: None,
+            last_log_index: None,
+            applied_index: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn the_leader_is_the_one_in_the_highest_term() {
+        let nodes = [
+            node("n1", Some("leader"), 2),
+            node("n2", Some("leader"), 3),
+            node("n3", Some("follower"), 3),
+        ];
+        assert_eq!(leader_of(&nodes).as_deref(), Some("n2"));
+        assert_eq!(leader_of(&nodes[2..]), None);
+        assert_eq!(leader_of(&[node("n1", None, 0)]), None);
+    }
+}
