@@ -201,7 +201,9 @@ mod tests {
     fn majorities_ring_gives_each_node_its_own_majority() {
         for n in 3..=9 {
             let ns = nodes(n);
-            let g = Pattern::MajoritiesRing.grudge(&ns, None, &mut rng()).unwrap();
+            let g = Pattern::MajoritiesRing
+                .grudge(&ns, None, &mut rng())
+                .unwrap();
             let views: Vec<BTreeSet<NodeName>> =
                 ns.iter().map(|node| visible(&g, &ns, node)).collect();
             for (node, view) in ns.iter().zip(&views) {

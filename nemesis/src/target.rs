@@ -120,8 +120,17 @@ mod tests {
         for _ in 0..50 {
             let m = Target::Minority.resolve(&ns, None, &mut rng).unwrap();
             assert!((1..=2).contains(&m.len()), "{m:?}");
-            assert_eq!(Target::Majority.resolve(&ns, None, &mut rng).unwrap().len(), 3);
-            assert_eq!(Target::RandomNode.resolve(&ns, None, &mut rng).unwrap().len(), 1);
+            assert_eq!(
+                Target::Majority.resolve(&ns, None, &mut rng).unwrap().len(),
+                3
+            );
+            assert_eq!(
+                Target::RandomNode
+                    .resolve(&ns, None, &mut rng)
+                    .unwrap()
+                    .len(),
+                1
+            );
         }
         assert_eq!(Target::All.resolve(&ns, None, &mut rng).unwrap(), ns);
     }
