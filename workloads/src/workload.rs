@@ -130,13 +130,7 @@ mod tests {
 
     #[test]
     fn final_ops_read_every_key() {
-        let w = Workload::new(
-            WorkloadConfig::Set(SetConfig {
-                keys: 3,
-                ..SetConfig::default()
-            }),
-            0,
-        );
+        let w = Workload::new(WorkloadConfig::Set(SetConfig { keys: 3 }), 0);
         let keys: Vec<_> = w.final_ops().into_iter().map(|o| o.key.unwrap()).collect();
         assert_eq!(keys, vec!["k0", "k1", "k2"]);
     }
