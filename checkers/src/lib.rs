@@ -2,3 +2,4 @@
 //! mutex, key-value) and workload invariants.
 
 pub mod history;
+pub mod set;
