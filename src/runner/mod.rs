@@ -2,9 +2,29 @@
 //!
 //! - `campaign` parses the YAML file, `validate` checks it into a `plan::Plan` (errors name
 //!   file, line, column and field, located by `yaml_pos`), `duration` reads `30s`-style values;
+//! - `target` is the trait a cluster implements for the runner (Docker in `src/cluster`,
+//!   processes on 127.0.0.1 in `local`); `client` talks HTTP to the nodes;
+//! - `phases` runs setup → run → final heal → final reads → logs → teardown → check, with
+//!   `clients` (workload processes), `faults` (the nemesis task and fault coverage),
+//!   `recorder` (the history writer), `live` and `progress` (the progress line);
+//! - `check` applies the workload's checkers, `results` is `results.json`, `replay` rebuilds a
+//!   recorded run's plan, `history_file` reads histories back.
 
-mod campaign;
-mod duration;
-mod plan;
-mod validate;
-mod yaml_pos;
+pub mod campaign;
+pub mod check;
+pub mod client;
+pub mod clients;
+pub mod duration;
+pub mod faults;
+pub mod history_file;
+pub mod live;
+pub mod local;
+pub mod phases;
+pub mod plan;
+pub mod progress;
+pub mod recorder;
+pub mod replay;
+pub mod results;
+pub mod target;
+pub mod validate;
+pub mod yaml_pos;
