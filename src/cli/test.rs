@@ -13,14 +13,15 @@ use crate::runner::local::LocalTarget;
 use crate::runner::phases::{self, Options, Outcome};
 use crate::runner::plan::Plan;
 use crate::runner::replay;
-use crate::runner::results::Verdict;
 use crate::runner::validate::{validate, Overrides};
 
 /// Runs against `faultline node` processes on 127.0.0.1 (kill, pause; no partitions) until the
 /// Docker cluster target is wired in. Exit 0 valid, 1 violation, 2 unknown, 254 bad campaign,
 /// 255 the harness could not run.
 #[derive(Debug, Args)]
-#[command(after_help = "Results go to <out>/<campaign>/<UTC timestamp>/: history.jsonl, campaign.yaml (as run, with its seed), results.json, logs/.\nCurrently runs against local `faultline node` processes (partitions unsupported); the Docker target replaces it.")]
+#[command(
+    after_help = "Results go to <out>/<campaign>/<UTC timestamp>/: history.jsonl, campaign.yaml (as run, with its seed), results.json, logs/.\nCurrently runs against local `faultline node` processes (partitions unsupported); the Docker target replaces it."
+)]
 pub struct TestArgs {
     /// The campaign file (see CAMPAIGN_README.md). Not needed with --replay.
     #[arg(required_unless_present = "replay", conflicts_with = "replay")]
@@ -65,7 +66,11 @@ pub fn run(args: TestArgs) -> anyhow::Result<Code> {
         plan.name,
         plan.seed,
         plan.schedule.windows.len(),
-        if args.replay.is_some() { ", replayed" } else { "" },
+        if args.replay.is_some() {
+            ", replayed"
+        } else {
+            ""
+        },
         dir.display()
     );
 
@@ -73,12 +78,13 @@ pub fn run(args: TestArgs) -> anyhow::Result<Code> {
     let options = Options {
         keep_cluster: args.keep_cluster,
         progress: !args.no_progress,
-        no_history: false,
+        ..Options::default()
     };
     let outcome = runtime.block_on(async {
         let interrupted = watch_ctrl_c();
         let client = HttpClient::new(plan.client_timeout)?;
-        let target = LocalTarget::start(plan.nodes, &dir.join("cluster")).await?;
+        let target =
+            LocalTarget::start(&plan.cluster_name, plan.nodes, &dir.join("cluster")).await?;
         phases::execute(&plan, target, client, &dir, &options, interrupted).await
     })?;
     print_summary(&plan, &outcome);
@@ -89,11 +95,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<Code> {
             outcome.harness_errors.join("; ")
         );
     }
-    Ok(match outcome.results.valid {
-        Verdict::Valid => Code::Valid,
-        Verdict::Invalid => Code::Invalid,
-        Verdict::Unknown => Code::Unknown,
-    })
+    Ok(outcome.results.valid.code())
 }
 
 /// The first Ctrl-C asks the run to stop and clean up; a second one exits at once.

@@ -7,6 +7,7 @@
 //! until it is wired in, so a run is never declared valid on the cheap checks alone.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use checkers::history::{Event, EventType, Process};
 use checkers::set::SetValidity;
@@ -15,11 +16,49 @@ use workloads::WorkloadConfig;
 
 use super::results::{CheckerResult, Verdict};
 
-pub fn check(workload: &WorkloadConfig, events: &[Event]) -> Vec<CheckerResult> {
+/// The campaign's checker limits; past them a checker answers `unknown`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub time: Duration,
+    pub memory_mb: u64,
+}
+
+pub fn check(workload: &WorkloadConfig, events: &[Event], limits: Limits) -> Vec<CheckerResult> {
     match workload {
         WorkloadConfig::Set(_) => vec![set(events)],
-        WorkloadConfig::Register(_) => vec![register_reads(events), linearizability("register")],
-        WorkloadConfig::ListAppend(_) => vec![append_reads(events), linearizability("list-append")],
+        WorkloadConfig::Register(_) => {
+            vec![register_reads(events), linearizability("register", limits)]
+        }
+        WorkloadConfig::ListAppend(_) => {
+            vec![append_reads(events), linearizability("list-append", limits)]
+        }
+    }
+}
+
+/// Runs `check` off the async threads, answering `unknown` past the time limit.
+pub async fn check_within(
+    workload: WorkloadConfig,
+    events: Vec<Event>,
+    limits: Limits,
+) -> Vec<CheckerResult> {
+    let task = tokio::task::spawn_blocking(move || check(&workload, &events, limits));
+    match tokio::time::timeout(limits.time, task).await {
+        Ok(Ok(results)) => results,
+        Ok(Err(e)) => vec![CheckerResult {
+            name: "checkers".into(),
+            valid: Verdict::Unknown,
+            summary: format!("a checker crashed: {e}"),
+            detail: Value::Null,
+        }],
+        Err(_) => vec![CheckerResult {
+            name: "checkers".into(),
+            valid: Verdict::Unknown,
+            summary: format!(
+                "checking took longer than the limit of {}s",
+                limits.time.as_secs()
+            ),
+            detail: Value::Null,
+        }],
     }
 }
 
@@ -30,14 +69,14 @@ pub fn combine(results: &[CheckerResult]) -> Verdict {
         .fold(Verdict::Valid, |acc, r| acc.worst(r.valid))
 }
 
-fn linearizability(workload: &str) -> CheckerResult {
+fn linearizability(workload: &str, limits: Limits) -> CheckerResult {
     CheckerResult {
         name: "linearizability".into(),
         valid: Verdict::Unknown,
         summary: format!(
             "no linearizability checker for the {workload} workload in this build yet; run `faultline check` on history.jsonl"
         ),
-        detail: Value::Null,
+        detail: json!({"time_limit_s": limits.time.as_secs(), "memory_limit_mb": limits.memory_mb}),
     }
 }
 
@@ -56,7 +95,11 @@ fn set(events: &[Event]) -> CheckerResult {
             report.lost_count,
             report.unexpected_count,
             report.recovered_count,
-            report.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+            report
+                .reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
         ),
         detail: serde_json::to_value(&report).unwrap_or(Value::Null),
     }
@@ -67,7 +110,9 @@ fn completed(events: &[Event]) -> Vec<(&Event, &Event)> {
     let mut open: BTreeMap<u64, &Event> = BTreeMap::new();
     let mut pairs = Vec::new();
     for e in events {
-        let Process::Client(p) = e.process else { continue };
+        let Process::Client(p) = e.process else {
+            continue;
+        };
         if e.kind == EventType::Invoke {
             open.insert(p, e);
         } else if let Some(inv) = open.remove(&p) {
@@ -97,21 +142,35 @@ fn register_reads(events: &[Event]) -> CheckerResult {
         }
         reads += 1;
         let key = done.key.clone().unwrap_or_default();
-        if !done.value.is_null() && !written.get(&key).is_some_and(|w| w.contains(&done.value.to_string())) {
+        if !done.value.is_null()
+            && !written
+                .get(&key)
+                .is_some_and(|w| w.contains(&done.value.to_string()))
+        {
             bad.push(json!({"index": done.index, "key": key, "value": done.value}));
         }
     }
-    verdict("reads-of-written-values", bad, format!("{reads} reads returned written values"))
+    verdict(
+        "reads-of-written-values",
+        bad,
+        format!("{reads} reads returned written values"),
+    )
 }
 
 /// List-append reads: only appended values, no duplicates, and every read of a key a prefix of
 /// the longest (appends only ever extend a list).
 fn append_reads(events: &[Event]) -> CheckerResult {
     let mut appended: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for e in events.iter().filter(|e| e.kind == EventType::Invoke && e.f == "txn") {
+    for e in events
+        .iter()
+        .filter(|e| e.kind == EventType::Invoke && e.f == "txn")
+    {
         for m in e.value.as_array().into_iter().flatten() {
             if m[0] == "append" {
-                appended.entry(m[1].as_str().unwrap_or_default().into()).or_default().insert(m[2].to_string());
+                appended
+                    .entry(m[1].as_str().unwrap_or_default().into())
+                    .or_default()
+                    .insert(m[2].to_string());
             }
         }
     }
@@ -122,7 +181,9 @@ fn append_reads(events: &[Event]) -> CheckerResult {
             continue;
         }
         for m in done.value.as_array().into_iter().flatten() {
-            let (Some("r"), Some(key), Some(list)) = (m[0].as_str(), m[1].as_str(), m[2].as_array()) else {
+            let (Some("r"), Some(key), Some(list)) =
+                (m[0].as_str(), m[1].as_str(), m[2].as_array())
+            else {
                 continue;
             };
             let mut seen = BTreeSet::new();
@@ -130,29 +191,49 @@ fn append_reads(events: &[Event]) -> CheckerResult {
                 if !seen.insert(v.to_string()) {
                     bad.push(json!({"index": done.index, "key": key, "duplicate": v}));
                 }
-                if !appended.get(key).is_some_and(|a| a.contains(&v.to_string())) {
+                if !appended
+                    .get(key)
+                    .is_some_and(|a| a.contains(&v.to_string()))
+                {
                     bad.push(json!({"index": done.index, "key": key, "never-appended": v}));
                 }
             }
-            reads.entry(key.into()).or_default().push((done.index, list.clone()));
+            reads
+                .entry(key.into())
+                .or_default()
+                .push((done.index, list.clone()));
         }
     }
     let mut count = 0;
     for (key, lists) in &reads {
         count += lists.len();
-        let longest = lists.iter().map(|(_, l)| l).max_by_key(|l| l.len()).cloned().unwrap_or_default();
+        let longest = lists
+            .iter()
+            .map(|(_, l)| l)
+            .max_by_key(|l| l.len())
+            .cloned()
+            .unwrap_or_default();
         for (index, l) in lists {
             if longest[..l.len().min(longest.len())] != l[..] {
                 bad.push(json!({"index": index, "key": key, "incompatible-order": l, "longest": longest}));
             }
         }
     }
-    verdict("append-reads", bad, format!("{count} reads are prefixes of one order per key"))
+    verdict(
+        "append-reads",
+        bad,
+        format!("{count} reads are prefixes of one order per key"),
+    )
 }
 
 fn verdict(name: &str, bad: Vec<Value>, fine: String) -> CheckerResult {
     if bad.is_empty() {
-        CheckerResult { name: name.into(), valid: Verdict::Valid, summary: fine, detail: Value::Null }
+        CheckerResult {
+            name: name.into(),
+            valid: Verdict::Valid,
+            summary: fine,
+            detail: Value::Null,
+        }
     } else {
         CheckerResult {
             name: name.into(),
@@ -168,8 +249,22 @@ mod tests {
     use super::*;
     use workloads::register::RegisterConfig;
 
+    const LIMITS: Limits = Limits {
+        time: Duration::from_secs(1),
+        memory_mb: 64,
+    };
+
     fn ev(i: u64, p: u64, kind: EventType, f: &str, key: Option<&str>, value: Value) -> Event {
-        Event { index: i, time: i, process: Process::Client(p), kind, f: f.into(), key: key.map(Into::into), value, error: None }
+        Event {
+            index: i,
+            time: i,
+            process: Process::Client(p),
+            kind,
+            f: f.into(),
+            key: key.map(Into::into),
+            value,
+            error: None,
+        }
     }
 
     #[test]
@@ -180,11 +275,24 @@ mod tests {
             ev(2, 1, EventType::Invoke, "read", Some("k"), Value::Null),
             ev(3, 1, EventType::Ok, "read", Some("k"), json!(2)),
         ];
-        let r = check(&WorkloadConfig::Register(RegisterConfig::default()), &h);
+        let r = check(
+            &WorkloadConfig::Register(RegisterConfig::default()),
+            &h,
+            LIMITS,
+        );
         assert_eq!(r[0].valid, Verdict::Invalid);
         assert_eq!(combine(&r), Verdict::Invalid);
-        let ok = vec![h[0].clone(), h[1].clone(), h[2].clone(), ev(3, 1, EventType::Ok, "read", Some("k"), json!(1))];
-        let r = check(&WorkloadConfig::Register(RegisterConfig::default()), &ok);
+        let ok = vec![
+            h[0].clone(),
+            h[1].clone(),
+            h[2].clone(),
+            ev(3, 1, EventType::Ok, "read", Some("k"), json!(1)),
+        ];
+        let r = check(
+            &WorkloadConfig::Register(RegisterConfig::default()),
+            &ok,
+            LIMITS,
+        );
         assert_eq!(r[0].valid, Verdict::Valid);
         // Without the linearizability checker the run cannot be declared valid.
         assert_eq!(combine(&r), Verdict::Unknown);
@@ -194,8 +302,18 @@ mod tests {
     fn list_reads_must_share_one_order() {
         let txn = |i, p, kind, v: Value| ev(i, p, kind, "txn", None, v);
         let h = vec![
-            txn(0, 0, EventType::Invoke, json!([["append", "k", 1], ["append", "k", 2]])),
-            txn(1, 0, EventType::Ok, json!([["append", "k", 1], ["append", "k", 2]])),
+            txn(
+                0,
+                0,
+                EventType::Invoke,
+                json!([["append", "k", 1], ["append", "k", 2]]),
+            ),
+            txn(
+                1,
+                0,
+                EventType::Ok,
+                json!([["append", "k", 1], ["append", "k", 2]]),
+            ),
             txn(2, 1, EventType::Invoke, json!([["r", "k", null]])),
             txn(3, 1, EventType::Ok, json!([["r", "k", [1, 2]]])),
             txn(4, 2, EventType::Invoke, json!([["r", "k", null]])),

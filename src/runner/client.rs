@@ -24,8 +24,7 @@ pub struct NodeStatus {
 /// Sends workload requests and status probes. `HttpClient` is the real one; tests use fakes.
 pub trait Client: Clone + Send + Sync + 'static {
     fn call(&self, addr: SocketAddr, request: &Request) -> impl Future<Output = Response> + Send;
-    fn status(&self, addr: SocketAddr)
-        -> impl Future<Output = Result<NodeStatus, String>> + Send;
+    fn status(&self, addr: SocketAddr) -> impl Future<Output = Result<NodeStatus, String>> + Send;
 }
 
 #[derive(Clone)]
@@ -111,7 +110,9 @@ impl Client for HttpClient {
         if !resp.status().is_success() {
             return Err(format!("{addr}: /status answered {}", resp.status()));
         }
-        resp.json().await.map_err(|e| format!("{addr}: bad /status reply: {e}"))
+        resp.json()
+            .await
+            .map_err(|e| format!("{addr}: bad /status reply: {e}"))
     }
 }
 
@@ -143,16 +144,20 @@ pub fn classify(status: u16, body: &[u8]) -> Response {
     }
 }
 
+/// Starts the error of a connection that could not be made (nothing was sent).
+pub const UNREACHABLE: &str = "unreachable";
+
 /// A transport error: failing to connect means nothing was sent; anything later is unknown.
 fn classify_error(addr: SocketAddr, e: &reqwest::Error) -> Response {
-    let error = format!("{addr}: {e}");
     if e.is_connect() {
         Response::Fail {
             status: None,
-            error,
+            error: format!("{UNREACHABLE}: {addr}: {e}"),
         }
     } else {
-        Response::Info { error }
+        Response::Info {
+            error: format!("{addr}: {e}"),
+        }
     }
 }
 
@@ -198,9 +203,15 @@ mod tests {
     async fn refused_connections_fail_and_silent_servers_are_info() {
         let client = HttpClient::new(Duration::from_millis(300)).unwrap();
         // A port nobody listens on: bind, learn the port, close.
-        let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let refused = client.call(addr, &Request::Read { key: "k".into() }).await;
-        assert!(matches!(refused, Response::Fail { status: None, .. }), "{refused:?}");
+        assert!(
+            matches!(refused, Response::Fail { status: None, .. }),
+            "{refused:?}"
+        );
 
         // A server that accepts and never answers: the request was sent, so the outcome is unknown.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -14,6 +14,14 @@ use super::client::Client;
 use super::live::Live;
 use super::recorder::Recorder;
 
+/// Pause after a refused connection before the next operation.
+const UNREACHABLE_BACKOFF: Duration = Duration::from_millis(20);
+
+/// Connection-level failures (nothing sent) are marked by the client with this prefix.
+fn is_unreachable(error: &str) -> bool {
+    error.starts_with(super::client::UNREACHABLE)
+}
+
 /// What every worker shares.
 #[derive(Clone)]
 pub struct Workers<C> {
@@ -42,7 +50,10 @@ impl<C: Client> Workers<C> {
             if *stop.borrow() {
                 break;
             }
-            let n = self.live.ops.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let n = self
+                .live
+                .ops
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if self.ops_limit.is_some_and(|limit| n >= limit) {
                 break;
             }
@@ -55,7 +66,19 @@ impl<C: Client> Workers<C> {
             }
             let op = gen.next_op();
             let addr = self.nodes[(process % self.nodes.len() as u64) as usize];
-            let done = self.invoke(process, addr, &op, |resp| gen.complete(&op, resp)).await;
+            let done = self
+                .invoke(process, addr, &op, |resp| gen.complete(&op, resp))
+                .await;
+            // A client whose answers come back without waiting (a fast refusal) must still let
+            // the timer and the nemesis run.
+            tokio::task::coop::consume_budget().await;
+            if done.kind == EventType::Fail && done.error.as_deref().is_some_and(is_unreachable) {
+                // Its node is down: retrying at full speed would only flood the history.
+                tokio::select! {
+                    _ = tokio::time::sleep(UNREACHABLE_BACKOFF) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
             if done.kind == EventType::Info {
                 process += step;
                 gen = self.workload.process(process);
@@ -74,8 +97,14 @@ impl<C: Client> Workers<C> {
         complete: impl FnOnce(Response) -> Completion,
     ) -> Completion {
         let p = Process::Client(process);
-        self.recorder
-            .record(p, EventType::Invoke, &op.f, op.key.clone(), op.value.clone(), None);
+        self.recorder.record(
+            p,
+            EventType::Invoke,
+            &op.f,
+            op.key.clone(),
+            op.value.clone(),
+            None,
+        );
         let response = self.client.call(addr, &op.request).await;
         let done = complete(response);
         self.recorder.record(
@@ -96,7 +125,11 @@ impl<C: Client> Workers<C> {
 
     /// The final reads: each until it succeeds or `deadline`, a new process per attempt, going
     /// round the nodes (a node that cannot answer does not block the read).
-    pub async fn final_reads(&self, first_process: u64, deadline: tokio::time::Instant) -> (u64, Vec<String>) {
+    pub async fn final_reads(
+        &self,
+        first_process: u64,
+        deadline: tokio::time::Instant,
+    ) -> (u64, Vec<String>) {
         let mut process = first_process;
         let mut missing = Vec::new();
         for op in self.workload.final_ops() {
@@ -104,7 +137,9 @@ impl<C: Client> Workers<C> {
             loop {
                 let addr = self.nodes[attempt % self.nodes.len()];
                 let mut gen = self.workload.process(process);
-                let done = self.invoke(process, addr, &op, |r| gen.complete(&op, r)).await;
+                let done = self
+                    .invoke(process, addr, &op, |r| gen.complete(&op, r))
+                    .await;
                 process += 1;
                 attempt += 1;
                 if done.kind == EventType::Ok {

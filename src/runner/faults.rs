@@ -33,7 +33,11 @@ pub const NEMESIS: Process = Process::Nemesis(NemesisTag::Nemesis);
 impl<T: TestTarget, C: Client> Nemesis<T, C> {
     /// Runs the schedule until its end or until `stop` turns true. Windows still open at the end
     /// are left for the final heal.
-    pub async fn run(&self, schedule: &Schedule, mut stop: watch::Receiver<bool>) -> Vec<FaultRecord> {
+    pub async fn run(
+        &self,
+        schedule: &Schedule,
+        mut stop: watch::Receiver<bool>,
+    ) -> Vec<FaultRecord> {
         let mut records: Vec<FaultRecord> = schedule
             .windows
             .iter()
@@ -104,7 +108,11 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
             Err(e) => {
                 record.status = FaultStatus::Skipped;
                 record.error = Some(e.to_string());
-                self.event(&record.kind, json!({"window": index, "phase": "skipped"}), Some(e.to_string()));
+                self.event(
+                    &record.kind,
+                    json!({"window": index, "phase": "skipped"}),
+                    Some(e.to_string()),
+                );
                 tracing::warn!(target: "faultline::nemesis", window = index, error = %e, "fault skipped");
                 return None;
             }
@@ -151,7 +159,9 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         let result = undo.apply(&*self.target).await;
         self.live.remove_active(&label(&action));
         record.end_ns = Some(self.recorder.now());
-        let error = result.err().map(|e| format!("undoing with {}: {e}", undo.name()));
+        let error = result
+            .err()
+            .map(|e| format!("undoing with {}: {e}", undo.name()));
         if let Some(e) = &error {
             tracing::error!(target: "faultline::nemesis", window = record.window, error = %e, "undo failed; the final heal retries");
             record.error = Some(e.clone());
@@ -174,28 +184,49 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
     }
 
     /// A kill took effect when every killed node's process is gone.
-    async fn observe_down(&self, nodes: &[String], deadline: Instant) -> (Option<bool>, Option<String>) {
+    async fn observe_down(
+        &self,
+        nodes: &[String],
+        deadline: Instant,
+    ) -> (Option<bool>, Option<String>) {
         loop {
             let mut down = Vec::new();
             for n in nodes {
                 match self.target.is_running(n).await {
                     Ok(false) => down.push(n.clone()),
                     Ok(true) => {}
-                    Err(e) => tracing::warn!(target: "faultline::nemesis", node = %n, error = %format!("{e:#}"), "probing node"),
+                    Err(e) => {
+                        tracing::warn!(target: "faultline::nemesis", node = %n, error = %format!("{e:#}"), "probing node")
+                    }
                 }
             }
             if down.len() == nodes.len() {
                 return (Some(true), Some(format!("{} down", down.join(","))));
             }
             if Instant::now() >= deadline {
-                return (Some(false), Some(format!("still running: {}", nodes.iter().filter(|n| !down.contains(n)).cloned().collect::<Vec<_>>().join(","))));
+                return (
+                    Some(false),
+                    Some(format!(
+                        "still running: {}",
+                        nodes
+                            .iter()
+                            .filter(|n| !down.contains(n))
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )),
+                );
             }
             tokio::time::sleep(POLL).await;
         }
     }
 
     /// A pause took effect when every paused node stops answering its status endpoint.
-    async fn observe_silent(&self, nodes: &[String], deadline: Instant) -> (Option<bool>, Option<String>) {
+    async fn observe_silent(
+        &self,
+        nodes: &[String],
+        deadline: Instant,
+    ) -> (Option<bool>, Option<String>) {
         let addrs: Vec<_> = self
             .target
             .nodes()
@@ -211,26 +242,37 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
                 .map(|((n, _), _)| n.clone())
                 .collect();
             if answering.is_empty() {
-                return (Some(true), Some(format!("{} stopped answering", nodes.join(","))));
+                return (
+                    Some(true),
+                    Some(format!("{} stopped answering", nodes.join(","))),
+                );
             }
             if Instant::now() >= deadline {
-                return (Some(false), Some(format!("still answering: {}", answering.join(","))));
+                return (
+                    Some(false),
+                    Some(format!("still answering: {}", answering.join(","))),
+                );
             }
             tokio::time::sleep(POLL).await;
         }
     }
 
     fn event(&self, f: &str, value: Value, error: Option<String>) {
-        self.recorder.record(NEMESIS, EventType::Info, f, None, value, error);
+        self.recorder
+            .record(NEMESIS, EventType::Info, f, None, value, error);
     }
 }
 
 fn needs_leader(spec: &FaultSpec) -> bool {
     matches!(
         spec,
-        FaultSpec::Kill { target: Target::Leader }
-            | FaultSpec::Pause { target: Target::Leader }
-            | FaultSpec::Partition { pattern: Pattern::IsolateLeader }
+        FaultSpec::Kill {
+            target: Target::Leader
+        } | FaultSpec::Pause {
+            target: Target::Leader
+        } | FaultSpec::Partition {
+            pattern: Pattern::IsolateLeader
+        }
     )
 }
 
@@ -263,9 +305,10 @@ pub fn partition_effect(
     let mut changes = Vec::new();
     for ((name, b), a) in names.iter().zip(before).zip(after) {
         match (b, a) {
-            (Some(b), Some(a)) if a.term > b.term || a.role != b.role => {
-                changes.push(format!("{name} {}@{} -> {}@{}", b.role, b.term, a.role, a.term))
-            }
+            (Some(b), Some(a)) if a.term > b.term || a.role != b.role => changes.push(format!(
+                "{name} {}@{} -> {}@{}",
+                b.role, b.term, a.role, a.term
+            )),
             (Some(_), None) => changes.push(format!("{name} stopped answering")),
             _ => {}
         }
@@ -303,11 +346,22 @@ mod tests {
     #[test]
     fn a_partition_that_moved_leadership_is_observed() {
         let names = vec!["n1".to_string(), "n2".into(), "n3".into()];
-        let before = vec![st(1, "leader", 2), st(2, "follower", 2), st(3, "follower", 2)];
-        let after = vec![st(1, "candidate", 5), st(2, "leader", 3), st(3, "follower", 3)];
+        let before = vec![
+            st(1, "leader", 2),
+            st(2, "follower", 2),
+            st(3, "follower", 2),
+        ];
+        let after = vec![
+            st(1, "candidate", 5),
+            st(2, "leader", 3),
+            st(3, "follower", 3),
+        ];
         let (observed, effect) = partition_effect(&names, &before, &after);
         assert!(observed);
-        assert!(effect.starts_with("leader 1 lost leadership to 2"), "{effect}");
+        assert!(
+            effect.starts_with("leader 1 lost leadership to 2"),
+            "{effect}"
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@ use checkers::history::Event;
 
 /// The events, and a warning when a trailing partial line was dropped.
 pub fn read(path: &Path) -> anyhow::Result<(Vec<Event>, Option<String>)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     parse(&text, path)
 }
 
@@ -39,14 +40,17 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<(Vec<Event>, Option<Stri
 mod tests {
     use super::*;
 
-    const LINE: &str = r#"{"index":0,"time":1,"process":0,"type":"invoke","f":"read","key":"k0","value":null}"#;
+    const LINE: &str =
+        r#"{"index":0,"time":1,"process":0,"type":"invoke","f":"read","key":"k0","value":null}"#;
 
     #[test]
     fn a_partial_last_line_is_dropped_with_a_warning() {
         let text = format!("{LINE}\n{}", &LINE[..20]);
         let (events, warning) = parse(&text, Path::new("h.jsonl")).unwrap();
         assert_eq!(events.len(), 1);
-        assert!(warning.unwrap().starts_with("h.jsonl:2: ignoring a partial last line"));
+        assert!(warning
+            .unwrap()
+            .starts_with("h.jsonl:2: ignoring a partial last line"));
     }
 
     #[test]

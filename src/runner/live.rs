@@ -16,7 +16,10 @@ pub struct Live {
 
 impl Live {
     pub fn add_active(&self, fault: String) {
-        self.active.lock().unwrap_or_else(|p| p.into_inner()).push(fault);
+        self.active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(fault);
     }
 
     pub fn remove_active(&self, fault: &str) {
@@ -27,11 +30,17 @@ impl Live {
     }
 
     pub fn clear_active(&self) {
-        self.active.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     pub fn active(&self) -> Vec<String> {
-        self.active.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn get(counter: &AtomicU64) -> u64 {

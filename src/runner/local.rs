@@ -49,6 +49,7 @@ struct Node {
 }
 
 pub struct LocalTarget {
+    name: String,
     exe: PathBuf,
     dir: PathBuf,
     peers: String,
@@ -59,7 +60,7 @@ pub struct LocalTarget {
 
 impl LocalTarget {
     /// Starts `count` nodes of this very binary, with data and logs under `dir`.
-    pub async fn start(count: u32, dir: &Path) -> anyhow::Result<LocalTarget> {
+    pub async fn start(name: &str, count: u32, dir: &Path) -> anyhow::Result<LocalTarget> {
         let exe = std::env::current_exe().context("finding the faultline binary")?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut nodes = BTreeMap::new();
@@ -88,6 +89,7 @@ impl LocalTarget {
             .collect::<Vec<_>>()
             .join(",");
         let target = LocalTarget {
+            name: name.to_string(),
             exe,
             dir: dir.to_path_buf(),
             peers,
@@ -129,7 +131,9 @@ impl LocalTarget {
     async fn signal(&self, names: &[NodeName], signal: libc::c_int) -> Result<(), LocalError> {
         let nodes = self.nodes.lock().await;
         for name in names {
-            let node = nodes.get(name).ok_or_else(|| LocalError::UnknownNode(name.clone()))?;
+            let node = nodes
+                .get(name)
+                .ok_or_else(|| LocalError::UnknownNode(name.clone()))?;
             // A killed node has nothing to pause or resume.
             let Some(pid) = node.child.as_ref().and_then(Child::id) else {
                 continue;
@@ -153,7 +157,9 @@ impl FaultExecutor for LocalTarget {
     async fn kill(&self, names: &[NodeName]) -> Result<(), LocalError> {
         let mut nodes = self.nodes.lock().await;
         for name in names {
-            let node = nodes.get_mut(name).ok_or_else(|| LocalError::UnknownNode(name.clone()))?;
+            let node = nodes
+                .get_mut(name)
+                .ok_or_else(|| LocalError::UnknownNode(name.clone()))?;
             if let Some(mut child) = node.child.take() {
                 let wait = |source| LocalError::Wait {
                     node: name.clone(),
@@ -169,7 +175,9 @@ impl FaultExecutor for LocalTarget {
     async fn start(&self, names: &[NodeName]) -> Result<(), LocalError> {
         let mut nodes = self.nodes.lock().await;
         for name in names {
-            let node = nodes.get_mut(name).ok_or_else(|| LocalError::UnknownNode(name.clone()))?;
+            let node = nodes
+                .get_mut(name)
+                .ok_or_else(|| LocalError::UnknownNode(name.clone()))?;
             let exited = match node.child.as_mut() {
                 None => true,
                 Some(c) => c.try_wait().ok().flatten().is_some(),
@@ -219,7 +227,9 @@ impl TestTarget for LocalTarget {
 
     async fn is_running(&self, name: &NodeName) -> anyhow::Result<bool> {
         let mut nodes = self.nodes.lock().await;
-        let node = nodes.get_mut(name).ok_or_else(|| LocalError::UnknownNode(name.clone()))?;
+        let node = nodes
+            .get_mut(name)
+            .ok_or_else(|| LocalError::UnknownNode(name.clone()))?;
         Ok(match node.child.as_mut() {
             None => false,
             Some(c) => c
@@ -251,6 +261,6 @@ impl TestTarget for LocalTarget {
     }
 
     fn describe(&self) -> String {
-        format!("{} local nodes", self.addrs.len())
+        format!("cluster {} ({} local nodes)", self.name, self.addrs.len())
     }
 }

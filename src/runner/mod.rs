@@ -28,3 +28,8 @@ pub mod results;
 pub mod target;
 pub mod validate;
 pub mod yaml_pos;
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;

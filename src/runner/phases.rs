@@ -30,12 +30,25 @@ const LEADER_DEADLINE: Duration = Duration::from_secs(60);
 /// How long the final reads may keep retrying.
 const FINAL_READS_DEADLINE: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub keep_cluster: bool,
     pub progress: bool,
     /// Keep no history (the recording-cost benchmark's baseline); nothing is checked.
     pub no_history: bool,
+    /// How long a fresh cluster may take to elect a leader, and the healed one to settle.
+    pub leader_deadline: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            keep_cluster: false,
+            progress: true,
+            no_history: false,
+            leader_deadline: LEADER_DEADLINE,
+        }
+    }
 }
 
 /// What a run produced. `harness_errors` are failures of the harness itself (setup, heal,
@@ -77,7 +90,7 @@ pub async fn execute<T: TestTarget, C: Client>(
     // Setup: the cluster must have a leader before anything is recorded.
     let t = Instant::now();
     let setup = tokio::select! {
-        r = wait_for_leader(&*target, LEADER_DEADLINE) => r,
+        r = wait_for_leader(&*target, options.leader_deadline) => r,
         _ = interrupted.wait_for(|i| *i) => Err(anyhow::anyhow!("interrupted during setup")),
     };
     timer.done("setup", t, setup.as_ref().err().map(|e| format!("{e:#}")));
@@ -165,12 +178,29 @@ pub async fn execute<T: TestTarget, C: Client>(
 
     // Final heal, whatever happened above.
     let t = Instant::now();
-    recorder.record(NEMESIS, EventType::Info, "heal-all", None, json!({"phase": "start", "targets": names}), None);
+    recorder.record(
+        NEMESIS,
+        EventType::Info,
+        "heal-all",
+        None,
+        json!({"phase": "start", "targets": names}),
+        None,
+    );
     let heal = nemesis::heal_all(&*target, &names).await;
     let heal_error = heal.as_ref().err().map(|e| e.to_string());
-    recorder.record(NEMESIS, EventType::Info, "heal-all", None, json!({"phase": "end", "targets": names}), heal_error.clone());
+    recorder.record(
+        NEMESIS,
+        EventType::Info,
+        "heal-all",
+        None,
+        json!({"phase": "end", "targets": names}),
+        heal_error.clone(),
+    );
     let healed_at = recorder.now();
-    for f in faults.iter_mut().filter(|f| f.start_ns.is_some() && f.end_ns.is_none()) {
+    for f in faults
+        .iter_mut()
+        .filter(|f| f.start_ns.is_some() && f.end_ns.is_none())
+    {
         f.end_ns = Some(healed_at);
     }
     live.clear_active();
@@ -184,7 +214,7 @@ pub async fn execute<T: TestTarget, C: Client>(
         let t = Instant::now();
         let settled = tokio::select! {
             r = async {
-                wait_for_leader(&*target, LEADER_DEADLINE).await?;
+                wait_for_leader(&*target, options.leader_deadline).await?;
                 tokio::time::sleep(plan.quiet).await;
                 Ok::<_, anyhow::Error>(())
             } => r,
@@ -195,7 +225,10 @@ pub async fn execute<T: TestTarget, C: Client>(
             let deadline = tokio::time::Instant::now() + FINAL_READS_DEADLINE;
             let (_, missing) = workers.final_reads(last_process + 1, deadline).await;
             if !missing.is_empty() {
-                error = Some(format!("final reads that never succeeded: {}", missing.join("; ")));
+                error = Some(format!(
+                    "final reads that never succeeded: {}",
+                    missing.join("; ")
+                ));
             }
         }
         if let Some(e) = &error {
@@ -215,7 +248,11 @@ pub async fn execute<T: TestTarget, C: Client>(
     // Logs, teardown.
     let t = Instant::now();
     let logs = target.collect_logs(&dir.join("logs")).await;
-    timer.done("collect-logs", t, logs.as_ref().err().map(|e| format!("{e:#}")));
+    timer.done(
+        "collect-logs",
+        t,
+        logs.as_ref().err().map(|e| format!("{e:#}")),
+    );
     if let Err(e) = logs {
         notes.push(format!("node logs not collected: {e:#}"));
     }
@@ -235,7 +272,11 @@ pub async fn execute<T: TestTarget, C: Client>(
     } else {
         let (events, warning) = history_file::read(&dir.join("history.jsonl"))?;
         notes.extend(warning);
-        check::check(&plan.workload, &events)
+        let limits = check::Limits {
+            time: plan.checker_time_limit,
+            memory_mb: plan.checker_memory_mb,
+        };
+        check::check_within(plan.workload.clone(), events, limits).await
     };
     timer.done("check", t, None);
 
@@ -265,7 +306,10 @@ pub async fn execute<T: TestTarget, C: Client>(
     let results = Results {
         campaign: plan.name.clone(),
         seed: plan.seed,
-        run: dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        run: dir
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         target: target.describe(),
         valid,
         notes,
@@ -279,11 +323,17 @@ pub async fn execute<T: TestTarget, C: Client>(
     if !options.no_history {
         results.write(dir)?;
     }
-    Ok(Outcome { results, harness_errors })
+    Ok(Outcome {
+        results,
+        harness_errors,
+    })
 }
 
 /// Polls the target until it reports a leader.
-pub async fn wait_for_leader<T: TestTarget>(target: &T, within: Duration) -> anyhow::Result<String> {
+pub async fn wait_for_leader<T: TestTarget>(
+    target: &T,
+    within: Duration,
+) -> anyhow::Result<String> {
     let deadline = Instant::now() + within;
     let mut last_error = None;
     loop {
@@ -296,7 +346,9 @@ pub async fn wait_for_leader<T: TestTarget>(target: &T, within: Duration) -> any
             anyhow::bail!(
                 "no leader elected within {}s{}",
                 within.as_secs(),
-                last_error.map(|e| format!(" (last error: {e})")).unwrap_or_default()
+                last_error
+                    .map(|e| format!(" (last error: {e})"))
+                    .unwrap_or_default()
             );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -309,7 +361,11 @@ pub fn results_dir(out: &Path, campaign: &str) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
     let stamp = utc_stamp(std::time::SystemTime::now());
     for n in 0..100 {
-        let dir = if n == 0 { base.join(&stamp) } else { base.join(format!("{stamp}-{n}")) };
+        let dir = if n == 0 {
+            base.join(&stamp)
+        } else {
+            base.join(format!("{stamp}-{n}"))
+        };
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -321,7 +377,10 @@ pub fn results_dir(out: &Path, campaign: &str) -> anyhow::Result<PathBuf> {
 
 /// `20261123T054900Z`, from the Unix clock (days to civil date after Howard Hinnant).
 pub fn utc_stamp(t: std::time::SystemTime) -> String {
-    let secs = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let z = days as i64 + 719_468;
     let era = z.div_euclid(146_097);

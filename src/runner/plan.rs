@@ -31,10 +31,3 @@ pub struct Plan {
     /// The campaign as run (seed filled in), saved next to the results.
     pub campaign: Campaign,
 }
-
-impl Plan {
-    /// Node names as the cluster names them: `n1`..`nN`.
-    pub fn node_names(&self) -> Vec<String> {
-        (1..=self.nodes).map(|i| format!("n{i}")).collect()
-    }
-}

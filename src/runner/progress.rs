@@ -59,7 +59,11 @@ pub fn line(live: &Live, elapsed: Duration) -> String {
         "{}s | {:.0} ops/s | ok {ok} fail {fail} info {info} | faults: {}",
         elapsed.as_secs(),
         (ok + fail + info) as f64 / secs,
-        if active.is_empty() { "none".to_string() } else { active.join("; ") }
+        if active.is_empty() {
+            "none".to_string()
+        } else {
+            active.join("; ")
+        }
     )
 }
 

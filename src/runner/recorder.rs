@@ -121,9 +121,9 @@ impl Recorder {
 impl Writer {
     /// Waits until every queued event is written and flushed. Close the recorder first.
     pub fn finish(self) -> anyhow::Result<Written> {
-        self.handle
-            .join()
-            .map_err(|_| anyhow::anyhow!("the history writer for {} panicked", self.path.display()))?
+        self.handle.join().map_err(|_| {
+            anyhow::anyhow!("the history writer for {} panicked", self.path.display())
+        })?
     }
 }
 
@@ -153,11 +153,13 @@ fn write_loop(
             written.bytes += line.len() as u64;
         }
         if last_flush.elapsed() >= FLUSH_EVERY {
-            out.flush().with_context(|| format!("flushing {}", path.display()))?;
+            out.flush()
+                .with_context(|| format!("flushing {}", path.display()))?;
             last_flush = Instant::now();
         }
     }
-    out.flush().with_context(|| format!("flushing {}", path.display()))?;
+    out.flush()
+        .with_context(|| format!("flushing {}", path.display()))?;
     Ok(written)
 }
 
@@ -176,7 +178,14 @@ mod tests {
                 let rec = rec.clone();
                 std::thread::spawn(move || {
                     for i in 0..250 {
-                        rec.record(Process::Client(p), EventType::Invoke, "write", Some("k".into()), json!(i), None);
+                        rec.record(
+                            Process::Client(p),
+                            EventType::Invoke,
+                            "write",
+                            Some("k".into()),
+                            json!(i),
+                            None,
+                        );
                     }
                 })
             })
@@ -189,7 +198,10 @@ mod tests {
         assert_eq!(written.events, 1000);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.len() as u64, written.bytes);
-        let events: Vec<Event> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let events: Vec<Event> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         for (i, pair) in events.windows(2).enumerate() {
             assert_eq!(pair[0].index, i as u64);
             assert!(pair[0].time <= pair[1].time, "time goes back at {i}");
@@ -201,7 +213,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.jsonl");
         let (rec, writer) = Recorder::to_file(&path, Instant::now()).unwrap();
-        rec.record(Process::Client(0), EventType::Invoke, "read", None, Value::Null, None);
+        rec.record(
+            Process::Client(0),
+            EventType::Invoke,
+            "read",
+            None,
+            Value::Null,
+            None,
+        );
         // The writer flushes on its own within FLUSH_EVERY; poll with a deadline.
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
@@ -219,7 +238,14 @@ mod tests {
     #[test]
     fn a_discarding_recorder_keeps_nothing() {
         let rec = Recorder::discard(Instant::now());
-        rec.record(Process::Client(0), EventType::Invoke, "read", None, Value::Null, None);
+        rec.record(
+            Process::Client(0),
+            EventType::Invoke,
+            "read",
+            None,
+            Value::Null,
+            None,
+        );
         assert!(rec.now() > 0);
     }
 }

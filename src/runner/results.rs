@@ -8,6 +8,8 @@ use anyhow::Context;
 use nemesis::Action;
 use serde::{Deserialize, Serialize};
 
+use crate::cli::exit::Code;
+
 /// A checker's (or the run's) verdict; invalid beats unknown beats valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -18,11 +20,27 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Priority as for exit codes: invalid beats unknown beats valid.
     pub fn worst(self, other: Verdict) -> Verdict {
-        match (self, other) {
-            (Verdict::Invalid, _) | (_, Verdict::Invalid) => Verdict::Invalid,
-            (Verdict::Unknown, _) | (_, Verdict::Unknown) => Verdict::Unknown,
-            _ => Verdict::Valid,
+        Verdict::from(self.code().worst(other.code()))
+    }
+
+    /// The exit code of `faultline test` for this verdict.
+    pub fn code(self) -> Code {
+        match self {
+            Verdict::Valid => Code::Valid,
+            Verdict::Invalid => Code::Invalid,
+            Verdict::Unknown => Code::Unknown,
+        }
+    }
+}
+
+impl From<Code> for Verdict {
+    fn from(code: Code) -> Verdict {
+        match code {
+            Code::Valid => Verdict::Valid,
+            Code::Invalid => Verdict::Invalid,
+            Code::Unknown => Verdict::Unknown,
         }
     }
 }
@@ -140,16 +158,18 @@ impl Results {
 
     pub fn read(dir: &Path) -> anyhow::Result<Results> {
         let path = dir.join("results.json");
-        let text =
-            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 }
 
 /// Coverage per kind from the fault records; kinds the campaign asked for appear even at zero.
 pub fn coverage(kinds: &[String], faults: &[FaultRecord]) -> BTreeMap<String, Coverage> {
-    let mut map: BTreeMap<String, Coverage> =
-        kinds.iter().map(|k| (k.clone(), Coverage::default())).collect();
+    let mut map: BTreeMap<String, Coverage> = kinds
+        .iter()
+        .map(|k| (k.clone(), Coverage::default()))
+        .collect();
     for f in faults {
         let c = map.entry(f.kind.clone()).or_default();
         c.scheduled += 1;
@@ -174,16 +194,27 @@ pub fn coverage_notes(coverage: &BTreeMap<String, Coverage>) -> (Vec<String>, bo
     for (kind, c) in coverage {
         if c.failed > 0 {
             undermined = true;
-            notes.push(format!("{kind}: {} of {} windows failed to apply", c.failed, c.scheduled));
+            notes.push(format!(
+                "{kind}: {} of {} windows failed to apply",
+                c.failed, c.scheduled
+            ));
         }
         if c.applied > 0 && c.observed == 0 {
             undermined = true;
-            notes.push(format!("{kind}: applied {} times but its effect was never observed", c.applied));
+            notes.push(format!(
+                "{kind}: applied {} times but its effect was never observed",
+                c.applied
+            ));
         }
         if c.scheduled == 0 {
-            notes.push(format!("{kind}: asked for but never scheduled in this run (try a longer duration)"));
+            notes.push(format!(
+                "{kind}: asked for but never scheduled in this run (try a longer duration)"
+            ));
         } else if c.applied == 0 && c.failed == 0 {
-            notes.push(format!("{kind}: scheduled {} times, never applied", c.scheduled));
+            notes.push(format!(
+                "{kind}: scheduled {} times, never applied",
+                c.scheduled
+            ));
         }
     }
     (notes, undermined)
@@ -215,17 +246,31 @@ mod tests {
             record("kill", FaultStatus::Applied, Some(true)),
             record("pause", FaultStatus::Applied, Some(false)),
         ];
-        let cov = coverage(&["kill".into(), "pause".into(), "partition".into()], &faults);
+        let cov = coverage(
+            &["kill".into(), "pause".into(), "partition".into()],
+            &faults,
+        );
         assert_eq!(cov["kill"].observed, 1);
         let (notes, undermined) = coverage_notes(&cov);
         assert!(undermined);
-        assert!(notes.iter().any(|n| n.starts_with("pause: applied 1 times")), "{notes:?}");
-        assert!(notes.iter().any(|n| n.starts_with("partition: asked for")), "{notes:?}");
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("pause: applied 1 times")),
+            "{notes:?}"
+        );
+        assert!(
+            notes.iter().any(|n| n.starts_with("partition: asked for")),
+            "{notes:?}"
+        );
     }
 
     #[test]
     fn observed_faults_do_not_undermine() {
-        let cov = coverage(&["kill".into()], &[record("kill", FaultStatus::Applied, Some(true))]);
+        let cov = coverage(
+            &["kill".into()],
+            &[record("kill", FaultStatus::Applied, Some(true))],
+        );
         assert_eq!(coverage_notes(&cov), (vec![], false));
     }
 
