@@ -1,12 +1,66 @@
-//! The openraft key-value node: placeholder until the node lands.
+//! The openraft key-value node: the system under test.
+//!
+//! - `types`: the Raft type config and the replicated commands;
+//! - `kv`: the key-value data and how commands apply (cas lives here);
+//! - `log`: the durable segment log (records, recovery, the group-fsync writer thread);
+//! - `state_machine`, `snapshot`: applying entries, building and installing snapshots;
+//! - `network`: Raft RPCs to peers; `raft_rpc`: their server side;
+//! - `api`, `read`, `write`, `forward`, `status`, `membership`: the HTTP API, the read path
+//!   (read-index), the ack path, forwarding to the leader, status, run-time membership;
+//! - `config`, `server`: arguments and start-up; `inspect`: `faultline node inspect DIR`.
 
-use clap::Args;
+mod api;
+mod config;
+mod error;
+mod forward;
+mod fsutil;
+mod inspect;
+mod kv;
+mod log;
+mod membership;
+mod network;
+mod raft_rpc;
+mod read;
+mod server;
+mod snapshot;
+mod state;
+mod state_machine;
+mod status;
+#[cfg(test)]
+mod storage_suite;
+mod types;
+mod write;
+
+use clap::{Args, Subcommand};
 
 use crate::cli::exit::Code;
 
 #[derive(Debug, Args)]
-pub struct NodeArgs {}
+#[command(args_conflicts_with_subcommands = true)]
+pub struct NodeArgs {
+    #[command(subcommand)]
+    pub cmd: Option<NodeCmd>,
+    #[command(flatten)]
+    pub run: config::RunArgs,
+}
 
-pub fn run(_args: NodeArgs) -> anyhow::Result<Code> {
-    anyhow::bail!("faultline node is not built yet")
+#[derive(Debug, Subcommand)]
+pub enum NodeCmd {
+    /// Print what a node persisted: vote, log range with terms, committed index, snapshot.
+    Inspect(inspect::InspectArgs),
+}
+
+pub fn run(args: NodeArgs) -> anyhow::Result<Code> {
+    match args.cmd {
+        Some(NodeCmd::Inspect(a)) => inspect::run(a),
+        None => {
+            let cfg = args.run.validate()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| anyhow::anyhow!("starting the tokio runtime: {e}"))?;
+            rt.block_on(server::serve(cfg))?;
+            Ok(Code::Valid)
+        }
+    }
 }

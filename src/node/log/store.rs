@@ -1,0 +1,222 @@
+//! openraft's `RaftLogStorage` over the segment log. Entries are kept in memory from the last
+//! purge on (snapshots bound that), so readers never touch the disk; the files exist for restart.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::ops::RangeBounds;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+
+use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
+use openraft::{AnyError, OptionalSend, RaftLogReader, StorageIOError};
+
+use super::disk;
+use super::segment;
+use super::writer::{self, Cmd};
+use crate::node::fsutil;
+use crate::node::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+
+#[derive(Default)]
+struct Mem {
+    entries: BTreeMap<u64, Entry>,
+    last_purged: Option<LogId>,
+}
+
+/// The log store handed to Raft; its readers share the in-memory entries.
+pub struct LogStore {
+    mem: Arc<Mutex<Mem>>,
+    vote: Option<Vote>,
+    committed: Option<LogId>,
+    tx: Sender<Cmd>,
+}
+
+#[derive(Clone)]
+pub struct LogReader {
+    mem: Arc<Mutex<Mem>>,
+}
+
+impl LogStore {
+    /// Recovers the log in `data_dir` and starts its writer thread.
+    pub fn open(data_dir: &Path) -> anyhow::Result<LogStore> {
+        let rec = disk::recover(data_dir)?;
+        let vote: Option<Vote> = fsutil::read_json(&data_dir.join("vote.json"))?;
+        let committed: Option<Option<LogId>> = fsutil::read_json(&data_dir.join("committed.json"))?;
+        tracing::info!(
+            target: "faultline::node",
+            entries = rec.entries.len(),
+            first = ?rec.entries.keys().next(),
+            last = ?rec.entries.keys().next_back(),
+            purged = ?rec.last_purged.map(|l| l.index),
+            vote = ?vote,
+            "recovered the raft log"
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        writer::spawn(rec.disk, PathBuf::from(data_dir), rx)?;
+        Ok(LogStore {
+            mem: Arc::new(Mutex::new(Mem {
+                entries: rec.entries,
+                last_purged: rec.last_purged,
+            })),
+            vote,
+            committed: committed.flatten(),
+            tx,
+        })
+    }
+
+    // StorageError is openraft's type; its size is not ours to choose.
+    #[allow(clippy::result_large_err)]
+    fn send(&self, cmd: Cmd) -> Result<(), StorageError> {
+        self.tx.send(cmd).map_err(|_| {
+            io_err(StorageIOError::write_logs(AnyError::error(
+                "the log writer thread stopped",
+            )))
+        })
+    }
+
+    async fn call(
+        &self,
+        make: impl FnOnce(writer::Reply) -> Cmd,
+        err: fn(AnyError) -> StorageIOError<u64>,
+    ) -> Result<(), StorageError> {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        self.send(make(done))?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(io_err(err(AnyError::error(e)))),
+            Err(_) => Err(io_err(err(AnyError::error(
+                "the log writer thread stopped",
+            )))),
+        }
+    }
+}
+
+fn io_err(e: StorageIOError<u64>) -> StorageError {
+    StorageError::IO { source: e }
+}
+
+impl RaftLogReader<TypeConfig> for LogReader {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let mem = self.mem.lock().expect("log mutex poisoned");
+        Ok(mem.entries.range(range).map(|(_, e)| e.clone()).collect())
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let mem = self.mem.lock().expect("log mutex poisoned");
+        Ok(mem.entries.range(range).map(|(_, e)| e.clone()).collect())
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogReader;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
+        let mem = self.mem.lock().expect("log mutex poisoned");
+        let last = mem.entries.values().next_back().map(|e| e.log_id);
+        Ok(LogState {
+            last_purged_log_id: mem.last_purged,
+            last_log_id: last.or(mem.last_purged),
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> LogReader {
+        LogReader {
+            mem: self.mem.clone(),
+        }
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
+        let v = *vote;
+        self.call(
+            |done| Cmd::SaveVote { vote: v, done },
+            StorageIOError::write_vote,
+        )
+        .await?;
+        self.vote = Some(v);
+        Ok(())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
+        Ok(self.vote)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        self.committed = committed;
+        self.send(Cmd::SaveCommitted(committed))
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        Ok(self.committed)
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut records = Vec::new();
+        let mut batch = Vec::new();
+        for e in entries {
+            let mut buf = Vec::new();
+            segment::encode(&e, &mut buf).map_err(|err| {
+                io_err(StorageIOError::write_log_entry(
+                    e.log_id,
+                    AnyError::error(format!("{err:#}")),
+                ))
+            })?;
+            records.push((e.log_id.index, buf));
+            batch.push(e);
+        }
+        {
+            let mut mem = self.mem.lock().expect("log mutex poisoned");
+            for e in batch {
+                mem.entries.insert(e.log_id.index, e);
+            }
+        }
+        self.send(Cmd::Append {
+            records,
+            done: callback,
+        })
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        tracing::info!(target: "faultline::node", since = log_id.index, "truncating conflicting log entries");
+        {
+            let mut mem = self.mem.lock().expect("log mutex poisoned");
+            mem.entries.split_off(&log_id.index);
+        }
+        let since = log_id.index;
+        self.call(
+            |done| Cmd::Truncate { since, done },
+            StorageIOError::write_logs,
+        )
+        .await
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        tracing::debug!(target: "faultline::node", upto = log_id.index, "purging the log");
+        {
+            let mut mem = self.mem.lock().expect("log mutex poisoned");
+            let keep = mem.entries.split_off(&(log_id.index + 1));
+            mem.entries = keep;
+            mem.last_purged = Some(log_id);
+        }
+        self.call(
+            |done| Cmd::Purge { upto: log_id, done },
+            StorageIOError::write_logs,
+        )
+        .await
+    }
+}

@@ -1,0 +1,172 @@
+//! The log's single writer thread: it takes every pending command, writes the appends, fsyncs
+//! once, and only then tells Raft the entries are flushed. One fsync per batch, not per entry,
+//! is what lets throughput exceed the disk's fsync rate.
+
+use std::path::PathBuf;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use openraft::storage::LogFlushed;
+use tokio::sync::oneshot;
+
+use super::disk::{purged_path, LogDisk};
+use crate::node::fsutil;
+use crate::node::types::{LogId, TypeConfig, Vote};
+
+pub type Reply = oneshot::Sender<Result<(), String>>;
+
+pub enum Cmd {
+    Append {
+        /// `(index, encoded record)` in log order.
+        records: Vec<(u64, Vec<u8>)>,
+        done: LogFlushed<TypeConfig>,
+    },
+    Truncate {
+        since: u64,
+        done: Reply,
+    },
+    Purge {
+        upto: LogId,
+        done: Reply,
+    },
+    SaveVote {
+        vote: Vote,
+        done: Reply,
+    },
+    /// A hint for restart (how far to re-apply); losing the latest one is safe, so it is written
+    /// at most every [`COMMITTED_EVERY`] and never waited for.
+    SaveCommitted(Option<LogId>),
+}
+
+const COMMITTED_EVERY: Duration = Duration::from_millis(100);
+
+pub fn spawn(disk: LogDisk, data_dir: PathBuf, rx: Receiver<Cmd>) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name("raft-log-writer".into())
+        .spawn(move || {
+            Writer {
+                disk,
+                data_dir,
+                committed_at: None,
+            }
+            .run(rx)
+        })
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("starting the log writer thread: {e}"))
+}
+
+struct Writer {
+    disk: LogDisk,
+    data_dir: PathBuf,
+    committed_at: Option<Instant>,
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Cmd>) {
+        // Once a write failed the files may not match memory: refuse everything after it, so
+        // Raft stops instead of acknowledging entries that are not on disk.
+        let mut failed: Option<String> = None;
+        let mut committed = None;
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            batch.extend(rx.try_iter());
+            let mut flushed: Vec<LogFlushed<TypeConfig>> = Vec::new();
+            for cmd in batch {
+                match cmd {
+                    Cmd::Append { records, done } => {
+                        if failed.is_none() {
+                            if let Err(e) = self.append(&records) {
+                                failed = Some(format!("{e:#}"));
+                            }
+                        }
+                        flushed.push(done);
+                    }
+                    Cmd::SaveCommitted(c) => committed = Some(c),
+                    other => {
+                        self.flush(&mut failed, &mut flushed);
+                        let (res, done) = match other {
+                            Cmd::Truncate { since, done } => (self.truncate(since, &failed), done),
+                            Cmd::Purge { upto, done } => (self.purge(upto, &failed), done),
+                            Cmd::SaveVote { vote, done } => (self.save_vote(&vote, &failed), done),
+                            Cmd::Append { .. } | Cmd::SaveCommitted(_) => unreachable!(),
+                        };
+                        if let Err(e) = &res {
+                            failed.get_or_insert_with(|| e.clone());
+                        }
+                        let _ = done.send(res);
+                    }
+                }
+            }
+            self.flush(&mut failed, &mut flushed);
+            let due = self
+                .committed_at
+                .is_none_or(|t| t.elapsed() >= COMMITTED_EVERY);
+            if due && failed.is_none() {
+                if let Some(c) = committed.take() {
+                    self.committed_at = Some(Instant::now());
+                    if let Err(e) = self.save_committed(c) {
+                        tracing::warn!(target: "faultline::node", "saving the committed index: {e:#}");
+                    }
+                }
+            }
+        }
+        tracing::debug!(target: "faultline::node", "log writer stopped");
+    }
+
+    fn append(&mut self, records: &[(u64, Vec<u8>)]) -> anyhow::Result<()> {
+        for (index, bytes) in records {
+            self.disk.append(*index, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// fsyncs what was appended, then acknowledges each waiting append.
+    fn flush(&mut self, failed: &mut Option<String>, waiting: &mut Vec<LogFlushed<TypeConfig>>) {
+        if waiting.is_empty() {
+            return;
+        }
+        if failed.is_none() {
+            if let Err(e) = self.disk.sync() {
+                *failed = Some(format!("{e:#}"));
+            }
+        }
+        for done in waiting.drain(..) {
+            match failed {
+                None => done.log_io_completed(Ok(())),
+                Some(e) => done.log_io_completed(Err(std::io::Error::other(e.clone()))),
+            }
+        }
+    }
+
+    fn truncate(&mut self, since: u64, failed: &Option<String>) -> Result<(), String> {
+        check(failed)?;
+        self.disk.truncate(since).map_err(|e| format!("{e:#}"))
+    }
+
+    fn purge(&mut self, upto: LogId, failed: &Option<String>) -> Result<(), String> {
+        check(failed)?;
+        let bytes = serde_json::to_vec(&upto).map_err(|e| e.to_string())?;
+        fsutil::write_atomic(&self.data_dir, "purged.json", &bytes)
+            .map_err(|e| format!("{e:#}"))?;
+        debug_assert!(purged_path(&self.data_dir).exists());
+        self.disk.purge(upto.index).map_err(|e| format!("{e:#}"))
+    }
+
+    fn save_vote(&mut self, vote: &Vote, failed: &Option<String>) -> Result<(), String> {
+        check(failed)?;
+        let bytes = serde_json::to_vec(vote).map_err(|e| e.to_string())?;
+        fsutil::write_atomic(&self.data_dir, "vote.json", &bytes).map_err(|e| format!("{e:#}"))
+    }
+
+    fn save_committed(&mut self, c: Option<LogId>) -> anyhow::Result<()> {
+        let bytes = serde_json::to_vec(&c)?;
+        fsutil::write_atomic(&self.data_dir, "committed.json", &bytes)
+    }
+}
+
+fn check(failed: &Option<String>) -> Result<(), String> {
+    match failed {
+        Some(e) => Err(format!("an earlier log write failed: {e}")),
+        None => Ok(()),
+    }
+}

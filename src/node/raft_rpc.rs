@@ -1,0 +1,42 @@
+//! The server side of the Raft RPCs (`/raft/{append,vote,snapshot}`): JSON in, the
+//! `Result` openraft returned as JSON out, so the caller can tell remote errors from transport.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+
+use super::state::AppState;
+use super::types::{NodeId, TypeConfig};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/raft/append", post(append))
+        .route("/raft/vote", post(vote))
+        .route("/raft/snapshot", post(snapshot))
+}
+
+async fn append(
+    State(st): State<AppState>,
+    Json(req): Json<AppendEntriesRequest<TypeConfig>>,
+) -> Json<Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>> {
+    Json(st.raft.append_entries(req).await)
+}
+
+async fn vote(
+    State(st): State<AppState>,
+    Json(req): Json<VoteRequest<NodeId>>,
+) -> Json<Result<VoteResponse<NodeId>, RaftError<NodeId>>> {
+    Json(st.raft.vote(req).await)
+}
+
+async fn snapshot(
+    State(st): State<AppState>,
+    Json(req): Json<InstallSnapshotRequest<TypeConfig>>,
+) -> Json<Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>> {
+    Json(st.raft.install_snapshot(req).await)
+}

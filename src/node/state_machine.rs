@@ -1,0 +1,233 @@
+//! openraft's `RaftStateMachine`: applies committed entries to [`KvData`] in memory and persists
+//! it only as snapshots. On restart the state is the last snapshot plus the log re-applied up to
+//! the saved committed index, which openraft does before serving.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use openraft::storage::RaftStateMachine;
+use openraft::{AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageIOError};
+
+use super::kv::KvData;
+use super::snapshot::{self, SnapshotFile};
+use super::types::{
+    Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+};
+
+#[derive(Default)]
+pub struct SmState {
+    pub last_applied: Option<LogId>,
+    pub membership: StoredMembership,
+    pub kv: KvData,
+}
+
+/// The state the HTTP handlers read (after `ensure_linearizable`) and Raft writes.
+pub type SharedState = Arc<RwLock<SmState>>;
+
+struct Current {
+    meta: SnapshotMeta,
+    bytes: Vec<u8>,
+}
+
+pub struct StateMachine {
+    state: SharedState,
+    data_dir: PathBuf,
+    current: Arc<RwLock<Option<Current>>>,
+    counter: Arc<AtomicU64>,
+}
+
+impl StateMachine {
+    pub fn open(data_dir: &Path) -> anyhow::Result<StateMachine> {
+        let mut state = SmState::default();
+        let mut current = None;
+        if let Some(file) = snapshot::load(data_dir)? {
+            tracing::info!(
+                target: "faultline::node",
+                last = ?file.meta.last_log_id,
+                id = %file.meta.snapshot_id,
+                "loaded snapshot"
+            );
+            let bytes = serde_json::to_vec(&file.data).context("encoding the loaded snapshot")?;
+            state = SmState {
+                last_applied: file.meta.last_log_id,
+                membership: file.meta.last_membership.clone(),
+                kv: file.data,
+            };
+            current = Some(Current {
+                meta: file.meta,
+                bytes,
+            });
+        }
+        Ok(StateMachine {
+            state: Arc::new(RwLock::new(state)),
+            data_dir: data_dir.to_path_buf(),
+            current: Arc::new(RwLock::new(current)),
+            counter: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    pub fn shared(&self) -> SharedState {
+        self.state.clone()
+    }
+
+    fn builder(&self) -> SnapshotBuilder {
+        SnapshotBuilder {
+            state: self.state.clone(),
+            data_dir: self.data_dir.clone(),
+            current: self.current.clone(),
+            counter: self.counter.clone(),
+        }
+    }
+}
+
+fn snap_err(e: impl std::fmt::Display) -> StorageError {
+    StorageError::IO {
+        source: StorageIOError::write_snapshot(None, AnyError::error(e)),
+    }
+}
+
+/// Persists `file` off the async runtime and makes it the snapshot Raft sends to laggards.
+async fn persist(
+    data_dir: PathBuf,
+    current: &RwLock<Option<Current>>,
+    file: SnapshotFile,
+) -> Result<Snapshot, StorageError> {
+    let (file, bytes) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        snapshot::save(&data_dir, &file)?;
+        let bytes = serde_json::to_vec(&file.data)?;
+        Ok((file, bytes))
+    })
+    .await
+    .map_err(snap_err)?
+    .map_err(|e| snap_err(format!("{e:#}")))?;
+    let snap = Snapshot {
+        meta: file.meta.clone(),
+        snapshot: Box::new(Cursor::new(bytes.clone())),
+    };
+    *current.write().expect("snapshot lock poisoned") = Some(Current {
+        meta: file.meta,
+        bytes,
+    });
+    Ok(snap)
+}
+
+pub struct SnapshotBuilder {
+    state: SharedState,
+    data_dir: PathBuf,
+    current: Arc<RwLock<Option<Current>>>,
+    counter: Arc<AtomicU64>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
+        // Clone under the lock, serialise outside it, so applies are only paused for the copy.
+        let (last, membership, kv) = {
+            let s = self.state.read().expect("state lock poisoned");
+            (s.last_applied, s.membership.clone(), s.kv.clone())
+        };
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let snapshot_id = match last {
+            Some(l) => format!("{}-{}-{n}", l.leader_id.term, l.index),
+            None => format!("0-0-{n}"),
+        };
+        let meta = SnapshotMeta {
+            last_log_id: last,
+            last_membership: membership,
+            snapshot_id,
+        };
+        let snap = persist(
+            self.data_dir.clone(),
+            &self.current,
+            SnapshotFile { meta, data: kv },
+        )
+        .await?;
+        tracing::info!(
+            target: "faultline::node",
+            last = ?snap.meta.last_log_id.map(|l| l.index),
+            id = %snap.meta.snapshot_id,
+            "built snapshot"
+        );
+        Ok(snap)
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        let s = self.state.read().expect("state lock poisoned");
+        Ok((s.last_applied, s.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut s = self.state.write().expect("state lock poisoned");
+        let mut out = Vec::new();
+        for e in entries {
+            s.last_applied = Some(e.log_id);
+            let resp = match e.payload {
+                EntryPayload::Blank => Response::Done,
+                EntryPayload::Normal(req) => s.kv.apply(&req),
+                EntryPayload::Membership(m) => {
+                    s.membership = StoredMembership::new(Some(e.log_id), m);
+                    Response::Done
+                }
+            };
+            out.push(resp);
+        }
+        Ok(out)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
+        self.builder()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        let kv: KvData = serde_json::from_slice(snapshot.get_ref())
+            .map_err(|e| snap_err(format!("decoding a received snapshot: {e}")))?;
+        persist(
+            self.data_dir.clone(),
+            &self.current,
+            SnapshotFile {
+                meta: meta.clone(),
+                data: kv.clone(),
+            },
+        )
+        .await?;
+        let mut s = self.state.write().expect("state lock poisoned");
+        *s = SmState {
+            last_applied: meta.last_log_id,
+            membership: meta.last_membership.clone(),
+            kv,
+        };
+        tracing::info!(
+            target: "faultline::node",
+            last = ?meta.last_log_id.map(|l| l.index),
+            id = %meta.snapshot_id,
+            "installed snapshot from the leader"
+        );
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
+        let cur = self.current.read().expect("snapshot lock poisoned");
+        Ok(cur.as_ref().map(|c| Snapshot {
+            meta: c.meta.clone(),
+            snapshot: Box::new(Cursor::new(c.bytes.clone())),
+        }))
+    }
+}

@@ -1,0 +1,312 @@
+//! Local clusters of `faultline node` processes for integration tests: free ports, temp data
+//! dirs, SIGKILL, and polling with deadlines (never bare sleeps as synchronisation).
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct Node {
+    pub id: u64,
+    pub addr: String,
+    pub data_dir: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+    join: bool,
+}
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub nodes: BTreeMap<u64, Node>,
+    pub peers: String,
+    extra: Vec<String>,
+    pub http: reqwest::Client,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+impl Cluster {
+    /// Starts `n` nodes forming one cluster from the static peer list.
+    pub fn start(n: u64, extra: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut nodes = BTreeMap::new();
+        for id in 1..=n {
+            let addr = format!("127.0.0.1:{}", free_port());
+            nodes.insert(
+                id,
+                Node {
+                    id,
+                    data_dir: dir.path().join(format!("n{id}")),
+                    log: dir.path().join(format!("n{id}.log")),
+                    addr,
+                    child: None,
+                    join: false,
+                },
+            );
+        }
+        let peers = nodes
+            .values()
+            .map(|n| format!("{}={}", n.id, n.addr))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut c = Cluster {
+            dir,
+            nodes,
+            peers,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("http client"),
+        };
+        let ids: Vec<u64> = c.nodes.keys().copied().collect();
+        for id in ids {
+            c.spawn(id);
+        }
+        c
+    }
+
+    pub fn spawn(&mut self, id: u64) {
+        let peers = self.peers.clone();
+        let extra = self.extra.clone();
+        let n = self.nodes.get_mut(&id).expect("known node");
+        assert!(n.child.is_none(), "node {id} is already running");
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&n.log)
+            .expect("node log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+        cmd.arg("node")
+            .args([
+                "--id",
+                &id.to_string(),
+                "--listen",
+                &n.addr,
+                "--peers",
+                &peers,
+            ])
+            .arg("--data-dir")
+            .arg(&n.data_dir)
+            .args(&extra)
+            .env("FAULTLINE_LOG", "info,openraft=warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log fd"))
+            .stderr(log);
+        if n.join {
+            cmd.arg("--join");
+        }
+        n.child = Some(cmd.spawn().expect("spawning faultline node"));
+    }
+
+    /// Adds a node that is not in the static peer list; it starts with `--join`.
+    pub fn add_joining_node(&mut self, id: u64) -> String {
+        let addr = format!("127.0.0.1:{}", free_port());
+        self.nodes.insert(
+            id,
+            Node {
+                id,
+                data_dir: self.dir.path().join(format!("n{id}")),
+                log: self.dir.path().join(format!("n{id}.log")),
+                addr: addr.clone(),
+                child: None,
+                join: true,
+            },
+        );
+        self.spawn(id);
+        addr
+    }
+
+    pub fn set_join(&mut self, id: u64, join: bool) {
+        self.nodes.get_mut(&id).expect("known node").join = join;
+    }
+
+    /// SIGKILL, and wait so the process is gone before the caller goes on.
+    pub fn kill(&mut self, id: u64) {
+        let n = self.nodes.get_mut(&id).expect("known node");
+        let mut child = n.child.take().expect("node is running");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaping the node");
+    }
+
+    pub fn addr(&self, id: u64) -> &str {
+        &self.nodes[&id].addr
+    }
+
+    pub fn data_dir(&self, id: u64) -> &Path {
+        &self.nodes[&id].data_dir
+    }
+
+    pub fn running(&self) -> Vec<u64> {
+        self.nodes
+            .values()
+            .filter(|n| n.child.is_some())
+            .map(|n| n.id)
+            .collect()
+    }
+
+    pub async fn status(&self, id: u64) -> Option<Value> {
+        let url = format!("http://{}/status", self.addr(id));
+        let resp = self
+            .http
+            .get(url)
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await
+            .ok()?;
+        resp.json().await.ok()
+    }
+
+    /// Polls until node `id` answers `/status`.
+    pub async fn wait_serving(&self, id: u64, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.status(id).await.is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "node {id} did not serve /status within {within:?}\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Polls until every running node reports the same leader, itself running; returns it.
+    pub async fn wait_leader(&self, within: Duration) -> u64 {
+        let deadline = Instant::now() + within;
+        loop {
+            let running = self.running();
+            let mut leaders = Vec::new();
+            for &id in &running {
+                leaders.push(self.status(id).await.and_then(|s| s["leader"].as_u64()));
+            }
+            if let Some(Some(l)) = leaders.first() {
+                if leaders.iter().all(|x| *x == Some(*l)) && running.contains(l) {
+                    return *l;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no agreed leader among {running:?} within {within:?}; they report {leaders:?}\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Polls until node `id`'s applied index reaches `index`.
+    pub async fn wait_applied(&self, id: u64, index: u64, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let applied = self
+                .status(id)
+                .await
+                .and_then(|s| s["applied_index"].as_u64());
+            if applied.is_some_and(|a| a >= index) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {id} applied {applied:?}, not {index}, within {within:?}\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn put(&self, via: u64, key: &str, value: &str) -> reqwest::Response {
+        self.http
+            .put(format!("http://{}/kv/{key}", self.addr(via)))
+            .body(value.to_owned())
+            .send()
+            .await
+            .expect("PUT reached the node")
+    }
+
+    /// Reads a key through node `via` and returns the JSON `value`.
+    pub async fn get(&self, via: u64, key: &str) -> Value {
+        let resp = self
+            .http
+            .get(format!("http://{}/kv/{key}", self.addr(via)))
+            .send()
+            .await
+            .expect("GET reached the node");
+        assert_eq!(resp.status(), 200, "GET /kv/{key} via node {via}");
+        let v: Value = resp.json().await.expect("JSON body");
+        v["value"].clone()
+    }
+
+    pub async fn post(&self, via: u64, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("http://{}{path}", self.addr(via)))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST reached the node")
+    }
+
+    /// The tail of every node's log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for n in self.nodes.values() {
+            let text = std::fs::read_to_string(&n.log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(15)..];
+            out.push_str(&format!(
+                "--- node {} log tail ---\n{}\n",
+                n.id,
+                tail.join("\n")
+            ));
+        }
+        out
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for n in self.nodes.values_mut() {
+            if let Some(mut c) = n.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+/// Writes `count` keys `prefix-i` with `clients` concurrent writers through node `via`,
+/// asserting every write is acknowledged.
+pub async fn write_many(c: &Cluster, via: u64, prefix: &str, count: usize, clients: usize) {
+    let url = format!("http://{}/kv/", c.addr(via));
+    let mut tasks = Vec::new();
+    for w in 0..clients {
+        let http = c.http.clone();
+        let url = url.clone();
+        let prefix = prefix.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut i = w;
+            while i < count {
+                let resp = http
+                    .put(format!("{url}{prefix}-{i}"))
+                    .body(format!("v{i}"))
+                    .send()
+                    .await
+                    .expect("PUT reached the node");
+                assert_eq!(resp.status(), 200, "write {prefix}-{i}");
+                i += clients;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("writer task");
+    }
+}
