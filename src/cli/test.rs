@@ -41,6 +41,9 @@ pub struct TestArgs {
     /// No progress line.
     #[arg(long)]
     pub no_progress: bool,
+    /// Check the campaign and print its fault schedule; start nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub fn run(args: TestArgs) -> anyhow::Result<Code> {
@@ -57,6 +60,10 @@ pub fn run(args: TestArgs) -> anyhow::Result<Code> {
         }
         (None, None) => unreachable!("clap requires a campaign or --replay"),
     };
+    if args.dry_run {
+        print_plan(&plan);
+        return Ok(Code::Valid);
+    }
     let dir = phases::results_dir(&plan.out, &plan.name)?;
     let saved = dir.join("campaign.yaml");
     let yaml = serde_yaml::to_string(&plan.campaign).context("encoding the campaign as run")?;
@@ -113,6 +120,30 @@ fn watch_ctrl_c() -> watch::Receiver<bool> {
         }
     });
     rx
+}
+
+fn print_plan(plan: &Plan) {
+    println!(
+        "campaign {}: {} nodes, {} workload, {} clients, {}s, seed {}",
+        plan.name,
+        plan.nodes,
+        plan.workload.name(),
+        plan.concurrency,
+        plan.duration.as_secs_f64(),
+        plan.seed
+    );
+    for w in &plan.schedule.windows {
+        let what = match &w.fault {
+            nemesis::FaultSpec::Kill { target } => format!("kill {target}"),
+            nemesis::FaultSpec::Pause { target } => format!("pause {target}"),
+            nemesis::FaultSpec::Partition { pattern } => format!("partition {pattern}"),
+        };
+        println!(
+            "  at {:>7.1}s for {:>5.1}s: {what}",
+            w.at.as_secs_f64(),
+            w.duration.as_secs_f64()
+        );
+    }
 }
 
 fn print_summary(plan: &Plan, outcome: &Outcome) {
