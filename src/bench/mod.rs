@@ -2,6 +2,7 @@
 
 mod checker;
 mod node;
+mod runner;
 
 use clap::{Args, Subcommand};
 
@@ -19,6 +20,8 @@ pub enum BenchTarget {
     Checker(checker::CheckerBenchArgs),
     /// Start 3 local nodes and drive them with concurrent clients.
     Node(node::NodeBenchArgs),
+    /// The test runner's throughput with and without recording the history.
+    Runner(runner::RunnerBenchArgs),
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<Code> {
@@ -26,5 +29,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Code> {
         None => checker::run(checker::CheckerBenchArgs::default()),
         Some(BenchTarget::Checker(a)) => checker::run(a),
         Some(BenchTarget::Node(a)) => node::run(a),
+        Some(BenchTarget::Runner(a)) => runner::run(a),
     }
 }

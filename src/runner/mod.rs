@@ -19,6 +19,7 @@ pub mod faults;
 pub mod history_file;
 pub mod live;
 pub mod local;
+pub mod memory;
 pub mod phases;
 pub mod plan;
 pub mod progress;
