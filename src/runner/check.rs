@@ -62,8 +62,11 @@ pub async fn check_within(
     }
 }
 
-/// The verdict of several checkers.
+/// The verdict of several checkers; with none, nothing was checked, so unknown.
 pub fn combine(results: &[CheckerResult]) -> Verdict {
+    if results.is_empty() {
+        return Verdict::Unknown;
+    }
     results
         .iter()
         .fold(Verdict::Valid, |acc, r| acc.worst(r.valid))

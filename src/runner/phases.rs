@@ -108,9 +108,17 @@ pub async fn execute<T: TestTarget, C: Client>(
     let (recorder, writer) = if options.no_history {
         (Recorder::discard(start), None)
     } else {
-        let path = dir.join("history.jsonl");
-        let (r, w) = Recorder::to_file(&path, start)?;
-        (r, Some(w))
+        match Recorder::to_file(&dir.join("history.jsonl"), start) {
+            Ok((r, w)) => (r, Some(w)),
+            Err(e) => {
+                if !options.keep_cluster {
+                    if let Err(te) = target.teardown().await {
+                        tracing::error!(target: "faultline::runner", error = %format!("{te:#}"), "teardown");
+                    }
+                }
+                return Err(e);
+            }
+        }
     };
     let live = Arc::new(Live::default());
     let progress = Progress::start(live.clone(), start, options.progress);
@@ -223,12 +231,18 @@ pub async fn execute<T: TestTarget, C: Client>(
         let mut error = settled.as_ref().err().map(|e| format!("{e:#}"));
         if settled.is_ok() {
             let deadline = tokio::time::Instant::now() + FINAL_READS_DEADLINE;
-            let (_, missing) = workers.final_reads(last_process + 1, deadline).await;
-            if !missing.is_empty() {
-                error = Some(format!(
-                    "final reads that never succeeded: {}",
-                    missing.join("; ")
-                ));
+            tokio::select! {
+                (_, missing) = workers.final_reads(last_process + 1, deadline) => {
+                    if !missing.is_empty() {
+                        error = Some(format!(
+                            "final reads that never succeeded: {}",
+                            missing.join("; ")
+                        ));
+                    }
+                }
+                _ = interrupted.wait_for(|i| *i) => {
+                    error = Some("interrupted during the final reads".into());
+                }
             }
         }
         if let Some(e) = &error {
@@ -240,9 +254,13 @@ pub async fn execute<T: TestTarget, C: Client>(
     progress.finish();
     recorder.close();
     drop(workers);
-    let written = match writer {
-        Some(w) => w.finish()?,
-        None => Written::default(),
+    // A failed history write is reported after the cluster is gone, never instead of removing it.
+    let written = match writer.map(|w| w.finish()).transpose() {
+        Ok(w) => w.unwrap_or_default(),
+        Err(e) => {
+            harness_errors.push(format!("{e:#}"));
+            Written::default()
+        }
     };
 
     // Logs, teardown.
@@ -270,13 +288,20 @@ pub async fn execute<T: TestTarget, C: Client>(
     let checkers = if options.no_history {
         Vec::new()
     } else {
-        let (events, warning) = history_file::read(&dir.join("history.jsonl"))?;
-        notes.extend(warning);
-        let limits = check::Limits {
-            time: plan.checker_time_limit,
-            memory_mb: plan.checker_memory_mb,
-        };
-        check::check_within(plan.workload.clone(), events, limits).await
+        match history_file::read(&dir.join("history.jsonl")) {
+            Ok((events, warning)) => {
+                notes.extend(warning);
+                let limits = check::Limits {
+                    time: plan.checker_time_limit,
+                    memory_mb: plan.checker_memory_mb,
+                };
+                check::check_within(plan.workload.clone(), events, limits).await
+            }
+            Err(e) => {
+                harness_errors.push(format!("{e:#}"));
+                Vec::new()
+            }
+        }
     };
     timer.done("check", t, None);
 
