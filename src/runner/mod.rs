@@ -1,6 +1,6 @@
 //! `faultline test`: campaigns and the phases of a run.
 //!
-//! - `campaign` parses the YAML file, `validate` checks it into a `plan::Plan` (errors name
+//! - `campaign` parses the YAML file, `validate` (and `validate_nemesis`) check it into a `plan::Plan` (errors name
 //!   file, line, column and field, located by `yaml_pos`), `duration` reads `30s`-style values;
 //! - `target` is the trait a cluster implements for the runner (Docker in `src/cluster`,
 //!   processes on 127.0.0.1 in `local`); `client` talks HTTP to the nodes;
@@ -28,6 +28,7 @@ pub mod replay;
 pub mod results;
 pub mod target;
 pub mod validate;
+pub mod validate_nemesis;
 pub mod yaml_pos;
 
 #[cfg(test)]
