@@ -12,6 +12,7 @@ mod bench;
 mod cli;
 mod cluster;
 mod node;
+mod runner;
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -44,6 +44,7 @@ pub mod parse;
 pub mod prepare;
 pub mod reduce;
 pub mod search;
+pub mod set;
 pub mod value;
 
 pub use check::{

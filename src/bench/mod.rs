@@ -3,6 +3,7 @@
 mod checker;
 mod cluster;
 mod node;
+mod runner;
 
 use clap::{Args, Subcommand};
 
@@ -22,6 +23,8 @@ pub enum BenchTarget {
     Node(node::NodeBenchArgs),
     /// Time the node image build (unchanged binary) and fresh clusters up to a leader.
     Cluster(cluster::ClusterBenchArgs),
+    /// The test runner's throughput with and without recording the history.
+    Runner(runner::RunnerBenchArgs),
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<Code> {
@@ -30,5 +33,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Code> {
         Some(BenchTarget::Checker(a)) => checker::run(a),
         Some(BenchTarget::Node(a)) => node::run(a),
         Some(BenchTarget::Cluster(a)) => cluster::run(a),
+        Some(BenchTarget::Runner(a)) => runner::run(a),
     }
 }

@@ -1,12 +1,178 @@
-//! `faultline test`: Run a campaign (faultline test CAMPAIGN.yaml). Placeholder until its issue lands.
+//! `faultline test CAMPAIGN.yaml`: run a campaign against a fresh cluster and check it.
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::Args;
+use tokio::sync::watch;
 
 use super::exit::Code;
+use crate::runner::campaign;
+use crate::runner::client::HttpClient;
+use crate::runner::local::LocalTarget;
+use crate::runner::phases::{self, Options, Outcome};
+use crate::runner::plan::Plan;
+use crate::runner::replay;
+use crate::runner::validate::{validate, Overrides};
 
+/// Runs against `faultline node` processes on 127.0.0.1 (kill, pause; no partitions) until the
+/// Docker cluster target is wired in. Exit 0 valid, 1 violation, 2 unknown, 254 bad campaign,
+/// 255 the harness could not run.
 #[derive(Debug, Args)]
-pub struct TestArgs {}
+#[command(
+    after_help = "Results go to <out>/<campaign>/<UTC timestamp>/: history.jsonl, campaign.yaml (as run, with its seed), results.json, logs/.\nCurrently runs against local `faultline node` processes (partitions unsupported); the Docker target replaces it."
+)]
+pub struct TestArgs {
+    /// The campaign file (see CAMPAIGN_README.md). Not needed with --replay.
+    #[arg(required_unless_present = "replay", conflicts_with = "replay")]
+    pub campaign: Option<PathBuf>,
+    /// Results directory root (overrides the campaign's `out`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed for the fault schedule and the operations (overrides the campaign's `seed`).
+    #[arg(long, conflicts_with = "replay")]
+    pub seed: Option<u64>,
+    /// Leave the cluster running after the run.
+    #[arg(long)]
+    pub keep_cluster: bool,
+    /// Re-run a recorded run: its campaign, seed and fault schedule (same faults, targets, offsets).
+    #[arg(long, value_name = "RESULTS_DIR")]
+    pub replay: Option<PathBuf>,
+    /// No progress line.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Check the campaign and print its fault schedule; start nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
 
-pub fn run(_args: TestArgs) -> anyhow::Result<Code> {
-    anyhow::bail!("faultline test is not built yet")
+pub fn run(args: TestArgs) -> anyhow::Result<Code> {
+    // Everything about the input is checked before anything starts (exit 254).
+    let plan = match (&args.replay, &args.campaign) {
+        (Some(dir), _) => replay::plan(dir, args.out.clone())?,
+        (None, Some(path)) => {
+            let (c, text) = campaign::load(path)?;
+            let overrides = Overrides {
+                seed: args.seed,
+                out: args.out.clone(),
+            };
+            validate(&c, &text, path, &overrides)?
+        }
+        (None, None) => unreachable!("clap requires a campaign or --replay"),
+    };
+    if args.dry_run {
+        print_plan(&plan);
+        return Ok(Code::Valid);
+    }
+    let dir = phases::results_dir(&plan.out, &plan.name)?;
+    let saved = dir.join("campaign.yaml");
+    let yaml = serde_yaml::to_string(&plan.campaign).context("encoding the campaign as run")?;
+    std::fs::write(&saved, yaml).with_context(|| format!("writing {}", saved.display()))?;
+    println!(
+        "campaign {} seed {} ({} windows of faults){} -> {}",
+        plan.name,
+        plan.seed,
+        plan.schedule.windows.len(),
+        if args.replay.is_some() {
+            ", replayed"
+        } else {
+            ""
+        },
+        dir.display()
+    );
+
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let options = Options {
+        keep_cluster: args.keep_cluster,
+        progress: !args.no_progress,
+        ..Options::default()
+    };
+    let outcome = runtime.block_on(async {
+        let interrupted = watch_ctrl_c();
+        let client = HttpClient::new(plan.client_timeout)?;
+        let target =
+            LocalTarget::start(&plan.cluster_name, plan.nodes, &dir.join("cluster")).await?;
+        phases::execute(&plan, target, client, &dir, &options, interrupted).await
+    })?;
+    print_summary(&plan, &outcome);
+    if !outcome.harness_errors.is_empty() {
+        anyhow::bail!(
+            "the harness failed (results in {}): {}",
+            dir.display(),
+            outcome.harness_errors.join("; ")
+        );
+    }
+    Ok(outcome.results.valid.code())
+}
+
+/// The first Ctrl-C asks the run to stop and clean up; a second one exits at once.
+fn watch_ctrl_c() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        tracing::warn!(target: "faultline::runner", "Ctrl-C: healing and tearing down (press again to exit now)");
+        let _ = tx.send(true);
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::error!(target: "faultline::runner", "second Ctrl-C: exiting without cleanup; the cluster may still run");
+            std::process::exit(i32::from(super::exit::HARNESS));
+        }
+    });
+    rx
+}
+
+fn print_plan(plan: &Plan) {
+    println!(
+        "campaign {}: {} nodes, {} workload, {} clients, {}s, seed {}",
+        plan.name,
+        plan.nodes,
+        plan.workload.name(),
+        plan.concurrency,
+        plan.duration.as_secs_f64(),
+        plan.seed
+    );
+    for w in &plan.schedule.windows {
+        let what = match &w.fault {
+            nemesis::FaultSpec::Kill { target } => format!("kill {target}"),
+            nemesis::FaultSpec::Pause { target } => format!("pause {target}"),
+            nemesis::FaultSpec::Partition { pattern } => format!("partition {pattern}"),
+        };
+        println!(
+            "  at {:>7.1}s for {:>5.1}s: {what}",
+            w.at.as_secs_f64(),
+            w.duration.as_secs_f64()
+        );
+    }
+}
+
+fn print_summary(plan: &Plan, outcome: &Outcome) {
+    let r = &outcome.results;
+    let s = &r.stats;
+    println!(
+        "{} ops in {:.1}s ({:.0} ops/s): ok {} fail {} info {}, {} processes",
+        s.ops,
+        s.run_ms as f64 / 1000.0,
+        s.ops_per_sec,
+        s.ok,
+        s.fail,
+        s.info,
+        s.processes
+    );
+    for (kind, c) in &r.coverage {
+        println!(
+            "fault {kind}: scheduled {} applied {} observed {} skipped {} failed {}",
+            c.scheduled, c.applied, c.observed, c.skipped, c.failed
+        );
+    }
+    for c in &r.checkers {
+        println!("checker {}: {:?} - {}", c.name, c.valid, c.summary);
+    }
+    for n in &r.notes {
+        println!("note: {n}");
+    }
+    println!(
+        "{}: {:?} (seed {}; replay with `faultline test --replay <results dir>`)",
+        plan.name, r.valid, r.seed
+    );
 }

@@ -1,0 +1,328 @@
+//! Fault windows over the run: generated from a seed (a random fault every so often), or given
+//! explicitly. Targets are resolved per window from their own RNG stream, so the same seed gives
+//! the same faults on the same nodes whatever the clients do (only `leader` depends on the run).
+
+use std::time::Duration;
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::action::Action;
+use crate::fault::NodeName;
+use crate::partition::Pattern;
+use crate::target::Target;
+use crate::Error;
+
+/// A fault as the campaign names it: which kind, aimed at what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "fault")]
+pub enum FaultSpec {
+    Kill { target: Target },
+    Pause { target: Target },
+    Partition { pattern: Pattern },
+}
+
+impl FaultSpec {
+    /// The fault kind, as recorded in histories and coverage (`kill`, `pause`, `partition`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FaultSpec::Kill { .. } => "kill",
+            FaultSpec::Pause { .. } => "pause",
+            FaultSpec::Partition { .. } => "partition",
+        }
+    }
+
+    /// The concrete step that starts this fault now.
+    pub fn resolve<R: Rng>(
+        &self,
+        nodes: &[NodeName],
+        leader: Option<&NodeName>,
+        rng: &mut R,
+    ) -> Result<Action, Error> {
+        Ok(match self {
+            FaultSpec::Kill { target } => Action::Kill {
+                nodes: target.resolve(nodes, leader, rng)?,
+            },
+            FaultSpec::Pause { target } => Action::Pause {
+                nodes: target.resolve(nodes, leader, rng)?,
+            },
+            FaultSpec::Partition { pattern } => Action::Partition {
+                grudge: pattern.grudge(nodes, leader, rng)?,
+            },
+        })
+    }
+
+    /// The spec that repeats exactly this action (for `--replay`).
+    pub fn exact(action: &Action) -> Option<FaultSpec> {
+        match action {
+            Action::Kill { nodes } => Some(FaultSpec::Kill {
+                target: Target::Nodes(nodes.clone()),
+            }),
+            Action::Pause { nodes } => Some(FaultSpec::Pause {
+                target: Target::Nodes(nodes.clone()),
+            }),
+            Action::Partition { grudge } => Some(FaultSpec::Partition {
+                pattern: Pattern::Grudge(grudge.clone()),
+            }),
+            Action::Start { .. } | Action::Resume { .. } | Action::Heal => None,
+        }
+    }
+}
+
+/// One fault window: the fault starts `at` after the run began and is undone `duration` later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    #[serde(with = "millis")]
+    pub at: Duration,
+    #[serde(with = "millis")]
+    pub duration: Duration,
+    #[serde(flatten)]
+    pub fault: FaultSpec,
+}
+
+/// How to generate a schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleConfig {
+    /// Faults to draw from, uniformly.
+    pub faults: Vec<FaultSpec>,
+    /// Mean healthy gap before each window (each gap is drawn from 0.5x to 1.5x of it).
+    pub interval: Duration,
+    /// How long each fault lasts.
+    pub duration: Duration,
+    /// No window may end after this offset (the run's length).
+    pub horizon: Duration,
+}
+
+/// The fault windows of a run, ordered by start time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub seed: u64,
+    pub windows: Vec<Window>,
+}
+
+impl Schedule {
+    /// Random windows from the seed: a healthy gap, then a fault, until the horizon.
+    pub fn generate(config: &ScheduleConfig, seed: u64) -> Schedule {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        // Stream 0 draws timings and kinds; streams 1.. resolve each window's targets.
+        rng.set_stream(0);
+        let mut windows = Vec::new();
+        let mut t = Duration::ZERO;
+        if config.faults.is_empty() || config.duration.is_zero() {
+            return Schedule { seed, windows };
+        }
+        loop {
+            let gap = config.interval.mul_f64(rng.gen_range(0.5..1.5));
+            let at = t + gap;
+            if at + config.duration > config.horizon {
+                break;
+            }
+            let fault = config
+                .faults
+                .choose(&mut rng)
+                .expect("faults is not empty")
+                .clone();
+            windows.push(Window {
+                at,
+                duration: config.duration,
+                fault,
+            });
+            t = at + config.duration;
+        }
+        Schedule { seed, windows }
+    }
+
+    /// Windows given by hand, sorted by start time.
+    pub fn explicit(mut windows: Vec<Window>, seed: u64) -> Schedule {
+        windows.sort_by_key(|w| w.at);
+        Schedule { seed, windows }
+    }
+
+    /// The RNG that resolves window `index`'s targets: independent of everything else in the run.
+    pub fn target_rng(&self, index: usize) -> ChaCha8Rng {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(index as u64 + 1);
+        rng
+    }
+
+    /// The moments the nemesis acts, in order: each window's start and its end.
+    pub fn timeline(&self) -> Vec<Step> {
+        let mut steps: Vec<Step> = self
+            .windows
+            .iter()
+            .enumerate()
+            .flat_map(|(i, w)| {
+                [
+                    Step {
+                        at: w.at,
+                        window: i,
+                        start: true,
+                    },
+                    Step {
+                        at: w.at + w.duration,
+                        window: i,
+                        start: false,
+                    },
+                ]
+            })
+            .collect();
+        // Ends before starts at the same instant, so back-to-back windows do not overlap.
+        steps.sort_by_key(|s| (s.at, s.start, s.window));
+        steps
+    }
+}
+
+/// One moment in the timeline: window `window` starts (or ends) at `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub at: Duration,
+    pub window: usize,
+    pub start: bool,
+}
+
+/// Durations as integer milliseconds in JSON.
+pub mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> ScheduleConfig {
+        ScheduleConfig {
+            faults: vec![
+                FaultSpec::Kill {
+                    target: Target::RandomNode,
+                },
+                FaultSpec::Pause {
+                    target: Target::Minority,
+                },
+                FaultSpec::Partition {
+                    pattern: Pattern::MajoritiesRing,
+                },
+            ],
+            interval: Duration::from_secs(5),
+            duration: Duration::from_secs(3),
+            horizon: Duration::from_secs(120),
+        }
+    }
+
+    fn nodes() -> Vec<NodeName> {
+        (1..=5).map(|i| format!("n{i}")).collect()
+    }
+
+    fn resolved(s: &Schedule) -> Vec<Action> {
+        s.windows
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                w.fault
+                    .resolve(&nodes(), None, &mut s.target_rng(i))
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn same_seed_same_schedule_and_targets() {
+        let a = Schedule::generate(&config(), 42);
+        let b = Schedule::generate(&config(), 42);
+        assert_eq!(a, b);
+        assert_eq!(resolved(&a), resolved(&b));
+        assert!(a.windows.len() >= 10, "{} windows", a.windows.len());
+    }
+
+    #[test]
+    fn different_seeds_differ() {
+        let a = Schedule::generate(&config(), 1);
+        let b = Schedule::generate(&config(), 2);
+        assert_ne!(a.windows, b.windows);
+    }
+
+    #[test]
+    fn windows_do_not_overlap_and_end_before_the_horizon() {
+        let s = Schedule::generate(&config(), 9);
+        for pair in s.windows.windows(2) {
+            assert!(pair[0].at + pair[0].duration <= pair[1].at);
+        }
+        let last = s.windows.last().unwrap();
+        assert!(last.at + last.duration <= config().horizon);
+        // Every kind appears over 120 s with ~20 windows.
+        for kind in ["kill", "pause", "partition"] {
+            assert!(s.windows.iter().any(|w| w.fault.kind() == kind), "{kind}");
+        }
+    }
+
+    #[test]
+    fn timeline_ends_a_window_before_the_next_starts() {
+        let s = Schedule::explicit(
+            vec![
+                Window {
+                    at: Duration::from_secs(2),
+                    duration: Duration::from_secs(1),
+                    fault: FaultSpec::Kill {
+                        target: Target::Leader,
+                    },
+                },
+                Window {
+                    at: Duration::from_secs(1),
+                    duration: Duration::from_secs(1),
+                    fault: FaultSpec::Pause {
+                        target: Target::All,
+                    },
+                },
+            ],
+            0,
+        );
+        let steps: Vec<(u64, usize, bool)> = s
+            .timeline()
+            .iter()
+            .map(|st| (st.at.as_secs(), st.window, st.start))
+            .collect();
+        assert_eq!(
+            steps,
+            vec![(1, 0, true), (2, 0, false), (2, 1, true), (3, 1, false)]
+        );
+    }
+
+    #[test]
+    fn exact_specs_replay_the_same_action() {
+        for action in resolved(&Schedule::generate(&config(), 5)) {
+            let spec = FaultSpec::exact(&action).unwrap();
+            let again = spec
+                .resolve(&nodes(), None, &mut ChaCha8Rng::seed_from_u64(99))
+                .unwrap();
+            assert_eq!(again, action);
+        }
+    }
+
+    #[test]
+    fn windows_serialize_as_flat_json() {
+        let w = Window {
+            at: Duration::from_millis(1500),
+            duration: Duration::from_secs(2),
+            fault: FaultSpec::Kill {
+                target: Target::Leader,
+            },
+        };
+        let json = serde_json::to_value(&w).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"at":1500,"duration":2000,"fault":"kill","target":"leader"})
+        );
+        assert_eq!(serde_json::from_value::<Window>(json).unwrap(), w);
+    }
+}

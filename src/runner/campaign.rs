@@ -1,0 +1,301 @@
+//! The campaign file: one YAML document that says everything a run needs. Every field but the
+//! workload has a default; unknown keys are errors. `validate` turns it into a [`super::plan::Plan`].
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::duration::Dur;
+use crate::cli::exit::bad_input;
+
+/// A campaign as written (and as saved next to its results, with the seed filled in).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Campaign {
+    /// Names the results directory; defaults to the file's name without `.yaml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Seeds the fault schedule and every process's operations; random when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub cluster: ClusterSection,
+    pub workload: WorkloadSection,
+    /// Client processes running at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
+    /// Total operations per second over all clients; 0 = as fast as they go.
+    #[serde(default)]
+    pub rate: u32,
+    /// How long the clients and the nemesis run.
+    #[serde(default = "default_duration")]
+    pub duration: Dur,
+    /// Stop after this many operations (0 = only the duration limits the run).
+    #[serde(default)]
+    pub ops: u64,
+    #[serde(default)]
+    pub nemesis: NemesisSection,
+    /// Healthy time after the final heal, before the final reads.
+    #[serde(default = "default_quiet")]
+    pub quiet: Dur,
+    #[serde(default)]
+    pub client: ClientSection,
+    #[serde(default)]
+    pub checker: CheckerSection,
+    /// Results go to `<out>/<name>/<timestamp>/`.
+    #[serde(default = "default_out")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// Cluster name (container and network prefix); defaults to the campaign's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default = "default_nodes")]
+    pub nodes: u32,
+}
+
+impl Default for ClusterSection {
+    fn default() -> Self {
+        ClusterSection {
+            name: None,
+            nodes: default_nodes(),
+        }
+    }
+}
+
+/// The workload and its settings; which settings apply depends on `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSection {
+    /// `register`, `set` or `list-append`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<u32>,
+    /// Relative weights (register: read/write/cas; list-append: read/append).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cas: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub append: Option<u32>,
+    /// list-append: micro-operations per transaction, at most.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_txn_len: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NemesisSection {
+    /// Faults drawn at random for generated windows, each `{kill|pause: TARGET}` or
+    /// `{partition: PATTERN}`.
+    #[serde(default = "default_faults")]
+    pub faults: Vec<FaultEntry>,
+    /// Mean healthy gap before each generated window.
+    #[serde(default = "default_interval")]
+    pub interval: Dur,
+    /// Length of each generated window.
+    #[serde(default = "default_fault_duration")]
+    pub duration: Dur,
+    /// Explicit timed faults; when given, no windows are generated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedule: Vec<TimedFault>,
+}
+
+impl Default for NemesisSection {
+    fn default() -> Self {
+        NemesisSection {
+            faults: default_faults(),
+            interval: default_interval(),
+            duration: default_fault_duration(),
+            schedule: Vec::new(),
+        }
+    }
+}
+
+/// One fault: exactly one of the three fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+}
+
+/// A fault at a fixed offset from the start of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimedFault {
+    pub at: Dur,
+    pub duration: Dur,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSection {
+    /// Per-request timeout; a request that times out is recorded as `info`.
+    #[serde(default = "default_timeout")]
+    pub timeout: Dur,
+}
+
+impl Default for ClientSection {
+    fn default() -> Self {
+        ClientSection {
+            timeout: default_timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckerSection {
+    /// Past this the checker answers `unknown`.
+    #[serde(default = "default_time_limit")]
+    pub time_limit: Dur,
+    #[serde(default = "default_memory_mb")]
+    pub memory_limit_mb: u64,
+}
+
+impl Default for CheckerSection {
+    fn default() -> Self {
+        CheckerSection {
+            time_limit: default_time_limit(),
+            memory_limit_mb: default_memory_mb(),
+        }
+    }
+}
+
+fn default_concurrency() -> u32 {
+    5
+}
+fn default_nodes() -> u32 {
+    3
+}
+fn default_duration() -> Dur {
+    Dur(std::time::Duration::from_secs(30))
+}
+fn default_quiet() -> Dur {
+    Dur(std::time::Duration::from_secs(3))
+}
+fn default_interval() -> Dur {
+    Dur(std::time::Duration::from_secs(5))
+}
+fn default_fault_duration() -> Dur {
+    Dur(std::time::Duration::from_secs(5))
+}
+fn default_timeout() -> Dur {
+    Dur(std::time::Duration::from_secs(2))
+}
+fn default_time_limit() -> Dur {
+    Dur(std::time::Duration::from_secs(60))
+}
+fn default_memory_mb() -> u64 {
+    4096
+}
+fn default_out() -> PathBuf {
+    PathBuf::from("results")
+}
+fn default_faults() -> Vec<FaultEntry> {
+    vec![
+        FaultEntry {
+            kill: Some("random-node".into()),
+            ..FaultEntry::default()
+        },
+        FaultEntry {
+            partition: Some("halves".into()),
+            ..FaultEntry::default()
+        },
+    ]
+}
+
+/// Reads and parses a campaign file. Syntax and type errors are bad input naming the file,
+/// line, column and field (serde_yaml's path and location).
+pub fn load(path: &Path) -> anyhow::Result<(Campaign, String)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading campaign {}", path.display()))
+        .map_err(|e| bad_input(format!("{e:#}")))?;
+    let campaign = parse(&text, path)?;
+    Ok((campaign, text))
+}
+
+/// Parses campaign text; `path` only names the file in errors.
+pub fn parse(text: &str, path: &Path) -> anyhow::Result<Campaign> {
+    serde_yaml::from_str(text).map_err(|e| {
+        let message = e.to_string();
+        // serde_yaml appends " at line L column C"; we lead with it instead, compiler-style.
+        let message = match message.rsplit_once(" at line ") {
+            Some((head, _)) if e.location().is_some() => head.to_string(),
+            _ => message,
+        };
+        match e.location() {
+            Some(loc) => bad_input(format!(
+                "{}:{}:{}: {message}",
+                path.display(),
+                loc.line(),
+                loc.column()
+            )),
+            None => bad_input(format!("{}: {message}", path.display())),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::exit::{code_for, BAD_INPUT};
+
+    fn err(text: &str) -> String {
+        let e = parse(text, Path::new("c.yaml")).unwrap_err();
+        assert_eq!(code_for(&e), BAD_INPUT);
+        e.to_string()
+    }
+
+    #[test]
+    fn only_the_workload_is_required() {
+        let c = parse("workload: {kind: register}\n", Path::new("c.yaml")).unwrap();
+        assert_eq!(c.cluster.nodes, 3);
+        assert_eq!(c.concurrency, 5);
+        assert_eq!(c.nemesis.faults.len(), 2);
+        assert!(err("concurrency: 3\n").contains("missing field `workload`"));
+    }
+
+    #[test]
+    fn syntax_errors_name_file_line_and_column() {
+        let e = err("workload:\n  kind: register\n  keys: [1\n");
+        assert!(e.starts_with("c.yaml:"), "{e}");
+        assert!(!e.contains(" at line "), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_name_their_line_and_field() {
+        let e = err("workload:\n  kind: register\nnemesis:\n  faults:\n    - kil: leader\n");
+        assert!(
+            e.starts_with("c.yaml:5:7: nemesis.faults[0]: unknown field `kil`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn type_errors_name_the_field() {
+        let e = err("workload:\n  kind: register\nconcurrency: lots\n");
+        assert!(e.starts_with("c.yaml:3:"), "{e}");
+        assert!(e.contains("concurrency"), "{e}");
+        let e = err("workload:\n  kind: register\nduration: 5 fortnights\n");
+        assert!(e.starts_with("c.yaml:3:"), "{e}");
+        assert!(e.contains("duration"), "{e}");
+    }
+}

@@ -1,0 +1,260 @@
+//! An in-memory cluster and client for testing the phases without Docker or nodes: one
+//! linearizable store behind every "node", faults that change what nodes answer.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nemesis::fault::{FaultExecutor, Grudge, NodeName};
+use serde_json::json;
+use workloads::{MicroOp, Request, Response};
+
+use super::client::{Client, NodeStatus};
+use super::target::TestTarget;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeState {
+    Up,
+    Paused,
+    Down,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub nodes: Vec<NodeState>,
+    pub leader: Option<usize>,
+    pub term: u64,
+    pub kv: HashMap<String, String>,
+    pub lists: HashMap<String, Vec<String>>,
+    /// Every executor call, e.g. `kill n1`.
+    pub calls: Vec<String>,
+    pub torn_down: bool,
+    pub fail_partitions: bool,
+    /// Elements the store "loses" (to test that checkers catch it).
+    pub drop_adds: bool,
+}
+
+impl State {
+    fn elect(&mut self) {
+        self.term += 1;
+        let n = self.nodes.len();
+        let from = self.leader.map_or(0, |l| l + 1);
+        self.leader = (0..n)
+            .map(|i| (from + i) % n)
+            .find(|i| self.nodes[*i] == NodeState::Up);
+    }
+}
+
+#[derive(Clone)]
+pub struct Fake {
+    pub state: Arc<Mutex<State>>,
+    addrs: Vec<(NodeName, SocketAddr)>,
+}
+
+impl Fake {
+    pub fn new(nodes: usize) -> Fake {
+        let state = State {
+            nodes: vec![NodeState::Up; nodes],
+            leader: Some(0),
+            term: 1,
+            ..State::default()
+        };
+        let addrs = (0..nodes)
+            .map(|i| {
+                (
+                    format!("n{}", i + 1),
+                    SocketAddr::from(([127, 0, 0, 1], 9001 + i as u16)),
+                )
+            })
+            .collect();
+        Fake {
+            state: Arc::new(Mutex::new(state)),
+            addrs,
+        }
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    fn index(&self, addr: SocketAddr) -> usize {
+        self.addrs
+            .iter()
+            .position(|(_, a)| *a == addr)
+            .expect("a fake node's address")
+    }
+
+    fn set(&self, names: &[NodeName], to: NodeState, call: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.calls.push(format!("{call} {}", names.join(",")));
+        for name in names {
+            let i = self
+                .addrs
+                .iter()
+                .position(|(n, _)| n == name)
+                .expect("a fake node");
+            // Resume only thaws paused nodes; start only revives killed ones.
+            let applies = match to {
+                NodeState::Up if call == "resume" => s.nodes[i] == NodeState::Paused,
+                NodeState::Up => s.nodes[i] == NodeState::Down,
+                _ => true,
+            };
+            if applies {
+                s.nodes[i] = to;
+            }
+        }
+        if s.leader.is_none_or(|l| s.nodes[l] != NodeState::Up) {
+            s.elect();
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("fake executor refused: {0}")]
+pub struct FakeError(String);
+
+impl FaultExecutor for Fake {
+    type Error = FakeError;
+
+    async fn kill(&self, nodes: &[NodeName]) -> Result<(), FakeError> {
+        self.set(nodes, NodeState::Down, "kill");
+        Ok(())
+    }
+    async fn start(&self, nodes: &[NodeName]) -> Result<(), FakeError> {
+        self.set(nodes, NodeState::Up, "start");
+        Ok(())
+    }
+    async fn pause(&self, nodes: &[NodeName]) -> Result<(), FakeError> {
+        self.set(nodes, NodeState::Paused, "pause");
+        Ok(())
+    }
+    async fn resume(&self, nodes: &[NodeName]) -> Result<(), FakeError> {
+        self.set(nodes, NodeState::Up, "resume");
+        Ok(())
+    }
+    async fn partition(&self, grudge: &Grudge) -> Result<(), FakeError> {
+        let mut s = self.state.lock().unwrap();
+        s.calls.push(format!("partition {}", grudge.0.len()));
+        if s.fail_partitions {
+            return Err(FakeError("partition".into()));
+        }
+        // The isolated side loses its leader, as Raft would.
+        s.elect();
+        Ok(())
+    }
+    async fn heal(&self) -> Result<(), FakeError> {
+        self.state.lock().unwrap().calls.push("heal".into());
+        Ok(())
+    }
+}
+
+impl TestTarget for Fake {
+    fn nodes(&self) -> Vec<(NodeName, SocketAddr)> {
+        self.addrs.clone()
+    }
+    async fn leader(&self) -> anyhow::Result<Option<NodeName>> {
+        let s = self.state.lock().unwrap();
+        Ok(s.leader.map(|l| self.addrs[l].0.clone()))
+    }
+    async fn is_running(&self, node: &NodeName) -> anyhow::Result<bool> {
+        let i = self
+            .addrs
+            .iter()
+            .position(|(n, _)| n == node)
+            .expect("a fake node");
+        Ok(self.state.lock().unwrap().nodes[i] != NodeState::Down)
+    }
+    async fn collect_logs(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("n1.log");
+        std::fs::write(&path, "fake log\n")?;
+        Ok(vec![path])
+    }
+    async fn teardown(&self) -> anyhow::Result<()> {
+        self.state.lock().unwrap().torn_down = true;
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "fake cluster".into()
+    }
+}
+
+impl Client for Fake {
+    async fn call(&self, addr: SocketAddr, request: &Request) -> Response {
+        let i = self.index(addr);
+        let node = self.state.lock().unwrap().nodes[i];
+        match node {
+            NodeState::Down => {
+                return Response::Fail {
+                    status: None,
+                    error: format!("{}: connection refused", super::client::UNREACHABLE),
+                }
+            }
+            NodeState::Paused => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                return Response::Info {
+                    error: "timeout".into(),
+                };
+            }
+            NodeState::Up => {}
+        }
+        // Let other clients interleave, as over a network.
+        tokio::task::yield_now().await;
+        let mut s = self.state.lock().unwrap();
+        match request {
+            Request::Read { key } => Response::Ok(json!({"value": s.kv.get(key)})),
+            Request::Write { key, value } => {
+                s.kv.insert(key.clone(), value.clone());
+                Response::Ok(json!({"ok": true}))
+            }
+            Request::Cas { key, from, to } => {
+                if s.kv.get(key) == from.as_ref() {
+                    s.kv.insert(key.clone(), to.clone());
+                    Response::Ok(json!({"ok": true}))
+                } else {
+                    Response::Fail {
+                        status: Some(409),
+                        error: "cas mismatch".into(),
+                    }
+                }
+            }
+            Request::Txn { ops } => {
+                let drop_adds = s.drop_adds;
+                let out: Vec<_> = ops
+                    .iter()
+                    .map(|m| match m {
+                        MicroOp::Append { key, value } => {
+                            if !drop_adds {
+                                s.lists.entry(key.clone()).or_default().push(value.clone());
+                            }
+                            json!(["append", key, value])
+                        }
+                        MicroOp::Read { key } => json!(["r", key, s.lists.get(key)]),
+                    })
+                    .collect();
+                Response::Ok(json!({ "ops": out }))
+            }
+        }
+    }
+
+    async fn status(&self, addr: SocketAddr) -> Result<NodeStatus, String> {
+        let i = self.index(addr);
+        let s = self.state.lock().unwrap();
+        if s.nodes[i] != NodeState::Up {
+            return Err(format!("{addr}: no answer"));
+        }
+        Ok(NodeStatus {
+            id: i as u64 + 1,
+            role: if s.leader == Some(i) {
+                "leader"
+            } else {
+                "follower"
+            }
+            .into(),
+            term: s.term,
+            leader: s.leader.map(|l| l as u64 + 1),
+        })
+    }
+}

@@ -1,0 +1,375 @@
+//! The nemesis task: walks the schedule's timeline, resolves each window's targets, applies the
+//! fault through the target, records it in the history, and watches for its effect (coverage).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use checkers::history::{EventType, NemesisTag, Process};
+use futures::future::join_all;
+use nemesis::{Action, FaultSpec, Pattern, Schedule, Target};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use super::client::{Client, NodeStatus};
+use super::live::Live;
+use super::recorder::Recorder;
+use super::results::{FaultRecord, FaultStatus};
+use super::target::TestTarget;
+
+/// How long to wait for a fault's effect at most (and never past its window).
+const OBSERVE_FOR: Duration = Duration::from_secs(5);
+const POLL: Duration = Duration::from_millis(100);
+
+pub struct Nemesis<T, C> {
+    pub target: Arc<T>,
+    pub client: C,
+    pub recorder: Recorder,
+    pub live: Arc<Live>,
+}
+
+pub const NEMESIS: Process = Process::Nemesis(NemesisTag::Nemesis);
+
+impl<T: TestTarget, C: Client> Nemesis<T, C> {
+    /// Runs the schedule until its end or until `stop` turns true. Windows still open at the end
+    /// are left for the final heal.
+    pub async fn run(
+        &self,
+        schedule: &Schedule,
+        mut stop: watch::Receiver<bool>,
+    ) -> Vec<FaultRecord> {
+        let mut records: Vec<FaultRecord> = schedule
+            .windows
+            .iter()
+            .enumerate()
+            .map(|(i, w)| FaultRecord {
+                window: i,
+                kind: w.fault.kind().into(),
+                at_ms: w.at.as_millis() as u64,
+                duration_ms: w.duration.as_millis() as u64,
+                start_ns: None,
+                end_ns: None,
+                action: None,
+                status: FaultStatus::NotReached,
+                observed: None,
+                effect: None,
+                error: None,
+            })
+            .collect();
+        let mut before: BTreeMap<usize, Vec<Option<NodeStatus>>> = BTreeMap::new();
+        let t0 = tokio::time::Instant::from_std(self.recorder.start());
+        for step in schedule.timeline() {
+            if *stop.borrow() {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(t0 + step.at) => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+            let window = &schedule.windows[step.window];
+            let record = &mut records[step.window];
+            if step.start {
+                let deadline = Instant::now() + window.duration.min(OBSERVE_FOR);
+                if let Some(snapshot) = self
+                    .start_window(schedule, step.window, &window.fault, record, deadline)
+                    .await
+                {
+                    before.insert(step.window, snapshot);
+                }
+            } else if record.status == FaultStatus::Applied {
+                self.end_window(record, before.remove(&step.window)).await;
+            }
+        }
+        records
+    }
+
+    async fn start_window(
+        &self,
+        schedule: &Schedule,
+        index: usize,
+        spec: &FaultSpec,
+        record: &mut FaultRecord,
+        deadline: Instant,
+    ) -> Option<Vec<Option<NodeStatus>>> {
+        let names: Vec<String> = self.target.nodes().into_iter().map(|(n, _)| n).collect();
+        let leader = if needs_leader(spec) {
+            match self.target.leader().await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(target: "faultline::nemesis", error = %format!("{e:#}"), "finding the leader");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let action = match spec.resolve(&names, leader.as_ref(), &mut schedule.target_rng(index)) {
+            Ok(a) => a,
+            Err(e) => {
+                record.status = FaultStatus::Skipped;
+                record.error = Some(e.to_string());
+                self.event(
+                    &record.kind,
+                    json!({"window": index, "phase": "skipped"}),
+                    Some(e.to_string()),
+                );
+                tracing::warn!(target: "faultline::nemesis", window = index, error = %e, "fault skipped");
+                return None;
+            }
+        };
+        let snapshot = match action {
+            Action::Partition { .. } => Some(self.statuses().await),
+            _ => None,
+        };
+        self.event(&record.kind, describe(index, "start", &action), None);
+        record.start_ns = Some(self.recorder.now());
+        record.action = Some(action.clone());
+        if let Err(e) = action.apply(&*self.target).await {
+            let error = format!("{e}");
+            tracing::error!(target: "faultline::nemesis", window = index, error = %error, "fault failed");
+            record.status = FaultStatus::Failed;
+            record.error = Some(error.clone());
+            record.end_ns = Some(self.recorder.now());
+            self.event(&record.kind, describe(index, "end", &action), Some(error));
+            return None;
+        }
+        record.status = FaultStatus::Applied;
+        self.live.add_active(label(&action));
+        let (observed, effect) = match &action {
+            Action::Kill { nodes } => self.observe_down(nodes, deadline).await,
+            Action::Pause { nodes } => self.observe_silent(nodes, deadline).await,
+            _ => (None, None),
+        };
+        record.observed = observed;
+        record.effect = effect;
+        snapshot
+    }
+
+    async fn end_window(&self, record: &mut FaultRecord, before: Option<Vec<Option<NodeStatus>>>) {
+        let Some(action) = record.action.clone() else {
+            return;
+        };
+        if let Some(before) = before {
+            let after = self.statuses().await;
+            let (observed, effect) = partition_effect(&self.names(), &before, &after);
+            record.observed = Some(observed);
+            record.effect = Some(effect);
+        }
+        let undo = action.inverse();
+        let result = undo.apply(&*self.target).await;
+        self.live.remove_active(&label(&action));
+        record.end_ns = Some(self.recorder.now());
+        let error = result
+            .err()
+            .map(|e| format!("undoing with {}: {e}", undo.name()));
+        if let Some(e) = &error {
+            tracing::error!(target: "faultline::nemesis", window = record.window, error = %e, "undo failed; the final heal retries");
+            record.error = Some(e.clone());
+        }
+        self.event(&record.kind, describe(record.window, "end", &action), error);
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.target.nodes().into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// Every node's status (None where it does not answer).
+    async fn statuses(&self) -> Vec<Option<NodeStatus>> {
+        let nodes = self.target.nodes();
+        join_all(nodes.iter().map(|(_, addr)| self.client.status(*addr)))
+            .await
+            .into_iter()
+            .map(Result::ok)
+            .collect()
+    }
+
+    /// A kill took effect when every killed node's process is gone.
+    async fn observe_down(
+        &self,
+        nodes: &[String],
+        deadline: Instant,
+    ) -> (Option<bool>, Option<String>) {
+        loop {
+            let mut down = Vec::new();
+            for n in nodes {
+                match self.target.is_running(n).await {
+                    Ok(false) => down.push(n.clone()),
+                    Ok(true) => {}
+                    Err(e) => {
+                        tracing::warn!(target: "faultline::nemesis", node = %n, error = %format!("{e:#}"), "probing node")
+                    }
+                }
+            }
+            if down.len() == nodes.len() {
+                return (Some(true), Some(format!("{} down", down.join(","))));
+            }
+            if Instant::now() >= deadline {
+                return (
+                    Some(false),
+                    Some(format!(
+                        "still running: {}",
+                        nodes
+                            .iter()
+                            .filter(|n| !down.contains(n))
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )),
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// A pause took effect when every paused node stops answering its status endpoint.
+    async fn observe_silent(
+        &self,
+        nodes: &[String],
+        deadline: Instant,
+    ) -> (Option<bool>, Option<String>) {
+        let addrs: Vec<_> = self
+            .target
+            .nodes()
+            .into_iter()
+            .filter(|(n, _)| nodes.contains(n))
+            .collect();
+        loop {
+            let answers = join_all(addrs.iter().map(|(_, a)| self.client.status(*a))).await;
+            let answering: Vec<String> = addrs
+                .iter()
+                .zip(&answers)
+                .filter(|(_, r)| r.is_ok())
+                .map(|((n, _), _)| n.clone())
+                .collect();
+            if answering.is_empty() {
+                return (
+                    Some(true),
+                    Some(format!("{} stopped answering", nodes.join(","))),
+                );
+            }
+            if Instant::now() >= deadline {
+                return (
+                    Some(false),
+                    Some(format!("still answering: {}", answering.join(","))),
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    fn event(&self, f: &str, value: Value, error: Option<String>) {
+        self.recorder
+            .record(NEMESIS, EventType::Info, f, None, value, error);
+    }
+}
+
+fn needs_leader(spec: &FaultSpec) -> bool {
+    matches!(
+        spec,
+        FaultSpec::Kill {
+            target: Target::Leader
+        } | FaultSpec::Pause {
+            target: Target::Leader
+        } | FaultSpec::Partition {
+            pattern: Pattern::IsolateLeader
+        }
+    )
+}
+
+/// The history value of a nemesis event: window, phase, targets and (for partitions) the grudge.
+pub fn describe(window: usize, phase: &str, action: &Action) -> Value {
+    let mut v = json!({"window": window, "phase": phase, "targets": action.nodes()});
+    if let Action::Partition { grudge } = action {
+        v["grudge"] = json!(grudge);
+    }
+    v
+}
+
+/// `kill n1,n2` for the progress line.
+fn label(action: &Action) -> String {
+    format!("{} {}", action.name(), action.nodes().join(","))
+}
+
+/// What a partition did to leadership: compares statuses before it and at its end.
+pub fn partition_effect(
+    names: &[String],
+    before: &[Option<NodeStatus>],
+    after: &[Option<NodeStatus>],
+) -> (bool, String) {
+    let leader_of = |s: &[Option<NodeStatus>]| {
+        s.iter()
+            .flatten()
+            .find(|st| st.role == "leader")
+            .map(|st| st.id)
+    };
+    let mut changes = Vec::new();
+    for ((name, b), a) in names.iter().zip(before).zip(after) {
+        match (b, a) {
+            (Some(b), Some(a)) if a.term > b.term || a.role != b.role => changes.push(format!(
+                "{name} {}@{} -> {}@{}",
+                b.role, b.term, a.role, a.term
+            )),
+            (Some(_), None) => changes.push(format!("{name} stopped answering")),
+            _ => {}
+        }
+    }
+    let (lb, la) = (leader_of(before), leader_of(after));
+    let leadership = match (lb, la) {
+        (Some(b), Some(a)) if a == b => format!("leader {b} kept leadership"),
+        (Some(b), Some(a)) => format!("leader {b} lost leadership to {a}"),
+        (Some(b), None) => format!("leader {b} lost leadership, no leader seen"),
+        (None, Some(a)) => format!("{a} became leader"),
+        (None, None) => "no leader seen".into(),
+    };
+    let observed = !changes.is_empty() || lb != la;
+    let effect = if changes.is_empty() {
+        leadership
+    } else {
+        format!("{leadership}; {}", changes.join(", "))
+    };
+    (observed, effect)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(id: u64, role: &str, term: u64) -> Option<NodeStatus> {
+        Some(NodeStatus {
+            id,
+            role: role.into(),
+            term,
+            leader: None,
+        })
+    }
+
+    #[test]
+    fn a_partition_that_moved_leadership_is_observed() {
+        let names = vec!["n1".to_string(), "n2".into(), "n3".into()];
+        let before = vec![
+            st(1, "leader", 2),
+            st(2, "follower", 2),
+            st(3, "follower", 2),
+        ];
+        let after = vec![
+            st(1, "candidate", 5),
+            st(2, "leader", 3),
+            st(3, "follower", 3),
+        ];
+        let (observed, effect) = partition_effect(&names, &before, &after);
+        assert!(observed);
+        assert!(
+            effect.starts_with("leader 1 lost leadership to 2"),
+            "{effect}"
+        );
+    }
+
+    #[test]
+    fn a_partition_with_no_change_is_not_observed() {
+        let names = vec!["n1".to_string(), "n2".into()];
+        let before = vec![st(1, "leader", 2), st(2, "follower", 2)];
+        let (observed, effect) = partition_effect(&names, &before, &before);
+        assert!(!observed);
+        assert_eq!(effect, "leader 1 kept leadership");
+    }
+}

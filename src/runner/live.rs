@@ -1,0 +1,53 @@
+//! Counters shared by clients, the nemesis and the progress line.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+#[derive(Default)]
+pub struct Live {
+    pub ops: AtomicU64,
+    pub ok: AtomicU64,
+    pub fail: AtomicU64,
+    pub info: AtomicU64,
+    pub processes: AtomicU64,
+    /// Faults in effect now, e.g. `kill n2`.
+    active: Mutex<Vec<String>>,
+}
+
+impl Live {
+    pub fn add_active(&self, fault: String) {
+        self.active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(fault);
+    }
+
+    pub fn remove_active(&self, fault: &str) {
+        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = active.iter().position(|f| f == fault) {
+            active.remove(i);
+        }
+    }
+
+    pub fn clear_active(&self) {
+        self.active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    pub fn active(&self) -> Vec<String> {
+        self.active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,70 @@
+//! An in-process store that answers requests as a node would, with no network: drives the
+//! runner's own hot path (workers, workloads, recorder) for `faultline bench runner`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use workloads::{MicroOp, Request, Response};
+
+use super::client::{Client, NodeStatus};
+
+#[derive(Clone, Default)]
+pub struct MemoryClient {
+    store: Arc<Mutex<Store>>,
+}
+
+#[derive(Default)]
+struct Store {
+    kv: HashMap<String, String>,
+    lists: HashMap<String, Vec<String>>,
+}
+
+impl Client for MemoryClient {
+    async fn call(&self, _addr: SocketAddr, request: &Request) -> Response {
+        // Give other clients their turn, as a network round trip would.
+        tokio::task::yield_now().await;
+        let mut s = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        match request {
+            Request::Read { key } => Response::Ok(json!({ "value": s.kv.get(key) })),
+            Request::Write { key, value } => {
+                s.kv.insert(key.clone(), value.clone());
+                Response::Ok(json!({"ok": true}))
+            }
+            Request::Cas { key, from, to } => {
+                if s.kv.get(key) == from.as_ref() {
+                    s.kv.insert(key.clone(), to.clone());
+                    Response::Ok(json!({"ok": true}))
+                } else {
+                    Response::Fail {
+                        status: Some(409),
+                        error: "cas mismatch".into(),
+                    }
+                }
+            }
+            Request::Txn { ops } => {
+                let out: Vec<_> = ops
+                    .iter()
+                    .map(|m| match m {
+                        MicroOp::Append { key, value } => {
+                            s.lists.entry(key.clone()).or_default().push(value.clone());
+                            json!(["append", key, value])
+                        }
+                        MicroOp::Read { key } => json!(["r", key, s.lists.get(key)]),
+                    })
+                    .collect();
+                Response::Ok(json!({ "ops": out }))
+            }
+        }
+    }
+
+    async fn status(&self, _addr: SocketAddr) -> Result<NodeStatus, String> {
+        Ok(NodeStatus {
+            id: 1,
+            role: "leader".into(),
+            term: 1,
+            leader: Some(1),
+        })
+    }
+}

@@ -1,0 +1,33 @@
+//! A validated campaign: everything the phases need, with defaults and overrides applied.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nemesis::Schedule;
+use workloads::WorkloadConfig;
+
+use super::campaign::Campaign;
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    pub cluster_name: String,
+    pub nodes: u32,
+    pub workload: WorkloadConfig,
+    pub concurrency: u32,
+    /// Total ops/s; 0 = unlimited.
+    pub rate: u32,
+    pub duration: Duration,
+    pub ops: Option<u64>,
+    pub schedule: Schedule,
+    /// Fault kinds the campaign asks for (`kill`, `pause`, `partition`).
+    pub fault_kinds: Vec<String>,
+    pub quiet: Duration,
+    pub client_timeout: Duration,
+    pub checker_time_limit: Duration,
+    pub checker_memory_mb: u64,
+    pub seed: u64,
+    pub out: PathBuf,
+    /// The campaign as run (seed filled in), saved next to the results.
+    pub campaign: Campaign,
+}

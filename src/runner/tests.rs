@@ -1,0 +1,251 @@
+//! The phases end to end against the in-memory fake cluster.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use checkers::history::{EventType, Process};
+use tokio::sync::watch;
+
+use super::campaign::parse;
+use super::fake::Fake;
+use super::history_file;
+use super::phases::{execute, Options, Outcome};
+use super::plan::Plan;
+use super::replay;
+use super::results::{FaultStatus, Verdict};
+use super::validate::{validate, Overrides};
+
+fn plan(text: &str) -> Plan {
+    let path = Path::new("t.yaml");
+    let c = parse(text, path).unwrap();
+    validate(&c, text, path, &Overrides::default()).unwrap()
+}
+
+fn options() -> Options {
+    Options {
+        progress: false,
+        leader_deadline: Duration::from_secs(2),
+        ..Options::default()
+    }
+}
+
+async fn run(plan: &Plan, fake: &Fake, dir: &Path, interrupted: watch::Receiver<bool>) -> Outcome {
+    execute(
+        plan,
+        fake.clone(),
+        fake.clone(),
+        dir,
+        &options(),
+        interrupted,
+    )
+    .await
+    .unwrap()
+}
+
+const FAULTY: &str = "\
+name: fake
+seed: 7
+workload: {kind: register, keys: 2}
+concurrency: 4
+duration: 1500ms
+quiet: 50ms
+nemesis:
+  schedule:
+    - {at: 200ms, duration: 300ms, kill: leader}
+    - {at: 600ms, duration: 300ms, pause: random-node}
+    - {at: 1000ms, duration: 300ms, partition: isolate-leader}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_are_applied_observed_recorded_and_healed() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    let (_tx, rx) = watch::channel(false);
+    let out = run(&plan(FAULTY), &fake, dir.path(), rx).await;
+    let r = &out.results;
+    assert!(out.harness_errors.is_empty(), "{:?}", out.harness_errors);
+
+    for kind in ["kill", "pause", "partition"] {
+        let c = &r.coverage[kind];
+        assert_eq!(
+            (c.scheduled, c.applied, c.observed),
+            (1, 1, 1),
+            "{kind}: {c:?} {:?}",
+            r.faults
+        );
+    }
+    assert!(r
+        .faults
+        .iter()
+        .all(|f| f.start_ns.unwrap() < f.end_ns.unwrap()));
+
+    // The cheap check passes; without the linearizability checker the verdict stays unknown.
+    assert_eq!(r.checkers[0].name, "reads-of-written-values");
+    assert_eq!(r.checkers[0].valid, Verdict::Valid, "{:?}", r.checkers[0]);
+    assert_eq!(r.valid, Verdict::Unknown);
+
+    // The pause produced info; each retired its process.
+    assert!(r.stats.info > 0 && r.stats.processes > 4, "{:?}", r.stats);
+
+    let (events, warning) = history_file::read(&dir.path().join("history.jsonl")).unwrap();
+    assert!(warning.is_none());
+    assert_eq!(events.len() as u64, r.stats.history_events);
+    let nemesis: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| matches!(e.process, Process::Nemesis(_)))
+        .map(|e| {
+            (
+                e.f.clone(),
+                e.value["phase"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    for kind in ["kill", "pause", "partition", "heal-all"] {
+        assert!(
+            nemesis.contains(&(kind.into(), "start".into())),
+            "{kind}: {nemesis:?}"
+        );
+        assert!(
+            nemesis.contains(&(kind.into(), "end".into())),
+            "{kind}: {nemesis:?}"
+        );
+    }
+    // Final reads of both keys came after the heal and succeeded.
+    let heal_end = events
+        .iter()
+        .position(|e| e.f == "heal-all" && e.value["phase"] == "end")
+        .unwrap();
+    let final_oks = events[heal_end..]
+        .iter()
+        .filter(|e| e.f == "read" && e.kind == EventType::Ok)
+        .count();
+    assert_eq!(final_oks, 2);
+
+    // The final heal resumed and started every node; the cluster was torn down.
+    let calls = fake.calls();
+    let tail = &calls[calls.len() - 3..];
+    assert_eq!(tail, ["heal", "resume n1,n2,n3", "start n1,n2,n3"]);
+    assert!(fake.state.lock().unwrap().torn_down);
+    assert!(dir.path().join("results.json").is_file());
+    assert!(dir.path().join("logs/n1.log").is_file());
+
+    // Replay: the same faults on the same nodes at the same offsets.
+    let again = replay::schedule(&super::results::Results::read(dir.path()).unwrap());
+    assert_eq!(again.windows.len(), 3);
+    for (w, f) in again.windows.iter().zip(&r.faults) {
+        assert_eq!(w.at.as_millis() as u64, f.at_ms);
+        assert_eq!(
+            nemesis::FaultSpec::exact(f.action.as_ref().unwrap()).unwrap(),
+            w.fault
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_set_run_is_valid_and_stops_at_its_op_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    let (_tx, rx) = watch::channel(false);
+    let p = plan("workload: {kind: set, keys: 2}\nops: 200\nduration: 30s\nquiet: 10ms\nnemesis: {faults: []}\n");
+    let started = Instant::now();
+    let out = run(&p, &fake, dir.path(), rx).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the op limit did not stop the run"
+    );
+    let r = &out.results;
+    assert_eq!(r.valid, Verdict::Valid, "{:?}", r.checkers);
+    let (events, _) = history_file::read(&dir.path().join("history.jsonl")).unwrap();
+    let adds = events
+        .iter()
+        .filter(|e| e.f == "add" && e.kind == EventType::Invoke)
+        .count();
+    assert_eq!(adds, 200);
+    assert_eq!(r.stats.ops, 202, "200 adds and 2 final reads");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_adds_make_the_run_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    fake.state.lock().unwrap().drop_adds = true;
+    let (_tx, rx) = watch::channel(false);
+    let p = plan("workload: {kind: set}\nops: 20\nquiet: 10ms\nnemesis: {faults: []}\n");
+    let out = run(&p, &fake, dir.path(), rx).await;
+    assert_eq!(out.results.valid, Verdict::Invalid);
+    assert!(
+        out.results.checkers[0].summary.starts_with("20 lost"),
+        "{:?}",
+        out.results.checkers
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_faults_are_reported_not_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    fake.state.lock().unwrap().fail_partitions = true;
+    let (_tx, rx) = watch::channel(false);
+    let p = plan("workload: {kind: set}\nduration: 600ms\nquiet: 10ms\nnemesis:\n  schedule:\n    - {at: 100ms, duration: 200ms, partition: halves}\n");
+    let out = run(&p, &fake, dir.path(), rx).await;
+    let r = &out.results;
+    assert_eq!(r.faults[0].status, FaultStatus::Failed);
+    assert!(r.faults[0].error.as_deref().unwrap().contains("refused"));
+    assert_eq!(r.valid, Verdict::Unknown, "{:?}", r.notes);
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.starts_with("partition: 1 of 1 windows failed")),
+        "{:?}",
+        r.notes
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_heals_tears_down_and_leaves_a_checkable_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    let (tx, rx) = watch::channel(false);
+    let p = plan("workload: {kind: register}\nduration: 60s\nnemesis:\n  schedule:\n    - {at: 100ms, duration: 50s, kill: random-node}\n");
+    // Ctrl-C arrives once the kill is in effect.
+    let watcher = fake.clone();
+    tokio::spawn(async move {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !watcher.calls().iter().any(|c| c.starts_with("kill")) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = tx.send(true);
+    });
+    let started = Instant::now();
+    let out = run(&p, &fake, dir.path(), rx).await;
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let r = &out.results;
+    assert!(r.interrupted);
+    assert_eq!(r.valid, Verdict::Unknown);
+    assert_eq!(r.faults[0].status, FaultStatus::Applied);
+    assert!(
+        r.faults[0].end_ns.is_some(),
+        "the final heal closes the open window"
+    );
+    let calls = fake.calls();
+    assert_eq!(calls.last().unwrap(), "start n1,n2,n3");
+    assert!(fake.state.lock().unwrap().torn_down);
+    let (events, warning) = history_file::read(&dir.path().join("history.jsonl")).unwrap();
+    assert!(warning.is_none());
+    assert!(events.len() > 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_leader_fails_setup_and_still_tears_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    fake.state.lock().unwrap().leader = None;
+    let (_tx, rx) = watch::channel(false);
+    let p = plan("workload: {kind: register}\n");
+    let err = execute(&p, fake.clone(), fake.clone(), dir.path(), &options(), rx)
+        .await
+        .err()
+        .expect("setup must fail");
+    assert!(format!("{err:#}").contains("no leader elected"), "{err:#}");
+    assert!(fake.state.lock().unwrap().torn_down);
+}

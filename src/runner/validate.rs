@@ -1,0 +1,355 @@
+//! Semantic checks of a parsed campaign (ranges, names, fault vocabulary) and its conversion
+//! into a [`Plan`]. Every error names file, line, column and field; all errors are reported at once.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use workloads::list_append::ListAppendConfig;
+use workloads::register::RegisterConfig;
+use workloads::set::SetConfig;
+use workloads::WorkloadConfig;
+
+use super::campaign::Campaign;
+use super::plan::Plan;
+use super::validate_nemesis::{fault_kinds, schedule};
+use super::yaml_pos::locate;
+use crate::cli::exit::bad_input;
+
+/// Command-line values that override the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub seed: Option<u64>,
+    pub out: Option<PathBuf>,
+}
+
+/// Collects errors with the field they concern.
+pub struct Problems<'a> {
+    text: &'a str,
+    path: &'a Path,
+    found: Vec<String>,
+}
+
+impl Problems<'_> {
+    pub fn add(&mut self, field: &str, message: impl std::fmt::Display) {
+        let at = match locate(self.text, field) {
+            Some((line, col)) => format!("{}:{line}:{col}", self.path.display()),
+            None => self.path.display().to_string(),
+        };
+        self.found.push(format!("{at}: {field}: {message}"));
+    }
+
+    pub fn range<T: PartialOrd + std::fmt::Display>(&mut self, field: &str, v: T, min: T, max: T) {
+        if v < min || v > max {
+            self.add(field, format!("{v} is out of range ({min} to {max})"));
+        }
+    }
+}
+
+/// Checks the campaign and builds the plan of the run. `text` is the file's text, for positions.
+pub fn validate(
+    campaign: &Campaign,
+    text: &str,
+    path: &Path,
+    overrides: &Overrides,
+) -> anyhow::Result<Plan> {
+    let mut p = Problems {
+        text,
+        path,
+        found: Vec::new(),
+    };
+    let name = campaign.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "campaign".into())
+    });
+    check_name(&mut p, "name", &name);
+    let cluster_name = campaign
+        .cluster
+        .name
+        .clone()
+        .unwrap_or_else(|| name.clone());
+    check_name(&mut p, "cluster.name", &cluster_name);
+    let nodes = campaign.cluster.nodes;
+    p.range("cluster.nodes", nodes, 1, 9);
+    let workload = workload(&mut p, campaign);
+    p.range("concurrency", campaign.concurrency, 1, 1000);
+    p.range("rate", campaign.rate, 0, 1_000_000);
+    let duration = campaign.duration.0;
+    if duration.is_zero() || duration > Duration::from_secs(24 * 3600) {
+        p.add(
+            "duration",
+            format!("{} is out of range (over 0 to 24h)", campaign.duration),
+        );
+    }
+    if campaign.quiet.0 > Duration::from_secs(600) {
+        p.add(
+            "quiet",
+            format!("{} is out of range (0 to 10m)", campaign.quiet),
+        );
+    }
+    let timeout = campaign.client.timeout.0;
+    if timeout < Duration::from_millis(10) || timeout > Duration::from_secs(60) {
+        p.add(
+            "client.timeout",
+            format!("{} is out of range (10ms to 60s)", campaign.client.timeout),
+        );
+    }
+    if campaign.checker.time_limit.0.is_zero() {
+        p.add("checker.time_limit", "must be more than 0");
+    }
+    p.range(
+        "checker.memory_limit_mb",
+        campaign.checker.memory_limit_mb,
+        64,
+        1 << 20,
+    );
+
+    let seed = overrides
+        .seed
+        .or(campaign.seed)
+        .unwrap_or_else(rand::random::<u64>);
+    let schedule = schedule(&mut p, campaign, nodes as usize, seed);
+
+    if !p.found.is_empty() {
+        return Err(bad_input(p.found.join("\n")));
+    }
+    let mut as_run = campaign.clone();
+    as_run.seed = Some(seed);
+    let fault_kinds = fault_kinds(campaign);
+    Ok(Plan {
+        name,
+        cluster_name,
+        nodes,
+        workload: workload.expect("no problems means the workload was built"),
+        concurrency: campaign.concurrency,
+        rate: campaign.rate,
+        duration,
+        ops: (campaign.ops > 0).then_some(campaign.ops),
+        schedule,
+        fault_kinds,
+        quiet: campaign.quiet.0,
+        client_timeout: timeout,
+        checker_time_limit: campaign.checker.time_limit.0,
+        checker_memory_mb: campaign.checker.memory_limit_mb,
+        seed,
+        out: overrides
+            .out
+            .clone()
+            .unwrap_or_else(|| campaign.out.clone()),
+        campaign: as_run,
+    })
+}
+
+/// Names become directory and container names.
+fn check_name(p: &mut Problems, field: &str, name: &str) {
+    let ok = !name.is_empty()
+        && name.len() <= 40
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        p.add(
+            field,
+            format!("{name:?} is not a valid name: use 1 to 40 letters, digits, '-' or '_'"),
+        );
+    }
+}
+
+fn workload(p: &mut Problems, c: &Campaign) -> Option<WorkloadConfig> {
+    let w = &c.workload;
+    let not_for = |p: &mut Problems, field: &str, set: bool| {
+        if set {
+            p.add(
+                &format!("workload.{field}"),
+                format!("does not apply to the {} workload", w.kind),
+            );
+        }
+    };
+    if let Some(keys) = w.keys {
+        p.range("workload.keys", keys, 1, 10_000);
+    }
+    let config = match w.kind.as_str() {
+        "register" => {
+            not_for(p, "append", w.append.is_some());
+            not_for(p, "max_txn_len", w.max_txn_len.is_some());
+            let d = RegisterConfig::default();
+            WorkloadConfig::Register(RegisterConfig {
+                keys: w.keys.unwrap_or(d.keys),
+                read: w.read.unwrap_or(d.read),
+                write: w.write.unwrap_or(d.write),
+                cas: w.cas.unwrap_or(d.cas),
+            })
+        }
+        "set" => {
+            for (field, set) in [
+                ("read", w.read.is_some()),
+                ("write", w.write.is_some()),
+                ("cas", w.cas.is_some()),
+                ("append", w.append.is_some()),
+                ("max_txn_len", w.max_txn_len.is_some()),
+            ] {
+                not_for(p, field, set);
+            }
+            WorkloadConfig::Set(SetConfig {
+                keys: w.keys.unwrap_or(SetConfig::default().keys),
+            })
+        }
+        "list-append" => {
+            not_for(p, "write", w.write.is_some());
+            not_for(p, "cas", w.cas.is_some());
+            if let Some(len) = w.max_txn_len {
+                p.range("workload.max_txn_len", len, 1, 64);
+            }
+            let d = ListAppendConfig::default();
+            WorkloadConfig::ListAppend(ListAppendConfig {
+                keys: w.keys.unwrap_or(d.keys),
+                max_txn_len: w.max_txn_len.unwrap_or(d.max_txn_len),
+                read: w.read.unwrap_or(d.read),
+                append: w.append.unwrap_or(d.append),
+            })
+        }
+        other => {
+            p.add(
+                "workload.kind",
+                format!(
+                    "unknown workload {other:?}; expected one of {}",
+                    WorkloadConfig::NAMES.join(", ")
+                ),
+            );
+            return None;
+        }
+    };
+    if let Err(e) = config.validate() {
+        p.add("workload", e);
+    }
+    Some(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::exit::{code_for, BAD_INPUT};
+    use crate::runner::campaign::parse;
+
+    fn plan(text: &str) -> anyhow::Result<Plan> {
+        let path = Path::new("c.yaml");
+        let c = parse(text, path)?;
+        validate(&c, text, path, &Overrides::default())
+    }
+
+    fn err(text: &str) -> String {
+        let e = plan(text).unwrap_err();
+        assert_eq!(code_for(&e), BAD_INPUT);
+        e.to_string()
+    }
+
+    #[test]
+    fn a_minimal_campaign_gets_defaults() {
+        let p = plan("workload:\n  kind: register\n").unwrap();
+        assert_eq!(p.name, "c");
+        assert_eq!(p.nodes, 3);
+        assert!(!p.schedule.windows.is_empty());
+        assert_eq!(p.fault_kinds, vec!["kill", "partition"]);
+        assert_eq!(p.campaign.seed, Some(p.seed));
+    }
+
+    #[test]
+    fn unknown_workload_names_line_and_field() {
+        let e = err("name: x\nworkload:\n  kind: bank\n");
+        assert!(
+            e.starts_with("c.yaml:3:3: workload.kind: unknown workload \"bank\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_name_line_and_field() {
+        let e = err("workload:\n  kind: register\ncluster:\n  nodes: 12\n");
+        assert!(
+            e.starts_with("c.yaml:4:3: cluster.nodes: 12 is out of range (1 to 9)"),
+            "{e}"
+        );
+        let e = err("workload:\n  kind: register\nconcurrency: 0\n");
+        assert!(e.starts_with("c.yaml:3:1: concurrency:"), "{e}");
+    }
+
+    #[test]
+    fn unknown_targets_and_patterns_name_their_item() {
+        let text = "workload:\n  kind: register\nnemesis:\n  faults:\n    - kill: leader\n    - pause: everyone\n    - partition: halfs\n";
+        let e = err(text);
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(lines.len(), 2, "{e}");
+        assert!(
+            lines[0]
+                .starts_with("c.yaml:6:7: nemesis.faults[1].pause: unknown target \"everyone\""),
+            "{e}"
+        );
+        assert!(
+            lines[1]
+                .starts_with("c.yaml:7:7: nemesis.faults[2].partition: unknown partition pattern"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_fault_needs_exactly_one_kind() {
+        let e = err("workload: {kind: register}\nnemesis:\n  faults:\n    - kill: leader\n      pause: leader\n");
+        assert!(
+            e.starts_with("c.yaml:4:5: nemesis.faults[0]: give exactly one"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn settings_of_another_workload_are_rejected() {
+        let e = err("workload:\n  kind: set\n  cas: 2\n");
+        assert!(
+            e.starts_with("c.yaml:3:3: workload.cas: does not apply to the set workload"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn patterns_need_enough_nodes() {
+        let e = err("workload: {kind: register}\ncluster: {nodes: 2}\nnemesis:\n  faults:\n    - partition: bridge\n");
+        assert!(
+            e.contains("nemesis.faults[0].partition: bridge needs at least 3 nodes"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn explicit_faults_must_end_within_the_run() {
+        let text = "workload: {kind: register}\nduration: 10s\nnemesis:\n  schedule:\n    - at: 8s\n      duration: 5s\n      kill: leader\n";
+        let e = err(text);
+        assert!(
+            e.starts_with("c.yaml:5:7: nemesis.schedule[0].at: the fault ends at 13s"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn explicit_schedules_are_used_as_given() {
+        let text = "workload: {kind: register}\nnemesis:\n  schedule:\n    - {at: 3s, duration: 2s, pause: leader}\n    - {at: 1s, duration: 1s, partition: halves}\n";
+        let p = plan(text).unwrap();
+        let kinds: Vec<_> = p.schedule.windows.iter().map(|w| w.fault.kind()).collect();
+        assert_eq!(kinds, vec!["partition", "pause"]);
+    }
+
+    #[test]
+    fn the_command_line_overrides_seed_and_out() {
+        let text = "workload: {kind: set}\nseed: 5\nout: a\n";
+        let c = parse(text, Path::new("c.yaml")).unwrap();
+        let p = validate(&c, text, Path::new("c.yaml"), &Overrides::default()).unwrap();
+        assert_eq!((p.seed, p.out.clone()), (5, PathBuf::from("a")));
+        let o = Overrides {
+            seed: Some(9),
+            out: Some("b".into()),
+        };
+        let p2 = validate(&c, text, Path::new("c.yaml"), &o).unwrap();
+        assert_eq!((p2.seed, p2.out), (9, PathBuf::from("b")));
+        // Same seed, same schedule.
+        let p3 = validate(&c, text, Path::new("c.yaml"), &Overrides::default()).unwrap();
+        assert_eq!(p.schedule, p3.schedule);
+    }
+}

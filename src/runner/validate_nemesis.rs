@@ -1,0 +1,179 @@
+//! Validation of the `nemesis` section: fault entries (exactly one kind, a known target or
+//! pattern, enough nodes for the pattern) and window timings, into the run's schedule.
+
+use nemesis::{FaultSpec, Pattern, Schedule, ScheduleConfig, Target, Window};
+
+use super::campaign::{Campaign, FaultEntry, TimedFault};
+use super::duration::Dur;
+use super::validate::Problems;
+
+/// One fault entry (`kill|pause|partition`, exactly one) as a spec; `field` is its path.
+fn fault(
+    p: &mut Problems,
+    field: &str,
+    kill: &Option<String>,
+    pause: &Option<String>,
+    partition: &Option<String>,
+    nodes: usize,
+) -> Option<FaultSpec> {
+    let given: Vec<&str> = [("kill", kill), ("pause", pause), ("partition", partition)]
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(k, _)| *k)
+        .collect();
+    if given.len() != 1 {
+        p.add(
+            field,
+            format!(
+                "give exactly one of kill, pause or partition (found {})",
+                if given.is_empty() {
+                    "none".into()
+                } else {
+                    given.join(", ")
+                }
+            ),
+        );
+        return None;
+    }
+    let target = |p: &mut Problems, kind: &str, v: &str| match v.parse::<Target>() {
+        Ok(t) => Some(t),
+        Err(e) => {
+            p.add(&format!("{field}.{kind}"), e);
+            None
+        }
+    };
+    if let Some(t) = kill {
+        return target(p, "kill", t).map(|target| FaultSpec::Kill { target });
+    }
+    if let Some(t) = pause {
+        return target(p, "pause", t).map(|target| FaultSpec::Pause { target });
+    }
+    let v = partition.as_deref().unwrap_or_default();
+    match v.parse::<Pattern>() {
+        Ok(pattern) if nodes < pattern.min_nodes() => {
+            p.add(
+                &format!("{field}.partition"),
+                format!(
+                    "{pattern} needs at least {} nodes; cluster.nodes is {nodes}",
+                    pattern.min_nodes()
+                ),
+            );
+            None
+        }
+        Ok(pattern) => Some(FaultSpec::Partition { pattern }),
+        Err(e) => {
+            p.add(&format!("{field}.partition"), e);
+            None
+        }
+    }
+}
+
+pub fn schedule(p: &mut Problems, c: &Campaign, nodes: usize, seed: u64) -> Schedule {
+    let n = &c.nemesis;
+    if !n.schedule.is_empty() {
+        let mut windows = Vec::new();
+        for (
+            i,
+            TimedFault {
+                at,
+                duration,
+                kill,
+                pause,
+                partition,
+            },
+        ) in n.schedule.iter().enumerate()
+        {
+            let field = format!("nemesis.schedule[{i}]");
+            if duration.0.is_zero() {
+                p.add(&format!("{field}.duration"), "must be more than 0");
+            }
+            if at.0 + duration.0 > c.duration.0 {
+                p.add(
+                    &format!("{field}.at"),
+                    format!(
+                        "the fault ends at {}, after the run ({})",
+                        Dur(at.0 + duration.0),
+                        c.duration
+                    ),
+                );
+            }
+            if let Some(fault) = fault(p, &field, kill, pause, partition, nodes) {
+                windows.push(Window {
+                    at: at.0,
+                    duration: duration.0,
+                    fault,
+                });
+            }
+        }
+        return Schedule::explicit(windows, seed);
+    }
+    let faults: Vec<FaultSpec> = n
+        .faults
+        .iter()
+        .enumerate()
+        .filter_map(
+            |(
+                i,
+                FaultEntry {
+                    kill,
+                    pause,
+                    partition,
+                },
+            )| {
+                fault(
+                    p,
+                    &format!("nemesis.faults[{i}]"),
+                    kill,
+                    pause,
+                    partition,
+                    nodes,
+                )
+            },
+        )
+        .collect();
+    if !n.faults.is_empty() {
+        if n.interval.0.is_zero() {
+            p.add("nemesis.interval", "must be more than 0");
+        }
+        if n.duration.0.is_zero() {
+            p.add("nemesis.duration", "must be more than 0");
+        }
+        if n.duration.0 >= c.duration.0 {
+            p.add(
+                "nemesis.duration",
+                format!("{} leaves no room in a run of {}", n.duration, c.duration),
+            );
+        }
+    }
+    Schedule::generate(
+        &ScheduleConfig {
+            faults,
+            interval: n.interval.0,
+            duration: n.duration.0,
+            horizon: c.duration.0,
+        },
+        seed,
+    )
+}
+
+/// The fault kinds the campaign asks for, for coverage.
+pub fn fault_kinds(c: &Campaign) -> Vec<String> {
+    let mut kinds: Vec<String> = Vec::new();
+    let mut add = |kill: bool, pause: bool, partition: bool| {
+        for (k, on) in [("kill", kill), ("pause", pause), ("partition", partition)] {
+            if on && !kinds.iter().any(|x| x == k) {
+                kinds.push(k.to_string());
+            }
+        }
+    };
+    if c.nemesis.schedule.is_empty() {
+        for f in &c.nemesis.faults {
+            add(f.kill.is_some(), f.pause.is_some(), f.partition.is_some());
+        }
+    } else {
+        for f in &c.nemesis.schedule {
+            add(f.kill.is_some(), f.pause.is_some(), f.partition.is_some());
+        }
+    }
+    kinds
+}

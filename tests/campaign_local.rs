@@ -1,0 +1,194 @@
+//! `faultline test` end to end against local `faultline node` processes (the runner's target
+//! until the Docker cluster is wired in): a clean run exits 0 with its faults applied and
+//! observed; `--replay` reuses the recorded schedule; Ctrl-C leaves a checkable history and no
+//! node running.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use checkers::history::Event;
+use serde_json::Value;
+
+fn faultline() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    c.env("FAULTLINE_LOG", "warn");
+    c
+}
+
+fn campaigns() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/campaigns")
+}
+
+/// The single run directory under `<out>/<name>/`.
+fn run_dir(out: &Path, name: &str) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(out.join(name))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
+}
+
+/// Every line whole and an event.
+fn history(dir: &Path) -> Vec<Event> {
+    let text = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
+    assert!(text.ends_with('\n'), "the history ends with a partial line");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("a whole event per line"))
+        .collect()
+}
+
+fn results(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
+}
+
+/// Processes whose command line mentions `dir` (the nodes' data directories live under it).
+fn processes_under(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let cmd = std::fs::read(path.join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            cmd.contains(&needle).then_some(cmd)
+        })
+        .collect()
+}
+
+fn wait_with_deadline(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("faultline test did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_set_campaign_passes_with_observed_faults_and_replays() {
+    let out = tempfile::tempdir().unwrap();
+    let status = faultline()
+        .args(["test", "--no-progress", "--out"])
+        .arg(out.path())
+        .arg(campaigns().join("local-set.yaml"))
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let dir = run_dir(out.path(), "local-set");
+    let r = results(&dir);
+    assert_eq!(r["valid"], "valid");
+    for kind in ["kill", "pause"] {
+        let c = &r["coverage"][kind];
+        assert_eq!(
+            (c["applied"].as_u64(), c["observed"].as_u64()),
+            (Some(1), Some(1)),
+            "{kind}: {c}"
+        );
+    }
+    let events = history(&dir);
+    assert_eq!(
+        events.len() as u64,
+        r["stats"]["history_events"].as_u64().unwrap()
+    );
+    assert!(
+        !dir.join("cluster").exists(),
+        "the local cluster was not torn down"
+    );
+    assert!(dir.join("logs/n1.log").is_file());
+    assert!(processes_under(&dir).is_empty());
+    let saved = std::fs::read_to_string(dir.join("campaign.yaml")).unwrap();
+    assert!(saved.contains("seed: 11"), "{saved}");
+
+    // Replay: the same faults on the same nodes at the same offsets.
+    let replay = faultline()
+        .arg("test")
+        .arg("--replay")
+        .arg(&dir)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert_eq!(replay.status.code(), Some(0), "{replay:?}");
+    let plan = String::from_utf8(replay.stdout).unwrap();
+    for f in r["faults"].as_array().unwrap() {
+        let nodes: Vec<&str> = f["action"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect();
+        let line = format!(
+            "at {:>7.1}s for {:>5.1}s: {} [{}]",
+            f["at_ms"].as_u64().unwrap() as f64 / 1000.0,
+            f["duration_ms"].as_u64().unwrap() as f64 / 1000.0,
+            f["kind"].as_str().unwrap(),
+            nodes.join(",")
+        );
+        assert!(plan.contains(&line), "{line} not in\n{plan}");
+    }
+}
+
+#[test]
+fn ctrl_c_heals_tears_down_and_leaves_a_checkable_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.yaml");
+    std::fs::write(
+        &path,
+        "name: long\nworkload: {kind: register}\nduration: 120s\nnemesis:\n  schedule:\n    - {at: 1s, duration: 100s, kill: random-node}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("results");
+    let mut child = faultline()
+        .args(["test", "--no-progress", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Interrupt once the kill is recorded as in effect.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let run = loop {
+        let started = std::fs::read_dir(out.join("long"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .map(|e| e.unwrap().path());
+        if let Some(run) = started {
+            let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap_or_default();
+            if text.contains(r#""f":"kill","value":{"phase":"start""#) {
+                break run;
+            }
+        }
+        assert!(Instant::now() < deadline, "the kill never started");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // SAFETY: signalling a child we spawned.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let status = wait_with_deadline(&mut child, Duration::from_secs(60));
+    assert_eq!(status.code(), Some(2), "an interrupted run has no verdict");
+
+    let r = results(&run);
+    assert_eq!(r["interrupted"], true);
+    let events = history(&run);
+    assert!(
+        events.iter().any(|e| e.f == "heal-all"),
+        "no final heal recorded"
+    );
+    assert!(
+        !run.join("cluster").exists(),
+        "the local cluster was not torn down"
+    );
+    assert!(
+        processes_under(&run).is_empty(),
+        "{:?}",
+        processes_under(&run)
+    );
+}
