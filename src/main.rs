@@ -11,6 +11,7 @@
 mod bench;
 mod cli;
 mod node;
+mod report;
 
 fn main() -> std::process::ExitCode {
     cli::main()
