@@ -212,9 +212,9 @@ fn timeline_section(page: &mut String, run: &RunData, ts: TimeScale) {
     let shown = sample(&run.ops, MAX_TIMELINE_OPS);
     page.push_str("<section><h2>Timeline</h2><p class=\"hint\">One lane per client slot; bars from invoke to completion: ");
     legend(page);
-    page.push_str(
-        " Shaded: fault windows. Scroll to zoom, drag to pan, double-click to reset.</p>",
-    );
+    page.push_str("; shaded and on the top strip: ");
+    fault_legend(page);
+    page.push_str(". Scroll to zoom, drag to pan, double-click to reset.</p>");
     if shown.len() < run.ops.len() {
         let _ = write!(
             page,
@@ -238,6 +238,11 @@ fn plots_section(page: &mut String, run: &RunData, ts: TimeScale) {
             run.ops.len()
         );
     }
+    page.push_str("<p class=\"hint\">Each point an operation at its invocation, by outcome: ");
+    legend(page);
+    page.push_str("; shaded: ");
+    fault_legend(page);
+    page.push_str("</p>");
     page.push_str(&svg::latency(&points, &run.windows, ts));
     let span_s = (ts.end_ns - ts.start_ns) as f64 / 1e9;
     let bin_s = if span_s > 600.0 {
@@ -326,6 +331,16 @@ fn legend(page: &mut String) {
             "<span class=\"swatch\" style=\"background:{}\"></span>{} ",
             svg::outcome_color(o),
             o.name()
+        );
+    }
+}
+
+fn fault_legend(page: &mut String) {
+    for f in ["kill", "pause", "partition"] {
+        let _ = write!(
+            page,
+            "<span class=\"swatch\" style=\"background:{}\"></span>{f} ",
+            svg::fault_color(f)
         );
     }
 }

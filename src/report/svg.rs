@@ -92,18 +92,33 @@ pub fn lanes(ops: &[Op]) -> HashMap<u64, usize> {
 pub fn timeline(ops: &[Op], windows: &[FaultWindow], ts: TimeScale, id: &str) -> String {
     let lanes = lanes(ops);
     let n_lanes = lanes.values().max().map(|m| m + 1).unwrap_or(1);
-    let height = n_lanes as f64 * LANE + 4.0;
+    // A strip on top names the faults in full colour; the shading over the lanes is drawn last so
+    // dense bars do not hide it.
+    const STRIP: f64 = 10.0;
+    let height = n_lanes as f64 * LANE + STRIP + 4.0;
     let mut out = String::new();
     let _ = write!(
         out,
         "<svg id=\"{id}\" class=\"timeline zoomable\" viewBox=\"0 0 {WIDTH} {height}\" preserveAspectRatio=\"none\" width=\"100%\" height=\"{height}\">"
     );
-    shade_windows(&mut out, windows, ts, height);
+    for w in windows {
+        let x0 = ts.x(w.start_ns);
+        let x1 = ts.x(w.end_ns.unwrap_or(ts.end_ns));
+        let _ = write!(
+            out,
+            "<rect x=\"{x0:.1}\" y=\"0\" width=\"{:.1}\" height=\"{:.0}\" fill=\"{}\"><title>{} {}</title></rect>",
+            (x1 - x0).max(1.0),
+            STRIP - 3.0,
+            fault_color(&w.fault),
+            esc(&w.fault),
+            esc(&w.detail)
+        );
+    }
     for op in ops {
         let lane = lanes[&op.process];
         let x0 = ts.x(op.invoke_ns);
         let x1 = ts.x(op.complete_ns.unwrap_or(ts.end_ns));
-        let y = lane as f64 * LANE + 2.0;
+        let y = lane as f64 * LANE + STRIP;
         let open = if op.complete_ns.is_none() {
             " fill-opacity=\"0.45\""
         } else {
@@ -118,6 +133,7 @@ pub fn timeline(ops: &[Op], windows: &[FaultWindow], ts: TimeScale, id: &str) ->
             esc(&describe(op)),
         );
     }
+    shade_windows(&mut out, windows, ts, height);
     out.push_str("</svg>");
     out
 }
