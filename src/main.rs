@@ -12,6 +12,7 @@ mod bench;
 mod cli;
 mod cluster;
 mod node;
+mod report;
 mod runner;
 
 fn main() -> std::process::ExitCode {

@@ -1,0 +1,147 @@
+//! `faultline report DIR`: report.html is self-contained and shows the fault windows and the
+//! counterexample; junit.xml is well-formed JUnit with the violation as a failure.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::json;
+
+fn faultline() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+}
+
+/// A small run: two writers, a reader that sees a stale value, a kill and a partition.
+fn write_run(dir: &Path) {
+    let ms = 1_000_000u64;
+    let events = [
+        json!({"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":"k1","value":1}),
+        json!({"index":1,"time":5*ms,"process":0,"type":"ok","f":"write","key":"k1","value":1}),
+        json!({"index":2,"time":6*ms,"process":"nemesis","type":"info","f":"kill","value":{"targets":["n1"]}}),
+        json!({"index":3,"time":10*ms,"process":1,"type":"invoke","f":"write","key":"k1","value":2}),
+        json!({"index":4,"time":15*ms,"process":1,"type":"ok","f":"write","key":"k1","value":2}),
+        json!({"index":5,"time":20*ms,"process":2,"type":"invoke","f":"read","key":"k1","value":null}),
+        json!({"index":6,"time":25*ms,"process":2,"type":"ok","f":"read","key":"k1","value":1}),
+        json!({"index":7,"time":30*ms,"process":"nemesis","type":"info","f":"start","value":{"targets":["n1"]}}),
+        json!({"index":8,"time":31*ms,"process":"nemesis","type":"info","f":"partition","value":{"targets":["n1","n2 n3"]}}),
+        json!({"index":9,"time":32*ms,"process":0,"type":"invoke","f":"write","key":"k1","value":3}),
+        json!({"index":10,"time":40*ms,"process":0,"type":"info","f":"write","key":"k1","value":3,"error":"timeout"}),
+        json!({"index":11,"time":45*ms,"process":"nemesis","type":"info","f":"heal","value":null}),
+    ];
+    let mut text: String = events.iter().map(|e| format!("{e}\n")).collect();
+    // A run killed mid-write leaves a partial last line; the report must still render.
+    text.push_str("{\"index\":12,\"time\":");
+    fs::write(dir.join("history.jsonl"), text).unwrap();
+    let results = json!({
+        "valid": false, "seed": 42, "campaign": {"name": "stale-read"}, "started_at": "2026-11-23T06:00:00Z",
+        "checkers": {"linearizable": {"valid": false, "keys": {"k1": {"valid": false}}, "counterexample": {
+            "key": "k1",
+            "explanation": "read 1 by p2 must follow write 1 by p0, but write 2 by p1 completes between them and p2 invoked after it",
+            "ops": [
+                {"index": 0, "process": 0, "f": "write", "call": 1, "result": 1, "type": "ok"},
+                {"index": 3, "process": 1, "f": "write", "call": 2, "result": 2, "type": "ok"},
+                {"index": 5, "process": 2, "f": "read", "call": null, "result": 1, "type": "ok"}
+            ]}}}
+    });
+    fs::write(dir.join("results.json"), results.to_string()).unwrap();
+    fs::create_dir_all(dir.join("logs")).unwrap();
+    fs::write(dir.join("logs/n1.log"), "node 1 log\n").unwrap();
+}
+
+fn report(dir: &Path) {
+    let out = faultline().arg("report").arg(dir).output().unwrap();
+    assert!(
+        out.status.success(),
+        "faultline report failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn report_is_self_contained_and_shows_what_happened() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_run(tmp.path());
+    report(tmp.path());
+    let html = fs::read_to_string(tmp.path().join("report.html")).unwrap();
+    for external in ["http://", "https://", "src=", "@import", "url("] {
+        assert!(
+            !html.contains(external),
+            "report.html refers outside itself: {external}"
+        );
+    }
+    assert!(html.contains("INVALID"));
+    assert!(
+        html.contains("data-fault=\"kill\""),
+        "kill window not shaded"
+    );
+    assert!(
+        html.contains("data-fault=\"partition\""),
+        "partition window not shaded"
+    );
+    assert!(html.contains("id=\"counterexample\""));
+    assert!(html.contains("write 2 by p1 completes between them"));
+    assert!(
+        html.contains("class=\"cex-timeline\""),
+        "counterexample not drawn on its own timeline"
+    );
+    assert!(html.contains("href=\"logs/n1.log\""));
+    assert!(
+        html.contains("could not be read"),
+        "the skipped partial line is not mentioned"
+    );
+}
+
+#[test]
+fn junit_is_valid_and_carries_the_counterexample() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_run(tmp.path());
+    report(tmp.path());
+    let xml = fs::read_to_string(tmp.path().join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("junit.xml is well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let suites: Vec<_> = root
+        .children()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
+    assert_eq!(suites.len(), 1);
+    let suite = suites[0];
+    assert_eq!(suite.attribute("name"), Some("stale-read"));
+    for attr in ["tests", "failures", "errors", "time"] {
+        let v = suite
+            .attribute(attr)
+            .unwrap_or_else(|| panic!("testsuite lacks {attr}"));
+        v.parse::<f64>()
+            .unwrap_or_else(|_| panic!("{attr}={v} is not a number"));
+    }
+    let cases: Vec<_> = suite
+        .children()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len().to_string(), suite.attribute("tests").unwrap());
+    for c in &cases {
+        assert!(c.attribute("classname").is_some() && c.attribute("name").is_some());
+    }
+    let failures: Vec<_> = cases
+        .iter()
+        .filter_map(|c| c.children().find(|n| n.has_tag_name("failure")))
+        .collect();
+    assert_eq!(
+        failures.len().to_string(),
+        suite.attribute("failures").unwrap()
+    );
+    assert!(failures
+        .iter()
+        .any(|f| f.text().unwrap_or("").contains("completes between them")));
+    assert!(cases
+        .iter()
+        .any(|c| c.attribute("name") == Some("linearizable[key=k1]")));
+}
+
+#[test]
+fn report_of_a_directory_without_history_is_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = faultline().arg("report").arg(tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(254));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("history.jsonl"));
+}
