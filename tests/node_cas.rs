@@ -225,7 +225,16 @@ fn run_checker(c: &Cluster, events: &[Event]) {
         .iter()
         .map(|e| serde_json::to_string(e).unwrap() + "\n")
         .collect();
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, &text).unwrap();
+    // For debugging (and checking with another build of the checker): keep a copy.
+    if let Ok(dir) = std::env::var("FAULTLINE_KEEP_HISTORIES") {
+        let copy = std::path::Path::new(&dir).join(format!(
+            "cas-{}-{}.jsonl",
+            std::process::id(),
+            events.len()
+        ));
+        std::fs::write(&copy, &text).unwrap();
+    }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
         .arg("check")
         .arg(&path)
