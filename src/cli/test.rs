@@ -13,6 +13,7 @@ use crate::runner::local::LocalTarget;
 use crate::runner::phases::{self, Options, Outcome};
 use crate::runner::plan::Plan;
 use crate::runner::replay;
+use crate::runner::target::TestTarget;
 use crate::runner::validate::{validate, Overrides};
 
 /// Runs against `faultline node` processes on 127.0.0.1 (kill, pause; no partitions) until the
@@ -92,6 +93,13 @@ pub fn run(args: TestArgs) -> anyhow::Result<Code> {
         let client = HttpClient::new(plan.client_timeout)?;
         let target =
             LocalTarget::start(&plan.cluster_name, plan.nodes, &dir.join("cluster")).await?;
+        if args.keep_cluster {
+            let nodes: Vec<String> = TestTarget::nodes(&target)
+                .into_iter()
+                .map(|(n, a)| format!("{n}={a}"))
+                .collect();
+            println!("the cluster stays up after the run: {}", nodes.join(" "));
+        }
         phases::execute(&plan, target, client, &dir, &options, interrupted).await
     })?;
     print_summary(&plan, &outcome);
