@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use super::exit::Code;
 use crate::runner::campaign;
 use crate::runner::client::HttpClient;
+use crate::runner::docker::{DockerSetup, DockerTarget};
 use crate::runner::local::LocalTarget;
 use crate::runner::phases::{self, Options, Outcome};
 use crate::runner::plan::Plan;
@@ -16,12 +17,12 @@ use crate::runner::replay;
 use crate::runner::target::TestTarget;
 use crate::runner::validate::{validate, Overrides};
 
-/// Runs against `faultline node` processes on 127.0.0.1 (kill, pause; no partitions) until the
-/// Docker cluster target is wired in. Exit 0 valid, 1 violation, 2 unknown, 254 bad campaign,
-/// 255 the harness could not run.
+/// Runs against a fresh Docker cluster (or, with `--local`, `faultline node` processes on
+/// 127.0.0.1: kills and pauses, no partitions). Exit 0 valid, 1 violation, 2 unknown, 254 bad
+/// campaign, 255 the harness could not run.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Results go to <out>/<campaign>/<UTC timestamp>/: history.jsonl, campaign.yaml (as run, with its seed), results.json, logs/.\nCurrently runs against local `faultline node` processes (partitions unsupported); the Docker target replaces it."
+    after_help = "Results go to <out>/<campaign>/<UTC timestamp>/: history.jsonl, campaign.yaml (as run, with its seed), results.json, logs/.\nBy default the cluster is a fresh Docker cluster named after the campaign's cluster name, built from this binary's node image; --local runs `faultline node` processes on 127.0.0.1 instead (no partitions)."
 )]
 pub struct TestArgs {
     /// The campaign file (see CAMPAIGN_README.md). Not needed with --replay.
@@ -45,6 +46,12 @@ pub struct TestArgs {
     /// Check the campaign and print its fault schedule; start nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run against local `faultline node` processes instead of Docker (kills and pauses only).
+    #[arg(long)]
+    pub local: bool,
+    /// The node image for the Docker cluster (default: this binary's, built if missing).
+    #[arg(long, conflicts_with = "local")]
+    pub image: Option<String>,
 }
 
 pub fn run(args: TestArgs) -> anyhow::Result<Code> {

@@ -14,6 +14,7 @@ pub mod campaign;
 pub mod check;
 pub mod client;
 pub mod clients;
+pub mod docker;
 pub mod duration;
 pub mod faults;
 pub mod history_file;
