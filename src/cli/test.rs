@@ -98,18 +98,29 @@ pub fn run(args: TestArgs) -> anyhow::Result<Code> {
     let outcome = runtime.block_on(async {
         let interrupted = watch_ctrl_c();
         let client = HttpClient::new(plan.client_timeout)?;
-        let target =
-            LocalTarget::start(&plan.cluster_name, plan.nodes, &dir.join("cluster")).await?;
-        if args.keep_cluster {
-            let nodes: Vec<String> = TestTarget::nodes(&target)
-                .into_iter()
-                .map(|(n, a)| format!("{n}={a}"))
-                .collect();
-            println!("the cluster stays up after the run: {}", nodes.join(" "));
+        if args.local {
+            let target =
+                LocalTarget::start(&plan.cluster_name, plan.nodes, &dir.join("cluster")).await?;
+            execute(&plan, target, client, &dir, &options, interrupted).await
+        } else {
+            let setup = DockerSetup {
+                image: args.image.clone(),
+                ..DockerSetup::default()
+            };
+            let target = DockerTarget::start(&plan.cluster_name, plan.nodes, &setup).await?;
+            execute(&plan, target, client, &dir, &options, interrupted).await
         }
-        phases::execute(&plan, target, client, &dir, &options, interrupted).await
     })?;
     print_summary(&plan, &outcome);
+    match crate::report::finish_run(&dir) {
+        Ok(w) => println!(
+            "report: {}\njunit:  {}",
+            w.html.display(),
+            w.junit.display()
+        ),
+        // The verdict stands without the report; say why it is missing.
+        Err(e) => tracing::error!(target: "faultline::report", "could not write the report: {e:#}"),
+    }
     if !outcome.harness_errors.is_empty() {
         anyhow::bail!(
             "the harness failed (results in {}): {}",
@@ -118,6 +129,29 @@ pub fn run(args: TestArgs) -> anyhow::Result<Code> {
         );
     }
     Ok(outcome.results.valid.code())
+}
+
+async fn execute<T: TestTarget>(
+    plan: &Plan,
+    target: T,
+    client: HttpClient,
+    dir: &std::path::Path,
+    options: &Options,
+    interrupted: watch::Receiver<bool>,
+) -> anyhow::Result<Outcome> {
+    if options.keep_cluster {
+        let nodes: Vec<String> = target
+            .nodes()
+            .into_iter()
+            .map(|(n, a)| format!("{n}={a}"))
+            .collect();
+        println!(
+            "{} stays up after the run: {}",
+            target.describe(),
+            nodes.join(" ")
+        );
+    }
+    phases::execute(plan, target, client, dir, options, interrupted).await
 }
 
 /// The first Ctrl-C asks the run to stop and clean up; a second one exits at once.

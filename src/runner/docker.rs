@@ -30,7 +30,11 @@ impl DockerTarget {
     /// Builds the image if needed and starts a fresh cluster named `name`, waiting for a leader.
     /// A cluster of that name left over from an interrupted run is an error that says what to run:
     /// a run never reuses state it did not create.
-    pub async fn start(name: &str, nodes: u32, setup: &DockerSetup) -> anyhow::Result<DockerTarget> {
+    pub async fn start(
+        name: &str,
+        nodes: u32,
+        setup: &DockerSetup,
+    ) -> anyhow::Result<DockerTarget> {
         let image = match &setup.image {
             Some(image) => image.clone(),
             None => {

@@ -18,6 +18,7 @@ pub mod docker;
 pub mod duration;
 pub mod faults;
 pub mod history_file;
+pub mod linearizable;
 pub mod live;
 pub mod local;
 pub mod memory;
