@@ -317,3 +317,26 @@ pub fn check_history(
     let (kind, prepared) = prepare(h, model, initial)?;
     Ok(check_prepared(kind, &prepared, limits))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_beats_unknown_beats_valid() {
+        let invalid = || {
+            Verdict::Invalid(Box::new(Counterexample {
+                key: None,
+                model: "m".into(),
+                ops: Vec::new(),
+                explanation: String::new(),
+                minimal: true,
+            }))
+        };
+        let unknown = || Verdict::Unknown("time limit reached".into());
+        assert_eq!(Verdict::Valid.worst(unknown()), unknown());
+        assert_eq!(unknown().worst(invalid()), invalid());
+        assert_eq!(invalid().worst(unknown()), invalid());
+        assert_eq!(Verdict::Valid.worst(Verdict::Valid), Verdict::Valid);
+    }
+}
