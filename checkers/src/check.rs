@@ -159,10 +159,9 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
     let mut results: Vec<Option<KeyResult>> = (0..keys.len()).map(|_| None).collect();
     let mut spent = vec![0f64; keys.len()];
     let mut pending: Vec<usize> = (0..keys.len()).collect();
-    // An easy key needs a few dozen steps per operation; start there so that most keys finish
-    // in the first round and few searches are restarted.
+    // An easy key needs about ten steps per operation: most keys finish in the first round.
     let largest = reduced.iter().map(Vec::len).max().unwrap_or(0) as u64;
-    let mut round_steps = (keys.len() > 1).then_some((50 * largest).max(2_000));
+    let mut round_steps = (keys.len() > 1).then_some((10 * largest).max(1024));
     let mut first_invalid: Option<usize> = None;
     // One budget for all rounds: paused searches keep their memo, which stays accounted.
     let budget = Budget {
