@@ -83,10 +83,16 @@ pub(super) struct Cache<S> {
 
 impl<S: Eq> Cache<S> {
     pub(super) fn new() -> Self {
+        Cache::with_capacity(0)
+    }
+
+    /// Room for `n` entries before the first rehash (a search visits a few configurations per
+    /// operation when it goes well).
+    pub(super) fn with_capacity(n: usize) -> Self {
         Cache {
-            heads: HashMap::default(),
-            entries: Vec::new(),
-            pool: Vec::new(),
+            heads: HashMap::with_capacity_and_hasher(n, Default::default()),
+            entries: Vec::with_capacity(n),
+            pool: Vec::with_capacity(n),
         }
     }
 

@@ -212,7 +212,7 @@ impl<'a, M: Model> Search<'a, M> {
             class_prev,
             zobrist,
             set,
-            cache: Cache::new(),
+            cache: Cache::with_capacity(4 * n),
             stack: Vec::new(),
             state: Some(model.init()),
             stats: SearchStats::default(),
