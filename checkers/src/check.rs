@@ -301,12 +301,16 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
 /// Checks a prepared history.
 pub fn check_prepared(model: ModelKind, p: &Prepared, limits: &Limits) -> CheckResult {
     let start = Instant::now();
-    let (verdict, keys) = match p {
+    let (mut verdict, keys) = match p {
         Prepared::Register(k) => check_keys(k, limits),
         Prepared::MultiRegister(k) => check_keys(k, limits),
         Prepared::Mutex(k) => check_keys(k, limits),
         Prepared::Kv(k) => check_keys(k, limits),
     };
+    if let Verdict::Invalid(cx) = &mut verdict {
+        // The register model also serves plain registers; name the one the user sees.
+        cx.model = model.name().to_string();
+    }
     CheckResult {
         model,
         verdict,
