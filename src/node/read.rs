@@ -5,18 +5,37 @@
 //! Confirmations are batched: one round of `ensure_linearizable` serves every read that was
 //! waiting when the round *started* (never one that arrived later), as etcd's read-index does.
 //! That keeps one quorum round-trip per batch instead of one per read.
+//!
+//! A restarted leader needs one more step. openraft 0.9 restores a node whose saved vote is a
+//! committed vote for itself as leader of the same term, without an election (openraft#1511).
+//! Its read index is then `max(first entry of its term, committed)`, and `committed` is only
+//! what was saved before the crash: entries of that term acknowledged after the last save are
+//! in its log but neither known committed nor applied, and a read would miss them. Every entry
+//! it could have acknowledged is in the log it recovered (openraft 0.9 fsyncs a leader's entry
+//! before replicating it), so until it has applied up to the end of that log, or its vote
+//! changes (any later leadership starts with a fresh no-op entry), reads also wait for that.
 
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use openraft::error::{CheckIsLeaderError, RaftError};
+use openraft::error::{CheckIsLeaderError, Fatal, RaftError};
+use openraft::BasicNode;
 use tokio::sync::{mpsc, oneshot};
 
 use super::error::ApiError;
 use super::state::{AppState, Local};
-use super::types::{NodeId, Raft};
+use super::types::{NodeId, Raft, Vote};
 
 type Waiter = oneshot::Sender<Local<()>>;
+
+/// The log a node recovered while its vote made it leader of a term it led before the restart.
+#[derive(Clone, Copy, Debug)]
+pub struct RestartBarrier {
+    /// The recovered vote; once the vote differs, the barrier no longer applies.
+    pub vote: Vote,
+    /// The last recovered log index: reads wait until it is applied.
+    pub last_index: u64,
+}
 
 /// Handle to the task that runs leadership confirmations for waiting reads.
 #[derive(Clone)]
@@ -25,7 +44,12 @@ pub struct ReadGate {
 }
 
 impl ReadGate {
-    pub fn spawn(raft: Raft, id: NodeId, timeout: Duration) -> ReadGate {
+    pub fn spawn(
+        raft: Raft,
+        id: NodeId,
+        timeout: Duration,
+        mut barrier: Option<RestartBarrier>,
+    ) -> ReadGate {
         let (tx, mut rx) = mpsc::unbounded_channel::<Waiter>();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -33,7 +57,17 @@ impl ReadGate {
                 while let Ok(w) = rx.try_recv() {
                     batch.push(w);
                 }
-                let res = confirm(&raft, id, timeout).await;
+                // Looked at before the round: metrics lag the core, so a vote already seen
+                // changed means the round runs under a later leadership, which has its own no-op.
+                if barrier.is_some_and(|b| raft.metrics().borrow().vote != b.vote) {
+                    tracing::info!(target: "faultline::node", "vote changed since restart; reads no longer wait for the recovered log");
+                    barrier = None;
+                }
+                let res = confirm(&raft, id, timeout, barrier.map(|b| b.last_index)).await;
+                if let (Local::Done(()), Some(b)) = (&res, barrier) {
+                    tracing::info!(target: "faultline::node", applied = b.last_index, "restored leader applied its recovered log; reads use the read index alone");
+                    barrier = None;
+                }
                 for w in batch {
                     let _ = w.send(res.clone());
                 }
@@ -63,9 +97,21 @@ async fn linearizable(st: &AppState) -> Local<()> {
         .unwrap_or_else(|_| Local::Err(ApiError::unavailable("the read gate stopped")))
 }
 
-async fn confirm(raft: &Raft, id: NodeId, timeout: Duration) -> Local<()> {
-    match tokio::time::timeout(timeout, raft.ensure_linearizable()).await {
-        Ok(Ok(_)) => Local::Done(()),
+/// Confirms leadership with a quorum, then waits until the state machine has applied the read
+/// index and, after a restart as leader, `barrier` (see the module doc).
+async fn confirm(raft: &Raft, id: NodeId, timeout: Duration, barrier: Option<u64>) -> Local<()> {
+    let round = async {
+        raft.ensure_linearizable().await?;
+        if let Some(index) = barrier {
+            raft.wait(None)
+                .applied_index_at_least(Some(index), "restored leader applies its recovered log")
+                .await
+                .map_err(|_| RaftError::Fatal(Fatal::Stopped))?;
+        }
+        Ok::<(), RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>>(())
+    };
+    match tokio::time::timeout(timeout, round).await {
+        Ok(Ok(())) => Local::Done(()),
         Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)))) => Local::NotLeader {
             leader: f.leader_node.map(|n| n.addr),
         },
@@ -78,7 +124,9 @@ async fn confirm(raft: &Raft, id: NodeId, timeout: Duration) -> Local<()> {
         // A read changes nothing, so failing it is always definite.
         Err(_) => Local::Err(ApiError {
             status: StatusCode::GATEWAY_TIMEOUT,
-            error: format!("node {id}: could not confirm leadership within {timeout:?}"),
+            error: format!(
+                "node {id}: could not confirm leadership and apply up to the read index within {timeout:?}"
+            ),
             definite: true,
             extra: None,
         }),

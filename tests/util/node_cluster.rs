@@ -286,7 +286,10 @@ impl Drop for Cluster {
         // A failed test keeps its data dirs and node logs: the evidence a flaky failure needs.
         if std::thread::panicking() {
             self.dir.disable_cleanup(true);
-            eprintln!("test failed: node data and logs kept in {}", self.dir.path().display());
+            eprintln!(
+                "test failed: node data and logs kept in {}",
+                self.dir.path().display()
+            );
         }
         for n in self.nodes.values_mut() {
             if let Some(mut c) = n.child.take() {

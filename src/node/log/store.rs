@@ -15,7 +15,8 @@ use super::disk;
 use super::segment;
 use super::writer::{self, Cmd};
 use crate::node::fsutil;
-use crate::node::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+use crate::node::read::RestartBarrier;
+use crate::node::types::{Entry, LogId, NodeId, StorageError, TypeConfig, Vote};
 
 #[derive(Default)]
 struct Mem {
@@ -55,6 +56,7 @@ impl LogStore {
             first = ?rec.entries.keys().next(),
             last = ?rec.entries.keys().next_back(),
             purged = ?rec.last_purged.map(|l| l.index),
+            committed = ?committed.flatten().map(|l| l.index),
             vote = ?vote,
             "recovered the raft log"
         );
@@ -70,6 +72,19 @@ impl LogStore {
             committed,
             tx,
         })
+    }
+
+    /// What reads must wait for if openraft restores node `id` as leader without an election:
+    /// the end of the recovered log (see `read.rs`). `None` when it will start as a follower.
+    pub fn restart_barrier(&self, id: NodeId) -> Option<RestartBarrier> {
+        let vote = self.vote?;
+        if !vote.is_committed() || vote.leader_id().voted_for() != Some(id) {
+            return None;
+        }
+        let mem = self.mem.lock().expect("log mutex poisoned");
+        let last = mem.entries.keys().next_back().copied();
+        let last_index = last.or(mem.last_purged.map(|p| p.index))?;
+        Some(RestartBarrier { vote, last_index })
     }
 
     // StorageError is openraft's type; its size is not ours to choose.
