@@ -31,7 +31,7 @@ type Waiter = oneshot::Sender<Local<()>>;
 /// The log a node recovered while its vote made it leader of a term it led before the restart.
 #[derive(Clone, Copy, Debug)]
 pub struct RestartBarrier {
-    /// The recovered vote; once the vote differs, the barrier no longer applies.
+    /// The recovered vote; once the vote is greater, the barrier no longer applies.
     pub vote: Vote,
     /// The last recovered log index: reads wait until it is applied.
     pub last_index: u64,
@@ -57,9 +57,11 @@ impl ReadGate {
                 while let Ok(w) = rx.try_recv() {
                     batch.push(w);
                 }
-                // Looked at before the round: metrics lag the core, so a vote already seen
-                // changed means the round runs under a later leadership, which has its own no-op.
-                if barrier.is_some_and(|b| raft.metrics().borrow().vote != b.vote) {
+                // Looked at before the round: metrics lag the core, so a later vote already seen
+                // means the round runs under a later leadership, which has its own no-op. Only a
+                // greater vote counts: metrics published before start-up finished hold a default
+                // (smaller) one.
+                if barrier.is_some_and(|b| raft.metrics().borrow().vote > b.vote) {
                     tracing::info!(target: "faultline::node", "vote changed since restart; reads no longer wait for the recovered log");
                     barrier = None;
                 }
