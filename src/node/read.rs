@@ -4,7 +4,8 @@
 //!
 //! Confirmations are batched: one round of `ensure_linearizable` serves every read that was
 //! waiting when the round *started* (never one that arrived later), as etcd's read-index does.
-//! That keeps one quorum round-trip per batch instead of one per read.
+//! That keeps one quorum round-trip per batch instead of one per read. A round whose quorum did
+//! not answer in time is tried again (with every read waiting by then) until the client timeout.
 //!
 //! A restarted leader needs one more step. openraft 0.9 restores a node whose saved vote is a
 //! committed vote for itself as leader of the same term, without an election (openraft#1511).
@@ -15,7 +16,7 @@
 //! before replicating it), so until it has applied up to the end of that log, or its vote
 //! changes (any later leadership starts with a fresh no-op entry), reads also wait for that.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use openraft::error::{CheckIsLeaderError, Fatal, RaftError};
@@ -65,7 +66,23 @@ impl ReadGate {
                     tracing::info!(target: "faultline::node", "vote changed since restart; reads no longer wait for the recovered log");
                     barrier = None;
                 }
-                let res = confirm(&raft, id, timeout, barrier.map(|b| b.last_index)).await;
+                let deadline = Instant::now() + timeout;
+                let res = loop {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let (res, may_retry) =
+                        confirm(&raft, id, left, barrier.map(|b| b.last_index)).await;
+                    if !may_retry
+                        || deadline.saturating_duration_since(Instant::now()) < RETRY_PAUSE * 2
+                    {
+                        break res;
+                    }
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    // The next round starts after every read now waiting arrived: it serves
+                    // them too.
+                    while let Ok(w) = rx.try_recv() {
+                        batch.push(w);
+                    }
+                };
                 if let (Local::Done(()), Some(b)) = (&res, barrier) {
                     tracing::info!(target: "faultline::node", applied = b.last_index, "restored leader applied its recovered log; reads use the read index alone");
                     barrier = None;
@@ -99,9 +116,20 @@ async fn linearizable(st: &AppState) -> Local<()> {
         .unwrap_or_else(|_| Local::Err(ApiError::unavailable("the read gate stopped")))
 }
 
+/// Pause before another confirmation round when a quorum did not answer in time. openraft
+/// gives each confirming heartbeat only the heartbeat interval (100 ms), which a loaded machine
+/// can miss even with every peer up; a read fails only once its whole timeout has passed.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
 /// Confirms leadership with a quorum, then waits until the state machine has applied the read
-/// index and, after a restart as leader, `barrier` (see the module doc).
-async fn confirm(raft: &Raft, id: NodeId, timeout: Duration, barrier: Option<u64>) -> Local<()> {
+/// index and, after a restart as leader, `barrier` (see the module doc). The flag says whether
+/// a later round may succeed (the quorum did not answer, but nothing says we were deposed).
+async fn confirm(
+    raft: &Raft,
+    id: NodeId,
+    timeout: Duration,
+    barrier: Option<u64>,
+) -> (Local<()>, bool) {
     let round = async {
         raft.ensure_linearizable().await?;
         if let Some(index) = barrier {
@@ -112,14 +140,19 @@ async fn confirm(raft: &Raft, id: NodeId, timeout: Duration, barrier: Option<u64
         }
         Ok::<(), RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>>(())
     };
-    match tokio::time::timeout(timeout, round).await {
+    let res = match tokio::time::timeout(timeout, round).await {
         Ok(Ok(())) => Local::Done(()),
         Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)))) => Local::NotLeader {
             leader: f.leader_node.map(|n| n.addr),
         },
-        Ok(Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)))) => Local::Err(
-            ApiError::unavailable(format!("node {id}: cannot confirm leadership: {e}")),
-        ),
+        Ok(Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)))) => {
+            return (
+                Local::Err(ApiError::unavailable(format!(
+                    "node {id}: cannot confirm leadership: {e}"
+                ))),
+                true,
+            );
+        }
         Ok(Err(RaftError::Fatal(e))) => Local::Err(ApiError::unavailable(format!(
             "node {id}: raft stopped: {e}"
         ))),
@@ -132,5 +165,6 @@ async fn confirm(raft: &Raft, id: NodeId, timeout: Duration, barrier: Option<u64
             definite: true,
             extra: None,
         }),
-    }
+    };
+    (res, false)
 }
