@@ -70,7 +70,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_tracing();
+    // A running node logs to stdout, like any server in a container (`docker logs`); every
+    // other command keeps stdout for its results.
+    let serving = matches!(&cli.command, Command::Node(n) if n.cmd.is_none());
+    init_tracing(serving);
     match run(cli.command) {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) => {
@@ -96,13 +99,24 @@ fn run(command: Command) -> anyhow::Result<Code> {
     }
 }
 
-/// Diagnostics go to stderr through `tracing`; results go to stdout.
-fn init_tracing() {
+/// Diagnostics go through `tracing`: to stderr, so that stdout carries only results, except
+/// for a running node, whose log is its output.
+fn init_tracing(to_stdout: bool) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("FAULTLINE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour codes only for a person at a terminal, never into log files or `docker logs`.
+    let _ = if to_stdout {
+        builder
+            .with_ansi(std::io::stdout().is_terminal())
+            .with_writer(std::io::stdout)
+            .try_init()
+    } else {
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .try_init()
+    };
 }
