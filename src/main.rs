@@ -16,5 +16,11 @@ mod report;
 mod runner;
 
 fn main() -> std::process::ExitCode {
+    // Like any Unix tool, end quietly when the reader of our output goes away
+    // (`faultline check ... | head`) instead of panicking on a broken pipe.
+    // SAFETY: called first thing, before any thread exists; SIG_DFL is always a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     cli::main()
 }
