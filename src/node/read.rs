@@ -5,13 +5,18 @@
 //! Confirmations are batched: one round of `ensure_linearizable` serves every read that was
 //! waiting when the round *started* (never one that arrived later), as etcd's read-index does.
 //! That keeps one quorum round-trip per batch instead of one per read.
+//!
+//! Two planted bugs live here (see `bugs.rs`): `stale-read` skips all of it on every node, and
+//! `lease-read` skips the quorum confirmation on a node that believes it leads.
 
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use openraft::error::{CheckIsLeaderError, RaftError};
+use openraft::ServerState;
 use tokio::sync::{mpsc, oneshot};
 
+use super::bugs::UnsafeBug;
 use super::error::ApiError;
 use super::state::{AppState, Local};
 use super::types::{NodeId, Raft};
@@ -44,6 +49,15 @@ impl ReadGate {
 }
 
 pub async fn read_register(st: &AppState, key: &str) -> Local<Option<String>> {
+    // PLANTED BUG `stale-read`: whatever this node has applied, leader or not.
+    if st.bugs.has(UnsafeBug::StaleRead) {
+        return Local::Done(local_read(st, key));
+    }
+    // PLANTED BUG `lease-read`: believing it leads is taken as proof that it still does, with no
+    // quorum round and no bound on how long ago it last heard from one.
+    if st.bugs.has(UnsafeBug::LeaseRead) && believes_it_leads(st) {
+        return Local::Done(local_read(st, key));
+    }
     match linearizable(st).await {
         Local::Done(()) => {
             let sm = st.sm.read().expect("state lock poisoned");
@@ -52,6 +66,18 @@ pub async fn read_register(st: &AppState, key: &str) -> Local<Option<String>> {
         Local::NotLeader { leader } => Local::NotLeader { leader },
         Local::Err(e) => Local::Err(e),
     }
+}
+
+fn local_read(st: &AppState, key: &str) -> Option<String> {
+    st.sm.read().expect("state lock poisoned").kv.read(key)
+}
+
+/// What this node's own Raft state says, with no quorum asked: a deposed leader behind a
+/// partition still says yes.
+pub fn believes_it_leads(st: &AppState) -> bool {
+    let m = st.raft.metrics();
+    let m = m.borrow();
+    m.state == ServerState::Leader && m.current_leader == Some(st.id)
 }
 
 async fn linearizable(st: &AppState) -> Local<()> {

@@ -3,7 +3,7 @@
 //! is what lets throughput exceed the disk's fsync rate.
 
 use std::path::PathBuf;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use openraft::storage::LogFlushed;
@@ -40,7 +40,23 @@ pub enum Cmd {
 
 const COMMITTED_EVERY: Duration = Duration::from_millis(100);
 
-pub fn spawn(disk: LogDisk, data_dir: PathBuf, rx: Receiver<Cmd>) -> anyhow::Result<()> {
+/// The planted `lazy-fsync` bug writes held entries this often.
+const LAZY_EVERY: Duration = Duration::from_secs(1);
+
+/// PLANTED BUG `lazy-fsync`: appended records wait here, in this process's memory, while Raft
+/// has already been told they are durable. A plain `write()` would survive kill -9 in the page
+/// cache, so they must not reach the file until the periodic write.
+struct Lazy {
+    held: Vec<(u64, Vec<u8>)>,
+    written_at: Instant,
+}
+
+pub fn spawn(
+    disk: LogDisk,
+    data_dir: PathBuf,
+    rx: Receiver<Cmd>,
+    lazy_fsync: bool,
+) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("raft-log-writer".into())
         .spawn(move || {
@@ -48,6 +64,10 @@ pub fn spawn(disk: LogDisk, data_dir: PathBuf, rx: Receiver<Cmd>) -> anyhow::Res
                 disk,
                 data_dir,
                 committed_at: None,
+                lazy: lazy_fsync.then(|| Lazy {
+                    held: Vec::new(),
+                    written_at: Instant::now(),
+                }),
             }
             .run(rx)
         })
@@ -59,6 +79,7 @@ struct Writer {
     disk: LogDisk,
     data_dir: PathBuf,
     committed_at: Option<Instant>,
+    lazy: Option<Lazy>,
 }
 
 impl Writer {
@@ -67,12 +88,21 @@ impl Writer {
         // Raft stops instead of acknowledging entries that are not on disk.
         let mut failed: Option<String> = None;
         let mut committed = None;
-        while let Ok(first) = rx.recv() {
+        while let Some(first) = self.next(&rx, &mut failed) {
             let mut batch = vec![first];
             batch.extend(rx.try_iter());
             let mut flushed: Vec<LogFlushed<TypeConfig>> = Vec::new();
             for cmd in batch {
                 match cmd {
+                    Cmd::Append { records, done } if self.lazy.is_some() => {
+                        let lazy = self.lazy.as_mut().expect("checked by the guard");
+                        lazy.held.extend(records);
+                        // The bug: durable as far as Raft knows, though nothing is on disk.
+                        match &failed {
+                            None => done.log_io_completed(Ok(())),
+                            Some(e) => done.log_io_completed(Err(std::io::Error::other(e.clone()))),
+                        }
+                    }
                     Cmd::Append { records, done } => {
                         if failed.is_none() {
                             if let Err(e) = self.append(&records) {
@@ -98,6 +128,9 @@ impl Writer {
                 }
             }
             self.flush(&mut failed, &mut flushed);
+            if self.lazy.as_ref().is_some_and(|l| l.written_at.elapsed() >= LAZY_EVERY) {
+                self.write_held(&mut failed);
+            }
             let due = self
                 .committed_at
                 .is_none_or(|t| t.elapsed() >= COMMITTED_EVERY);
@@ -111,6 +144,37 @@ impl Writer {
             }
         }
         tracing::debug!(target: "faultline::node", "log writer stopped");
+    }
+
+    /// The next command; with the lazy-fsync bug, held entries are written when a second has
+    /// passed even if no command arrives.
+    fn next(&mut self, rx: &Receiver<Cmd>, failed: &mut Option<String>) -> Option<Cmd> {
+        loop {
+            let wait = match &self.lazy {
+                Some(l) if !l.held.is_empty() => LAZY_EVERY.saturating_sub(l.written_at.elapsed()),
+                _ => return rx.recv().ok(),
+            };
+            match rx.recv_timeout(wait) {
+                Ok(cmd) => return Some(cmd),
+                Err(RecvTimeoutError::Timeout) => self.write_held(failed),
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// lazy-fsync: writes and fsyncs the held entries, long after Raft was told they were.
+    fn write_held(&mut self, failed: &mut Option<String>) {
+        let Some(lazy) = self.lazy.as_mut() else {
+            return;
+        };
+        lazy.written_at = Instant::now();
+        let held = std::mem::take(&mut lazy.held);
+        if held.is_empty() || failed.is_some() {
+            return;
+        }
+        if let Err(e) = self.append(&held).and_then(|()| self.disk.sync()) {
+            *failed = Some(format!("{e:#}"));
+        }
     }
 
     fn append(&mut self, records: &[(u64, Vec<u8>)]) -> anyhow::Result<()> {
@@ -142,11 +206,21 @@ impl Writer {
 
     fn truncate(&mut self, since: u64, failed: &Option<String>) -> Result<(), String> {
         check(failed)?;
+        if let Some(lazy) = self.lazy.as_mut() {
+            lazy.held.retain(|(index, _)| *index < since);
+        }
         self.disk.truncate(since).map_err(|e| format!("{e:#}"))
     }
 
     fn purge(&mut self, upto: LogId, failed: &Option<String>) -> Result<(), String> {
         check(failed)?;
+        if self.lazy.is_some() {
+            // Purging works on the files, so the held entries it may cover go first (purges
+            // follow snapshots, every few thousand entries: the bug stays a bug).
+            let mut f = None;
+            self.write_held(&mut f);
+            check(&f)?;
+        }
         // openraft purges in small steps after every snapshot; two fsyncs per step would stall
         // the group commit, so the marker is made durable only when the files depend on it.
         if self.disk.purge_needs_marker(upto.index) {
