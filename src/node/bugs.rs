@@ -44,7 +44,10 @@ impl UnsafeBug {
 
     /// Every planted bug's name, as `--unsafe-bug` and campaign files spell them.
     pub fn names() -> Vec<&'static str> {
-        UnsafeBug::value_variants().iter().map(|b| b.name()).collect()
+        UnsafeBug::value_variants()
+            .iter()
+            .map(|b| b.name())
+            .collect()
     }
 }
 

@@ -127,7 +127,10 @@ async fn early_ack(st: &AppState, req: Request) -> Local<Response> {
         Ok(true) => Local::Done(answer),
         _ => Local::Err(ApiError::indefinite(
             StatusCode::GATEWAY_TIMEOUT,
-            format!("node {}: the write did not reach the local log in time", st.id),
+            format!(
+                "node {}: the write did not reach the local log in time",
+                st.id
+            ),
         )),
     }
 }

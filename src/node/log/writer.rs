@@ -128,7 +128,11 @@ impl Writer {
                 }
             }
             self.flush(&mut failed, &mut flushed);
-            if self.lazy.as_ref().is_some_and(|l| l.written_at.elapsed() >= LAZY_EVERY) {
+            if self
+                .lazy
+                .as_ref()
+                .is_some_and(|l| l.written_at.elapsed() >= LAZY_EVERY)
+            {
                 self.write_held(&mut failed);
             }
             let due = self
