@@ -83,7 +83,7 @@ fn a_set_campaign_passes_with_observed_faults_and_replays() {
     assert_eq!(status.code(), Some(0));
     let dir = run_dir(out.path(), "local-set");
     let r = results(&dir);
-    assert_eq!(r["valid"], "valid");
+    assert_eq!(r["valid"], true);
     for kind in ["kill", "pause"] {
         let c = &r["coverage"][kind];
         assert_eq!(

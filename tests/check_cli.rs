@@ -247,3 +247,40 @@ fn model_and_format_overrides_are_validated() {
     let o = faultline(&["check", "--model", "nonsense", &data(GOOD)]);
     assert_eq!(o.status.code(), Some(254), "{}", text(&o));
 }
+
+#[test]
+fn faultline_list_append_transactions_are_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ev = |i: u32, p: u32, ty: &str, v: &str| {
+        let t = i * 100;
+        format!(r#"{{"index":{i},"time":{t},"process":{p},"type":"{ty}","f":"txn","value":{v}}}"#)
+    };
+    let good = [
+        ev(0, 1, "invoke", r#"[["append","k1","1"]]"#),
+        ev(1, 1, "ok", r#"[["append","k1","1"]]"#),
+        ev(2, 2, "invoke", r#"[["append","k1","5"],["r","k1",null]]"#),
+        ev(3, 2, "ok", r#"[["append","k1","5"],["r","k1",["1","5"]]]"#),
+        ev(4, 3, "invoke", r#"[["r","k2",null]]"#),
+        ev(5, 3, "ok", r#"[["r","k2",null]]"#),
+    ]
+    .join("\n");
+    let p = write(dir.path(), "append.jsonl", good.as_bytes());
+    let o = faultline(&["check", &p]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("multi-register"),
+        "{}",
+        text(&o)
+    );
+
+    // A read that lost the first append.
+    let bad = good.replace(r#"["r","k1",["1","5"]]"#, r#"["r","k1",["5"]]"#);
+    let p = write(dir.path(), "lost.jsonl", bad.as_bytes());
+    let o = faultline(&["check", &p]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("append k1"),
+        "{}",
+        text(&o)
+    );
+}

@@ -123,14 +123,22 @@ proptest! {
 
     #[test]
     fn multi_register_agrees(ops in ops(prop::collection::vec(prop_oneof![
-        (0u16..2, prop::option::of(0u32..2)).prop_map(|(r, v)| MicroOp::Read(r, v)),
-        (0u16..2, 0u32..2).prop_map(|(r, v)| MicroOp::Write(r, v)),
+        (0u16..2, prop::option::of(0u32..5)).prop_map(|(r, v)| MicroOp::Read(r, v)),
+        (0u16..2, 0u32..3).prop_map(|(r, v)| MicroOp::Write(r, v)),
+        (0u16..2, 1u32..3).prop_map(|(r, v)| MicroOp::Append(r, v)),
     ], 1..3))) {
-        let m = MultiRegister {
-            names: Arc::new(vec![Val::Kw("x".into()), Val::Kw("y".into())]),
-            values: Arc::new(vec![Val::Int(0), Val::Int(1)]),
-            init: 0,
-        };
+        let m = MultiRegister::new(vec![Val::Kw("x".into()), Val::Kw("y".into())], &Val::Nil);
+        // Value ids: 0 nil, 1 and 2 the integers, 3 the list [1], 4 the list [1 2].
+        let values = [
+            Val::Nil,
+            Val::Int(1),
+            Val::Int(2),
+            Val::List(vec![Val::Int(1)]),
+            Val::List(vec![Val::Int(1), Val::Int(2)]),
+        ];
+        for (id, v) in values.iter().enumerate() {
+            assert_eq!(m.intern(v), id as u32);
+        }
         agree(&m, &ops)?;
     }
 }

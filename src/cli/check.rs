@@ -226,10 +226,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Code> {
         time_limit: args.time_limit,
         memory_limit: Some(usize::try_from(args.memory_limit).unwrap_or(usize::MAX)),
         threads: args.threads.unwrap_or(Limits::default().threads).max(1),
+        // Shrinking gets its own budget, no longer than the time limit when there is one.
         shrink_time: if args.no_counterexample {
             Duration::ZERO
         } else {
-            Limits::default().shrink_time
+            args.time_limit.map_or(Limits::default().shrink_time, |t| {
+                t.min(Limits::default().shrink_time)
+            })
         },
     };
     let mut code = Code::Valid;

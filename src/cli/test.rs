@@ -9,18 +9,20 @@ use tokio::sync::watch;
 use super::exit::Code;
 use crate::runner::campaign;
 use crate::runner::client::HttpClient;
+use crate::runner::docker::{DockerSetup, DockerTarget};
 use crate::runner::local::LocalTarget;
 use crate::runner::phases::{self, Options, Outcome};
 use crate::runner::plan::Plan;
 use crate::runner::replay;
+use crate::runner::target::TestTarget;
 use crate::runner::validate::{validate, Overrides};
 
-/// Runs against `faultline node` processes on 127.0.0.1 (kill, pause; no partitions) until the
-/// Docker cluster target is wired in. Exit 0 valid, 1 violation, 2 unknown, 254 bad campaign,
-/// 255 the harness could not run.
+/// Runs against a fresh Docker cluster (or, with `--local`, `faultline node` processes on
+/// 127.0.0.1: kills and pauses, no partitions). Exit 0 valid, 1 violation, 2 unknown, 254 bad
+/// campaign, 255 the harness could not run.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Results go to <out>/<campaign>/<UTC timestamp>/: history.jsonl, campaign.yaml (as run, with its seed), results.json, logs/.\nCurrently runs against local `faultline node` processes (partitions unsupported); the Docker target replaces it."
+    after_help = "Results go to <out>/<campaign>/<UTC timestamp>/: history.jsonl, campaign.yaml (as run, with its seed), results.json, logs/.\nBy default the cluster is a fresh Docker cluster named after the campaign's cluster name, built from this binary's node image; --local runs `faultline node` processes on 127.0.0.1 instead (no partitions)."
 )]
 pub struct TestArgs {
     /// The campaign file (see CAMPAIGN_README.md). Not needed with --replay.
@@ -44,6 +46,12 @@ pub struct TestArgs {
     /// Check the campaign and print its fault schedule; start nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run against local `faultline node` processes instead of Docker (kills and pauses only).
+    #[arg(long)]
+    pub local: bool,
+    /// The node image for the Docker cluster (default: this binary's, built if missing).
+    #[arg(long, conflicts_with = "local")]
+    pub image: Option<String>,
 }
 
 pub fn run(args: TestArgs) -> anyhow::Result<Code> {
@@ -96,16 +104,35 @@ pub fn run(args: TestArgs) -> anyhow::Result<Code> {
     let outcome = runtime.block_on(async {
         let interrupted = watch_ctrl_c();
         let client = HttpClient::new(plan.client_timeout)?;
-        let target = LocalTarget::start_with(
-            &plan.cluster_name,
-            plan.nodes,
-            &dir.join("cluster"),
-            plan.node_args.clone(),
-        )
-        .await?;
-        phases::execute(&plan, target, client, &dir, &options, interrupted).await
+        if args.local {
+            let target = LocalTarget::start_with(
+                &plan.cluster_name,
+                plan.nodes,
+                &dir.join("cluster"),
+                plan.node_args.clone(),
+            )
+            .await?;
+            execute(&plan, target, client, &dir, &options, interrupted).await
+        } else {
+            let setup = DockerSetup {
+                image: args.image.clone(),
+                node_args: plan.node_args.clone(),
+                ..DockerSetup::default()
+            };
+            let target = DockerTarget::start(&plan.cluster_name, plan.nodes, &setup).await?;
+            execute(&plan, target, client, &dir, &options, interrupted).await
+        }
     })?;
     print_summary(&plan, &outcome);
+    match crate::report::finish_run(&dir) {
+        Ok(w) => println!(
+            "report: {}\njunit:  {}",
+            w.html.display(),
+            w.junit.display()
+        ),
+        // The verdict stands without the report; say why it is missing.
+        Err(e) => tracing::error!(target: "faultline::report", "could not write the report: {e:#}"),
+    }
     if !outcome.harness_errors.is_empty() {
         anyhow::bail!(
             "the harness failed (results in {}): {}",
@@ -114,6 +141,29 @@ pub fn run(args: TestArgs) -> anyhow::Result<Code> {
         );
     }
     Ok(outcome.results.valid.code())
+}
+
+async fn execute<T: TestTarget>(
+    plan: &Plan,
+    target: T,
+    client: HttpClient,
+    dir: &std::path::Path,
+    options: &Options,
+    interrupted: watch::Receiver<bool>,
+) -> anyhow::Result<Outcome> {
+    if options.keep_cluster {
+        let nodes: Vec<String> = target
+            .nodes()
+            .into_iter()
+            .map(|(n, a)| format!("{n}={a}"))
+            .collect();
+        println!(
+            "{} stays up after the run: {}",
+            target.describe(),
+            nodes.join(" ")
+        );
+    }
+    phases::execute(plan, target, client, dir, options, interrupted).await
 }
 
 /// The first Ctrl-C asks the run to stop and clean up; a second one exits at once.

@@ -217,6 +217,18 @@ impl DockerFaults {
     }
 
     async fn resume_one(&self, node: &NodeInfo) -> Result<(), FaultError> {
+        // Resuming a node that is not paused is a no-op (the final heal resumes every node); the
+        // engine answers such an unpause with a 500, not a 409, so look first.
+        let state = container_state(&self.cluster, &node.container)
+            .await
+            .map_err(|e| FaultError::Failed {
+                op: "resume",
+                node: node.name.clone(),
+                message: format!("{e:#}"),
+            })?;
+        if state != "paused" {
+            return Ok(());
+        }
         match self
             .cluster
             .docker()

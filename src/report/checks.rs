@@ -45,7 +45,10 @@ pub fn checker_results(results: &Value) -> Vec<CheckerResult> {
 fn one(name: &str, r: &Value) -> CheckerResult {
     let verdict = Verdict::from_json(r.get("valid"));
     let mut bad_keys = Vec::new();
-    let keys = r.get("keys").or_else(|| r.get("per_key"));
+    // The runner nests a checker's particulars under `detail`.
+    let detail = r.get("detail").filter(|d| d.is_object());
+    let field = |name: &str| r.get(name).or_else(|| detail.and_then(|d| d.get(name)));
+    let keys = field("keys").or_else(|| field("per_key"));
     let mut visit = |k: &str, v: &Value| {
         let kv = Verdict::from_json(v.get("valid"));
         if kv != Verdict::Valid {
@@ -75,8 +78,7 @@ fn one(name: &str, r: &Value) -> CheckerResult {
     CheckerResult {
         name: name.to_owned(),
         verdict,
-        counterexample: r
-            .get("counterexample")
+        counterexample: field("counterexample")
             .filter(|c| !c.is_null())
             .cloned()
             .or_else(|| bad_keys.iter().find_map(|(_, _, c)| c.clone())),

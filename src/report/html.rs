@@ -43,7 +43,7 @@ pub fn render(run: &RunData, stats: &Stats, checkers: &[CheckerResult]) -> Strin
     plots_section(&mut page, run, ts);
     faults_section(&mut page, run, stats);
     logs_section(&mut page, run);
-    let _ = write!(page, "<script>{SCRIPT}</script></body></html>\n");
+    let _ = writeln!(page, "<script>{SCRIPT}</script></body></html>");
     page
 }
 

@@ -113,7 +113,9 @@ impl RunData {
 
     pub fn campaign_name(&self) -> String {
         self.results
-            .pointer("/campaign/name")
+            .get("campaign")
+            .filter(|c| c.is_string())
+            .or_else(|| self.results.pointer("/campaign/name"))
             .or_else(|| self.results.get("campaign_name"))
             .or_else(|| self.results.get("name"))
             .and_then(Value::as_str)
@@ -142,6 +144,8 @@ impl Verdict {
         match v {
             Some(Value::Bool(true)) => Verdict::Valid,
             Some(Value::Bool(false)) => Verdict::Invalid,
+            Some(Value::String(s)) if s == "valid" => Verdict::Valid,
+            Some(Value::String(s)) if s == "invalid" => Verdict::Invalid,
             _ => Verdict::Unknown,
         }
     }

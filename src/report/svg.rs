@@ -194,8 +194,8 @@ pub fn latency(ops: &[Op], windows: &[FaultWindow], ts: TimeScale) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        "<svg class=\"plot\" viewBox=\"-50 0 {} {height}\" width=\"100%\">",
-        WIDTH + 60.0
+        "<svg class=\"plot\" viewBox=\"-70 0 {} {height}\" width=\"100%\">",
+        WIDTH + 80.0
     );
     shade_windows(&mut out, windows, ts, height - 14.0);
     let mut decade = lo;
@@ -267,8 +267,8 @@ pub fn throughput(
     let mut out = String::new();
     let _ = write!(
         out,
-        "<svg class=\"plot\" viewBox=\"-50 0 {} {height}\" width=\"100%\">",
-        WIDTH + 60.0
+        "<svg class=\"plot\" viewBox=\"-70 0 {} {height}\" width=\"100%\">",
+        WIDTH + 80.0
     );
     shade_windows(&mut out, windows, ts, height - 14.0);
     for frac in [0.0, 0.5, 1.0] {

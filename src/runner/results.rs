@@ -10,13 +10,36 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::exit::Code;
 
-/// A checker's (or the run's) verdict; invalid beats unknown beats valid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// A checker's (or the run's) verdict; invalid beats unknown beats valid. In JSON it is
+/// Jepsen's `:valid?`: `true`, `false` or `"unknown"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Valid,
     Invalid,
     Unknown,
+}
+
+impl Serialize for Verdict {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Verdict::Valid => s.serialize_bool(true),
+            Verdict::Invalid => s.serialize_bool(false),
+            Verdict::Unknown => s.serialize_str("unknown"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Verdict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Verdict, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Bool(true) => Ok(Verdict::Valid),
+            serde_json::Value::Bool(false) => Ok(Verdict::Invalid),
+            serde_json::Value::String(s) if s == "unknown" => Ok(Verdict::Unknown),
+            other => Err(serde::de::Error::custom(format!(
+                "a verdict is true, false or \"unknown\", not {other}"
+            ))),
+        }
+    }
 }
 
 impl Verdict {
@@ -222,6 +245,20 @@ pub fn coverage_notes(coverage: &BTreeMap<String, Coverage>) -> (Vec<String>, bo
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn verdicts_are_jepsen_valid_values() {
+        let all = [Verdict::Valid, Verdict::Invalid, Verdict::Unknown];
+        let json: Vec<String> = all
+            .iter()
+            .map(|v| serde_json::to_string(v).unwrap())
+            .collect();
+        assert_eq!(json, ["true", "false", "\"unknown\""]);
+        for (v, j) in all.iter().zip(&json) {
+            assert_eq!(serde_json::from_str::<Verdict>(j).unwrap(), *v);
+        }
+        assert!(serde_json::from_str::<Verdict>("\"valid\"").is_err());
+    }
+
     use super::*;
 
     fn record(kind: &str, status: FaultStatus, observed: Option<bool>) -> FaultRecord {

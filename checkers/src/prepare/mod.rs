@@ -349,13 +349,13 @@ fn multi_key(
     raw: Vec<RawOp>,
     initial: Option<&Val>,
 ) -> Result<KeyOps<MultiRegister>> {
-    let mut values = Interner::new();
-    let init = values.id(initial.unwrap_or(&match fmt {
+    let init = initial.cloned().unwrap_or(match fmt {
         Format::Edn => Val::Int(0),
         _ => Val::Nil,
-    }));
+    });
+    // Registers are named first, so that the model knows how many there are.
     let mut regs = Interner::new();
-    let mut ops = Vec::with_capacity(raw.len());
+    let mut txns = Vec::with_capacity(raw.len());
     for o in &raw {
         let txn = match &o.outcome {
             Outcome::Ok(v) if !v.is_nil() => v,
@@ -366,40 +366,46 @@ fn multi_key(
                 "a :txn value must be a list of [f k v] micro-ops, found {txn}"
             )));
         };
+        for m in list {
+            let Some([_, k, _]) = m.as_list() else {
+                return Err(o.err(format!("a micro-op must be [f k v], found {m}")));
+            };
+            if regs.id(k) > u32::from(u16::MAX) {
+                return Err(o.err("more than 65535 registers in one history"));
+            }
+        }
+        txns.push((o, list));
+    }
+    let mut names = regs.values.clone();
+    names.remove(0);
+    let model = MultiRegister::new(names, &init);
+    let mut ops = Vec::with_capacity(raw.len());
+    for (o, list) in txns {
         let mut micro = Vec::with_capacity(list.len());
         for m in list {
             let Some([f, k, v]) = m.as_list() else {
                 return Err(o.err(format!("a micro-op must be [f k v], found {m}")));
             };
-            let reg = regs.id(k) - 1;
-            let reg = u16::try_from(reg).map_err(|_| o.err("too many registers"))?;
+            let reg = (regs.id(k) - 1) as u16;
             micro.push(match f.as_name() {
                 Some("read" | "r") => {
                     let known =
                         matches!(o.outcome, Outcome::Ok(_)) && !(v.is_nil() && fmt == Format::Edn);
-                    MicroOp::Read(reg, known.then(|| values.id(v)))
+                    MicroOp::Read(reg, known.then(|| model.intern(v)))
                 }
-                Some("write" | "w") => MicroOp::Write(reg, values.id(v)),
+                Some("write" | "w") => MicroOp::Write(reg, model.intern(v)),
+                Some("append") => MicroOp::Append(reg, model.intern(v)),
                 _ => {
                     return Err(o.err(format!(
-                        "unknown micro-op {f} in {m}: the multi-register knows read/r and write/w"
+                        "unknown micro-op {f} in {m}: the multi-register knows read/r, \
+                         write/w and append"
                     )))
                 }
             });
         }
         ops.extend(timed(o, micro));
     }
-    let mut names = regs.values;
-    names.remove(0);
-    Ok(KeyOps {
-        key,
-        model: MultiRegister {
-            names: Arc::new(names),
-            values: Arc::new(values.values),
-            init,
-        },
-        ops,
-    })
+    Ok(KeyOps { key, model, ops })
 }
 
 fn kv_key(key: Option<String>, raw: Vec<RawOp>, init: &str) -> Result<KeyOps<Kv>> {

@@ -1,0 +1,119 @@
+//! The Docker cluster as a [`TestTarget`]: a fresh cluster per run, faults through
+//! [`DockerFaults`], logs from the containers, and `down` (volumes too) at the end.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nemesis::fault::{FaultExecutor, Grudge, NodeName};
+
+use super::target::TestTarget;
+use crate::cluster::faults::FaultError;
+use crate::cluster::{self, Cluster, ClusterSpec, DockerFaults};
+
+pub struct DockerTarget {
+    cluster: Cluster,
+    faults: DockerFaults,
+}
+
+/// How the runner gets its cluster.
+#[derive(Debug, Clone, Default)]
+pub struct DockerSetup {
+    /// The node image; by default the image of this binary, built if missing.
+    pub image: Option<String>,
+    pub build: cluster::image::BuildOptions,
+    /// Extra arguments for every `faultline node`.
+    pub node_args: Vec<String>,
+}
+
+impl DockerTarget {
+    /// Builds the image if needed and starts a fresh cluster named `name`, waiting for a leader.
+    /// A cluster of that name left over from an interrupted run is an error that says what to run:
+    /// a run never reuses state it did not create.
+    pub async fn start(
+        name: &str,
+        nodes: u32,
+        setup: &DockerSetup,
+    ) -> anyhow::Result<DockerTarget> {
+        let image = match &setup.image {
+            Some(image) => image.clone(),
+            None => {
+                let docker = cluster::docker::connect().await?;
+                let built = cluster::image::ensure(&docker, &setup.build).await?;
+                tracing::info!(target: "faultline::runner", image = %built.tag, built = built.built, "node image ready in {:.1}s", built.elapsed.as_secs_f64());
+                built.tag
+            }
+        };
+        let spec = ClusterSpec {
+            node_args: setup.node_args.clone(),
+            leader_timeout: Some(Duration::from_secs(30)),
+            ..ClusterSpec::new(name, u64::from(nodes), image)
+        };
+        let cluster = Cluster::up(&spec).await?;
+        let faults = cluster.faults();
+        Ok(DockerTarget { cluster, faults })
+    }
+}
+
+impl FaultExecutor for DockerTarget {
+    type Error = FaultError;
+
+    async fn kill(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
+        self.faults.kill(nodes).await
+    }
+
+    async fn start(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
+        self.faults.start(nodes).await
+    }
+
+    async fn pause(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
+        self.faults.pause(nodes).await
+    }
+
+    async fn resume(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
+        self.faults.resume(nodes).await
+    }
+
+    async fn partition(&self, grudge: &Grudge) -> Result<(), FaultError> {
+        self.faults.partition(grudge).await
+    }
+
+    async fn heal(&self) -> Result<(), FaultError> {
+        self.faults.heal().await
+    }
+}
+
+impl TestTarget for DockerTarget {
+    fn nodes(&self) -> Vec<(NodeName, SocketAddr)> {
+        self.cluster
+            .nodes()
+            .iter()
+            .map(|n| (n.name.clone(), n.addr))
+            .collect()
+    }
+
+    async fn leader(&self) -> anyhow::Result<Option<NodeName>> {
+        self.cluster.leader().await
+    }
+
+    async fn is_running(&self, node: &NodeName) -> anyhow::Result<bool> {
+        let Some(info) = self.cluster.node(node) else {
+            anyhow::bail!("no node {node} in cluster {}", self.cluster.name());
+        };
+        let state = cluster::status::container_state(&self.cluster, &info.container).await?;
+        // A paused container is still running: only a kill stops it.
+        Ok(state == "running" || state == "paused")
+    }
+
+    async fn collect_logs(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        self.cluster.collect_logs(dir).await
+    }
+
+    async fn teardown(&self) -> anyhow::Result<()> {
+        self.cluster.down(false).await.map(|_| ())
+    }
+
+    fn describe(&self) -> String {
+        format!("docker cluster {}", self.cluster.name())
+    }
+}
