@@ -249,7 +249,7 @@ fn first_violation_ns(results: &Value, acks: &HashMap<(String, String), u64>) ->
     let invalid = results["checkers"]
         .as_array()?
         .iter()
-        .filter(|c| c["valid"] == "invalid");
+        .filter(|c| c["valid"] == false || c["valid"] == "invalid");
     let mut first: Option<u64> = None;
     for checker in invalid {
         let mut found = Vec::new();
@@ -346,12 +346,12 @@ mod tests {
     #[test]
     fn the_first_violation_is_the_earliest_evidence() {
         let results = json!({"checkers": [
-            {"name": "linearizability", "valid": "invalid", "detail": {"counterexample": {"ops": [
+            {"name": "linearizability", "valid": false, "detail": {"counterexample": {"ops": [
                 {"invoke_time": 5, "complete_time": 90},
                 {"invoke_time": 20, "complete_time": 70}
             ]}}},
             {"name": "set", "valid": "invalid", "detail": {"keys": {"k0": {"lost": [7, 8]}}}},
-            {"name": "ignored", "valid": "valid", "detail": {"ops": [{"complete_time": 1}]}}
+            {"name": "ignored", "valid": true, "detail": {"ops": [{"complete_time": 1}]}}
         ]});
         let mut acks = HashMap::new();
         acks.insert(("k0".to_string(), "8".to_string()), 60);
