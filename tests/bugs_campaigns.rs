@@ -170,3 +170,53 @@ fn assert_nothing_left(name: &str) {
         assert!(networks.is_empty(), "networks left: {networks:?}");
     });
 }
+
+#[test]
+fn node_help_lists_every_planted_bug_and_refuses_unknown_ones() {
+    let exe = env!("CARGO_BIN_EXE_faultline");
+    let help = Command::new(exe).args(["node", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for bug in [
+        "stale-read",
+        "early-ack",
+        "lazy-fsync",
+        "racy-cas",
+        "lease-read",
+    ] {
+        assert!(
+            help.contains(&format!("- {bug}:")) && help.contains("PLANTED BUG"),
+            "{bug} missing from node --help:\n{help}"
+        );
+    }
+    let out = Command::new(exe)
+        .args(["node", "--id", "1", "--unsafe-bug", "slow-read"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(254), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'slow-read'"));
+}
+
+#[test]
+fn a_campaign_naming_an_unknown_bug_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.yaml");
+    std::fs::write(
+        &path,
+        "cluster:\n  unsafe_bugs: [lazy-fsync, fast-fsync]\nworkload:\n  kind: set\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("test")
+        .arg(&path)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(254), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("c.yaml:2:")
+            && err.contains("cluster.unsafe_bugs[1]")
+            && err.contains("fast-fsync"),
+        "{err}"
+    );
+}
