@@ -191,3 +191,33 @@ async fn propose_batch(raft: &Raft, id: NodeId, timeout: Duration, batch: Vec<Wa
         let _ = w.send(outcome.clone());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_writes_whose_answer_ignores_the_state_are_acked_early() {
+        let put = Request::Put {
+            key: "k".into(),
+            value: "v".into(),
+        };
+        let append = MicroOp::Append {
+            key: "k".into(),
+            value: "1".into(),
+        };
+        let read = MicroOp::R { key: "k".into() };
+        assert!(is_blind(&put));
+        assert!(is_blind(&Request::Txn {
+            ops: vec![append.clone()]
+        }));
+        assert!(!is_blind(&Request::Txn {
+            ops: vec![append, read]
+        }));
+        assert!(!is_blind(&Request::Cas {
+            key: "k".into(),
+            from: None,
+            to: "v".into()
+        }));
+    }
+}
