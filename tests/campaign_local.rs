@@ -1,7 +1,6 @@
-//! `faultline test` end to end against local `faultline node` processes (the runner's target
-//! until the Docker cluster is wired in): a clean run exits 0 with its faults applied and
-//! observed; `--replay` reuses the recorded schedule; Ctrl-C leaves a checkable history and no
-//! node running.
+//! `faultline test --local` end to end against local `faultline node` processes (no Docker): a
+//! clean run exits 0 with its faults applied and observed; `--replay` reuses the recorded
+//! schedule; Ctrl-C leaves a checkable history and no node running.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -75,7 +74,7 @@ fn wait_with_deadline(child: &mut Child, within: Duration) -> std::process::Exit
 fn a_set_campaign_passes_with_observed_faults_and_replays() {
     let out = tempfile::tempdir().unwrap();
     let status = faultline()
-        .args(["test", "--no-progress", "--out"])
+        .args(["test", "--local", "--no-progress", "--out"])
         .arg(out.path())
         .arg(campaigns().join("local-set.yaml"))
         .status()
@@ -145,7 +144,7 @@ fn ctrl_c_heals_tears_down_and_leaves_a_checkable_history() {
     .unwrap();
     let out = dir.path().join("results");
     let mut child = faultline()
-        .args(["test", "--no-progress", "--out"])
+        .args(["test", "--local", "--no-progress", "--out"])
         .arg(&out)
         .arg(&path)
         .stdout(Stdio::null())

@@ -1,0 +1,208 @@
+//! `faultline test` end to end on the real Docker Engine: the smoke campaign passes with its
+//! faults applied and observed and leaves a complete result directory; Ctrl-C mid-run heals,
+//! tears the cluster down and leaves a checkable history. Fails (never skips) without Docker.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// One campaign at a time: two 3-node clusters at once would starve each other of the 2 cores.
+static DOCKER: Mutex<()> = Mutex::new(());
+
+fn faultline() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    c.env("FAULTLINE_LOG", "warn");
+    c
+}
+
+fn campaigns() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/campaigns")
+}
+
+fn require_docker() {
+    let ok = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "these tests need a reachable Docker Engine (CI={}): start the daemon, or run the other tests with `cargo test -- --skip docker`",
+        std::env::var("CI").unwrap_or_default()
+    );
+}
+
+fn run_dir(out: &Path, name: &str) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(out.join(name))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.is_symlink())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
+}
+
+fn results(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
+}
+
+/// Docker objects of any kind still labelled for `cluster`.
+fn leftovers(cluster: &str) -> Vec<String> {
+    let label = format!("label=io.faultline.cluster={cluster}");
+    let mut found = Vec::new();
+    for args in [
+        vec!["ps", "-aq", "--filter", &label],
+        vec!["network", "ls", "-q", "--filter", &label],
+        vec!["volume", "ls", "-q", "--filter", &label],
+    ] {
+        let out = Command::new("docker").args(&args).output().unwrap();
+        found.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| format!("{} {l}", args[0])),
+        );
+    }
+    found
+}
+
+#[test]
+fn docker_smoke_campaign_passes_with_faults_applied_and_observed() {
+    require_docker();
+    let _one = DOCKER.lock().unwrap_or_else(|e| e.into_inner());
+    let out = tempfile::tempdir().unwrap();
+    let status = faultline()
+        .args(["test", "--no-progress", "--out"])
+        .arg(out.path())
+        .arg(campaigns().join("smoke.yaml"))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    let dir = run_dir(out.path(), "smoke");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "smoke failed; results: {}",
+        std::fs::read_to_string(dir.join("results.json")).unwrap_or_default()
+    );
+    let r = results(&dir);
+    assert_eq!(r["valid"], true);
+    for kind in ["kill", "partition"] {
+        let c = &r["coverage"][kind];
+        assert!(
+            c["applied"].as_u64().unwrap_or(0) >= 1,
+            "{kind} not applied: {c}"
+        );
+        assert_eq!(
+            c["applied"], c["observed"],
+            "{kind} applied but not observed: {c}"
+        );
+    }
+    assert!(
+        r["stats"]["ok"].as_u64().unwrap_or(0) > 100,
+        "{}",
+        r["stats"]
+    );
+    let lin = r["checkers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "linearizability")
+        .expect("the linearizability checker ran");
+    assert_eq!(lin["valid"], true, "{lin}");
+    for file in [
+        "history.jsonl",
+        "history.edn",
+        "campaign.yaml",
+        "report.html",
+        "junit.xml",
+    ] {
+        assert!(
+            dir.join(file).is_file(),
+            "{file} missing in {}",
+            dir.display()
+        );
+    }
+    let logs: Vec<_> = std::fs::read_dir(dir.join("logs")).unwrap().collect();
+    assert_eq!(logs.len(), 3, "one log per node");
+    // The recorded history re-checks to the same verdict, from either format.
+    for what in [dir.clone(), dir.join("history.edn")] {
+        let check = faultline().arg("check").arg(&what).output().unwrap();
+        assert_eq!(check.status.code(), Some(0), "{check:?}");
+    }
+    assert!(leftovers("smoke").is_empty(), "{:?}", leftovers("smoke"));
+}
+
+#[test]
+fn docker_ctrl_c_heals_tears_down_and_leaves_a_checkable_history() {
+    require_docker();
+    let _one = DOCKER.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("ctrlc.yaml");
+    std::fs::write(
+        &path,
+        "name: ctrlc\nworkload: {kind: register, keys: 2}\nduration: 120s\nnemesis:\n  schedule:\n    - {at: 2s, duration: 100s, partition: isolate-leader}\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("results");
+    let mut child = faultline()
+        .args(["test", "--no-progress", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let run = loop {
+        let started = std::fs::read_dir(out.join("ctrlc"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .map(|e| e.unwrap().path());
+        if let Some(run) = started {
+            let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap_or_default();
+            let started = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .any(|e| e["f"] == "partition" && e["value"]["phase"] == "start");
+            if started {
+                break run;
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended before the partition: {status}");
+        }
+        assert!(Instant::now() < deadline, "the partition never started");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // SAFETY: signalling a child we spawned.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the runner did not stop within 90 s of Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(2), "an interrupted run has no verdict");
+    let r = results(&run);
+    assert_eq!(r["interrupted"], true);
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert!(
+        history.contains(r#""f":"heal-all""#),
+        "no final heal recorded"
+    );
+    let check = faultline().arg("check").arg(&run).output().unwrap();
+    assert!(
+        matches!(check.status.code(), Some(0..=2)),
+        "the interrupted history could not be checked: {check:?}"
+    );
+    assert!(leftovers("ctrlc").is_empty(), "{:?}", leftovers("ctrlc"));
+}
