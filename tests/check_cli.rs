@@ -96,6 +96,14 @@ fn hitting_the_memory_limit_is_unknown_exit_2_and_unknown_beats_valid() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("UNKNOWN: memory limit"), "{out}");
 
+    let o = faultline(&["check", "--time-limit", "1ms", &hist]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("time limit"),
+        "{}",
+        text(&o)
+    );
+
     // Invalid still beats unknown.
     let o = faultline(&["check", "--memory-limit", "1KB", &hist, &data(BAD)]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));

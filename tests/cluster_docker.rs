@@ -447,6 +447,16 @@ fn partition_rules_are_exact_and_heal_removes_them() {
     let out = cluster.ok(&["fault", "heal"]);
     assert!(out.contains("faults: killed n1; paused n4"), "{out}");
 
+    // Repeating a fault is a no-op; pausing a killed node fails at once, saying why.
+    cluster.ok(&["fault", "kill", "n1"]);
+    cluster.ok(&["fault", "pause", "n4"]);
+    cluster.ok(&["fault", "resume", "n2"]);
+    let started = Instant::now();
+    let bad = cluster.run(&["fault", "pause", "n1"]);
+    assert_eq!(bad.status.code(), Some(255));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("start it first"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+
     let bad = cluster.run(&["fault", "pause", "n9"]);
     assert_eq!(bad.status.code(), Some(254));
     let bad = cluster.run(&["fault", "partition", "--groups", "n1/n2"]);

@@ -12,7 +12,7 @@ use crate::model::{Model, ModelKind};
 use crate::op::Operation;
 use crate::parse::History;
 use crate::prepare::{prepare, KeyOps, Prepared};
-use crate::search::{search, Budget, SearchOutcome};
+use crate::search::{Budget, Search, SearchOutcome};
 use crate::value::Val;
 
 /// Limits and parallelism of a check.
@@ -141,10 +141,10 @@ pub fn check<M: Model>(model: &M, ops: &[Operation<M::Op>], limits: &Limits) -> 
 /// Checks every key (in parallel, `limits.threads` at a time) and combines the verdicts.
 /// The counterexample is that of the first invalid key (in key order among those found).
 ///
-/// Keys are searched in rounds of growing step budgets (each round 8 times the last), so that
-/// one key that is cheap to refute is found before an expensive key is exhausted; the first
-/// invalid key stops the others, which are then reported as not checked. Restarting a search
-/// with 8 times the budget wastes at most 1/7 of the work on keys that need every round.
+/// Keys are searched in rounds: each round gives every unfinished key a slice of steps (twice
+/// the last round's), and a paused search resumes where it stopped. So one key that is cheap to
+/// refute is found before an expensive key is exhausted, and no work is repeated; the first
+/// invalid key stops the others, which are then reported as not checked.
 pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Vec<KeyResult>) {
     let start = Instant::now();
     let threads = limits.threads.clamp(1, keys.len().max(1));
@@ -159,18 +159,20 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
     let mut results: Vec<Option<KeyResult>> = (0..keys.len()).map(|_| None).collect();
     let mut spent = vec![0f64; keys.len()];
     let mut pending: Vec<usize> = (0..keys.len()).collect();
-    // An easy key needs a few dozen steps per operation; start there so that most keys finish
-    // in the first round and few searches are restarted.
+    // An easy key needs about ten steps per operation: most keys finish in the first round.
     let largest = reduced.iter().map(Vec::len).max().unwrap_or(0) as u64;
-    let mut round_steps = (keys.len() > 1).then_some((50 * largest).max(2_000));
+    let mut round_steps = (keys.len() > 1).then_some((10 * largest).max(1024));
     let mut first_invalid: Option<usize> = None;
+    // One budget for all rounds: paused searches keep their memo, which stays accounted.
+    let budget = Budget {
+        deadline: limits.time_limit.map(|t| start + t),
+        memory_limit: limits.memory_limit,
+        ..Budget::unlimited()
+    };
+    let searches: Vec<std::sync::Mutex<Option<Search<'_, M>>>> = (0..keys.len())
+        .map(|_| std::sync::Mutex::new(None))
+        .collect();
     while !pending.is_empty() {
-        let budget = Budget {
-            deadline: limits.time_limit.map(|t| start + t),
-            memory_limit: limits.memory_limit,
-            max_steps: round_steps,
-            ..Budget::unlimited()
-        };
         let next = AtomicUsize::new(0);
         let worker = || {
             let mut out = Vec::new();
@@ -178,7 +180,15 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
                 let j = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&i) = pending.get(j) else { break };
                 let t0 = Instant::now();
-                let (outcome, stats) = search(&keys[i].model, &reduced[i], &budget);
+                // Only this worker touches key `i` in this round.
+                let mut slot = searches[i]
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let s = slot.get_or_insert_with(|| Search::new(&keys[i].model, &reduced[i]));
+                let outcome = s
+                    .run(&budget, round_steps)
+                    .unwrap_or(SearchOutcome::StepLimit);
+                let stats = s.stats();
                 if outcome == SearchOutcome::NotLinearizable {
                     budget.cancel.store(true, Ordering::Relaxed);
                 }
@@ -252,7 +262,7 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
             }
             break;
         }
-        round_steps = round_steps.and_then(|s| (s < 50_000_000).then_some(s * 8));
+        round_steps = round_steps.map(|s| s.saturating_mul(2));
     }
     let mut verdict = Verdict::Valid;
     for r in results.iter().flatten() {
@@ -291,12 +301,16 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
 /// Checks a prepared history.
 pub fn check_prepared(model: ModelKind, p: &Prepared, limits: &Limits) -> CheckResult {
     let start = Instant::now();
-    let (verdict, keys) = match p {
+    let (mut verdict, keys) = match p {
         Prepared::Register(k) => check_keys(k, limits),
         Prepared::MultiRegister(k) => check_keys(k, limits),
         Prepared::Mutex(k) => check_keys(k, limits),
         Prepared::Kv(k) => check_keys(k, limits),
     };
+    if let Verdict::Invalid(cx) = &mut verdict {
+        // The register model also serves plain registers; name the one the user sees.
+        cx.model = model.name().to_string();
+    }
     CheckResult {
         model,
         verdict,
@@ -316,4 +330,27 @@ pub fn check_history(
 ) -> Result<CheckResult> {
     let (kind, prepared) = prepare(h, model, initial)?;
     Ok(check_prepared(kind, &prepared, limits))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_beats_unknown_beats_valid() {
+        let invalid = || {
+            Verdict::Invalid(Box::new(Counterexample {
+                key: None,
+                model: "m".into(),
+                ops: Vec::new(),
+                explanation: String::new(),
+                minimal: true,
+            }))
+        };
+        let unknown = || Verdict::Unknown("time limit reached".into());
+        assert_eq!(Verdict::Valid.worst(unknown()), unknown());
+        assert_eq!(unknown().worst(invalid()), invalid());
+        assert_eq!(invalid().worst(unknown()), invalid());
+        assert_eq!(Verdict::Valid.worst(Verdict::Valid), Verdict::Valid);
+    }
 }

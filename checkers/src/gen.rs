@@ -344,3 +344,52 @@ mod tests {
         assert_eq!(generate(&cfg), generate(&cfg));
     }
 }
+
+#[cfg(test)]
+mod resume_tests {
+    use super::*;
+    use crate::parse::{self, Format};
+    use crate::prepare::{prepare, Prepared};
+    use crate::search::{search, Budget, Search};
+    use crate::Model;
+
+    #[test]
+    fn a_paused_and_resumed_search_ends_as_a_single_run() {
+        for (seed, stale) in [(1, 0.0), (2, 0.0), (3, 0.02), (4, 0.02)] {
+            let cfg = GenConfig {
+                seed,
+                procs: 30,
+                ops: 3000,
+                values: None,
+                stale_rate: stale,
+                ..GenConfig::default()
+            };
+            let mut buf = Vec::new();
+            write_jsonl(&generate(&cfg), &mut buf).unwrap();
+            let h = parse::parse(&buf, Format::Faultline).unwrap();
+            let Ok((_, Prepared::Register(keys))) = prepare(&h, None, None) else {
+                panic!("a register history")
+            };
+            let k = &keys[0];
+            let mut ops = k.ops.clone();
+            k.model.reduce(&mut ops);
+            let budget = Budget::unlimited();
+            let (once, stats) = search(&k.model, &ops, &budget);
+            let mut s = Search::new(&k.model, &ops);
+            let mut pauses = 0;
+            let sliced = loop {
+                match s.run(&budget, Some(1)) {
+                    Some(o) => break o,
+                    None => pauses += 1,
+                }
+            };
+            assert_eq!(once, sliced, "seed {seed}");
+            // About one pause per 1024 steps (each resume counts one more step).
+            assert!(pauses > 0, "seed {seed} never paused");
+            assert!(
+                pauses as u64 * 1024 + 1024 >= stats.steps,
+                "seed {seed}: {pauses} pauses"
+            );
+        }
+    }
+}

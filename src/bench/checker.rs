@@ -54,6 +54,8 @@ struct Case {
 struct Measured {
     exit: i32,
     wall_ms: f64,
+    /// User + system CPU time: less disturbed than wall time when other processes share the cores.
+    cpu_ms: f64,
     rss_mb: f64,
     ops: u64,
     verdict: String,
@@ -203,8 +205,8 @@ pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Code> {
 
     let exe = std::env::current_exe().context("cannot find the faultline executable")?;
     println!(
-        "{:<50} {:>9} {:>8} {:>10} {:>9}  {:<8} target",
-        "case", "ops", "verdict", "wall ms", "RSS MB", "met"
+        "{:<50} {:>9} {:>8} {:>10} {:>9} {:>9}  {:<5} target",
+        "case", "ops", "verdict", "wall ms", "CPU ms", "RSS MB", "met"
     );
     let mut all_met = true;
     for c in &cases {
@@ -221,11 +223,12 @@ pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Code> {
             && c.max_mb.is_none_or(|t| m.rss_mb <= t);
         all_met &= met;
         println!(
-            "{:<50} {:>9} {:>8} {:>10.1} {:>9.1}  {:<8} {}",
+            "{:<50} {:>9} {:>8} {:>10.1} {:>9.1} {:>9.1}  {:<5} {}",
             c.name,
             m.ops,
             m.verdict,
             m.wall_ms,
+            m.cpu_ms,
             m.rss_mb,
             if met { "yes" } else { "NO" },
             c.target
@@ -236,7 +239,8 @@ pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Code> {
     }
     println!(
         "(each run is one `faultline check --json --no-counterexample` child process; wall time \
-         is the median of {} runs and includes start-up and parsing; RSS is the largest peak)",
+         is the median of {} runs and includes start-up and parsing, CPU is that run's user+system \
+         time (all threads); RSS is the largest peak; `met` judges wall time)",
         args.runs.max(1)
     );
     Ok(if all_met { Code::Valid } else { Code::Invalid })
@@ -394,9 +398,11 @@ fn measure(exe: &Path, args: &[String]) -> anyhow::Result<Measured> {
         serde_json::Value::String(s) if s == "unknown" => "unknown",
         _ => "error",
     };
+    let tv = |t: libc::timeval| t.tv_sec as f64 * 1e3 + t.tv_usec as f64 / 1e3;
     Ok(Measured {
         exit,
         wall_ms,
+        cpu_ms: tv(usage.ru_utime) + tv(usage.ru_stime),
         // Linux reports ru_maxrss in KiB.
         rss_mb: usage.ru_maxrss as f64 / 1024.0,
         ops,

@@ -207,8 +207,23 @@ impl DockerFaults {
     }
 
     async fn pause_one(&self, node: &NodeInfo) -> Result<(), FaultError> {
+        let state = container_state(&self.cluster, &node.container)
+            .await
+            .map_err(|e| FaultError::Failed {
+                op: "pause",
+                node: node.name.clone(),
+                message: format!("{e:#}"),
+            })?;
+        // A stopped container has nothing to freeze: say so at once rather than time out.
+        if state != "running" && state != "paused" {
+            return Err(FaultError::Failed {
+                op: "pause",
+                node: node.name.clone(),
+                message: format!("the node is {state}, not running; start it first"),
+            });
+        }
         match self.cluster.docker().pause_container(&node.container).await {
-            // 409: already paused (verified below) or not running (fails below).
+            // 409: already paused (verified below).
             Err(e) if !is_conflict(&e) => return Err(Self::docker_err("pause", node, e)),
             _ => {}
         }

@@ -4,24 +4,43 @@
 //!
 //! Confirmations are batched: one round of `ensure_linearizable` serves every read that was
 //! waiting when the round *started* (never one that arrived later), as etcd's read-index does.
-//! That keeps one quorum round-trip per batch instead of one per read.
+//! That keeps one quorum round-trip per batch instead of one per read. A round whose quorum did
+//! not answer in time is tried again (with every read waiting by then) until the client timeout.
+//!
+//! A restarted leader needs one more step. openraft 0.9 restores a node whose saved vote is a
+//! committed vote for itself as leader of the same term, without an election (openraft#1511).
+//! Its read index is then `max(first entry of its term, committed)`, and `committed` is only
+//! what was saved before the crash: entries of that term acknowledged after the last save are
+//! in its log but neither known committed nor applied, and a read would miss them. Every entry
+//! it could have acknowledged is in the log it recovered (openraft 0.9 fsyncs a leader's entry
+//! before replicating it), so until it has applied up to the end of that log, or its vote
+//! changes (any later leadership starts with a fresh no-op entry), reads also wait for that.
 //!
 //! Two planted bugs live here (see `bugs.rs`): `stale-read` skips all of it on every node, and
 //! `lease-read` skips the quorum confirmation on a node that believes it leads.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use openraft::error::{CheckIsLeaderError, RaftError};
-use openraft::ServerState;
+use openraft::error::{CheckIsLeaderError, Fatal, RaftError};
+use openraft::{BasicNode, ServerState};
 use tokio::sync::{mpsc, oneshot};
 
 use super::bugs::UnsafeBug;
 use super::error::ApiError;
 use super::state::{AppState, Local};
-use super::types::{NodeId, Raft};
+use super::types::{NodeId, Raft, Vote};
 
 type Waiter = oneshot::Sender<Local<()>>;
+
+/// The log a node recovered while its vote made it leader of a term it led before the restart.
+#[derive(Clone, Copy, Debug)]
+pub struct RestartBarrier {
+    /// The recovered vote; once the vote is greater, the barrier no longer applies.
+    pub vote: Vote,
+    /// The last recovered log index: reads wait until it is applied.
+    pub last_index: u64,
+}
 
 /// Handle to the task that runs leadership confirmations for waiting reads.
 #[derive(Clone)]
@@ -30,7 +49,12 @@ pub struct ReadGate {
 }
 
 impl ReadGate {
-    pub fn spawn(raft: Raft, id: NodeId, timeout: Duration) -> ReadGate {
+    pub fn spawn(
+        raft: Raft,
+        id: NodeId,
+        timeout: Duration,
+        mut barrier: Option<RestartBarrier>,
+    ) -> ReadGate {
         let (tx, mut rx) = mpsc::unbounded_channel::<Waiter>();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -38,7 +62,35 @@ impl ReadGate {
                 while let Ok(w) = rx.try_recv() {
                     batch.push(w);
                 }
-                let res = confirm(&raft, id, timeout).await;
+                // Looked at before the round: metrics lag the core, so a later vote already seen
+                // means the round runs under a later leadership, which has its own no-op. Only a
+                // greater vote counts: metrics published before start-up finished hold a default
+                // (smaller) one.
+                if barrier.is_some_and(|b| raft.metrics().borrow().vote > b.vote) {
+                    tracing::info!(target: "faultline::node", "vote changed since restart; reads no longer wait for the recovered log");
+                    barrier = None;
+                }
+                let deadline = Instant::now() + timeout;
+                let res = loop {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let (res, may_retry) =
+                        confirm(&raft, id, left, barrier.map(|b| b.last_index)).await;
+                    if !may_retry
+                        || deadline.saturating_duration_since(Instant::now()) < RETRY_PAUSE * 2
+                    {
+                        break res;
+                    }
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    // The next round starts after every read now waiting arrived: it serves
+                    // them too.
+                    while let Ok(w) = rx.try_recv() {
+                        batch.push(w);
+                    }
+                };
+                if let (Local::Done(()), Some(b)) = (&res, barrier) {
+                    tracing::info!(target: "faultline::node", applied = b.last_index, "restored leader applied its recovered log; reads use the read index alone");
+                    barrier = None;
+                }
                 for w in batch {
                     let _ = w.send(res.clone());
                 }
@@ -89,24 +141,55 @@ async fn linearizable(st: &AppState) -> Local<()> {
         .unwrap_or_else(|_| Local::Err(ApiError::unavailable("the read gate stopped")))
 }
 
-async fn confirm(raft: &Raft, id: NodeId, timeout: Duration) -> Local<()> {
-    match tokio::time::timeout(timeout, raft.ensure_linearizable()).await {
-        Ok(Ok(_)) => Local::Done(()),
+/// Pause before another confirmation round when a quorum did not answer in time. openraft
+/// gives each confirming heartbeat only the heartbeat interval (100 ms), which a loaded machine
+/// can miss even with every peer up; a read fails only once its whole timeout has passed.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// Confirms leadership with a quorum, then waits until the state machine has applied the read
+/// index and, after a restart as leader, `barrier` (see the module doc). The flag says whether
+/// a later round may succeed (the quorum did not answer, but nothing says we were deposed).
+async fn confirm(
+    raft: &Raft,
+    id: NodeId,
+    timeout: Duration,
+    barrier: Option<u64>,
+) -> (Local<()>, bool) {
+    let round = async {
+        raft.ensure_linearizable().await?;
+        if let Some(index) = barrier {
+            raft.wait(None)
+                .applied_index_at_least(Some(index), "restored leader applies its recovered log")
+                .await
+                .map_err(|_| RaftError::Fatal(Fatal::Stopped))?;
+        }
+        Ok::<(), RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>>(())
+    };
+    let res = match tokio::time::timeout(timeout, round).await {
+        Ok(Ok(())) => Local::Done(()),
         Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)))) => Local::NotLeader {
             leader: f.leader_node.map(|n| n.addr),
         },
-        Ok(Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)))) => Local::Err(
-            ApiError::unavailable(format!("node {id}: cannot confirm leadership: {e}")),
-        ),
+        Ok(Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)))) => {
+            return (
+                Local::Err(ApiError::unavailable(format!(
+                    "node {id}: cannot confirm leadership: {e}"
+                ))),
+                true,
+            );
+        }
         Ok(Err(RaftError::Fatal(e))) => Local::Err(ApiError::unavailable(format!(
             "node {id}: raft stopped: {e}"
         ))),
         // A read changes nothing, so failing it is always definite.
         Err(_) => Local::Err(ApiError {
             status: StatusCode::GATEWAY_TIMEOUT,
-            error: format!("node {id}: could not confirm leadership within {timeout:?}"),
+            error: format!(
+                "node {id}: could not confirm leadership and apply up to the read index within {timeout:?}"
+            ),
             definite: true,
             extra: None,
         }),
-    }
+    };
+    (res, false)
 }

@@ -38,6 +38,15 @@ pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     let sm = StateMachine::open(&cfg.data_dir)
         .with_context(|| format!("loading the snapshot in {}", cfg.data_dir.display()))?;
     let shared = sm.shared();
+    let barrier = log.restart_barrier(cfg.id);
+    if let Some(b) = barrier {
+        tracing::info!(
+            target: "faultline::node",
+            vote = %b.vote,
+            last_index = b.last_index,
+            "restarting as the leader of the same term: reads wait until the recovered log is applied"
+        );
+    }
 
     let raft_config = Config {
         cluster_name: "faultline".into(),
@@ -70,7 +79,7 @@ pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         sm: shared,
         client_timeout: cfg.client_timeout,
         http,
-        reads: ReadGate::spawn(raft.clone(), cfg.id, cfg.client_timeout),
+        reads: ReadGate::spawn(raft.clone(), cfg.id, cfg.client_timeout, barrier),
         writes: WriteBatcher::spawn(raft.clone(), cfg.id, cfg.client_timeout),
         bugs: cfg.bugs,
     }));

@@ -50,6 +50,32 @@ pub enum Request {
     },
 }
 
+impl Request {
+    /// Roughly the bytes it takes in an AppendEntries body, without encoding it.
+    pub fn approx_size(&self) -> usize {
+        // Field names, quotes and punctuation of one JSON object.
+        const OVERHEAD: usize = 32;
+        OVERHEAD
+            + match self {
+                Request::Put { key, value } => key.len() + value.len(),
+                Request::Cas { key, from, to } => {
+                    key.len() + from.as_ref().map_or(4, String::len) + to.len()
+                }
+                Request::Txn { ops } => ops
+                    .iter()
+                    .map(|op| {
+                        OVERHEAD
+                            + match op {
+                                MicroOp::Append { key, value } => key.len() + value.len(),
+                                MicroOp::R { key } => key.len(),
+                            }
+                    })
+                    .sum(),
+                Request::Batch { reqs } => reqs.iter().map(Request::approx_size).sum(),
+            }
+    }
+}
+
 /// A list-append micro-operation. Lists live in their own key space, apart from registers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "f", rename_all = "lowercase")]

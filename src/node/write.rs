@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use openraft::error::{ClientWriteError, RaftError};
+use openraft::ServerState;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::bugs::UnsafeBug;
@@ -75,6 +76,11 @@ pub async fn propose(st: &AppState, req: Request) -> Local<Response> {
 }
 
 async fn batched(st: &AppState, req: Request) -> Local<Response> {
+    // Decide here whether to forward, before anything is proposed: once a write is in the
+    // batcher, openraft's `ForwardToLeader` no longer proves it was not proposed (see below).
+    if let Some(leader) = not_leader(st) {
+        return Local::NotLeader { leader };
+    }
     let (tx, rx) = oneshot::channel();
     if st.writes.tx.send((req, tx)).is_err() {
         return Local::Err(ApiError::unavailable(
@@ -146,6 +152,23 @@ async fn racy_cas(st: &AppState, key: String, from: Option<String>, to: String) 
     }
 }
 
+/// `Some(leader address)` when the metrics say this node is not the leader. They lag the core,
+/// so a stale "leader" only means openraft refuses below (answered as indefinite), and a stale
+/// "not leader" only forwards a request that was never proposed.
+fn not_leader(st: &AppState) -> Option<Option<String>> {
+    let m = st.raft.metrics();
+    let m = m.borrow();
+    if m.state == ServerState::Leader {
+        return None;
+    }
+    let leader = m
+        .current_leader
+        .filter(|l| *l != st.id)
+        .and_then(|l| m.membership_config.membership().get_node(&l))
+        .map(|n| n.addr.clone());
+    Some(leader)
+}
+
 async fn propose_batch(raft: &Raft, id: NodeId, timeout: Duration, batch: Vec<Waiter>) {
     let (reqs, waiters): (Vec<Request>, Vec<_>) = batch.into_iter().unzip();
     let n = reqs.len();
@@ -168,10 +191,19 @@ async fn propose_batch(raft: &Raft, id: NodeId, timeout: Duration, batch: Vec<Wa
                 format!("node {id}: a batch of {n} writes applied with an unexpected result {other:?}"),
             )),
         },
-        // Not the leader: openraft refused before proposing anything.
-        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => Local::NotLeader {
-            leader: f.leader_node.map(|n| n.addr),
-        },
+        // openraft answers this both when it refused the entry (not the leader any more) and
+        // when it appended the entry, lost leadership and had the entry overwritten by the new
+        // leader's log. The overwritten entry may still be on another member that a later
+        // leader commits, so forwarding the request could apply it twice: the outcome is unknown.
+        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+            Local::Err(ApiError::indefinite(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "node {id}: lost leadership while the write was in flight; it may or may not take effect (new leader: {})",
+                    f.leader_node.map_or_else(|| "unknown".to_owned(), |n| n.addr)
+                ),
+            ))
+        }
         Ok(Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e)))) => {
             Local::Err(ApiError::unavailable(e.to_string()))
         }

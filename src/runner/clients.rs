@@ -14,7 +14,13 @@ use super::client::Client;
 use super::live::Live;
 use super::recorder::Recorder;
 
-/// Pause after a refused connection before the next operation.
+/// A definite refusal because the cluster cannot serve now (node down, no leader), as opposed
+/// to a refusal of the operation itself (a cas mismatch).
+fn is_unavailable(error: &str) -> bool {
+    is_unreachable(error) || error.starts_with("HTTP 503")
+}
+
+/// Pause after a refused connection (or a node with no leader) before the next operation.
 const UNREACHABLE_BACKOFF: Duration = Duration::from_millis(20);
 
 /// Connection-level failures (nothing sent) are marked by the client with this prefix.
@@ -72,8 +78,9 @@ impl<C: Client> Workers<C> {
             // A client whose answers come back without waiting (a fast refusal) must still let
             // the timer and the nemesis run.
             tokio::task::coop::consume_budget().await;
-            if done.kind == EventType::Fail && done.error.as_deref().is_some_and(is_unreachable) {
-                // Its node is down: retrying at full speed would only flood the history.
+            if done.kind == EventType::Fail && done.error.as_deref().is_some_and(is_unavailable) {
+                // Its node is down or knows no leader: retrying at full speed would only flood
+                // the history with refusals until the election ends.
                 tokio::select! {
                     _ = tokio::time::sleep(UNREACHABLE_BACKOFF) => {}
                     _ = stop.wait_for(|s| *s) => break,
@@ -159,5 +166,23 @@ impl<C: Client> Workers<C> {
             }
         }
         (process, missing)
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    #[test]
+    fn refusals_of_the_cluster_back_off_refusals_of_the_op_do_not() {
+        assert!(is_unavailable(&format!(
+            "{}: 10.77.0.11:7000: connection refused",
+            super::super::client::UNREACHABLE
+        )));
+        assert!(is_unavailable(
+            "HTTP 503: node 1: no leader known; nothing was proposed"
+        ));
+        assert!(!is_unavailable("HTTP 409: cas mismatch"));
+        assert!(!is_unavailable("HTTP 400: malformed body"));
     }
 }

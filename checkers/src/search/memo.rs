@@ -83,10 +83,16 @@ pub(super) struct Cache<S> {
 
 impl<S: Eq> Cache<S> {
     pub(super) fn new() -> Self {
+        Cache::with_capacity(0)
+    }
+
+    /// Room for `n` entries before the first rehash (a search visits a few configurations per
+    /// operation when it goes well).
+    pub(super) fn with_capacity(n: usize) -> Self {
         Cache {
-            heads: HashMap::default(),
-            entries: Vec::new(),
-            pool: Vec::new(),
+            heads: HashMap::with_capacity_and_hasher(n, Default::default()),
+            entries: Vec::with_capacity(n),
+            pool: Vec::with_capacity(n),
         }
     }
 
@@ -148,6 +154,16 @@ pub(super) struct LinSet {
 }
 
 impl LinSet {
+    /// A placeholder while a paused search's set is moved out.
+    pub(super) fn empty() -> Self {
+        LinSet {
+            words: Vec::new(),
+            count: 0,
+            prefix: 0,
+            hash: 0,
+        }
+    }
+
     #[inline]
     pub(super) fn has(&self, id: u32) -> bool {
         self.words[(id / 64) as usize] >> (id % 64) & 1 == 1

@@ -98,227 +98,357 @@ pub fn search<M: Model>(
     ops: &[Operation<M::Op>],
     budget: &Budget,
 ) -> (SearchOutcome, SearchStats) {
-    // Completed operations first, then crashed ones; each group by call position. Crashed
-    // ones last keeps the cache's prefix long (an unlinearized crashed op would cut it short).
-    let mut order: Vec<usize> = (0..ops.len()).collect();
-    order.sort_by_key(|&i| (ops[i].ret.is_none(), ops[i].call, i));
-    let n = order.len();
-    let n_required = ops.iter().filter(|o| o.ret.is_some()).count() as u32;
-    if n_required == 0 {
-        return (SearchOutcome::Linearizable, SearchStats::default());
+    let mut s = Search::new(model, ops);
+    let outcome = s.run(budget, budget.max_steps);
+    if outcome.is_none() {
+        s.release(budget);
     }
-    let op = |id: u32| &ops[order[id as usize]];
+    (outcome.unwrap_or(SearchOutcome::StepLimit), s.stats())
+}
 
-    // Entry 0 is the list head; entry 2*id+1 is id's call, 2*id+2 its return (if any).
-    let mut events: Vec<(u64, u8, u32)> = Vec::with_capacity(2 * n);
-    for id in 0..n as u32 {
-        let o = op(id);
-        events.push((o.call, 0, 2 * id + 1));
-        if let Some(r) = o.ret {
-            events.push((r, 1, 2 * id + 2));
-        }
-    }
-    // A return at the same position as a call is taken as concurrent with it.
-    events.sort_unstable();
-    let slots = 2 * n + 1;
-    let mut next = vec![NIL; slots];
-    let mut prev = vec![NIL; slots];
-    let mut last = HEAD;
-    for &(_, _, e) in &events {
-        next[last as usize] = e;
-        prev[e as usize] = last;
-        last = e;
-    }
+/// A search that can be paused after a number of steps and resumed, so that many keys can
+/// share the cores fairly without restarting (see [`crate::check_keys`]).
+pub struct Search<'a, M: Model> {
+    model: &'a M,
+    ops: &'a [Operation<M::Op>],
+    order: Vec<usize>,
+    n_required: u32,
+    has_optional: bool,
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    class_prev: Vec<u32>,
+    zobrist: Vec<u64>,
+    set: LinSet,
+    cache: Cache<M::State>,
+    stack: Vec<Frame<M::State>>,
+    state: Option<M::State>,
+    stats: SearchStats,
+    reported_bytes: usize,
+    read_only: Vec<bool>,
+    resets: Vec<u32>,
+    reset_pos: Vec<u32>,
+    reset_first: usize,
+    cur: u32,
+    phase: u8,
+    n_lin_required: u32,
+    fresh: bool,
+    done: Option<SearchOutcome>,
+}
 
-    // Interchangeable crashed operations: the earliest-called one of a class goes first.
-    let mut class_prev = vec![NIL; n];
-    {
-        let mut last_of: HashMap<&M::Op, u32> = HashMap::new();
-        for id in n_required..n as u32 {
-            if let Some(p) = last_of.insert(&op(id).op, id) {
-                class_prev[id as usize] = p;
+impl<'a, M: Model> Search<'a, M> {
+    /// Prepares the search (nothing is searched yet).
+    pub fn new(model: &'a M, ops: &'a [Operation<M::Op>]) -> Self {
+        // Completed operations first, then crashed ones; each group by call position. Crashed
+        // ones last keeps the cache's prefix long (an unlinearized crashed op would cut it short).
+        let mut order: Vec<usize> = (0..ops.len()).collect();
+        order.sort_by_key(|&i| (ops[i].ret.is_none(), ops[i].call, i));
+        let n = order.len();
+        let n_required = ops.iter().filter(|o| o.ret.is_some()).count() as u32;
+        let op = |id: u32| &ops[order[id as usize]];
+
+        // Entry 0 is the list head; entry 2*id+1 is id's call, 2*id+2 its return (if any).
+        let mut events: Vec<(u64, u8, u32)> = Vec::with_capacity(2 * n);
+        for id in 0..n as u32 {
+            let o = op(id);
+            events.push((o.call, 0, 2 * id + 1));
+            if let Some(r) = o.ret {
+                events.push((r, 1, 2 * id + 2));
             }
         }
-    }
-
-    let mut seed = 0x5eed_u64;
-    let zobrist: Vec<u64> = (0..n).map(|_| splitmix(&mut seed)).collect();
-    let mut set = LinSet {
-        words: vec![0; n.div_ceil(64) + 1],
-        count: 0,
-        prefix: 0,
-        hash: 0,
-    };
-    let mut cache: Cache<M::State> = Cache::new();
-    let mut stack: Vec<Frame<M::State>> = Vec::new();
-    let mut state = model.init();
-    let mut stats = SearchStats::default();
-    let mut reported_bytes = 0usize;
-    let has_optional = (n as u32) > n_required;
-    let read_only: Vec<bool> = (0..n as u32)
-        .map(|id| model.is_read_only(&op(id).op))
-        .collect();
-    // Operations that reset the state, by call position; `reset_first` is the first of them
-    // not yet linearized (maintained like the set's prefix).
-    let mut resets: Vec<u32> = (0..n as u32)
-        .filter(|&id| model.resets(&op(id).op))
-        .collect();
-    resets.sort_by_key(|&id| op(id).call);
-    let mut reset_pos = vec![u32::MAX; n];
-    for (i, &id) in resets.iter().enumerate() {
-        reset_pos[id as usize] = i as u32;
-    }
-    let mut reset_first = 0usize;
-    let mut cur = next[HEAD as usize];
-    let mut phase = 0u8;
-    let mut n_lin_required = 0u32;
-
-    // Frames: phase 0/1 = completed/crashed candidates being tried at that node; 2 = a
-    // forced read-only step (its node has no other child worth trying).
-    let mut fresh = true;
-    let outcome = 'search: loop {
-        if n_lin_required == n_required {
-            break SearchOutcome::Linearizable;
+        // A return at the same position as a call is taken as concurrent with it.
+        events.sort_unstable();
+        let slots = 2 * n + 1;
+        let mut next = vec![NIL; slots];
+        let mut prev = vec![NIL; slots];
+        let mut last = HEAD;
+        for &(_, _, e) in &events {
+            next[last as usize] = e;
+            prev[e as usize] = last;
+            last = e;
         }
-        stats.steps += 1;
-        if stats.steps & 0x3ff == 0 {
-            if budget.max_steps.is_some_and(|m| stats.steps > m) {
-                break SearchOutcome::StepLimit;
-            }
-            if let Some(reason) = over_budget(budget) {
-                break SearchOutcome::Stopped(reason);
-            }
-            let bytes = cache.bytes() + stack.capacity() * std::mem::size_of::<Frame<M::State>>();
-            if bytes > reported_bytes {
-                budget
-                    .memory_used
-                    .fetch_add(bytes - reported_bytes, Ordering::Relaxed);
-                reported_bytes = bytes;
-            }
-            if let Some(limit) = budget.memory_limit {
-                if budget.memory_used.load(Ordering::Relaxed) > limit {
-                    break SearchOutcome::Stopped(format!(
-                        "memory limit {} MB reached",
-                        limit / (1 << 20)
-                    ));
+
+        // Interchangeable crashed operations: the earliest-called one of a class goes first.
+        let mut class_prev = vec![NIL; n];
+        {
+            let mut last_of: HashMap<&M::Op, u32> = HashMap::new();
+            for id in n_required..n as u32 {
+                if let Some(p) = last_of.insert(&op(id).op, id) {
+                    class_prev[id as usize] = p;
                 }
             }
         }
-        let mut backtrack = false;
-        if fresh {
-            fresh = false;
-            // A legal read-only candidate goes now, without alternatives.
-            let mut e = next[HEAD as usize];
-            while e != NIL && e % 2 == 1 {
-                let id = (e - 1) / 2;
-                if id < n_required && read_only[id as usize] {
-                    let Some(s2) = model.step(&state, &op(id).op) else {
-                        while reset_first < resets.len() && set.has(resets[reset_first]) {
-                            reset_first += 1;
-                        }
-                        let ret = op(id).ret.unwrap_or(u64::MAX);
-                        let can_change =
-                            reset_first < resets.len() && op(resets[reset_first]).call <= ret;
-                        if !can_change && model.hopeless(&state, &op(id).op) {
+
+        let mut seed = 0x5eed_u64;
+        let zobrist: Vec<u64> = (0..n).map(|_| splitmix(&mut seed)).collect();
+        let set = LinSet {
+            words: vec![0; n.div_ceil(64) + 1],
+            count: 0,
+            prefix: 0,
+            hash: 0,
+        };
+        let has_optional = (n as u32) > n_required;
+        let read_only: Vec<bool> = (0..n as u32)
+            .map(|id| model.is_read_only(&op(id).op))
+            .collect();
+        // Operations that reset the state, by call position; `reset_first` is the first of them
+        // not yet linearized (maintained like the set's prefix).
+        let mut resets: Vec<u32> = (0..n as u32)
+            .filter(|&id| model.resets(&op(id).op))
+            .collect();
+        resets.sort_by_key(|&id| op(id).call);
+        let mut reset_pos = vec![u32::MAX; n];
+        for (i, &id) in resets.iter().enumerate() {
+            reset_pos[id as usize] = i as u32;
+        }
+        let cur = next[HEAD as usize];
+        Search {
+            model,
+            ops,
+            order,
+            n_required,
+            has_optional,
+            next,
+            prev,
+            class_prev,
+            zobrist,
+            set,
+            cache: Cache::with_capacity(4 * n),
+            stack: Vec::new(),
+            state: Some(model.init()),
+            stats: SearchStats::default(),
+            reported_bytes: 0,
+            read_only,
+            resets,
+            reset_pos,
+            reset_first: 0,
+            cur,
+            phase: 0,
+            n_lin_required: 0,
+            fresh: true,
+            done: (n_required == 0).then_some(SearchOutcome::Linearizable),
+        }
+    }
+
+    /// Statistics so far.
+    pub fn stats(&self) -> SearchStats {
+        SearchStats {
+            cache_entries: self.cache.len(),
+            cache_bytes: self.cache.bytes(),
+            ..self.stats
+        }
+    }
+
+    /// Frees the memo of a search that will not be resumed, and un-accounts it.
+    pub fn release(&mut self, budget: &Budget) {
+        self.stats.cache_entries = self.cache.len();
+        self.stats.cache_bytes = self.cache.bytes();
+        self.cache = Cache::new();
+        self.stack = Vec::new();
+        budget
+            .memory_used
+            .fetch_sub(self.reported_bytes, Ordering::Relaxed);
+        self.reported_bytes = 0;
+    }
+
+    /// Runs for at most `slice` more steps (about: checked every 1024 steps); `None` when the
+    /// slice ran out (call again to resume), else the outcome, which later calls repeat.
+    pub fn run(&mut self, budget: &Budget, slice: Option<u64>) -> Option<SearchOutcome> {
+        if let Some(d) = &self.done {
+            return Some(d.clone());
+        }
+        let model = self.model;
+        let ops = self.ops;
+        let order = std::mem::take(&mut self.order);
+        let op = |id: u32| &ops[order[id as usize]];
+        let n_required = self.n_required;
+        let has_optional = self.has_optional;
+        let mut next = std::mem::take(&mut self.next);
+        let mut prev = std::mem::take(&mut self.prev);
+        let class_prev = std::mem::take(&mut self.class_prev);
+        let zobrist = std::mem::take(&mut self.zobrist);
+        let mut set = std::mem::replace(&mut self.set, LinSet::empty());
+        let mut cache = std::mem::replace(&mut self.cache, Cache::new());
+        let mut stack = std::mem::take(&mut self.stack);
+        let Some(mut state) = self.state.take() else {
+            return Some(SearchOutcome::Stopped("search state lost".into()));
+        };
+        let mut stats = self.stats;
+        let mut reported_bytes = self.reported_bytes;
+        let read_only = std::mem::take(&mut self.read_only);
+        let resets = std::mem::take(&mut self.resets);
+        let reset_pos = std::mem::take(&mut self.reset_pos);
+        let mut reset_first = self.reset_first;
+        let mut cur = self.cur;
+        let mut phase = self.phase;
+        let mut n_lin_required = self.n_lin_required;
+        let mut fresh = self.fresh;
+        let slice_end = slice.map(|s| stats.steps + s);
+
+        // Frames: phase 0/1 = completed/crashed candidates being tried at that node; 2 = a
+        // forced read-only step (its node has no other child worth trying).
+        let outcome = 'search: loop {
+            if n_lin_required == n_required {
+                break Some(SearchOutcome::Linearizable);
+            }
+            stats.steps += 1;
+            if stats.steps & 0x3ff == 0 {
+                if slice_end.is_some_and(|m| stats.steps > m) {
+                    break None;
+                }
+                if let Some(reason) = over_budget(budget) {
+                    break Some(SearchOutcome::Stopped(reason));
+                }
+                let bytes =
+                    cache.bytes() + stack.capacity() * std::mem::size_of::<Frame<M::State>>();
+                if bytes > reported_bytes {
+                    budget
+                        .memory_used
+                        .fetch_add(bytes - reported_bytes, Ordering::Relaxed);
+                    reported_bytes = bytes;
+                }
+                if let Some(limit) = budget.memory_limit {
+                    if budget.memory_used.load(Ordering::Relaxed) > limit {
+                        break Some(SearchOutcome::Stopped(format!(
+                            "memory limit {} MB reached",
+                            limit / (1 << 20)
+                        )));
+                    }
+                }
+            }
+            let mut backtrack = false;
+            if fresh {
+                fresh = false;
+                // A legal read-only candidate goes now, without alternatives.
+                let mut e = next[HEAD as usize];
+                while e != NIL && e % 2 == 1 {
+                    let id = (e - 1) / 2;
+                    if id < n_required && read_only[id as usize] {
+                        let Some(s2) = model.step(&state, &op(id).op) else {
+                            while reset_first < resets.len() && set.has(resets[reset_first]) {
+                                reset_first += 1;
+                            }
+                            let ret = op(id).ret.unwrap_or(u64::MAX);
+                            let can_change =
+                                reset_first < resets.len() && op(resets[reset_first]).call <= ret;
+                            if !can_change && model.hopeless(&state, &op(id).op) {
+                                backtrack = true;
+                                break;
+                            }
+                            e = next[e as usize];
+                            continue;
+                        };
+                        {
+                            set.add(id, zobrist[id as usize]);
+                            let h = set.hash ^ hash_state(&s2);
+                            if cache.insert(h, &set, n_lin_required + 1, s2.clone()) {
+                                stack.push(Frame {
+                                    op: id,
+                                    phase: 2,
+                                    state: std::mem::replace(&mut state, s2),
+                                });
+                                n_lin_required += 1;
+                                lift(&mut next, &mut prev, e, true);
+                                fresh = true;
+                                cur = next[HEAD as usize];
+                                phase = 0;
+                                continue 'search;
+                            }
+                            set.remove(id, zobrist[id as usize]);
                             backtrack = true;
                             break;
                         }
-                        e = next[e as usize];
-                        continue;
-                    };
-                    {
-                        set.add(id, zobrist[id as usize]);
-                        let h = set.hash ^ hash_state(&s2);
-                        if cache.insert(h, &set, n_lin_required + 1, s2.clone()) {
-                            stack.push(Frame {
-                                op: id,
-                                phase: 2,
-                                state: std::mem::replace(&mut state, s2),
-                            });
-                            n_lin_required += 1;
-                            lift(&mut next, &mut prev, e, true);
-                            fresh = true;
-                            cur = next[HEAD as usize];
-                            phase = 0;
-                            continue 'search;
-                        }
-                        set.remove(id, zobrist[id as usize]);
-                        backtrack = true;
-                        break;
                     }
+                    e = next[e as usize];
                 }
-                e = next[e as usize];
             }
-        }
-        let e = cur;
-        if backtrack || e == NIL || e % 2 == 0 {
-            // A return entry (or the end): every candidate at this node was tried.
-            if !backtrack && phase == 0 && has_optional {
-                phase = 1;
-                cur = next[HEAD as usize];
-                continue;
-            }
-            loop {
-                let Some(f) = stack.pop() else {
-                    break 'search SearchOutcome::NotLinearizable;
-                };
-                state = f.state;
-                let required = f.op < n_required;
-                set.remove(f.op, if required { zobrist[f.op as usize] } else { 0 });
-                if required {
-                    n_lin_required -= 1;
-                }
-                let c = 2 * f.op + 1;
-                unlift(&mut next, &mut prev, c, required);
-                let rp = reset_pos[f.op as usize] as usize;
-                if rp < reset_first {
-                    reset_first = rp;
-                }
-                if f.phase == 2 {
+            let e = cur;
+            if backtrack || e == NIL || e % 2 == 0 {
+                // A return entry (or the end): every candidate at this node was tried.
+                if !backtrack && phase == 0 && has_optional {
+                    phase = 1;
+                    cur = next[HEAD as usize];
                     continue;
                 }
-                cur = next[c as usize];
-                phase = f.phase;
-                continue 'search;
+                loop {
+                    let Some(f) = stack.pop() else {
+                        break 'search Some(SearchOutcome::NotLinearizable);
+                    };
+                    state = f.state;
+                    let required = f.op < n_required;
+                    set.remove(f.op, if required { zobrist[f.op as usize] } else { 0 });
+                    if required {
+                        n_lin_required -= 1;
+                    }
+                    let c = 2 * f.op + 1;
+                    unlift(&mut next, &mut prev, c, required);
+                    let rp = reset_pos[f.op as usize] as usize;
+                    if rp < reset_first {
+                        reset_first = rp;
+                    }
+                    if f.phase == 2 {
+                        continue;
+                    }
+                    cur = next[c as usize];
+                    phase = f.phase;
+                    continue 'search;
+                }
             }
-        }
-        let id = (e - 1) / 2;
-        let optional = id >= n_required;
-        if optional as u8 != phase
-            || read_only[id as usize]
-            || (optional && class_prev[id as usize] != NIL && !set.has(class_prev[id as usize]))
-        {
-            cur = next[e as usize];
-            continue;
-        }
-        if let Some(s2) = model.step(&state, &op(id).op) {
-            let z = if optional { 0 } else { zobrist[id as usize] };
-            set.add(id, z);
-            let h = set.hash ^ hash_state(&s2);
-            let req = n_lin_required + u32::from(!optional);
-            if cache.insert(h, &set, req, s2.clone()) {
-                stack.push(Frame {
-                    op: id,
-                    phase,
-                    state: std::mem::replace(&mut state, s2),
-                });
-                n_lin_required = req;
-                lift(&mut next, &mut prev, e, !optional);
-                cur = next[HEAD as usize];
-                phase = 0;
-                fresh = true;
+            let id = (e - 1) / 2;
+            let optional = id >= n_required;
+            if optional as u8 != phase
+                || read_only[id as usize]
+                || (optional && class_prev[id as usize] != NIL && !set.has(class_prev[id as usize]))
+            {
+                cur = next[e as usize];
                 continue;
             }
-            set.remove(id, z);
+            if let Some(s2) = model.step(&state, &op(id).op) {
+                let z = if optional { 0 } else { zobrist[id as usize] };
+                set.add(id, z);
+                let h = set.hash ^ hash_state(&s2);
+                let req = n_lin_required + u32::from(!optional);
+                if cache.insert(h, &set, req, s2.clone()) {
+                    stack.push(Frame {
+                        op: id,
+                        phase,
+                        state: std::mem::replace(&mut state, s2),
+                    });
+                    n_lin_required = req;
+                    lift(&mut next, &mut prev, e, !optional);
+                    cur = next[HEAD as usize];
+                    phase = 0;
+                    fresh = true;
+                    continue;
+                }
+                set.remove(id, z);
+            }
+            cur = next[e as usize];
+        };
+        self.order = order;
+        self.next = next;
+        self.prev = prev;
+        self.class_prev = class_prev;
+        self.zobrist = zobrist;
+        self.set = set;
+        self.cache = cache;
+        self.stack = stack;
+        self.state = Some(state);
+        self.stats = stats;
+        self.reported_bytes = reported_bytes;
+        self.read_only = read_only;
+        self.resets = resets;
+        self.reset_pos = reset_pos;
+        self.reset_first = reset_first;
+        self.cur = cur;
+        self.phase = phase;
+        self.n_lin_required = n_lin_required;
+        self.fresh = fresh;
+        if let Some(o) = &outcome {
+            self.release(budget);
+            self.done = Some(o.clone());
         }
-        cur = next[e as usize];
-    };
-    stats.cache_entries = cache.len();
-    stats.cache_bytes = cache.bytes();
-    budget
-        .memory_used
-        .fetch_sub(reported_bytes, Ordering::Relaxed);
-    (outcome, stats)
+        outcome
+    }
 }
 
 /// Takes call entry `c` (and its return, `c + 1`, when `with_return`) off the list.

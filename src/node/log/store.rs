@@ -9,13 +9,14 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
-use openraft::{AnyError, OptionalSend, RaftLogReader, StorageIOError};
+use openraft::{AnyError, EntryPayload, OptionalSend, RaftLogReader, StorageIOError};
 
 use super::disk;
 use super::segment;
 use super::writer::{self, Cmd};
 use crate::node::fsutil;
-use crate::node::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+use crate::node::read::RestartBarrier;
+use crate::node::types::{Entry, LogId, NodeId, StorageError, TypeConfig, Vote};
 
 #[derive(Default)]
 struct Mem {
@@ -61,6 +62,7 @@ impl LogStore {
             first = ?rec.entries.keys().next(),
             last = ?rec.entries.keys().next_back(),
             purged = ?rec.last_purged.map(|l| l.index),
+            committed = ?committed.flatten().map(|l| l.index),
             vote = ?vote,
             "recovered the raft log"
         );
@@ -76,6 +78,19 @@ impl LogStore {
             committed,
             tx,
         })
+    }
+
+    /// What reads must wait for if openraft restores node `id` as leader without an election:
+    /// the end of the recovered log (see `read.rs`). `None` when it will start as a follower.
+    pub fn restart_barrier(&self, id: NodeId) -> Option<RestartBarrier> {
+        let vote = self.vote?;
+        if !vote.is_committed() || vote.leader_id().voted_for() != Some(id) {
+            return None;
+        }
+        let mem = self.mem.lock().expect("log mutex poisoned");
+        let last = mem.entries.keys().next_back().copied();
+        let last_index = last.or(mem.last_purged.map(|p| p.index))?;
+        Some(RestartBarrier { vote, last_index })
     }
 
     // StorageError is openraft's type; its size is not ours to choose.
@@ -131,6 +146,37 @@ fn clamp_committed(
     }
 }
 
+/// The most entry bytes one AppendEntries carries. openraft 0.9 gives each AppendEntries RPC
+/// the heartbeat interval (100 ms) to complete, including the follower's decode and fsync; a
+/// follower far behind was sent `max_payload_entries` (1,000) batched entries, about 0.5 MB of
+/// JSON, which a loaded machine cannot take in 100 ms, so every attempt timed out and it never
+/// caught up. Small payloads keep each round well inside the timeout.
+const MAX_APPEND_BYTES: usize = 64 << 10;
+
+fn approx_size(e: &Entry) -> usize {
+    match &e.payload {
+        EntryPayload::Blank => 16,
+        EntryPayload::Normal(req) => req.approx_size(),
+        EntryPayload::Membership(_) => 256,
+    }
+}
+
+/// Entries from `[start, end)`, stopping once [`MAX_APPEND_BYTES`] is reached (always at least
+/// one entry when the range holds any, as openraft requires).
+fn limited(mem: &Mutex<Mem>, start: u64, end: u64) -> Vec<Entry> {
+    let mem = mem.lock().expect("log mutex poisoned");
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for e in mem.entries.range(start..end).map(|(_, e)| e) {
+        bytes += approx_size(e);
+        if !out.is_empty() && bytes > MAX_APPEND_BYTES {
+            break;
+        }
+        out.push(e.clone());
+    }
+    out
+}
+
 fn io_err(e: StorageIOError<u64>) -> StorageError {
     StorageError::IO { source: e }
 }
@@ -143,6 +189,14 @@ impl RaftLogReader<TypeConfig> for LogReader {
         let mem = self.mem.lock().expect("log mutex poisoned");
         Ok(mem.entries.range(range).map(|(_, e)| e.clone()).collect())
     }
+
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Entry>, StorageError> {
+        Ok(limited(&self.mem, start, end))
+    }
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -152,6 +206,14 @@ impl RaftLogReader<TypeConfig> for LogStore {
     ) -> Result<Vec<Entry>, StorageError> {
         let mem = self.mem.lock().expect("log mutex poisoned");
         Ok(mem.entries.range(range).map(|(_, e)| e.clone()).collect())
+    }
+
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Entry>, StorageError> {
+        Ok(limited(&self.mem, start, end))
     }
 }
 
@@ -258,5 +320,49 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             StorageIOError::write_logs,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::types::Request;
+    use openraft::CommittedLeaderId;
+
+    fn put_batch(index: u64, n: usize) -> Entry {
+        let reqs = (0..n)
+            .map(|i| Request::Put {
+                key: format!("key-{i}"),
+                value: "x".repeat(100),
+            })
+            .collect();
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Request::Batch { reqs }),
+        }
+    }
+
+    #[test]
+    fn replication_payloads_are_bounded_in_bytes_but_never_empty() {
+        let mem = Mutex::new(Mem::default());
+        {
+            let mut m = mem.lock().unwrap();
+            for i in 1..=100 {
+                m.entries.insert(i, put_batch(i, 100));
+            }
+            // One entry alone larger than the budget.
+            m.entries.insert(101, put_batch(101, 2000));
+        }
+        let got = limited(&mem, 1, 101);
+        let bytes: usize = got
+            .iter()
+            .map(|e| serde_json::to_vec(e).unwrap().len())
+            .sum();
+        assert!(!got.is_empty() && got.len() < 100, "{} entries", got.len());
+        assert!(bytes <= MAX_APPEND_BYTES * 3 / 2, "{bytes} bytes");
+        assert_eq!(got[0].log_id.index, 1);
+        assert_eq!(limited(&mem, 101, 102).len(), 1);
+        assert!(limited(&mem, 102, 110).is_empty());
+        assert_eq!(limited(&mem, 5, 6).len(), 1);
     }
 }

@@ -33,8 +33,10 @@ pub enum Cmd {
         vote: Vote,
         done: Reply,
     },
-    /// A hint for restart (how far to re-apply); losing the latest one is safe, so it is written
-    /// at most every [`COMMITTED_EVERY`] and never waited for.
+    /// A hint for restart (how far to re-apply); losing the latest one is safe (the state is
+    /// rebuilt from the log, and a leader restored after a restart serves reads only once it
+    /// has applied its whole recovered log, see `read.rs`), so it is written at most every
+    /// [`COMMITTED_EVERY`] and never waited for.
     SaveCommitted(Option<LogId>),
 }
 
@@ -88,8 +90,27 @@ impl Writer {
         // Raft stops instead of acknowledging entries that are not on disk.
         let mut failed: Option<String> = None;
         let mut committed = None;
-        while let Some(first) = self.next(&rx, &mut failed) {
-            let mut batch = vec![first];
+        loop {
+            // A throttled hint must still be written once the interval has passed, even if
+            // nothing else arrives (an idle cluster after its last write): otherwise the hint
+            // stays behind the log for good, and a restart re-applies less than it could.
+            let committed_wait = committed.is_some().then(|| {
+                self.committed_at.map_or(Duration::ZERO, |t| {
+                    COMMITTED_EVERY.saturating_sub(t.elapsed())
+                })
+            });
+            let first = match committed_wait.into_iter().chain(self.lazy_wait()).min() {
+                Some(wait) => match rx.recv_timeout(wait) {
+                    Ok(cmd) => Some(cmd),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+                None => match rx.recv() {
+                    Ok(cmd) => Some(cmd),
+                    Err(_) => break,
+                },
+            };
+            let mut batch: Vec<Cmd> = first.into_iter().collect();
             batch.extend(rx.try_iter());
             let mut flushed: Vec<LogFlushed<TypeConfig>> = Vec::new();
             for cmd in batch {
@@ -138,8 +159,10 @@ impl Writer {
             let due = self
                 .committed_at
                 .is_none_or(|t| t.elapsed() >= COMMITTED_EVERY);
-            if due && failed.is_none() {
-                if let Some(c) = committed.take() {
+            if due {
+                // After a failed write the hint is dropped, not kept pending (nothing may be
+                // written any more, and a pending hint would make the wait above spin).
+                if let (Some(c), None) = (committed.take(), &failed) {
                     self.committed_at = Some(Instant::now());
                     if let Err(e) = self.save_committed(c) {
                         tracing::warn!(target: "faultline::node", "saving the committed index: {e:#}");
@@ -150,20 +173,13 @@ impl Writer {
         tracing::debug!(target: "faultline::node", "log writer stopped");
     }
 
-    /// The next command; with the lazy-fsync bug, held entries are written when a second has
-    /// passed even if no command arrives.
-    fn next(&mut self, rx: &Receiver<Cmd>, failed: &mut Option<String>) -> Option<Cmd> {
-        loop {
-            let wait = match &self.lazy {
-                Some(l) if !l.held.is_empty() => LAZY_EVERY.saturating_sub(l.written_at.elapsed()),
-                _ => return rx.recv().ok(),
-            };
-            match rx.recv_timeout(wait) {
-                Ok(cmd) => return Some(cmd),
-                Err(RecvTimeoutError::Timeout) => self.write_held(failed),
-                Err(RecvTimeoutError::Disconnected) => return None,
-            }
-        }
+    /// lazy-fsync: how long until the held entries are due on disk (`None` when none are held),
+    /// so they are written when a second has passed even if no command arrives.
+    fn lazy_wait(&self) -> Option<Duration> {
+        self.lazy
+            .as_ref()
+            .filter(|l| !l.held.is_empty())
+            .map(|l| LAZY_EVERY.saturating_sub(l.written_at.elapsed()))
     }
 
     /// lazy-fsync: writes and fsyncs the held entries, long after Raft was told they were.
@@ -254,5 +270,38 @@ fn check(failed: &Option<String>) -> Result<(), String> {
     match failed {
         Some(e) => Err(format!("an earlier log write failed: {e}")),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::log::disk;
+    use openraft::CommittedLeaderId;
+
+    #[test]
+    fn the_latest_committed_hint_is_written_even_when_nothing_follows() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let rec = disk::recover(&dir).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        spawn(rec.disk, dir.clone(), rx, false).unwrap();
+        let id = |i| Some(LogId::new(CommittedLeaderId::new(1, 1), i));
+        // The first hint is saved at once; the later ones fall inside the throttle interval.
+        for i in 1..=3 {
+            tx.send(Cmd::SaveCommitted(id(i))).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let saved: Option<Option<LogId>> = fsutil::read_json(&dir.join("committed.json"))
+                .ok()
+                .flatten();
+            if saved == Some(id(3)) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the hint stayed at {saved:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(tx);
     }
 }
