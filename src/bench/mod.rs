@@ -1,5 +1,6 @@
 //! `faultline bench`: benchmarks that print a table. Never a timed test.
 
+mod bugs;
 mod checker;
 mod cluster;
 mod node;
@@ -23,6 +24,9 @@ pub enum BenchTarget {
     Node(node::NodeBenchArgs),
     /// Time the node image build (unchanged binary) and fresh clusters up to a leader.
     Cluster(cluster::ClusterBenchArgs),
+    /// Run every `bug-*.yaml` campaign over N seeds with and without its planted bug: caught,
+    /// clean, time to the first violation, check time.
+    Bugs(bugs::BugsBenchArgs),
     /// The test runner's throughput with and without recording the history.
     Runner(runner::RunnerBenchArgs),
 }
@@ -34,5 +38,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Code> {
         Some(BenchTarget::Node(a)) => node::run(a),
         Some(BenchTarget::Cluster(a)) => cluster::run(a),
         Some(BenchTarget::Runner(a)) => runner::run(a),
+        Some(BenchTarget::Bugs(a)) => bugs::run(a),
     }
 }

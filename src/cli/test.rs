@@ -89,6 +89,12 @@ pub fn run(args: TestArgs) -> anyhow::Result<Code> {
         dir.display()
     );
 
+    if !plan.campaign.cluster.unsafe_bugs.is_empty() {
+        println!(
+            "planted bugs on every node: {} (this run is meant to fail)",
+            plan.campaign.cluster.unsafe_bugs.join(", ")
+        );
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let options = Options {
         keep_cluster: args.keep_cluster,
@@ -99,12 +105,18 @@ pub fn run(args: TestArgs) -> anyhow::Result<Code> {
         let interrupted = watch_ctrl_c();
         let client = HttpClient::new(plan.client_timeout)?;
         if args.local {
-            let target =
-                LocalTarget::start(&plan.cluster_name, plan.nodes, &dir.join("cluster")).await?;
+            let target = LocalTarget::start_with(
+                &plan.cluster_name,
+                plan.nodes,
+                &dir.join("cluster"),
+                plan.node_args.clone(),
+            )
+            .await?;
             execute(&plan, target, client, &dir, &options, interrupted).await
         } else {
             let setup = DockerSetup {
                 image: args.image.clone(),
+                node_args: plan.node_args.clone(),
                 ..DockerSetup::default()
             };
             let target = DockerTarget::start(&plan.cluster_name, plan.nodes, &setup).await?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::bugs::{Bugs, UnsafeBug};
 use super::types::NodeId;
 use crate::cli::exit::bad_input;
 
@@ -45,6 +46,10 @@ pub struct RunArgs {
     /// How long a client write or read may wait for Raft before answering 504.
     #[arg(long, default_value_t = 5000)]
     pub client_timeout_ms: u64,
+    /// Plant a consensus bug (repeatable). Each one breaks safety on purpose, to prove the
+    /// harness catches it; never use it for anything else.
+    #[arg(long = "unsafe-bug", value_enum, value_name = "BUG")]
+    pub unsafe_bug: Vec<UnsafeBug>,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +65,7 @@ pub struct NodeConfig {
     pub election_min_ms: u64,
     pub election_max_ms: u64,
     pub client_timeout: Duration,
+    pub bugs: Bugs,
 }
 
 impl RunArgs {
@@ -105,6 +111,7 @@ impl RunArgs {
             election_min_ms: self.election_min_ms,
             election_max_ms: self.election_max_ms,
             client_timeout: Duration::from_millis(self.client_timeout_ms),
+            bugs: Bugs::from_list(&self.unsafe_bug),
         })
     }
 }

@@ -7,9 +7,11 @@
 //! - `network`: Raft RPCs to peers; `raft_rpc`: their server side;
 //! - `api`, `read`, `write`, `forward`, `status`, `membership`: the HTTP API, the read path
 //!   (read-index), the ack path, forwarding to the leader, status, run-time membership;
+//! - `bugs`: the planted bugs behind `--unsafe-bug` (off by default);
 //! - `config`, `server`: arguments and start-up; `inspect`: `faultline node inspect DIR`.
 
 mod api;
+pub mod bugs;
 mod config;
 mod error;
 mod forward;

@@ -15,14 +15,18 @@
 //! it could have acknowledged is in the log it recovered (openraft 0.9 fsyncs a leader's entry
 //! before replicating it), so until it has applied up to the end of that log, or its vote
 //! changes (any later leadership starts with a fresh no-op entry), reads also wait for that.
+//!
+//! Two planted bugs live here (see `bugs.rs`): `stale-read` skips all of it on every node, and
+//! `lease-read` skips the quorum confirmation on a node that believes it leads.
 
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use openraft::error::{CheckIsLeaderError, Fatal, RaftError};
-use openraft::BasicNode;
+use openraft::{BasicNode, ServerState};
 use tokio::sync::{mpsc, oneshot};
 
+use super::bugs::UnsafeBug;
 use super::error::ApiError;
 use super::state::{AppState, Local};
 use super::types::{NodeId, Raft, Vote};
@@ -97,6 +101,15 @@ impl ReadGate {
 }
 
 pub async fn read_register(st: &AppState, key: &str) -> Local<Option<String>> {
+    // PLANTED BUG `stale-read`: whatever this node has applied, leader or not.
+    if st.bugs.has(UnsafeBug::StaleRead) {
+        return Local::Done(local_read(st, key));
+    }
+    // PLANTED BUG `lease-read`: believing it leads is taken as proof that it still does, with no
+    // quorum round and no bound on how long ago it last heard from one.
+    if st.bugs.has(UnsafeBug::LeaseRead) && believes_it_leads(st) {
+        return Local::Done(local_read(st, key));
+    }
     match linearizable(st).await {
         Local::Done(()) => {
             let sm = st.sm.read().expect("state lock poisoned");
@@ -105,6 +118,18 @@ pub async fn read_register(st: &AppState, key: &str) -> Local<Option<String>> {
         Local::NotLeader { leader } => Local::NotLeader { leader },
         Local::Err(e) => Local::Err(e),
     }
+}
+
+fn local_read(st: &AppState, key: &str) -> Option<String> {
+    st.sm.read().expect("state lock poisoned").kv.read(key)
+}
+
+/// What this node's own Raft state says, with no quorum asked: a deposed leader behind a
+/// partition still says yes.
+pub fn believes_it_leads(st: &AppState) -> bool {
+    let m = st.raft.metrics();
+    let m = m.borrow();
+    m.state == ServerState::Leader && m.current_leader == Some(st.id)
 }
 
 async fn linearizable(st: &AppState) -> Local<()> {

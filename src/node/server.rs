@@ -10,6 +10,7 @@ use axum::Router;
 use openraft::error::{InitializeError, RaftError};
 use openraft::{BasicNode, Config, SnapshotPolicy};
 
+use super::bugs::UnsafeBug;
 use super::config::NodeConfig;
 use super::log::LogStore;
 use super::network::Network;
@@ -22,9 +23,17 @@ use super::write::WriteBatcher;
 use super::{api, membership, raft_rpc};
 
 pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
+    let active = cfg.bugs.active();
+    if !active.is_empty() {
+        tracing::warn!(
+            target: "faultline::node",
+            bugs = ?active,
+            "UNSAFE: this node runs with planted consensus bugs {active:?}; it WILL lose or misreport data (--unsafe-bug)"
+        );
+    }
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
-    let log = LogStore::open(&cfg.data_dir)
+    let log = LogStore::open_with(&cfg.data_dir, cfg.bugs.has(UnsafeBug::LazyFsync))
         .with_context(|| format!("recovering the raft log in {}", cfg.data_dir.display()))?;
     let sm = StateMachine::open(&cfg.data_dir)
         .with_context(|| format!("loading the snapshot in {}", cfg.data_dir.display()))?;
@@ -72,6 +81,7 @@ pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         http,
         reads: ReadGate::spawn(raft.clone(), cfg.id, cfg.client_timeout, barrier),
         writes: WriteBatcher::spawn(raft.clone(), cfg.id, cfg.client_timeout),
+        bugs: cfg.bugs,
     }));
     let app = Router::new()
         .merge(api::routes())

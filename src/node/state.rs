@@ -18,6 +18,8 @@ pub struct Inner {
     pub http: reqwest::Client,
     pub reads: super::read::ReadGate,
     pub writes: super::write::WriteBatcher,
+    /// Planted bugs (`--unsafe-bug`); empty unless asked for.
+    pub bugs: super::bugs::Bugs,
 }
 
 impl std::ops::Deref for AppState {

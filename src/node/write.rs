@@ -6,6 +6,9 @@
 //! batcher proposes everything that queued up while the previous batch was in flight as one
 //! entry; each request is still applied in order and acknowledged only after that entry commits
 //! and applies.
+//!
+//! Two planted bugs live here (see `bugs.rs`): `early-ack` answers a blind write once the entry
+//! is in the leader's own log, and `racy-cas` splits cas into a read and a separate put.
 
 use std::time::Duration;
 
@@ -14,9 +17,12 @@ use openraft::error::{ClientWriteError, RaftError};
 use openraft::ServerState;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use super::bugs::UnsafeBug;
 use super::error::ApiError;
+use super::kv::KvData;
+use super::read;
 use super::state::{AppState, Local};
-use super::types::{NodeId, Raft, Request, Response};
+use super::types::{MicroOp, NodeId, Raft, Request, Response};
 
 /// Requests per entry; bounds entry size and the work lost to one failed proposal.
 const MAX_BATCH: usize = 512;
@@ -58,6 +64,18 @@ impl WriteBatcher {
 }
 
 pub async fn propose(st: &AppState, req: Request) -> Local<Response> {
+    if st.bugs.has(UnsafeBug::RacyCas) {
+        if let Request::Cas { key, from, to } = req {
+            return racy_cas(st, key, from, to).await;
+        }
+    }
+    if st.bugs.has(UnsafeBug::EarlyAck) && is_blind(&req) && read::believes_it_leads(st) {
+        return early_ack(st, req).await;
+    }
+    batched(st, req).await
+}
+
+async fn batched(st: &AppState, req: Request) -> Local<Response> {
     // Decide here whether to forward, before anything is proposed: once a write is in the
     // batcher, openraft's `ForwardToLeader` no longer proves it was not proposed (see below).
     if let Some(leader) = not_leader(st) {
@@ -75,6 +93,63 @@ pub async fn propose(st: &AppState, req: Request) -> Local<Response> {
             "the write batcher stopped while the write was in flight",
         ))
     })
+}
+
+/// Writes whose answer does not depend on the state they apply to: a put, or a transaction of
+/// appends only.
+fn is_blind(req: &Request) -> bool {
+    match req {
+        Request::Put { .. } => true,
+        Request::Txn { ops } => ops.iter().all(|op| matches!(op, MicroOp::Append { .. })),
+        Request::Cas { .. } | Request::Batch { .. } => false,
+    }
+}
+
+/// PLANTED BUG `early-ack`: propose, wait only until this node's own log holds a new entry, and
+/// answer success, while the quorum round (which may never complete) carries on unobserved.
+async fn early_ack(st: &AppState, req: Request) -> Local<Response> {
+    let mut metrics = st.raft.metrics();
+    let before = metrics.borrow().last_log_index;
+    // A blind write's answer is the same whatever state it meets.
+    let answer = KvData::default().apply(&req);
+    let committed = match st.raft.client_write_ff(req).await {
+        Ok(rx) => rx,
+        Err(e) => return Local::Err(ApiError::unavailable(format!("raft stopped: {e}"))),
+    };
+    tokio::spawn(async move {
+        let _ = committed.await;
+    });
+    let in_own_log = async {
+        loop {
+            if metrics.borrow_and_update().last_log_index > before {
+                return true;
+            }
+            if metrics.changed().await.is_err() {
+                return false;
+            }
+        }
+    };
+    match tokio::time::timeout(st.client_timeout, in_own_log).await {
+        Ok(true) => Local::Done(answer),
+        _ => Local::Err(ApiError::indefinite(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "node {}: the write did not reach the local log in time",
+                st.id
+            ),
+        )),
+    }
+}
+
+/// PLANTED BUG `racy-cas`: compare on a (linearizable) read, then store with a separate put;
+/// another write can land between the two.
+async fn racy_cas(st: &AppState, key: String, from: Option<String>, to: String) -> Local<Response> {
+    match read::read_register(st, &key).await {
+        Local::Done(current) if current != from => Local::Done(Response::CasMismatch { current }),
+        Local::Done(_) => batched(st, Request::Put { key, value: to }).await,
+        Local::NotLeader { leader } => Local::NotLeader { leader },
+        Local::Err(e) => Local::Err(e),
+    }
 }
 
 /// `Some(leader address)` when the metrics say this node is not the leader. They lag the core,
@@ -146,5 +221,35 @@ async fn propose_batch(raft: &Raft, id: NodeId, timeout: Duration, batch: Vec<Wa
     };
     for w in waiters {
         let _ = w.send(outcome.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_writes_whose_answer_ignores_the_state_are_acked_early() {
+        let put = Request::Put {
+            key: "k".into(),
+            value: "v".into(),
+        };
+        let append = MicroOp::Append {
+            key: "k".into(),
+            value: "1".into(),
+        };
+        let read = MicroOp::R { key: "k".into() };
+        assert!(is_blind(&put));
+        assert!(is_blind(&Request::Txn {
+            ops: vec![append.clone()]
+        }));
+        assert!(!is_blind(&Request::Txn {
+            ops: vec![append, read]
+        }));
+        assert!(!is_blind(&Request::Cas {
+            key: "k".into(),
+            from: None,
+            to: "v".into()
+        }));
     }
 }

@@ -56,6 +56,10 @@ pub struct ClusterSection {
     pub name: Option<String>,
     #[serde(default = "default_nodes")]
     pub nodes: u32,
+    /// Planted bugs every node runs with (`faultline node --unsafe-bug NAME`), to prove the
+    /// harness catches them; empty (the default) runs the correct node.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsafe_bugs: Vec<String>,
 }
 
 impl Default for ClusterSection {
@@ -63,6 +67,7 @@ impl Default for ClusterSection {
         ClusterSection {
             name: None,
             nodes: default_nodes(),
+            unsafe_bugs: Vec::new(),
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct LocalTarget {
     exe: PathBuf,
     dir: PathBuf,
     peers: String,
+    /// Extra arguments for every node (planted bugs).
+    node_args: Vec<String>,
     nodes: Mutex<BTreeMap<NodeName, Node>>,
     addrs: Vec<(NodeName, SocketAddr)>,
     client: HttpClient,
@@ -61,6 +63,16 @@ pub struct LocalTarget {
 impl LocalTarget {
     /// Starts `count` nodes of this very binary, with data and logs under `dir`.
     pub async fn start(name: &str, count: u32, dir: &Path) -> anyhow::Result<LocalTarget> {
+        LocalTarget::start_with(name, count, dir, Vec::new()).await
+    }
+
+    /// As [`LocalTarget::start`], passing `node_args` to every node.
+    pub async fn start_with(
+        name: &str,
+        count: u32,
+        dir: &Path,
+        node_args: Vec<String>,
+    ) -> anyhow::Result<LocalTarget> {
         let exe = std::env::current_exe().context("finding the faultline binary")?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut nodes = BTreeMap::new();
@@ -93,6 +105,7 @@ impl LocalTarget {
             exe,
             dir: dir.to_path_buf(),
             peers,
+            node_args,
             nodes: Mutex::new(nodes),
             addrs,
             client: HttpClient::new(std::time::Duration::from_secs(1))?,
@@ -121,6 +134,7 @@ impl LocalTarget {
             .args(["--peers", &self.peers])
             .arg("--data-dir")
             .arg(&node.data)
+            .args(&self.node_args)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err_log)

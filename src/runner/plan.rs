@@ -13,6 +13,8 @@ pub struct Plan {
     pub name: String,
     pub cluster_name: String,
     pub nodes: u32,
+    /// Extra `faultline node` arguments for every node (the campaign's planted bugs).
+    pub node_args: Vec<String>,
     pub workload: WorkloadConfig,
     pub concurrency: u32,
     /// Total ops/s; 0 = unlimited.

@@ -14,6 +14,7 @@ use super::plan::Plan;
 use super::validate_nemesis::{fault_kinds, schedule};
 use super::yaml_pos::locate;
 use crate::cli::exit::bad_input;
+use crate::node::bugs::UnsafeBug;
 
 /// Command-line values that override the file.
 #[derive(Debug, Clone, Default)]
@@ -71,6 +72,7 @@ pub fn validate(
     check_name(&mut p, "cluster.name", &cluster_name);
     let nodes = campaign.cluster.nodes;
     p.range("cluster.nodes", nodes, 1, 9);
+    let node_args = unsafe_bugs(&mut p, &campaign.cluster.unsafe_bugs);
     let workload = workload(&mut p, campaign);
     p.range("concurrency", campaign.concurrency, 1, 1000);
     p.range("rate", campaign.rate, 0, 1_000_000);
@@ -120,6 +122,7 @@ pub fn validate(
         name,
         cluster_name,
         nodes,
+        node_args,
         workload: workload.expect("no problems means the workload was built"),
         concurrency: campaign.concurrency,
         rate: campaign.rate,
@@ -138,6 +141,26 @@ pub fn validate(
             .unwrap_or_else(|| campaign.out.clone()),
         campaign: as_run,
     })
+}
+
+/// Planted bugs become `--unsafe-bug NAME` on every node's command line.
+fn unsafe_bugs(p: &mut Problems, bugs: &[String]) -> Vec<String> {
+    let known = UnsafeBug::names();
+    let mut args = Vec::new();
+    for (i, bug) in bugs.iter().enumerate() {
+        if known.contains(&bug.as_str()) {
+            args.extend(["--unsafe-bug".to_string(), bug.clone()]);
+        } else {
+            p.add(
+                &format!("cluster.unsafe_bugs[{i}]"),
+                format!(
+                    "unknown planted bug {bug:?}; expected one of {}",
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+    args
 }
 
 /// Names become directory and container names.
@@ -241,6 +264,28 @@ mod tests {
         let e = plan(text).unwrap_err();
         assert_eq!(code_for(&e), BAD_INPUT);
         e.to_string()
+    }
+
+    #[test]
+    fn planted_bugs_become_node_arguments_and_unknown_ones_are_refused() {
+        let p =
+            plan("cluster:\n  unsafe_bugs: [racy-cas, lazy-fsync]\nworkload:\n  kind: register\n")
+                .unwrap();
+        assert_eq!(
+            p.node_args,
+            ["--unsafe-bug", "racy-cas", "--unsafe-bug", "lazy-fsync"]
+        );
+        assert!(plan("workload:\n  kind: register\n")
+            .unwrap()
+            .node_args
+            .is_empty());
+        let e = err("cluster:\n  unsafe_bugs:\n    - stale-read\n    - slow-read\nworkload:\n  kind: register\n");
+        assert!(
+            e.starts_with("c.yaml:4:")
+                && e.contains("cluster.unsafe_bugs[1]: unknown planted bug \"slow-read\""),
+            "{e}"
+        );
+        assert!(e.contains("stale-read, early-ack"), "{e}");
     }
 
     #[test]

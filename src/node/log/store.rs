@@ -39,7 +39,13 @@ pub struct LogReader {
 
 impl LogStore {
     /// Recovers the log in `data_dir` and starts its writer thread.
+    #[cfg(test)]
     pub fn open(data_dir: &Path) -> anyhow::Result<LogStore> {
+        LogStore::open_with(data_dir, false)
+    }
+
+    /// As [`LogStore::open`]; `lazy_fsync` plants the `lazy-fsync` bug in the writer thread.
+    pub fn open_with(data_dir: &Path, lazy_fsync: bool) -> anyhow::Result<LogStore> {
         let rec = disk::recover(data_dir)?;
         let vote: Option<Vote> = fsutil::read_json(&data_dir.join("vote.json"))?;
         let committed_path = data_dir.join("committed.json");
@@ -62,7 +68,7 @@ impl LogStore {
         );
         let committed = clamp_committed(committed.flatten(), &rec.entries, rec.last_purged);
         let (tx, rx) = std::sync::mpsc::channel();
-        writer::spawn(rec.disk, PathBuf::from(data_dir), rx)?;
+        writer::spawn(rec.disk, PathBuf::from(data_dir), rx, lazy_fsync)?;
         Ok(LogStore {
             mem: Arc::new(Mutex::new(Mem {
                 entries: rec.entries,

@@ -42,7 +42,23 @@ pub enum Cmd {
 
 const COMMITTED_EVERY: Duration = Duration::from_millis(100);
 
-pub fn spawn(disk: LogDisk, data_dir: PathBuf, rx: Receiver<Cmd>) -> anyhow::Result<()> {
+/// The planted `lazy-fsync` bug writes held entries this often.
+const LAZY_EVERY: Duration = Duration::from_secs(1);
+
+/// PLANTED BUG `lazy-fsync`: appended records wait here, in this process's memory, while Raft
+/// has already been told they are durable. A plain `write()` would survive kill -9 in the page
+/// cache, so they must not reach the file until the periodic write.
+struct Lazy {
+    held: Vec<(u64, Vec<u8>)>,
+    written_at: Instant,
+}
+
+pub fn spawn(
+    disk: LogDisk,
+    data_dir: PathBuf,
+    rx: Receiver<Cmd>,
+    lazy_fsync: bool,
+) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("raft-log-writer".into())
         .spawn(move || {
@@ -50,6 +66,10 @@ pub fn spawn(disk: LogDisk, data_dir: PathBuf, rx: Receiver<Cmd>) -> anyhow::Res
                 disk,
                 data_dir,
                 committed_at: None,
+                lazy: lazy_fsync.then(|| Lazy {
+                    held: Vec::new(),
+                    written_at: Instant::now(),
+                }),
             }
             .run(rx)
         })
@@ -61,6 +81,7 @@ struct Writer {
     disk: LogDisk,
     data_dir: PathBuf,
     committed_at: Option<Instant>,
+    lazy: Option<Lazy>,
 }
 
 impl Writer {
@@ -73,26 +94,36 @@ impl Writer {
             // A throttled hint must still be written once the interval has passed, even if
             // nothing else arrives (an idle cluster after its last write): otherwise the hint
             // stays behind the log for good, and a restart re-applies less than it could.
-            let first = if committed.is_some() {
-                let wait = self.committed_at.map_or(Duration::ZERO, |t| {
+            let committed_wait = committed.is_some().then(|| {
+                self.committed_at.map_or(Duration::ZERO, |t| {
                     COMMITTED_EVERY.saturating_sub(t.elapsed())
-                });
-                match rx.recv_timeout(wait) {
+                })
+            });
+            let first = match committed_wait.into_iter().chain(self.lazy_wait()).min() {
+                Some(wait) => match rx.recv_timeout(wait) {
                     Ok(cmd) => Some(cmd),
                     Err(RecvTimeoutError::Timeout) => None,
                     Err(RecvTimeoutError::Disconnected) => break,
-                }
-            } else {
-                match rx.recv() {
+                },
+                None => match rx.recv() {
                     Ok(cmd) => Some(cmd),
                     Err(_) => break,
-                }
+                },
             };
             let mut batch: Vec<Cmd> = first.into_iter().collect();
             batch.extend(rx.try_iter());
             let mut flushed: Vec<LogFlushed<TypeConfig>> = Vec::new();
             for cmd in batch {
                 match cmd {
+                    Cmd::Append { records, done } if self.lazy.is_some() => {
+                        let lazy = self.lazy.as_mut().expect("checked by the guard");
+                        lazy.held.extend(records);
+                        // The bug: durable as far as Raft knows, though nothing is on disk.
+                        match &failed {
+                            None => done.log_io_completed(Ok(())),
+                            Some(e) => done.log_io_completed(Err(std::io::Error::other(e.clone()))),
+                        }
+                    }
                     Cmd::Append { records, done } => {
                         if failed.is_none() {
                             if let Err(e) = self.append(&records) {
@@ -118,6 +149,13 @@ impl Writer {
                 }
             }
             self.flush(&mut failed, &mut flushed);
+            if self
+                .lazy
+                .as_ref()
+                .is_some_and(|l| l.written_at.elapsed() >= LAZY_EVERY)
+            {
+                self.write_held(&mut failed);
+            }
             let due = self
                 .committed_at
                 .is_none_or(|t| t.elapsed() >= COMMITTED_EVERY);
@@ -133,6 +171,30 @@ impl Writer {
             }
         }
         tracing::debug!(target: "faultline::node", "log writer stopped");
+    }
+
+    /// lazy-fsync: how long until the held entries are due on disk (`None` when none are held),
+    /// so they are written when a second has passed even if no command arrives.
+    fn lazy_wait(&self) -> Option<Duration> {
+        self.lazy
+            .as_ref()
+            .filter(|l| !l.held.is_empty())
+            .map(|l| LAZY_EVERY.saturating_sub(l.written_at.elapsed()))
+    }
+
+    /// lazy-fsync: writes and fsyncs the held entries, long after Raft was told they were.
+    fn write_held(&mut self, failed: &mut Option<String>) {
+        let Some(lazy) = self.lazy.as_mut() else {
+            return;
+        };
+        lazy.written_at = Instant::now();
+        let held = std::mem::take(&mut lazy.held);
+        if held.is_empty() || failed.is_some() {
+            return;
+        }
+        if let Err(e) = self.append(&held).and_then(|()| self.disk.sync()) {
+            *failed = Some(format!("{e:#}"));
+        }
     }
 
     fn append(&mut self, records: &[(u64, Vec<u8>)]) -> anyhow::Result<()> {
@@ -164,11 +226,21 @@ impl Writer {
 
     fn truncate(&mut self, since: u64, failed: &Option<String>) -> Result<(), String> {
         check(failed)?;
+        if let Some(lazy) = self.lazy.as_mut() {
+            lazy.held.retain(|(index, _)| *index < since);
+        }
         self.disk.truncate(since).map_err(|e| format!("{e:#}"))
     }
 
     fn purge(&mut self, upto: LogId, failed: &Option<String>) -> Result<(), String> {
         check(failed)?;
+        if self.lazy.is_some() {
+            // Purging works on the files, so the held entries it may cover go first (purges
+            // follow snapshots, every few thousand entries: the bug stays a bug).
+            let mut f = None;
+            self.write_held(&mut f);
+            check(&f)?;
+        }
         // openraft purges in small steps after every snapshot; two fsyncs per step would stall
         // the group commit, so the marker is made durable only when the files depend on it.
         if self.disk.purge_needs_marker(upto.index) {
@@ -213,7 +285,7 @@ mod tests {
         let dir = tmp.path().to_path_buf();
         let rec = disk::recover(&dir).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
-        spawn(rec.disk, dir.clone(), rx).unwrap();
+        spawn(rec.disk, dir.clone(), rx, false).unwrap();
         let id = |i| Some(LogId::new(CommittedLeaderId::new(1, 1), i));
         // The first hint is saved at once; the later ones fall inside the throttle interval.
         for i in 1..=3 {

@@ -1,0 +1,364 @@
+//! `faultline bench bugs`: does faultline catch every planted bug, every time, and how fast?
+//!
+//! Runs each `bug-*.yaml` campaign through `faultline test` (this very binary, as CI and a user
+//! would) over N seeds, once as written (with its `cluster.unsafe_bugs`) and once without the bug
+//! switch, and prints a table: seeds caught (exit 1 with a counterexample or set anomaly in
+//! results.json), clean runs valid (exit 0), the median time from the run's start to the first
+//! violating operation, and the median check time.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::Value;
+
+use crate::cli::exit::{bad_input, Code};
+use crate::runner::campaign::parse;
+
+#[derive(Debug, Args)]
+pub struct BugsBenchArgs {
+    /// Seeds per campaign: the first seed and the N-1 after it.
+    #[arg(long, default_value_t = 5)]
+    pub seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 1)]
+    pub first_seed: u64,
+    /// Directory holding the `bug-*.yaml` campaigns.
+    #[arg(long, default_value = "tests/campaigns")]
+    pub campaigns: PathBuf,
+    /// Only this bug (repeatable), e.g. `--bug racy-cas`.
+    #[arg(long = "bug")]
+    pub only: Vec<String>,
+    /// Results root; every run's results stay there for inspection.
+    #[arg(long, default_value = "results/bench-bugs")]
+    pub out: PathBuf,
+    /// Skip the runs without the bug switch.
+    #[arg(long)]
+    pub no_clean: bool,
+}
+
+/// One `faultline test` run, as the bench saw it.
+struct Run {
+    exit: Option<i32>,
+    dir: Option<PathBuf>,
+    /// A counterexample or set anomaly was found in results.json.
+    evidence: bool,
+    /// From the run's start to the first violating operation (see [`first_violation_ns`]).
+    first_violation_s: Option<f64>,
+    check_ms: Option<f64>,
+}
+
+struct Row {
+    bug: String,
+    caught: usize,
+    clean_valid: usize,
+    clean_runs: usize,
+    seeds: u64,
+    first_violation_s: Vec<f64>,
+    check_ms: Vec<f64>,
+}
+
+pub fn run(args: BugsBenchArgs) -> anyhow::Result<Code> {
+    if args.seeds == 0 {
+        return Err(bad_input("--seeds must be at least 1"));
+    }
+    let campaigns = find_campaigns(&args.campaigns, &args.only)?;
+    let exe = std::env::current_exe().context("finding the faultline binary")?;
+    let clean_dir = args.out.join("clean-campaigns");
+    std::fs::create_dir_all(&clean_dir)
+        .with_context(|| format!("creating {}", clean_dir.display()))?;
+    let mut rows = Vec::new();
+    for (bug, path) in &campaigns {
+        let clean = write_clean_copy(path, &clean_dir)?;
+        let mut row = Row {
+            bug: bug.clone(),
+            caught: 0,
+            clean_valid: 0,
+            clean_runs: 0,
+            seeds: args.seeds,
+            first_violation_s: Vec::new(),
+            check_ms: Vec::new(),
+        };
+        for seed in args.first_seed..args.first_seed + args.seeds {
+            let r = run_test(&exe, path, seed, &args.out)?;
+            println!(
+                "{bug} seed {seed}: with the bug exit {} ({}){}",
+                exit_name(r.exit),
+                if r.evidence {
+                    "counterexample in results.json"
+                } else {
+                    "no counterexample"
+                },
+                r.dir
+                    .as_ref()
+                    .map(|d| format!(" {}", d.display()))
+                    .unwrap_or_default()
+            );
+            if r.exit == Some(1) && r.evidence {
+                row.caught += 1;
+                row.first_violation_s.extend(r.first_violation_s);
+            }
+            row.check_ms.extend(r.check_ms);
+            if !args.no_clean {
+                let c = run_test(&exe, &clean, seed, &args.out)?;
+                println!("{bug} seed {seed}: without it exit {}", exit_name(c.exit));
+                row.clean_runs += 1;
+                if c.exit == Some(0) {
+                    row.clean_valid += 1;
+                }
+            }
+        }
+        rows.push(row);
+    }
+    print_table(&rows, args.no_clean);
+    let all_caught = rows.iter().all(|r| r.caught as u64 == r.seeds);
+    let all_clean = rows.iter().all(|r| r.clean_valid == r.clean_runs);
+    Ok(if all_caught && all_clean {
+        Code::Valid
+    } else {
+        Code::Invalid
+    })
+}
+
+/// `bug-NAME.yaml` files, by bug name.
+fn find_campaigns(dir: &Path, only: &[String]) -> anyhow::Result<BTreeMap<String, PathBuf>> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("reading directory {}", dir.display()))?;
+    let mut found = BTreeMap::new();
+    for e in entries {
+        let path = e
+            .with_context(|| format!("reading directory {}", dir.display()))?
+            .path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if let Some(bug) = name
+            .strip_prefix("bug-")
+            .and_then(|n| n.strip_suffix(".yaml"))
+        {
+            found.insert(bug.to_string(), path.clone());
+        }
+    }
+    if let Some(missing) = only.iter().find(|b| !found.contains_key(*b)) {
+        return Err(bad_input(format!(
+            "no campaign {}/bug-{missing}.yaml (found: {})",
+            dir.display(),
+            found.keys().cloned().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    found.retain(|bug, _| only.is_empty() || only.contains(bug));
+    if found.is_empty() {
+        return Err(bad_input(format!(
+            "no bug-*.yaml campaigns in {}; pass --campaigns DIR",
+            dir.display()
+        )));
+    }
+    Ok(found)
+}
+
+/// The same campaign without its planted bugs, named `<name>-clean`.
+fn write_clean_copy(path: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading campaign {}", path.display()))?;
+    let mut c = parse(&text, path)?;
+    if c.cluster.unsafe_bugs.is_empty() {
+        return Err(bad_input(format!(
+            "{}: cluster.unsafe_bugs is empty; a bug campaign must plant its bug",
+            path.display()
+        )));
+    }
+    c.cluster.unsafe_bugs.clear();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    c.name = Some(format!("{}-clean", c.name.as_deref().unwrap_or(&stem)));
+    let to = dir.join(format!("{stem}-clean.yaml"));
+    let yaml = serde_yaml::to_string(&c).context("encoding the clean campaign")?;
+    std::fs::write(&to, yaml).with_context(|| format!("writing {}", to.display()))?;
+    Ok(to)
+}
+
+fn run_test(exe: &Path, campaign: &Path, seed: u64, out: &Path) -> anyhow::Result<Run> {
+    let output = Command::new(exe)
+        .arg("test")
+        .arg(campaign)
+        .args(["--seed", &seed.to_string(), "--no-progress", "--out"])
+        .arg(out)
+        .env("FAULTLINE_LOG", "warn")
+        .output()
+        .with_context(|| format!("running {} test {}", exe.display(), campaign.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // The first line names the results directory: "campaign NAME seed S (...) -> DIR".
+    let dir = stdout
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit_once(" -> "))
+        .map(|(_, d)| PathBuf::from(d.trim()));
+    let mut run = Run {
+        exit: output.status.code(),
+        dir: dir.clone(),
+        evidence: false,
+        first_violation_s: None,
+        check_ms: None,
+    };
+    let Some(dir) = dir else {
+        tracing::warn!(target: "faultline::bench", campaign = %campaign.display(), stderr = %String::from_utf8_lossy(&output.stderr), "the run printed no results directory");
+        return Ok(run);
+    };
+    let results_path = dir.join("results.json");
+    let Ok(text) = std::fs::read_to_string(&results_path) else {
+        return Ok(run);
+    };
+    let results: Value = serde_json::from_str(&text)
+        .with_context(|| format!("parsing {}", results_path.display()))?;
+    run.check_ms = results["phases"].as_array().and_then(|phases| {
+        phases
+            .iter()
+            .find(|p| p["phase"] == "check")
+            .and_then(|p| p["ms"].as_f64())
+    });
+    let acks = acknowledged_adds(&dir.join("history.jsonl"));
+    let first = first_violation_ns(&results, &acks);
+    run.evidence = first.is_some();
+    run.first_violation_s = first.map(|ns| ns as f64 / 1e9);
+    Ok(run)
+}
+
+/// When each add was acknowledged, by (key, element), from history.jsonl.
+fn acknowledged_adds(history: &Path) -> HashMap<(String, String), u64> {
+    let Ok(text) = std::fs::read_to_string(history) else {
+        return HashMap::new();
+    };
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["type"] == "ok" && e["f"] == "add")
+        .filter_map(|e| {
+            let key = e["key"].as_str()?.to_string();
+            Some(((key, e["value"].to_string()), e["time"].as_u64()?))
+        })
+        .collect()
+}
+
+/// The earliest moment a violation is in the history, in ns from the run's start: for a
+/// linearizability counterexample, the completion of its last operation (the history is not
+/// linearizable from then on); for a set anomaly, the acknowledgement of the earliest lost add.
+fn first_violation_ns(results: &Value, acks: &HashMap<(String, String), u64>) -> Option<u64> {
+    let invalid = results["checkers"]
+        .as_array()?
+        .iter()
+        .filter(|c| c["valid"] == false || c["valid"] == "invalid");
+    let mut first: Option<u64> = None;
+    for checker in invalid {
+        let mut found = Vec::new();
+        counterexample_ends(&checker["detail"], &mut found);
+        if let Some(keys) = checker["detail"]["keys"].as_object() {
+            for (key, k) in keys {
+                for lost in k["lost"].as_array().into_iter().flatten() {
+                    if let Some(t) = acks.get(&(key.clone(), lost.to_string())) {
+                        found.push(*t);
+                    }
+                }
+            }
+        }
+        first = found.into_iter().chain(first).min();
+    }
+    first
+}
+
+/// Finds counterexamples (objects with an `ops` list of timed operations) anywhere in a
+/// checker's detail and records when each one's last operation completed.
+fn counterexample_ends(v: &Value, out: &mut Vec<u64>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(ops) = map.get("ops").and_then(Value::as_array) {
+                let end = ops
+                    .iter()
+                    .filter_map(|op| {
+                        op.get("complete_time")
+                            .or_else(|| op.get("invoke_time"))
+                            .and_then(Value::as_u64)
+                    })
+                    .max();
+                out.extend(end);
+            }
+            map.values().for_each(|v| counterexample_ends(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| counterexample_ends(v, out)),
+        _ => {}
+    }
+}
+
+fn exit_name(code: Option<i32>) -> String {
+    match code {
+        Some(c) => c.to_string(),
+        None => "by signal".into(),
+    }
+}
+
+fn median(v: &[f64]) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(v[n / 2]),
+        n => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
+fn print_table(rows: &[Row], no_clean: bool) {
+    println!();
+    println!("| bug | caught / seeds | clean valid / runs | median time to first violation | median check time |");
+    println!("|-----|----------------|--------------------|--------------------------------|-------------------|");
+    for r in rows {
+        let clean = if no_clean {
+            "not run".to_string()
+        } else {
+            format!("{} / {}", r.clean_valid, r.clean_runs)
+        };
+        let first = median(&r.first_violation_s)
+            .map(|s| format!("{s:.2} s"))
+            .unwrap_or_else(|| "-".into());
+        let check = median(&r.check_ms)
+            .map(|ms| format!("{ms:.0} ms"))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "| {} | {} / {} | {clean} | {first} | {check} |",
+            r.bug, r.caught, r.seeds
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn medians_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn the_first_violation_is_the_earliest_evidence() {
+        let results = json!({"checkers": [
+            {"name": "linearizability", "valid": false, "detail": {"counterexample": {"ops": [
+                {"invoke_time": 5, "complete_time": 90},
+                {"invoke_time": 20, "complete_time": 70}
+            ]}}},
+            {"name": "set", "valid": "invalid", "detail": {"keys": {"k0": {"lost": [7, 8]}}}},
+            {"name": "ignored", "valid": true, "detail": {"ops": [{"complete_time": 1}]}}
+        ]});
+        let mut acks = HashMap::new();
+        acks.insert(("k0".to_string(), "8".to_string()), 60);
+        assert_eq!(first_violation_ns(&results, &acks), Some(60));
+        acks.clear();
+        assert_eq!(first_violation_ns(&results, &acks), Some(90));
+        let valid = json!({"checkers": [{"valid": "valid", "detail": {}}]});
+        assert_eq!(first_violation_ns(&valid, &acks), None);
+    }
+}

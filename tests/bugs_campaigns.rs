@@ -1,0 +1,222 @@
+//! Every planted bug is caught: one seed of each `tests/campaigns/bug-*.yaml` through
+//! `faultline test` on the Docker target must end with exit 1 and a counterexample (or a set
+//! anomaly) in results.json and report.html. Needs Docker; without it `faultline test` exits 255
+//! and these tests fail (they never skip). The full table over 5 seeds, with and without each
+//! bug, is `faultline bench bugs` (BUGS_README.md).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Runs the bug's campaign (seed 1) under its own cluster name, so a `faultline bench bugs` on
+/// the same machine never clashes with it. Returns the results directory, which lives as long as
+/// the returned temporary directory.
+fn run_caught(bug: &str) -> (tempfile::TempDir, PathBuf) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = root.join(format!("tests/campaigns/bug-{bug}.yaml"));
+    let text = std::fs::read_to_string(&source).unwrap();
+    let mut campaign: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    campaign["cluster"]["name"] = format!("t-bug-{bug}").into();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let path = dir.join(format!("bug-{bug}.yaml"));
+    std::fs::write(&path, serde_yaml::to_string(&campaign).unwrap()).unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("test")
+        .arg(&path)
+        .args(["--seed", "1", "--no-progress", "--out"])
+        .arg(dir.join("results"))
+        .env("FAULTLINE_LOG", "warn")
+        .output()
+        .expect("running faultline test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "bug {bug} was not caught (exit 1 expected)\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("planted bugs on every node: {bug}")),
+        "{stdout}"
+    );
+    let results = stdout
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit_once(" -> "))
+        .map(|(_, d)| PathBuf::from(d.trim()))
+        .unwrap_or_else(|| panic!("no results directory in:\n{stdout}"));
+    assert_nothing_left(&format!("t-bug-{bug}"));
+    (tmp, results)
+}
+
+fn results(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
+}
+
+fn invalid_checker<'a>(r: &'a Value, name: &str) -> &'a Value {
+    assert_eq!(r["valid"], false, "run verdict: {}", r["valid"]);
+    let c = r["checkers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} checker in {}", r["checkers"]));
+    assert_eq!(c["valid"], false, "{c}");
+    c
+}
+
+/// A linearizability counterexample: operations with their times, and the report shows it.
+fn assert_counterexample(dir: &Path) {
+    let r = results(dir);
+    let c = invalid_checker(&r, "linearizability");
+    let ops = c["detail"]["counterexample"]["ops"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no counterexample ops in {c}"));
+    assert!(!ops.is_empty());
+    assert!(ops.iter().all(|op| op["invoke_time"].is_u64()), "{ops:?}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("Counterexample"),
+        "report.html shows no counterexample"
+    );
+    assert!(
+        html.contains("not linearizable"),
+        "report.html names no violation"
+    );
+}
+
+/// Acknowledged adds missing from the final read, and the report says so.
+fn assert_lost_adds(dir: &Path) {
+    let r = results(dir);
+    let c = invalid_checker(&r, "set");
+    let lost: usize = c["detail"]["keys"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|k| k["lost"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert!(lost > 0, "no lost adds in {c}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("acknowledged adds lost"),
+        "report.html does not show the lost adds"
+    );
+}
+
+#[test]
+fn stale_read_is_caught() {
+    let (_tmp, dir) = run_caught("stale-read");
+    assert_counterexample(&dir);
+}
+
+#[test]
+fn lease_read_is_caught() {
+    let (_tmp, dir) = run_caught("lease-read");
+    assert_counterexample(&dir);
+}
+
+#[test]
+fn racy_cas_is_caught() {
+    let (_tmp, dir) = run_caught("racy-cas");
+    assert_counterexample(&dir);
+}
+
+#[test]
+fn early_ack_is_caught() {
+    let (_tmp, dir) = run_caught("early-ack");
+    assert_lost_adds(&dir);
+}
+
+#[test]
+fn lazy_fsync_is_caught() {
+    let (_tmp, dir) = run_caught("lazy-fsync");
+    assert_lost_adds(&dir);
+}
+
+/// Asks the engine directly for anything labelled with the cluster's name.
+fn assert_nothing_left(name: &str) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let docker = bollard::Docker::connect_with_defaults()
+            .unwrap()
+            .negotiate_version()
+            .await
+            .unwrap();
+        let filter = std::collections::HashMap::from([(
+            "label".to_string(),
+            vec![format!("io.faultline.cluster={name}")],
+        )]);
+        let containers = docker
+            .list_containers(Some(
+                bollard::query_parameters::ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filter)
+                    .build(),
+            ))
+            .await
+            .unwrap();
+        assert!(containers.is_empty(), "containers left: {containers:?}");
+        let networks = docker
+            .list_networks(Some(
+                bollard::query_parameters::ListNetworksOptionsBuilder::new()
+                    .filters(&filter)
+                    .build(),
+            ))
+            .await
+            .unwrap();
+        assert!(networks.is_empty(), "networks left: {networks:?}");
+    });
+}
+
+#[test]
+fn node_help_lists_every_planted_bug_and_refuses_unknown_ones() {
+    let exe = env!("CARGO_BIN_EXE_faultline");
+    let help = Command::new(exe).args(["node", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for bug in [
+        "stale-read",
+        "early-ack",
+        "lazy-fsync",
+        "racy-cas",
+        "lease-read",
+    ] {
+        assert!(
+            help.contains(&format!("- {bug}:")) && help.contains("PLANTED BUG"),
+            "{bug} missing from node --help:\n{help}"
+        );
+    }
+    let out = Command::new(exe)
+        .args(["node", "--id", "1", "--unsafe-bug", "slow-read"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(254), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'slow-read'"));
+}
+
+#[test]
+fn a_campaign_naming_an_unknown_bug_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.yaml");
+    std::fs::write(
+        &path,
+        "cluster:\n  unsafe_bugs: [lazy-fsync, fast-fsync]\nworkload:\n  kind: set\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("test")
+        .arg(&path)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(254), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("c.yaml:2:")
+            && err.contains("cluster.unsafe_bugs[1]")
+            && err.contains("fast-fsync"),
+        "{err}"
+    );
+}
