@@ -2,7 +2,7 @@
 //! `faultline test` on the Docker target must end with exit 1 and a counterexample (or a set
 //! anomaly) in results.json and report.html. Needs Docker; without it `faultline test` exits 255
 //! and these tests fail (they never skip). The full table over 5 seeds, with and without each
-//! bug, is `faultline bench bugs` (BUGS_README.md).
+//! bug, is `faultline bench bugs` (README.md, "Planted bugs").
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -25,7 +25,7 @@ use crate::runner::validate::{validate, Overrides};
     after_help = "Results go to <out>/<campaign>/<UTC timestamp>/: history.jsonl, campaign.yaml (as run, with its seed), results.json, logs/.\nBy default the cluster is a fresh Docker cluster named after the campaign's cluster name, built from this binary's node image; --local runs `faultline node` processes on 127.0.0.1 instead (no partitions)."
 )]
 pub struct TestArgs {
-    /// The campaign file (see CAMPAIGN_README.md). Not needed with --replay.
+    /// The campaign file (see "Campaigns" in README.md). Not needed with --replay.
     #[arg(required_unless_present = "replay", conflicts_with = "replay")]
     pub campaign: Option<PathBuf>,
     /// Results directory root (overrides the campaign's `out`).
