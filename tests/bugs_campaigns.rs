@@ -9,6 +9,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
+#[path = "util/docker_objects.rs"]
+mod docker_objects;
+use docker_objects::assert_nothing_left;
+
 /// Runs the bug's campaign (seed 1) under its own cluster name, so a `faultline bench bugs` on
 /// the same machine never clashes with it. Returns the results directory, which lives as long as
 /// the returned temporary directory.
@@ -134,41 +138,6 @@ fn early_ack_is_caught() {
 fn lazy_fsync_is_caught() {
     let (_tmp, dir) = run_caught("lazy-fsync");
     assert_lost_adds(&dir);
-}
-
-/// Asks the engine directly for anything labelled with the cluster's name.
-fn assert_nothing_left(name: &str) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let docker = bollard::Docker::connect_with_defaults()
-            .unwrap()
-            .negotiate_version()
-            .await
-            .unwrap();
-        let filter = std::collections::HashMap::from([(
-            "label".to_string(),
-            vec![format!("io.faultline.cluster={name}")],
-        )]);
-        let containers = docker
-            .list_containers(Some(
-                bollard::query_parameters::ListContainersOptionsBuilder::new()
-                    .all(true)
-                    .filters(&filter)
-                    .build(),
-            ))
-            .await
-            .unwrap();
-        assert!(containers.is_empty(), "containers left: {containers:?}");
-        let networks = docker
-            .list_networks(Some(
-                bollard::query_parameters::ListNetworksOptionsBuilder::new()
-                    .filters(&filter)
-                    .build(),
-            ))
-            .await
-            .unwrap();
-        assert!(networks.is_empty(), "networks left: {networks:?}");
-    });
 }
 
 #[test]

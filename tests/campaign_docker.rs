@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "util/docker_objects.rs"]
+mod docker_objects;
+use docker_objects::assert_nothing_left;
+
 /// One campaign at a time: two 3-node clusters at once would starve each other of the 2 cores.
 static DOCKER: Mutex<()> = Mutex::new(());
 
@@ -46,25 +50,6 @@ fn run_dir(out: &Path, name: &str) -> PathBuf {
 
 fn results(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
-}
-
-/// Docker objects of any kind still labelled for `cluster`.
-fn leftovers(cluster: &str) -> Vec<String> {
-    let label = format!("label=io.faultline.cluster={cluster}");
-    let mut found = Vec::new();
-    for args in [
-        vec!["ps", "-aq", "--filter", &label],
-        vec!["network", "ls", "-q", "--filter", &label],
-        vec!["volume", "ls", "-q", "--filter", &label],
-    ] {
-        let out = Command::new("docker").args(&args).output().unwrap();
-        found.extend(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(|l| format!("{} {l}", args[0])),
-        );
-    }
-    found
 }
 
 #[test]
@@ -136,7 +121,7 @@ fn docker_smoke_campaign_passes_with_faults_applied_and_observed() {
         .output()
         .unwrap();
     assert_eq!(check.status.code(), Some(0), "{check:?}");
-    assert!(leftovers("smoke").is_empty(), "{:?}", leftovers("smoke"));
+    assert_nothing_left("smoke");
 }
 
 #[test]
@@ -209,5 +194,5 @@ fn docker_ctrl_c_heals_tears_down_and_leaves_a_checkable_history() {
         matches!(check.status.code(), Some(0..=2)),
         "the interrupted history could not be checked: {check:?}"
     );
-    assert!(leftovers("ctrlc").is_empty(), "{:?}", leftovers("ctrlc"));
+    assert_nothing_left("ctrlc");
 }

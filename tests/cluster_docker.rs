@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "util/docker_objects.rs"]
+mod docker_objects;
+use docker_objects::assert_nothing_left;
+
 const BIN: &str = env!("CARGO_BIN_EXE_faultline");
 
 fn faultline(args: &[&str]) -> Output {
@@ -256,56 +260,6 @@ fn up_put_get_and_down_leaves_nothing() {
     }
     // The guard ran `down`: nothing labelled for this cluster remains.
     assert_nothing_left(name);
-}
-
-/// Asks the engine directly (not through faultline's own listing) for anything of `name`.
-fn assert_nothing_left(name: &str) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let docker = bollard::Docker::connect_with_defaults()
-            .unwrap()
-            .negotiate_version()
-            .await
-            .unwrap();
-        let filter = std::collections::HashMap::from([(
-            "label".to_string(),
-            vec![format!("io.faultline.cluster={name}")],
-        )]);
-        let containers = docker
-            .list_containers(Some(
-                bollard::query_parameters::ListContainersOptionsBuilder::new()
-                    .all(true)
-                    .filters(&filter)
-                    .build(),
-            ))
-            .await
-            .unwrap();
-        assert!(containers.is_empty(), "containers left: {containers:?}");
-        let networks = docker
-            .list_networks(Some(
-                bollard::query_parameters::ListNetworksOptionsBuilder::new()
-                    .filters(&filter)
-                    .build(),
-            ))
-            .await
-            .unwrap();
-        assert!(networks.is_empty(), "networks left: {networks:?}");
-        let volumes = docker
-            .list_volumes(Some(
-                bollard::query_parameters::ListVolumesOptionsBuilder::new()
-                    .filters(&filter)
-                    .build(),
-            ))
-            .await
-            .unwrap()
-            .volumes
-            .unwrap_or_default();
-        assert!(volumes.is_empty(), "volumes left: {volumes:?}");
-        assert!(docker
-            .inspect_network(&format!("faultline-{name}"), None)
-            .await
-            .is_err());
-    });
 }
 
 #[test]
