@@ -1,17 +1,16 @@
 //! An in-memory cluster and client for testing the phases without Docker or nodes: one
 //! linearizable store behind every "node", faults that change what nodes answer.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nemesis::fault::{FaultExecutor, Grudge, NodeName};
-use serde_json::json;
-use workloads::{MicroOp, Request, Response};
+use workloads::{Request, Response};
 
 use super::client::{Client, NodeStatus};
+use super::memory::Store;
 use super::target::TestTarget;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +25,7 @@ pub struct State {
     pub nodes: Vec<NodeState>,
     pub leader: Option<usize>,
     pub term: u64,
-    pub kv: HashMap<String, String>,
-    pub lists: HashMap<String, Vec<String>>,
+    pub store: Store,
     /// Every executor call, e.g. `kill n1`.
     pub calls: Vec<String>,
     pub torn_down: bool,
@@ -203,40 +201,8 @@ impl Client for Fake {
         // Let other clients interleave, as over a network.
         tokio::task::yield_now().await;
         let mut s = self.state.lock().unwrap();
-        match request {
-            Request::Read { key } => Response::Ok(json!({"value": s.kv.get(key)})),
-            Request::Write { key, value } => {
-                s.kv.insert(key.clone(), value.clone());
-                Response::Ok(json!({"ok": true}))
-            }
-            Request::Cas { key, from, to } => {
-                if s.kv.get(key) == from.as_ref() {
-                    s.kv.insert(key.clone(), to.clone());
-                    Response::Ok(json!({"ok": true}))
-                } else {
-                    Response::Fail {
-                        status: Some(409),
-                        error: "cas mismatch".into(),
-                    }
-                }
-            }
-            Request::Txn { ops } => {
-                let drop_adds = s.drop_adds;
-                let out: Vec<_> = ops
-                    .iter()
-                    .map(|m| match m {
-                        MicroOp::Append { key, value } => {
-                            if !drop_adds {
-                                s.lists.entry(key.clone()).or_default().push(value.clone());
-                            }
-                            json!(["append", key, value])
-                        }
-                        MicroOp::Read { key } => json!(["r", key, s.lists.get(key)]),
-                    })
-                    .collect();
-                Response::Ok(json!({ "ops": out }))
-            }
-        }
+        let lose_appends = s.drop_adds;
+        s.store.apply(request, lose_appends)
     }
 
     async fn status(&self, addr: SocketAddr) -> Result<NodeStatus, String> {

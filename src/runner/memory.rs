@@ -15,26 +15,26 @@ pub struct MemoryClient {
     store: Arc<Mutex<Store>>,
 }
 
+/// A key-value store and its lists, answering requests atomically as a correct node would.
 #[derive(Default)]
-struct Store {
-    kv: HashMap<String, String>,
-    lists: HashMap<String, Vec<String>>,
+pub struct Store {
+    pub kv: HashMap<String, String>,
+    pub lists: HashMap<String, Vec<String>>,
 }
 
-impl Client for MemoryClient {
-    async fn call(&self, _addr: SocketAddr, request: &Request) -> Response {
-        // Give other clients their turn, as a network round trip would.
-        tokio::task::yield_now().await;
-        let mut s = self.store.lock().unwrap_or_else(|p| p.into_inner());
+impl Store {
+    /// Applies one request. With `lose_appends`, appends are acknowledged but not kept: a store
+    /// that loses acknowledged writes, for tests that the checkers catch it.
+    pub fn apply(&mut self, request: &Request, lose_appends: bool) -> Response {
         match request {
-            Request::Read { key } => Response::Ok(json!({ "value": s.kv.get(key) })),
+            Request::Read { key } => Response::Ok(json!({ "value": self.kv.get(key) })),
             Request::Write { key, value } => {
-                s.kv.insert(key.clone(), value.clone());
+                self.kv.insert(key.clone(), value.clone());
                 Response::Ok(json!({"ok": true}))
             }
             Request::Cas { key, from, to } => {
-                if s.kv.get(key) == from.as_ref() {
-                    s.kv.insert(key.clone(), to.clone());
+                if self.kv.get(key) == from.as_ref() {
+                    self.kv.insert(key.clone(), to.clone());
                     Response::Ok(json!({"ok": true}))
                 } else {
                     Response::Fail {
@@ -48,15 +48,29 @@ impl Client for MemoryClient {
                     .iter()
                     .map(|m| match m {
                         MicroOp::Append { key, value } => {
-                            s.lists.entry(key.clone()).or_default().push(value.clone());
+                            if !lose_appends {
+                                self.lists
+                                    .entry(key.clone())
+                                    .or_default()
+                                    .push(value.clone());
+                            }
                             json!(["append", key, value])
                         }
-                        MicroOp::Read { key } => json!(["r", key, s.lists.get(key)]),
+                        MicroOp::Read { key } => json!(["r", key, self.lists.get(key)]),
                     })
                     .collect();
                 Response::Ok(json!({ "ops": out }))
             }
         }
+    }
+}
+
+impl Client for MemoryClient {
+    async fn call(&self, _addr: SocketAddr, request: &Request) -> Response {
+        // Give other clients their turn, as a network round trip would.
+        tokio::task::yield_now().await;
+        let mut s = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        s.apply(request, false)
     }
 
     async fn status(&self, _addr: SocketAddr) -> Result<NodeStatus, String> {
