@@ -302,17 +302,15 @@ pub fn explain<M: Model>(model: &M, core: &[Operation<M::Op>]) -> String {
     let Some(best) = best else {
         return "no order of these operations is legal".into();
     };
+    let path: Vec<&M::Op> = best.order.iter().map(|&i| &core[i].op).collect();
+    let shown = model.describe_reached(&best.state, &path);
     let start = if best.order.is_empty() {
-        format!(
-            "from the initial state {}",
-            model.describe_state(&model.init())
-        )
+        format!("from the initial state {shown}")
     } else {
         let steps: Vec<String> = best.order.iter().map(|&i| label(model, &core[i])).collect();
         format!(
-            "the furthest any order gets is {}, leaving {}",
+            "the furthest any order gets is {}, leaving {shown}",
             steps.join(", then "),
-            model.describe_state(&best.state)
         )
     };
     let mut reasons = Vec::new();
@@ -323,7 +321,7 @@ pub fn explain<M: Model>(model: &M, core: &[Operation<M::Op>]) -> String {
         if may_go_next(core, best.used, i) {
             let mut why = format!(
                 "{} ({})",
-                model.why_illegal(&best.state, &o.op),
+                model.why_illegal(&best.state, &shown, &o.op),
                 label(model, o)
             );
             // The last operation of the order that real time puts before this one: the order

@@ -97,28 +97,46 @@ proptest! {
 
     #[test]
     fn kv_agrees(ops in ops(prop_oneof![
-        (0usize..4).prop_map(|i| (0u8, i)),
+        (0usize..6).prop_map(|i| (0u8, i)),
         Just((1u8, 0usize)),
         (0usize..2).prop_map(|i| (2u8, i)),
-        (0usize..2).prop_map(|i| (3u8, i)),
+        (0usize..3).prop_map(|i| (3u8, i)),
     ])) {
-        let kv = Kv::default();
-        let strings = ["", "a", "ab", "b"];
-        let ops: Vec<Operation<KvOp>> = ops
+        // Gets name strings the appends can build ("ab"), overshoot ("aba" needs three) or
+        // never reach ("ba" after a put of "b" only); appends include one that is no get's
+        // prefix ("c"), so states die and revive with a put.
+        let gets = ["", "a", "ab", "b", "aba", "ba"];
+        let puts = ["a", "b"];
+        let appends = ["a", "b", "c"];
+        let kv = Kv::new("", gets.iter().chain(&puts).chain(&appends).copied());
+        let id = |s: &str| kv.id(s).expect("every string was given to the model");
+        let ops: Vec<Operation<(KvOp, NaiveOp)>> = ops
             .into_iter()
             .map(|o| Operation {
                 op: match o.op {
-                    (0, i) => KvOp::Get(kv.intern(strings[i])),
-                    (1, _) => KvOp::GetAny,
-                    (2, i) => KvOp::Put(kv.intern(["a", "b"][i])),
-                    (_, i) => KvOp::Append(kv.intern(["a", "b"][i])),
+                    (0, i) => (KvOp::Get(id(gets[i])), NaiveOp::Get(gets[i])),
+                    (1, _) => (KvOp::GetAny, NaiveOp::GetAny),
+                    (2, i) => (KvOp::Put(id(puts[i])), NaiveOp::Put(puts[i])),
+                    (_, i) => (KvOp::Append(id(appends[i])), NaiveOp::Append(appends[i])),
                 },
                 call: o.call,
                 ret: o.ret,
                 meta: o.meta,
             })
             .collect();
-        agree(&kv, &ops)?;
+        let fast: Vec<Operation<KvOp>> = ops.iter().map(|o| with_op(o, o.op.0)).collect();
+        let naive: Vec<Operation<NaiveOp>> = ops.iter().map(|o| with_op(o, o.op.1)).collect();
+        // The fast model merges strings; brute force over plain strings is the reference.
+        let expected = brute_force(&NaiveKv, &naive);
+        let got = check(&kv, &fast, &limits());
+        prop_assert_eq!(
+            matches!(got, Verdict::Valid),
+            expected,
+            "kv: fast {:?}, plain strings by brute force {}",
+            got,
+            expected
+        );
+        agree(&kv, &fast)?;
     }
 
     #[test]
@@ -159,4 +177,56 @@ fn reductions_drop_unobserved_crashed_writes_only() {
     assert!(ops
         .iter()
         .all(|o| !matches!(o.op, RegOp::Write(2) | RegOp::Cas(1, 2) | RegOp::ReadAny)));
+}
+
+fn with_op<A, B>(o: &Operation<A>, op: B) -> Operation<B> {
+    Operation {
+        op,
+        call: o.call,
+        ret: o.ret,
+        meta: o.meta.clone(),
+    }
+}
+
+/// The kv model the obvious way: the state is the string itself.
+#[derive(Clone)]
+struct NaiveKv;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum NaiveOp {
+    Get(&'static str),
+    GetAny,
+    Put(&'static str),
+    Append(&'static str),
+}
+
+impl Model for NaiveKv {
+    type State = String;
+    type Scratch = ();
+    type Op = NaiveOp;
+
+    fn name(&self) -> &'static str {
+        "naive-kv"
+    }
+
+    fn init(&self) -> String {
+        String::new()
+    }
+
+    fn step(&self, s: &String, op: &NaiveOp) -> Option<String> {
+        match *op {
+            NaiveOp::Get(v) => (s == v).then(|| s.clone()),
+            NaiveOp::GetAny => Some(s.clone()),
+            NaiveOp::Put(v) => Some(v.to_string()),
+            NaiveOp::Append(v) => Some(format!("{s}{v}")),
+        }
+    }
+
+    fn describe_op(&self, op: &NaiveOp) -> String {
+        format!("{op:?}")
+    }
+
+    fn describe_state(&self, s: &String) -> String {
+        format!("{s:?}")
+    }
 }

@@ -1,21 +1,30 @@
 //! One key of a key-value store: a string with get, put and append (Porcupine's kv model,
 //! checked key by key).
 //!
-//! Strings are interned: states and operation arguments are `u32` ids into the model's table,
-//! so states are `Copy`, equal strings have equal ids, and a get is an integer comparison. The
-//! table grows as the search meets new strings (appends), behind a lock that only the one
-//! thread searching this key takes; each (state, append) transition is computed once.
+//! The model never builds the strings it reasons about. A key's history names a fixed set of
+//! strings (the initial value, and every value put, appended or read), and only those a get can
+//! return matter. So a state is one of:
+//! * a prefix of some string of that set, written canonically as (the first string of the
+//!   sorted set that has the prefix, the prefix's length): equal states have equal pairs;
+//! * `Dead`: a string that is a prefix of none of them. Appends keep a dead string dead and no
+//!   get can ever match it; only a put revives the key. All dead strings behave alike in every
+//!   future, so the search treats them as one state (and its memo merges them).
+//!
+//! A get is then an integer comparison, a state is a `Copy` word, and an append is a binary
+//! search over the sorted set, which each search does once per (state, appended string) and
+//! remembers in its scratch.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::sync::Arc;
 
 use crate::search::FxHasher;
 
-type Fx = BuildHasherDefault<FxHasher>;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-
 use super::Model;
 
+type Fx = BuildHasherDefault<FxHasher>;
+
+/// An operation; the `u32`s are ids of strings in the model's set ([`Kv::id`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KvOp {
     /// A get that returned this string (must equal the state).
@@ -26,112 +35,221 @@ pub enum KvOp {
     Append(u32),
 }
 
-#[derive(Debug, Default)]
-struct Table {
-    strings: Vec<Arc<str>>,
-    ids: HashMap<Arc<str>, u32, Fx>,
-    appended: HashMap<(u32, u32), u32, Fx>,
-}
+/// The value of a key, as the search sees it (see the module's documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KvState(u64);
 
-impl Table {
-    fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.ids.get(s) {
-            return id;
-        }
-        let id = self.strings.len() as u32;
-        let s: Arc<str> = s.into();
-        self.strings.push(s.clone());
-        self.ids.insert(s, id);
-        id
+impl KvState {
+    const DEAD: KvState = KvState(u64::MAX);
+
+    fn live(first: u32, len: u32) -> KvState {
+        KvState(u64::from(first) << 32 | u64::from(len))
+    }
+
+    /// (the first string having this prefix, the prefix's length), or `None` when dead.
+    fn parts(self) -> Option<(u32, u32)> {
+        (self != KvState::DEAD).then_some(((self.0 >> 32) as u32, self.0 as u32))
     }
 }
 
-/// A string register with append, starting at `init` (Porcupine uses "").
-#[derive(Debug)]
+/// A string register with append, over the strings its history names.
+#[derive(Debug, Clone)]
 pub struct Kv {
+    /// Sorted by bytes, without duplicates; an id is an index here.
+    strings: Arc<[Box<str>]>,
+    /// `lcp[k][i]`: the shortest common prefix of neighbours among strings `i..=i + 2^k`
+    /// (a sparse table, so "is the state a prefix of string g" is two lookups).
+    lcp: Arc<[Vec<u32>]>,
     init: u32,
-    table: Mutex<Table>,
-}
-
-impl Default for Kv {
-    fn default() -> Self {
-        Kv::new("")
-    }
-}
-
-impl Clone for Kv {
-    fn clone(&self) -> Self {
-        let t = self.lock();
-        Kv {
-            init: self.init,
-            table: Mutex::new(Table {
-                strings: t.strings.clone(),
-                ids: t.ids.clone(),
-                appended: t.appended.clone(),
-            }),
-        }
-    }
 }
 
 impl Kv {
-    pub fn new(init: &str) -> Self {
-        let mut t = Table::default();
-        let init = t.intern(init);
-        Kv {
-            init,
-            table: Mutex::new(t),
-        }
+    /// A key starting at `init`, whose operations use `strings` (every value a get returned,
+    /// put or appended must be among them; more do no harm).
+    pub fn new<'a>(init: &'a str, strings: impl IntoIterator<Item = &'a str>) -> Kv {
+        let strings: Vec<&str> = strings.into_iter().collect();
+        Kv::with_ids(init, &strings).0
     }
 
-    /// The id of a string, for building operations.
-    pub fn intern(&self, s: &str) -> u32 {
-        self.lock().intern(s)
+    /// [`Kv::new`], also giving the id of each of `strings`, in order.
+    pub fn with_ids(init: &str, strings: &[&str]) -> (Kv, Vec<u32>) {
+        let all = |i: usize| if i < strings.len() { strings[i] } else { init };
+        let mut order: Vec<u32> = (0..=strings.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| all(a as usize).cmp(all(b as usize)));
+        let mut ids = vec![0u32; strings.len() + 1];
+        let mut sorted: Vec<Box<str>> = Vec::new();
+        for &i in &order {
+            let s = all(i as usize);
+            if sorted.last().is_none_or(|l| **l != *s) {
+                sorted.push(s.into());
+            }
+            ids[i as usize] = sorted.len() as u32 - 1;
+        }
+        let init = ids.pop().unwrap_or_default();
+        let lcp = sparse_lcp(&sorted);
+        (
+            Kv {
+                strings: sorted.into(),
+                lcp: lcp.into(),
+                init,
+            },
+            ids,
+        )
+    }
+
+    /// The id of `s`, which must have been given to [`Kv::new`].
+    pub fn id(&self, s: &str) -> Option<u32> {
+        self.strings
+            .binary_search_by(|x| (**x).cmp(s))
+            .ok()
+            .map(|i| i as u32)
     }
 
     /// The string of an id.
-    pub fn string(&self, id: u32) -> Arc<str> {
-        self.lock()
-            .strings
-            .get(id as usize)
-            .cloned()
-            .unwrap_or_else(|| "?".into())
+    pub fn string(&self, id: u32) -> &str {
+        self.strings.get(id as usize).map_or("?", |s| s)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Table> {
-        // The table is only ever appended to; a panic elsewhere leaves it consistent.
-        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The state holding exactly string `id`: it is the first string having itself as prefix.
+    fn exactly(&self, id: u32) -> KvState {
+        KvState::live(id, self.string(id).len() as u32)
+    }
+
+    fn prefix(&self, first: u32, len: u32) -> &str {
+        self.string(first).get(..len as usize).unwrap_or("?")
+    }
+
+    /// Whether the live state (first, len) is a prefix of string `g`: strings with that prefix
+    /// are the run from `first` whose neighbours share at least `len` bytes.
+    fn leads_to(&self, first: u32, len: u32, g: u32) -> bool {
+        if g < first {
+            return false;
+        }
+        if g == first {
+            return true;
+        }
+        // Neighbour pairs (i-1, i) for i in first+1..=g, stored at index i.
+        let (a, b) = (first as usize + 1, g as usize);
+        let k = (b - a + 1).ilog2() as usize;
+        self.lcp[k][a].min(self.lcp[k][b + 1 - (1 << k)]) >= len
+    }
+
+    /// One past the last string having the live state (first, len) as a prefix: the run from
+    /// `first` whose neighbours share at least `len` bytes, found level by level in the table.
+    fn run_end(&self, first: u32, len: u32) -> usize {
+        let n = self.strings.len();
+        // Invariant: every neighbour pair up to index `end - 1` shares at least `len` bytes.
+        let mut end = first as usize + 1;
+        for k in (0..self.lcp.len()).rev() {
+            let width = 1usize << k;
+            if end + width <= n && self.lcp[k][end] >= len {
+                end += width;
+            }
+        }
+        end
+    }
+
+    /// Where appending string `a` to the live state (first, len) leads.
+    fn append(&self, first: u32, len: u32, a: u32) -> KvState {
+        // The strings having the state as prefix are `first..end`, sorted; among them, those
+        // continuing with `a` are a sub-run, found comparing only the bytes after the prefix.
+        let a_str = self.string(a).as_bytes();
+        let (from, end) = (first as usize, self.run_end(first, len));
+        fn tail(s: &str, len: u32) -> &[u8] {
+            s.as_bytes().get(len as usize..).unwrap_or_default()
+        }
+        let j = from + self.strings[from..end].partition_point(|s| tail(s, len) < a_str);
+        match self.strings.get(j) {
+            Some(s) if j < end && tail(s, len).starts_with(a_str) => {
+                KvState::live(j as u32, len + a_str.len() as u32)
+            }
+            _ => KvState::DEAD,
+        }
+    }
+
+    /// The string a path of operations builds from the initial value.
+    fn replay(&self, path: &[&KvOp]) -> String {
+        let mut s = self.string(self.init).to_string();
+        for op in path {
+            match **op {
+                KvOp::Put(v) => {
+                    s.clear();
+                    s.push_str(self.string(v));
+                }
+                KvOp::Append(v) => s.push_str(self.string(v)),
+                KvOp::Get(_) | KvOp::GetAny => {}
+            }
+        }
+        s
     }
 }
 
+/// The sparse table of [`Kv::lcp`]: level 0 holds the common prefix of each string with the
+/// one before it (at the later one's index), level k the minimum over runs of 2^k.
+fn sparse_lcp(sorted: &[Box<str>]) -> Vec<Vec<u32>> {
+    let n = sorted.len();
+    let mut level: Vec<u32> = (0..n)
+        .map(|i| match i {
+            0 => 0,
+            _ => sorted[i - 1]
+                .bytes()
+                .zip(sorted[i].bytes())
+                .take_while(|(x, y)| x == y)
+                .count() as u32,
+        })
+        .collect();
+    let mut table = Vec::new();
+    let mut width = 1;
+    while width <= n {
+        let next: Vec<u32> = (0..n)
+            .map(|i| match level.get(i + width) {
+                Some(&r) => level[i].min(r),
+                None => level[i],
+            })
+            .collect();
+        table.push(std::mem::replace(&mut level, next));
+        width *= 2;
+    }
+    table.push(level);
+    table
+}
+
+/// Where each (state, appended string) led, within one search.
+pub type KvScratch = HashMap<(KvState, u32), KvState, Fx>;
+
 impl Model for Kv {
-    type State = u32;
+    type State = KvState;
     type Op = KvOp;
+    type Scratch = KvScratch;
 
     fn name(&self) -> &'static str {
         "kv"
     }
 
-    fn init(&self) -> u32 {
-        self.init
+    fn init(&self) -> KvState {
+        self.exactly(self.init)
     }
 
-    fn step(&self, s: &u32, op: &KvOp) -> Option<u32> {
+    fn step(&self, s: &KvState, op: &KvOp) -> Option<KvState> {
         match *op {
-            KvOp::Get(v) => (v == *s).then_some(*s),
+            KvOp::Get(v) => (*s == self.exactly(v)).then_some(*s),
             KvOp::GetAny => Some(*s),
-            KvOp::Put(v) => Some(v),
-            KvOp::Append(v) => {
-                let mut t = self.lock();
-                if let Some(&n) = t.appended.get(&(*s, v)) {
-                    return Some(n);
-                }
-                let mut joined = String::with_capacity(64);
-                joined.push_str(&t.strings[*s as usize]);
-                joined.push_str(&t.strings[v as usize]);
-                let n = t.intern(&joined);
-                t.appended.insert((*s, v), n);
-                Some(n)
-            }
+            KvOp::Put(v) => Some(self.exactly(v)),
+            KvOp::Append(a) => Some(match s.parts() {
+                Some((first, len)) => self.append(first, len, a),
+                None => KvState::DEAD,
+            }),
+        }
+    }
+
+    fn step_with(&self, seen: &mut KvScratch, s: &KvState, op: &KvOp) -> Option<KvState> {
+        match (*op, s.parts()) {
+            (KvOp::Append(a), Some((first, len))) => Some(
+                *seen
+                    .entry((*s, a))
+                    .or_insert_with(|| self.append(first, len, a)),
+            ),
+            _ => self.step(s, op),
         }
     }
 
@@ -145,12 +263,10 @@ impl Model for Kv {
     }
 
     /// A get of `g` can become legal through appends only if the state is a prefix of `g`.
-    fn hopeless(&self, s: &u32, op: &KvOp) -> bool {
-        match *op {
-            KvOp::Get(g) => {
-                let t = self.lock();
-                !t.strings[g as usize].starts_with(&*t.strings[*s as usize])
-            }
+    fn hopeless(&self, s: &KvState, op: &KvOp) -> bool {
+        match (*op, s.parts()) {
+            (KvOp::Get(_), None) => true,
+            (KvOp::Get(g), Some((first, len))) => !self.leads_to(first, len, g),
             _ => false,
         }
     }
@@ -164,7 +280,150 @@ impl Model for Kv {
         }
     }
 
-    fn describe_state(&self, s: &u32) -> String {
-        format!("{:?}", self.string(*s))
+    fn describe_state(&self, s: &KvState) -> String {
+        match s.parts() {
+            Some((first, len)) => format!("{:?}", self.prefix(first, len)),
+            None => "a string no get returned".into(),
+        }
+    }
+
+    fn describe_reached(&self, _: &KvState, path: &[&KvOp]) -> String {
+        format!("{:?}", self.replay(path))
+    }
+
+    fn why_illegal(&self, _: &KvState, shown: &str, op: &KvOp) -> String {
+        match *op {
+            KvOp::Get(v) => format!(
+                "{} needs the value to be {:?} but it is {shown}",
+                self.describe_op(op),
+                self.string(v)
+            ),
+            _ => format!("{} is always possible", self.describe_op(op)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv() -> Kv {
+        Kv::new("", ["ab", "abc", "abd", "b", "x"])
+    }
+
+    fn run(kv: &Kv, ops: &[KvOp]) -> Option<KvState> {
+        ops.iter().try_fold(kv.init(), |s, op| kv.step(&s, op))
+    }
+
+    #[test]
+    fn equal_strings_built_differently_are_one_state() {
+        let kv = kv();
+        let id = |s| kv.id(s).unwrap();
+        let a = run(&kv, &[KvOp::Append(id("ab")), KvOp::Append(id("x"))]);
+        let b = run(&kv, &[KvOp::Put(id("x"))]);
+        assert_ne!(a, b);
+        let c = run(&kv, &[KvOp::Put(id("ab")), KvOp::Append(id("b"))]);
+        assert_eq!(c, Some(KvState::DEAD), "\"abb\" is a prefix of nothing");
+        let d = run(&kv, &[KvOp::Append(id("b")), KvOp::Append(id("b"))]);
+        assert_eq!(c, d, "two dead strings are one state");
+        let abc = run(&kv, &[KvOp::Put(id("ab")), KvOp::Append(id("abc"))]);
+        assert_eq!(abc, Some(KvState::DEAD));
+    }
+
+    #[test]
+    fn a_get_matches_exactly_the_string_it_returned() {
+        let kv = kv();
+        let id = |s| kv.id(s).unwrap();
+        let ab = run(&kv, &[KvOp::Append(id("ab"))]).unwrap();
+        assert!(kv.step(&ab, &KvOp::Get(id("ab"))).is_some());
+        assert!(kv.step(&ab, &KvOp::Get(id("abc"))).is_none());
+        assert!(
+            !kv.hopeless(&ab, &KvOp::Get(id("abc"))),
+            "\"abc\" can still follow"
+        );
+        assert!(kv.hopeless(&ab, &KvOp::Get(id("b"))));
+        // "a" is not in the set but is a prefix of "ab": a live state that no get matches.
+        let kv = Kv::new("", ["a", "ab", "b"]);
+        let id = |s| kv.id(s).unwrap();
+        let s = run(&kv, &[KvOp::Append(id("a")), KvOp::Append(id("b"))]).unwrap();
+        assert!(kv.step(&s, &KvOp::Get(id("ab"))).is_some());
+        assert_eq!(kv.describe_state(&s), "\"ab\"");
+        let dead = kv.step(&s, &KvOp::Append(id("a"))).unwrap();
+        assert_eq!(kv.describe_state(&dead), "a string no get returned");
+        let path = [
+            &KvOp::Append(id("a")),
+            &KvOp::Append(id("b")),
+            &KvOp::Append(id("a")),
+        ];
+        assert_eq!(kv.describe_reached(&dead, &path), "\"aba\"");
+    }
+
+    #[test]
+    fn a_non_empty_initial_value_is_a_state_like_any_other() {
+        let kv = Kv::new("x", ["xy", "y"]);
+        let id = |s| kv.id(s).unwrap();
+        let s = run(&kv, &[KvOp::Append(id("y"))]).unwrap();
+        assert_eq!(kv.step(&s, &KvOp::Get(id("xy"))), Some(s));
+        assert_eq!(kv.describe_state(&kv.init()), "\"x\"");
+    }
+
+    #[test]
+    fn the_sparse_table_answers_prefix_questions_like_starts_with() {
+        let words = [
+            "",
+            "a",
+            "aa",
+            "aab",
+            "ab",
+            "abc",
+            "abd",
+            "b",
+            "ba",
+            "bab",
+            "c",
+            "x 1 y",
+            "x 1 yx 2 y",
+            "x 1 yx 2 yx 3 y",
+            "x 2 y",
+        ];
+        let kv = Kv::new("", words);
+        for (first, w) in words.iter().enumerate() {
+            for len in 0..=w.len() {
+                // The canonical form of the prefix: the first string having it.
+                let p = &w[..len];
+                let first = words.iter().position(|s| s.starts_with(p)).unwrap_or(first) as u32;
+                for (g, target) in words.iter().enumerate() {
+                    assert_eq!(
+                        kv.leads_to(first, len as u32, g as u32),
+                        target.starts_with(p),
+                        "is {p:?} a prefix of {target:?}"
+                    );
+                }
+            }
+        }
+        // Appending: the first string having prefix + appended as a prefix, or dead.
+        for w in words {
+            for len in 0..=w.len() {
+                let p = &w[..len];
+                let Some(first) = words.iter().position(|s| s.starts_with(p)) else {
+                    continue;
+                };
+                for (a, tail) in words.iter().enumerate() {
+                    let joined = format!("{p}{tail}");
+                    let want = match words.iter().position(|s| s.starts_with(&joined)) {
+                        Some(j) => KvState::live(j as u32, joined.len() as u32),
+                        None => KvState::DEAD,
+                    };
+                    assert_eq!(
+                        kv.append(first as u32, len as u32, a as u32),
+                        want,
+                        "{p:?} + {tail:?}"
+                    );
+                }
+            }
+        }
+        let (kv, ids) = Kv::with_ids("b", &["c", "a", "c"]);
+        assert_eq!(ids, [2, 0, 2]);
+        assert_eq!(kv.describe_state(&kv.init()), "\"b\"");
     }
 }

@@ -14,7 +14,7 @@ mod register;
 use std::fmt::Debug;
 use std::hash::Hash;
 
-pub use kv::{Kv, KvOp};
+pub use kv::{Kv, KvOp, KvState};
 pub use multi::{MicroOp, MultiRegister, MultiState};
 pub use mutex::{Mutex, MutexOp};
 pub use register::{CasRegister, RegOp};
@@ -32,8 +32,22 @@ pub trait Model: Clone + Send + Sync {
     fn name(&self) -> &'static str;
     /// The state before any operation.
     fn init(&self) -> Self::State;
+    /// What one search may remember between steps to make [`Model::step_with`] cheaper (kv
+    /// remembers where each append led); `()` for models that need nothing.
+    type Scratch: Default + Send;
+
     /// The state after `op`, or `None` when `op` with its observed result is illegal in `state`.
     fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
+    /// [`Model::step`], with the search's scratch. Must give the same answer.
+    fn step_with(
+        &self,
+        scratch: &mut Self::Scratch,
+        state: &Self::State,
+        op: &Self::Op,
+    ) -> Option<Self::State> {
+        let _ = scratch;
+        self.step(state, op)
+    }
     /// The operation and its result, for people (`write 3`, `read 1`, `cas 1->2 failed`).
     fn describe_op(&self, op: &Self::Op) -> String;
     /// The state, for people (`3`, `nil`, `{x 1, y 2}`).
@@ -62,12 +76,20 @@ pub trait Model: Clone + Send + Sync {
     fn reduce(&self, ops: &mut Vec<crate::op::Operation<Self::Op>>) {
         let _ = ops;
     }
-    /// Why `op` is illegal in `state`, for people (default: the op and the state).
-    fn why_illegal(&self, state: &Self::State, op: &Self::Op) -> String {
+    /// The state that applying `path` (in order, from the initial state) reaches, for people;
+    /// `state` is where the model's steps led. Models whose states forget what a person wants
+    /// to see (kv merges the strings no get returned) replay the path. Default: `state`.
+    fn describe_reached(&self, state: &Self::State, path: &[&Self::Op]) -> String {
+        let _ = path;
+        self.describe_state(state)
+    }
+    /// Why `op` is illegal in `state`, for people; `shown` is how the state was described to
+    /// them (see [`Model::describe_reached`]). Default: the op and the state.
+    fn why_illegal(&self, state: &Self::State, shown: &str, op: &Self::Op) -> String {
+        let _ = state;
         format!(
-            "{} is not possible when the state is {}",
-            self.describe_op(op),
-            self.describe_state(state)
+            "{} is not possible when the state is {shown}",
+            self.describe_op(op)
         )
     }
 }

@@ -121,6 +121,7 @@ impl MultiRegister {
 
 impl Model for MultiRegister {
     type State = MultiState;
+    type Scratch = ();
     type Op = Vec<MicroOp>;
 
     fn name(&self) -> &'static str {

@@ -14,6 +14,7 @@ pub struct Mutex;
 
 impl Model for Mutex {
     type State = bool;
+    type Scratch = ();
     type Op = MutexOp;
 
     fn name(&self) -> &'static str {
@@ -42,7 +43,7 @@ impl Model for Mutex {
         if *held { "held" } else { "free" }.into()
     }
 
-    fn why_illegal(&self, held: &bool, op: &MutexOp) -> String {
+    fn why_illegal(&self, held: &bool, _: &str, op: &MutexOp) -> String {
         match op {
             MutexOp::Acquire if *held => "acquire needs the lock free but it is held".into(),
             MutexOp::Release if !*held => "release needs the lock held but it is free".into(),

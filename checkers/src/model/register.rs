@@ -45,6 +45,7 @@ impl CasRegister {
 
 impl Model for CasRegister {
     type State = u32;
+    type Scratch = ();
     type Op = RegOp;
 
     fn name(&self) -> &'static str {
@@ -102,7 +103,7 @@ impl Model for CasRegister {
         self.v(*s)
     }
 
-    fn why_illegal(&self, s: &u32, op: &RegOp) -> String {
+    fn why_illegal(&self, s: &u32, _: &str, op: &RegOp) -> String {
         match *op {
             RegOp::Read(v) => format!(
                 "{} needs the register to hold {} but it holds {}",

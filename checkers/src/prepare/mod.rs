@@ -409,23 +409,34 @@ fn multi_key(
 }
 
 fn kv_key(key: Option<String>, raw: Vec<RawOp>, init: &str) -> Result<KeyOps<Kv>> {
-    let model = Kv::new(init);
-    let text = |v: &Val| -> u32 {
+    fn text(v: &Val) -> std::borrow::Cow<'_, str> {
         match v {
-            Val::Str(s) => model.intern(s),
-            Val::Nil => model.intern(""),
-            other => model.intern(&other.to_string()),
+            Val::Str(s) => std::borrow::Cow::Borrowed(&**s),
+            Val::Nil => std::borrow::Cow::Borrowed(""),
+            other => std::borrow::Cow::Owned(other.to_string()),
         }
-    };
-    let mut ops = Vec::with_capacity(raw.len());
+    }
+    // The model is built over every string the key's operations use, so first collect them.
+    let mut calls = Vec::with_capacity(raw.len());
     for o in &raw {
-        let op = match &*o.f {
+        let call = match &*o.f {
             "get" => match &o.outcome {
-                Outcome::Ok(v) => KvOp::Get(text(v)),
+                Outcome::Ok(v) => (0u8, text(v)),
                 _ => continue,
             },
-            "put" => KvOp::Put(text(&o.invoke)),
-            _ => KvOp::Append(text(&o.invoke)),
+            "put" => (1, text(&o.invoke)),
+            _ => (2, text(&o.invoke)),
+        };
+        calls.push((o, call));
+    }
+    let texts: Vec<&str> = calls.iter().map(|(_, (_, s))| &**s).collect();
+    let (model, ids) = Kv::with_ids(init, &texts);
+    let mut ops = Vec::with_capacity(calls.len());
+    for ((o, (kind, _)), id) in calls.iter().zip(ids) {
+        let op = match kind {
+            0 => KvOp::Get(id),
+            1 => KvOp::Put(id),
+            _ => KvOp::Append(id),
         };
         ops.extend(timed(o, op));
     }

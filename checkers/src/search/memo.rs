@@ -109,29 +109,36 @@ impl<S: Eq> Cache<S> {
     /// Inserts the pair; false when it (or a configuration that dominates it) was there.
     pub(super) fn insert(&mut self, hash: u64, set: &LinSet, n_req_lin: u32, state: S) -> bool {
         let rest_req = n_req_lin - set.prefix.min(n_req_lin);
-        let mut head = NIL;
-        if let Some(&h) = self.heads.get(&hash) {
-            head = h;
-            let mut i = h;
-            while i != NIL {
-                let e = &self.entries[i as usize];
-                if e.prefix == set.prefix
-                    && e.rest_req == rest_req
-                    && e.state == state
-                    && self.pool
-                        [e.rest_start as usize..(e.rest_start + e.rest_req + e.rest_opt) as usize]
-                        .iter()
-                        .all(|&id| set.has(id))
-                {
-                    return false;
-                }
-                i = e.next;
+        let idx = self.entries.len() as u32;
+        // One probe of the table: a new hash gets its chain, a known one is searched and, when
+        // nothing there dominates the pair, the pair becomes the chain's new head.
+        let head = match self.heads.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(idx);
+                NIL
             }
-        }
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let mut i = *o.get();
+                while i != NIL {
+                    let e = &self.entries[i as usize];
+                    if e.prefix == set.prefix
+                        && e.rest_req == rest_req
+                        && e.state == state
+                        && self.pool[e.rest_start as usize
+                            ..(e.rest_start + e.rest_req + e.rest_opt) as usize]
+                            .iter()
+                            .all(|&id| set.has(id))
+                    {
+                        return false;
+                    }
+                    i = e.next;
+                }
+                std::mem::replace(o.get_mut(), idx)
+            }
+        };
         let rest_start = self.pool.len() as u32;
         set.push_rest(&mut self.pool);
         let rest_len = self.pool.len() as u32 - rest_start;
-        let idx = self.entries.len() as u32;
         self.entries.push(CacheEntry {
             next: head,
             prefix: set.prefix,
@@ -140,7 +147,6 @@ impl<S: Eq> Cache<S> {
             rest_opt: rest_len - rest_req,
             state,
         });
-        self.heads.insert(hash, idx);
         true
     }
 }

@@ -122,6 +122,7 @@ pub struct Search<'a, M: Model> {
     cache: Cache<M::State>,
     stack: Vec<Frame<M::State>>,
     state: Option<M::State>,
+    scratch: M::Scratch,
     stats: SearchStats,
     reported_bytes: usize,
     read_only: Vec<bool>,
@@ -215,6 +216,7 @@ impl<'a, M: Model> Search<'a, M> {
             cache: Cache::with_capacity(4 * n),
             stack: Vec::new(),
             state: Some(model.init()),
+            scratch: M::Scratch::default(),
             stats: SearchStats::default(),
             reported_bytes: 0,
             read_only,
@@ -244,6 +246,7 @@ impl<'a, M: Model> Search<'a, M> {
         self.stats.cache_bytes = self.cache.bytes();
         self.cache = Cache::new();
         self.stack = Vec::new();
+        self.scratch = M::Scratch::default();
         budget
             .memory_used
             .fetch_sub(self.reported_bytes, Ordering::Relaxed);
@@ -273,6 +276,7 @@ impl<'a, M: Model> Search<'a, M> {
             return Some(SearchOutcome::Stopped("search state lost".into()));
         };
         let mut stats = self.stats;
+        let mut scratch = std::mem::take(&mut self.scratch);
         let mut reported_bytes = self.reported_bytes;
         let read_only = std::mem::take(&mut self.read_only);
         let resets = std::mem::take(&mut self.resets);
@@ -323,7 +327,7 @@ impl<'a, M: Model> Search<'a, M> {
                 while e != NIL && e % 2 == 1 {
                     let id = (e - 1) / 2;
                     if id < n_required && read_only[id as usize] {
-                        let Some(s2) = model.step(&state, &op(id).op) else {
+                        let Some(s2) = model.step_with(&mut scratch, &state, &op(id).op) else {
                             while reset_first < resets.len() && set.has(resets[reset_first]) {
                                 reset_first += 1;
                             }
@@ -402,7 +406,7 @@ impl<'a, M: Model> Search<'a, M> {
                 cur = next[e as usize];
                 continue;
             }
-            if let Some(s2) = model.step(&state, &op(id).op) {
+            if let Some(s2) = model.step_with(&mut scratch, &state, &op(id).op) {
                 let z = if optional { 0 } else { zobrist[id as usize] };
                 set.add(id, z);
                 let h = set.hash ^ hash_state(&s2);
@@ -434,6 +438,7 @@ impl<'a, M: Model> Search<'a, M> {
         self.stack = stack;
         self.state = Some(state);
         self.stats = stats;
+        self.scratch = scratch;
         self.reported_bytes = reported_bytes;
         self.read_only = read_only;
         self.resets = resets;
