@@ -1,6 +1,7 @@
 //! A small value type shared by every input format (EDN and JSON both map onto it).
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A parsed value: what EDN and JSON have in common, plus EDN's keywords and sets.
 ///
@@ -11,11 +12,11 @@ pub enum Val {
     Nil,
     Bool(bool),
     Int(i64),
-    Str(Box<str>),
+    Str(Arc<str>),
     /// An EDN keyword, without its leading colon.
-    Kw(Box<str>),
+    Kw(Arc<str>),
     /// An EDN symbol or a literal kept as text (floats, characters, tagged values).
-    Sym(Box<str>),
+    Sym(Arc<str>),
     /// A vector or a list.
     List(Vec<Val>),
     Set(Vec<Val>),

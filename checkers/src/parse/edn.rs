@@ -227,6 +227,16 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Result<Val> {
         let start = self.pos;
         self.bump();
+        // Most strings have no escapes: take them in one slice.
+        let rest = &self.src[self.pos..];
+        if let Some(end) = rest.iter().position(|&b| b == b'"' || b == b'\\') {
+            if rest[end] == b'"' {
+                self.pos += end + 1;
+                return std::str::from_utf8(&rest[..end])
+                    .map(|s| Val::Str(s.into()))
+                    .map_err(|_| self.error(start, "string is not valid UTF-8"));
+            }
+        }
         let mut out = Vec::new();
         loop {
             let Some(&b) = self.src.get(self.pos) else {

@@ -3,7 +3,9 @@
 use super::edn::Reader;
 use super::{event_type, Format, History, Proc, RawEvent};
 use crate::error::{Error, Pos, Result};
+use crate::history::EventType;
 use crate::value::Val;
+use std::sync::Arc;
 
 pub(super) fn parse(src: &[u8], format: Format) -> Result<History> {
     let mut r = Reader::new(src);
@@ -12,13 +14,11 @@ pub(super) fn parse(src: &[u8], format: Format) -> Result<History> {
     let mut line = 1usize;
     let mut counted_to = 0usize;
     let mut line_at = |offset: usize| {
-        line += src[counted_to..offset]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
+        line += memchr::memchr_iter(b'\n', &src[counted_to..offset]).count();
         counted_to = offset;
         line
     };
+    let mut names = Vec::new();
     let wrapped = match r.peek() {
         Some(b @ (b'[' | b'(')) => {
             r.bump();
@@ -51,11 +51,12 @@ pub(super) fn parse(src: &[u8], format: Format) -> Result<History> {
         }
         let start = r.offset();
         let l = line_at(start);
-        if let Some(ev) = fast_event(&mut r, l) {
+        let mut scan = Scan { s: src, i: start };
+        if let Some(ev) = scan.event(l, &mut names) {
+            r.set_offset(scan.i);
             events.push(ev);
             continue;
         }
-        r.set_offset(start);
         let v = r.read()?.expect("peek saw a value");
         events.push(event(&v, l, src, start)?);
     }
@@ -66,54 +67,185 @@ pub(super) fn parse(src: &[u8], format: Format) -> Result<History> {
     })
 }
 
-/// The common shape, `{:process 0, :type :ok, :f :read, :value 1, ...}` with keyword keys,
-/// read without building a map. `None` (the caller rereads it the general way, with its error
-/// messages) for anything else.
-fn fast_event(r: &mut Reader<'_>, line: usize) -> Option<RawEvent> {
-    if r.peek() != Some(b'{') {
-        return None;
+/// The common shape, `{:process 0, :type :ok, :f :read, :value 1, ...}` with keyword keys and
+/// plain values (nil, booleans, integers, strings without escapes, keywords, vectors of those),
+/// scanned straight off the bytes. `None` for anything else: the caller rereads it with the
+/// general reader, which also owns the error messages.
+struct Scan<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+/// Bytes that end a token, as the general reader's `token` has them, as a table: the scan
+/// looks one up per byte.
+static ENDS_TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_whitespace()
+            || matches!(
+                c,
+                b',' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'"' | b';'
+            )
+            || !(c.is_ascii_graphic() || c >= 0x80);
+        b += 1;
     }
-    r.bump();
-    let (mut process, mut kind, mut f, mut key, mut value, mut time) =
-        (None, None, None, None, Val::Nil, None);
-    loop {
-        if r.peek()? == b'}' {
-            r.bump();
-            break;
-        }
-        let k = r.keyword()?;
-        match k {
-            "process" => {
-                process = Some(match r.read().ok()?? {
-                    Val::Int(p) => Proc::Client(p),
-                    Val::Kw(p) => Proc::Other(p),
-                    _ => return None,
-                })
+    t
+};
+
+impl<'a> Scan<'a> {
+    fn peek(&mut self) -> Option<u8> {
+        while let Some(&b) = self.s.get(self.i) {
+            if matches!(b, b' ' | b',' | b'\n' | b'\r' | b'\t') {
+                self.i += 1;
+            } else {
+                return Some(b);
             }
-            "type" => kind = Some(event_type(r.keyword()?)?),
-            "f" => f = Some(Box::<str>::from(r.keyword()?)),
-            "value" => value = r.read().ok()??,
-            "key" => key = Some(r.read().ok()??),
-            "time" => {
-                time = match r.read().ok()?? {
-                    Val::Int(t) => u64::try_from(t).ok(),
-                    _ => None,
+        }
+        None
+    }
+
+    /// The bytes of a token (not empty).
+    fn token(&mut self) -> Option<&'a [u8]> {
+        let start = self.i;
+        while self.s.get(self.i).is_some_and(|&b| !ENDS_TOKEN[b as usize]) {
+            self.i += 1;
+        }
+        let tok = &self.s[start..self.i];
+        (!tok.is_empty()).then_some(tok)
+    }
+
+    /// A keyword's name, as bytes.
+    fn keyword(&mut self) -> Option<&'a [u8]> {
+        if self.peek()? != b':' {
+            return None;
+        }
+        self.i += 1;
+        self.token()
+    }
+
+    fn text(tok: &[u8]) -> Option<Arc<str>> {
+        std::str::from_utf8(tok).ok().map(Arc::from)
+    }
+
+    fn value(&mut self, depth: u8) -> Option<Val> {
+        match self.peek()? {
+            b'"' => {
+                let body = &self.s[self.i + 1..];
+                let end = memchr::memchr2(b'"', b'\\', body)?;
+                if body[end] != b'"' {
+                    return None;
+                }
+                self.i += end + 2;
+                Some(Val::Str(std::str::from_utf8(&body[..end]).ok()?.into()))
+            }
+            b':' => Some(Val::Kw(Self::text(self.keyword()?)?)),
+            b'[' if depth < 4 => {
+                self.i += 1;
+                let mut items = Vec::new();
+                loop {
+                    if self.peek()? == b']' {
+                        self.i += 1;
+                        return Some(Val::List(items));
+                    }
+                    items.push(self.value(depth + 1)?);
                 }
             }
-            _ => {
-                r.read().ok()??;
+            b'-' | b'0'..=b'9' | b'n' | b't' | b'f' => {
+                let tok = self.token()?;
+                Some(match tok {
+                    b"nil" => Val::Nil,
+                    b"true" => Val::Bool(true),
+                    b"false" => Val::Bool(false),
+                    _ => {
+                        let (neg, digits) = match tok {
+                            [b'-', rest @ ..] => (true, rest),
+                            _ => (false, tok),
+                        };
+                        // Up to 18 digits cannot overflow; longer ones take the general path.
+                        if digits.is_empty() || digits.len() > 18 {
+                            return None;
+                        }
+                        let mut n: i64 = 0;
+                        for &d in digits {
+                            if !d.is_ascii_digit() {
+                                return None;
+                            }
+                            n = n * 10 + i64::from(d - b'0');
+                        }
+                        Val::Int(if neg { -n } else { n })
+                    }
+                })
             }
+            _ => None,
         }
     }
-    Some(RawEvent {
-        process: process?,
-        kind: kind?,
-        f: f?,
-        key,
-        value,
-        time,
-        line,
-    })
+
+    /// `names` holds the `:f`s seen so far: events share them instead of allocating each.
+    fn event(&mut self, line: usize, names: &mut Vec<Arc<str>>) -> Option<RawEvent> {
+        if self.peek()? != b'{' {
+            return None;
+        }
+        self.i += 1;
+        let (mut process, mut kind, mut f, mut key, mut value, mut time) =
+            (None, None, None, None, Val::Nil, None);
+        loop {
+            if self.peek()? == b'}' {
+                self.i += 1;
+                break;
+            }
+            match self.keyword()? {
+                b"process" => {
+                    process = Some(match self.value(0)? {
+                        Val::Int(p) => Proc::Client(p),
+                        Val::Kw(p) => Proc::Other(p),
+                        _ => return None,
+                    })
+                }
+                b"type" => {
+                    kind = Some(match self.keyword()? {
+                        b"invoke" => EventType::Invoke,
+                        b"ok" => EventType::Ok,
+                        b"fail" => EventType::Fail,
+                        b"info" => EventType::Info,
+                        _ => return None,
+                    })
+                }
+                b"f" => {
+                    let name = self.keyword()?;
+                    f = Some(match names.iter().find(|n| n.as_bytes() == name) {
+                        Some(n) => n.clone(),
+                        None => {
+                            let n = Self::text(name)?;
+                            names.push(n.clone());
+                            n
+                        }
+                    });
+                }
+                b"value" => value = self.value(0)?,
+                b"key" => key = Some(self.value(0)?),
+                b"time" => {
+                    time = match self.value(0)? {
+                        Val::Int(t) => u64::try_from(t).ok(),
+                        _ => None,
+                    }
+                }
+                _ => {
+                    self.value(0)?;
+                }
+            }
+        }
+        Some(RawEvent {
+            process: process?,
+            kind: kind?,
+            f: f?,
+            key,
+            value,
+            time,
+            line,
+        })
+    }
 }
 
 fn event(v: &Val, line: usize, src: &[u8], offset: usize) -> Result<RawEvent> {
@@ -144,7 +276,7 @@ fn event(v: &Val, line: usize, src: &[u8], offset: usize) -> Result<RawEvent> {
         })?,
         None => return Err(err("op map has no :type".into())),
     };
-    let f: Box<str> = match v.get("f") {
+    let f: Arc<str> = match v.get("f") {
         Some(f) => match f.as_name() {
             Some(n) => n.into(),
             None => f.to_string().into(),

@@ -5,6 +5,8 @@ mod etcd_log;
 mod faultline;
 mod maps;
 
+use std::sync::Arc;
+
 use crate::error::{Error, Result};
 use crate::history::EventType;
 use crate::value::Val;
@@ -54,7 +56,7 @@ impl std::fmt::Display for Format {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Proc {
     Client(i64),
-    Other(Box<str>),
+    Other(Arc<str>),
 }
 
 /// One event of a history, in any format.
@@ -62,7 +64,7 @@ pub enum Proc {
 pub struct RawEvent {
     pub process: Proc,
     pub kind: EventType,
-    pub f: Box<str>,
+    pub f: Arc<str>,
     /// An explicit key (faultline, kv logs); EDN's independent `[k v]` tuples are split later.
     pub key: Option<Val>,
     pub value: Val,

@@ -1,6 +1,7 @@
 //! Pairing each invocation with its completion.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::history::EventType;
@@ -22,7 +23,7 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct RawOp {
     pub process: i64,
-    pub f: Box<str>,
+    pub f: Arc<str>,
     pub key: Option<Val>,
     pub invoke: Val,
     pub outcome: Outcome,
