@@ -148,19 +148,23 @@ pub fn check<M: Model>(model: &M, ops: &[Operation<M::Op>], limits: &Limits) -> 
 pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Vec<KeyResult>) {
     let start = Instant::now();
     let threads = limits.threads.clamp(1, keys.len().max(1));
-    let reduced: Vec<Vec<Operation<M::Op>>> = keys
+    let reduced: Vec<std::borrow::Cow<'_, [Operation<M::Op>]>> = keys
         .iter()
         .map(|k| {
-            let mut ops = k.ops.clone();
-            k.model.reduce(&mut ops);
-            ops
+            if M::REDUCES {
+                let mut ops = k.ops.clone();
+                k.model.reduce(&mut ops);
+                ops.into()
+            } else {
+                k.ops[..].into()
+            }
         })
         .collect();
     let mut results: Vec<Option<KeyResult>> = (0..keys.len()).map(|_| None).collect();
     let mut spent = vec![0f64; keys.len()];
     let mut pending: Vec<usize> = (0..keys.len()).collect();
     // An easy key needs about ten steps per operation: most keys finish in the first round.
-    let largest = reduced.iter().map(Vec::len).max().unwrap_or(0) as u64;
+    let largest = reduced.iter().map(|r| r.len()).max().unwrap_or(0) as u64;
     let mut round_steps = (keys.len() > 1).then_some((10 * largest).max(1024));
     let mut first_invalid: Option<usize> = None;
     // One budget for all rounds: paused searches keep their memo, which stays accounted.

@@ -71,6 +71,9 @@ pub trait Model: Clone + Send + Sync {
         let _ = (state, op);
         false
     }
+    /// Whether [`Model::reduce`] may remove anything: when not, the checker searches the
+    /// operations as given instead of copying them first.
+    const REDUCES: bool = false;
     /// Removes operations that provably cannot change the verdict (see [`crate::reduce`]).
     /// The default removes nothing.
     fn reduce(&self, ops: &mut Vec<crate::op::Operation<Self::Op>>) {

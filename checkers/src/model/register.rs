@@ -95,6 +95,8 @@ impl Model for CasRegister {
         true
     }
 
+    const REDUCES: bool = true;
+
     fn reduce(&self, ops: &mut Vec<crate::op::Operation<RegOp>>) {
         crate::reduce::reduce_register(ops);
     }

@@ -9,7 +9,7 @@ use crate::value::Val;
 const MARK: &[u8] = b"jepsen.util - ";
 
 pub(super) fn parse(src: &[u8]) -> Result<History> {
-    let mut events = Vec::new();
+    let mut events = super::events_vec(src);
     let mut offset = 0usize;
     for (i, raw) in src.split(|&b| b == b'\n').enumerate() {
         let line_no = i + 1;

@@ -6,7 +6,7 @@ use crate::history::{Event, Process};
 use crate::value::Val;
 
 pub(super) fn parse(src: &[u8]) -> Result<History> {
-    let mut events = Vec::new();
+    let mut events = super::events_vec(src);
     let mut warnings = Vec::new();
     let mut offset = 0usize;
     let mut lines = src.split(|&b| b == b'\n').enumerate().peekable();

@@ -9,13 +9,15 @@ use std::sync::Arc;
 
 pub(super) fn parse(src: &[u8], format: Format) -> Result<History> {
     let mut r = Reader::new(src);
-    let mut events = Vec::new();
+    let mut events = super::events_vec(src);
     // Line numbers are counted incrementally between events, so the whole parse stays linear.
+    // Line numbers come from one pass over the newlines, advanced as events start.
+    let mut newlines = memchr::memchr_iter(b'\n', src).peekable();
     let mut line = 1usize;
-    let mut counted_to = 0usize;
     let mut line_at = |offset: usize| {
-        line += memchr::memchr_iter(b'\n', &src[counted_to..offset]).count();
-        counted_to = offset;
+        while newlines.next_if(|&nl| nl < offset).is_some() {
+            line += 1;
+        }
         line
     };
     let mut names = Vec::new();

@@ -132,6 +132,13 @@ pub fn parse_auto(src: &[u8]) -> Result<History> {
     parse(src, format)
 }
 
+/// Room for the events of `src`: about one a line, never more than one per 32 bytes (the
+/// shortest op maps), so that the events' vector grows once instead of by copying doublings.
+pub(crate) fn events_vec(src: &[u8]) -> Vec<RawEvent> {
+    let lines = memchr::memchr_iter(b'\n', src).count() + 1;
+    Vec::with_capacity(lines.min(src.len() / 32 + 1))
+}
+
 /// Reads an event type from its name.
 pub(crate) fn event_type(name: &str) -> Option<EventType> {
     Some(match name {

@@ -143,15 +143,21 @@ fn key_name(k: &Val) -> String {
     }
 }
 
-/// Groups operations by key, keeping first-seen key order.
-fn by_key(ops: Vec<RawOp>) -> Vec<(Option<String>, Vec<RawOp>)> {
-    let mut index: HashMap<Option<String>, usize> = HashMap::new();
-    let mut groups: Vec<(Option<String>, Vec<RawOp>)> = Vec::new();
+/// Groups operations by key, keeping first-seen key order. Keys are told apart by how people
+/// write them (`"1"` and `1` are one key), found by value first so that each key's name is made
+/// once.
+fn by_key(ops: &[RawOp]) -> Vec<(Option<String>, Vec<&RawOp>)> {
+    type Fx = std::hash::BuildHasherDefault<crate::search::FxHasher>;
+    let mut by_val: HashMap<Option<&Val>, usize, Fx> = HashMap::default();
+    let mut by_name: HashMap<Option<String>, usize, Fx> = HashMap::default();
+    let mut groups: Vec<(Option<String>, Vec<&RawOp>)> = Vec::new();
     for op in ops {
-        let k = op.key.as_ref().map(key_name);
-        let i = *index.entry(k.clone()).or_insert_with(|| {
-            groups.push((k, Vec::new()));
-            groups.len() - 1
+        let i = *by_val.entry(op.key.as_ref()).or_insert_with(|| {
+            let name = op.key.as_ref().map(key_name);
+            *by_name.entry(name.clone()).or_insert_with(|| {
+                groups.push((name, Vec::new()));
+                groups.len() - 1
+            })
         });
         groups[i].1.push(op);
     }
@@ -218,19 +224,19 @@ pub fn prepare(
                     _ => Val::Nil,
                 });
                 let mut keys = Vec::new();
-                for (key, ops) in by_key(ops) {
+                for (key, ops) in by_key(&ops) {
                     keys.push(register_key(fmt, key, ops, &init)?);
                 }
                 Prepared::Register(keys)
             }
             ModelKind::MultiRegister => Prepared::MultiRegister(
-                by_key(ops)
+                by_key(&ops)
                     .into_iter()
                     .map(|(key, ops)| multi_key(fmt, key, ops, initial))
                     .collect::<Result<_>>()?,
             ),
             ModelKind::Mutex => Prepared::Mutex(
-                by_key(ops)
+                by_key(&ops)
                     .into_iter()
                     .map(|(key, ops)| KeyOps {
                         key,
@@ -256,7 +262,7 @@ pub fn prepare(
                     None => String::new(),
                 };
                 Prepared::Kv(
-                    by_key(ops)
+                    by_key(&ops)
                         .into_iter()
                         .map(|(key, ops)| kv_key(key, ops, &init))
                         .collect::<Result<_>>()?,
@@ -288,13 +294,13 @@ fn timed<O>(o: &RawOp, op: O) -> Option<Operation<O>> {
 fn register_key(
     fmt: Format,
     key: Option<String>,
-    raw: Vec<RawOp>,
+    raw: Vec<&RawOp>,
     init: &Val,
 ) -> Result<KeyOps<CasRegister>> {
     let mut it = Interner::new();
     let init = it.id(init);
     let mut ops = Vec::with_capacity(raw.len());
-    for o in &raw {
+    for &o in &raw {
         let done = matches!(o.outcome, Outcome::Ok(_));
         let result = match &o.outcome {
             Outcome::Ok(v) | Outcome::Fail(v) if !v.is_nil() => v,
@@ -346,7 +352,7 @@ fn register_key(
 fn multi_key(
     fmt: Format,
     key: Option<String>,
-    raw: Vec<RawOp>,
+    raw: Vec<&RawOp>,
     initial: Option<&Val>,
 ) -> Result<KeyOps<MultiRegister>> {
     let init = initial.cloned().unwrap_or(match fmt {
@@ -356,7 +362,7 @@ fn multi_key(
     // Registers are named first, so that the model knows how many there are.
     let mut regs = Interner::new();
     let mut txns = Vec::with_capacity(raw.len());
-    for o in &raw {
+    for &o in &raw {
         let txn = match &o.outcome {
             Outcome::Ok(v) if !v.is_nil() => v,
             _ => &o.invoke,
@@ -408,7 +414,7 @@ fn multi_key(
     Ok(KeyOps { key, model, ops })
 }
 
-fn kv_key(key: Option<String>, raw: Vec<RawOp>, init: &str) -> Result<KeyOps<Kv>> {
+fn kv_key(key: Option<String>, raw: Vec<&RawOp>, init: &str) -> Result<KeyOps<Kv>> {
     fn text(v: &Val) -> std::borrow::Cow<'_, str> {
         match v {
             Val::Str(s) => std::borrow::Cow::Borrowed(&**s),
@@ -418,7 +424,7 @@ fn kv_key(key: Option<String>, raw: Vec<RawOp>, init: &str) -> Result<KeyOps<Kv>
     }
     // The model is built over every string the key's operations use, so first collect them.
     let mut calls = Vec::with_capacity(raw.len());
-    for o in &raw {
+    for &o in &raw {
         let call = match &*o.f {
             "get" => match &o.outcome {
                 Outcome::Ok(v) => (0u8, text(v)),

@@ -1,12 +1,14 @@
 //! Pairing each invocation with its completion.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::history::EventType;
 use crate::op::OpMeta;
 use crate::parse::{History, Proc};
+use crate::search::FxHasher;
 use crate::value::Val;
 
 /// How an operation ended.
@@ -63,8 +65,8 @@ impl RawOp {
 /// Pairs each client invocation with its process's next completion. Events of non-client
 /// processes (the nemesis) are ignored.
 pub fn pair(h: &History) -> Result<Vec<RawOp>> {
-    let mut ops: Vec<RawOp> = Vec::new();
-    let mut open: HashMap<i64, usize> = HashMap::new();
+    let mut ops: Vec<RawOp> = Vec::with_capacity(h.events.len() / 2 + 1);
+    let mut open: HashMap<i64, usize, BuildHasherDefault<FxHasher>> = HashMap::default();
     for (i, ev) in h.events.iter().enumerate() {
         let Proc::Client(p) = ev.process else {
             continue;
