@@ -9,18 +9,6 @@ use std::sync::Arc;
 
 pub(super) fn parse(src: &[u8], format: Format) -> Result<History> {
     let mut r = Reader::new(src);
-    let mut events = super::events_vec(src);
-    // Line numbers are counted incrementally between events, so the whole parse stays linear.
-    // Line numbers come from one pass over the newlines, advanced as events start.
-    let mut newlines = memchr::memchr_iter(b'\n', src).peekable();
-    let mut line = 1usize;
-    let mut line_at = |offset: usize| {
-        while newlines.next_if(|&nl| nl < offset).is_some() {
-            line += 1;
-        }
-        line
-    };
-    let mut names = Vec::new();
     let wrapped = match r.peek() {
         Some(b @ (b'[' | b'(')) => {
             r.bump();
@@ -28,9 +16,55 @@ pub(super) fn parse(src: &[u8], format: Format) -> Result<History> {
         }
         _ => None,
     };
+    // Pieces start at lines that open a map; a piece that does not parse cleanly to its end
+    // (the cut fell inside a value) sends the whole input to a sequential parse.
+    let opens_map = |at: usize| {
+        src[at..]
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b','))
+            .is_some_and(|&b| b == b'{')
+    };
+    let (events, warnings) =
+        super::pieces::parse(src, r.offset(), opens_map, |start, end, line, last| {
+            Ok((
+                parse_range(src, start, end, line, wrapped, last)?,
+                Vec::new(),
+            ))
+        })?;
+    Ok(History {
+        format,
+        events,
+        warnings,
+    })
+}
+
+/// Parses the events of `src[start..end]`, where `start` (on line `first_line`) is between two
+/// events; `last` says whether the range ends the input (and so closes a `wrapped` history).
+fn parse_range(
+    src: &[u8],
+    start: usize,
+    end: usize,
+    first_line: usize,
+    wrapped: Option<u8>,
+    last: bool,
+) -> Result<Vec<RawEvent>> {
+    let src = &src[..end];
+    let mut r = Reader::new(src);
+    r.set_offset(start);
+    let mut events = super::events_vec(&src[start..]);
+    // Line numbers come from one pass over the newlines, advanced as events start.
+    let mut newlines = memchr::memchr_iter(b'\n', &src[start..]).peekable();
+    let mut line = first_line;
+    let mut line_at = |offset: usize| {
+        while newlines.next_if(|&nl| start + nl < offset).is_some() {
+            line += 1;
+        }
+        line
+    };
+    let mut names = Vec::new();
     loop {
         let Some(b) = r.peek() else {
-            if let Some(close) = wrapped {
+            if let (Some(close), true) = (wrapped, last) {
                 return Err(r.error(
                     r.offset(),
                     format!(
@@ -43,7 +77,7 @@ pub(super) fn parse(src: &[u8], format: Format) -> Result<History> {
         };
         if Some(b) == wrapped {
             r.bump();
-            if r.peek().is_some() {
+            if !last || r.peek().is_some() {
                 return Err(r.error(
                     r.offset(),
                     "unexpected text after the history's closing bracket",
@@ -51,22 +85,18 @@ pub(super) fn parse(src: &[u8], format: Format) -> Result<History> {
             }
             break;
         }
-        let start = r.offset();
-        let l = line_at(start);
-        let mut scan = Scan { s: src, i: start };
+        let at = r.offset();
+        let l = line_at(at);
+        let mut scan = Scan { s: src, i: at };
         if let Some(ev) = scan.event(l, &mut names) {
             r.set_offset(scan.i);
             events.push(ev);
             continue;
         }
         let v = r.read()?.expect("peek saw a value");
-        events.push(event(&v, l, src, start)?);
+        events.push(event(&v, l, src, at)?);
     }
-    Ok(History {
-        format,
-        events,
-        warnings: Vec::new(),
-    })
+    Ok(events)
 }
 
 /// The common shape, `{:process 0, :type :ok, :f :read, :value 1, ...}` with keyword keys and
@@ -298,4 +328,54 @@ fn event(v: &Val, line: usize, src: &[u8], offset: usize) -> Result<RawEvent> {
         time,
         line,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sequential(src: &[u8]) -> Result<Vec<RawEvent>> {
+        let mut r = Reader::new(src);
+        let wrapped = match r.peek() {
+            Some(b'[') => {
+                r.bump();
+                Some(b']')
+            }
+            _ => None,
+        };
+        parse_range(src, r.offset(), src.len(), 1, wrapped, true)
+    }
+
+    /// About 600 KB of op maps, in pieces on several threads, read exactly as in one go:
+    /// streams, a wrapped vector, maps spread over lines (where a cut can fall inside a map),
+    /// and a malformed map near the end (the same error either way).
+    #[test]
+    fn pieces_read_like_one_sequential_parse() {
+        let mut stream = String::new();
+        for i in 0..8000 {
+            stream.push_str(&format!(
+                "{{:process {}, :type :invoke, :f :append, :key \"{}\", :value \"x {i} y\"}}\n",
+                i % 50,
+                i % 10
+            ));
+        }
+        let wrapped = format!("[{stream}]\n");
+        let spread = stream.replace(", :value", ",\n {:a 1} :nested\n:value");
+        for src in [&stream, &wrapped, &spread] {
+            let h = parse(src.as_bytes(), Format::Edn).unwrap();
+            assert_eq!(h.events, sequential(src.as_bytes()).unwrap());
+            assert_eq!(h.events.len(), 8000);
+            assert_eq!(
+                h.events[7999].line,
+                src[..src.rfind("{:process").unwrap()].matches('\n').count() + 1
+            );
+        }
+        let at = stream.rfind("{:process 3,").unwrap() + "{:process 3,".len();
+        let broken = format!("{} :oops{}", &stream[..at], &stream[at..]);
+        let a = parse(broken.as_bytes(), Format::Edn)
+            .unwrap_err()
+            .to_string();
+        let b = sequential(broken.as_bytes()).unwrap_err().to_string();
+        assert_eq!(a, b);
+    }
 }

@@ -4,6 +4,7 @@ pub mod edn;
 mod etcd_log;
 mod faultline;
 mod maps;
+mod pieces;
 
 use std::sync::Arc;
 
