@@ -1,6 +1,6 @@
 //! Checking: per key (in parallel), combined by priority, with time and memory limits.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -138,13 +138,18 @@ pub fn check<M: Model>(model: &M, ops: &[Operation<M::Op>], limits: &Limits) -> 
     check_keys(&keys, limits).0
 }
 
+/// Locks a mutex that nothing panics while holding (a poisoned one is still consistent).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Checks every key (in parallel, `limits.threads` at a time) and combines the verdicts.
 /// The counterexample is that of the first invalid key (in key order among those found).
 ///
-/// Keys are searched in rounds: each round gives every unfinished key a slice of steps (twice
-/// the last round's), and a paused search resumes where it stopped. So one key that is cheap to
-/// refute is found before an expensive key is exhausted, and no work is repeated; the first
-/// invalid key stops the others, which are then reported as not checked.
+/// Keys are searched in slices of steps from one queue: a key that does not finish within its
+/// slice goes to the back with a slice twice as long, and resumes where it stopped. So one key
+/// that is cheap to refute is found before an expensive key is exhausted, and no work is
+/// repeated; the first invalid key stops the others, which are then reported as not checked.
 pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Vec<KeyResult>) {
     let start = Instant::now();
     let threads = limits.threads.clamp(1, keys.len().max(1));
@@ -160,113 +165,107 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
             }
         })
         .collect();
-    let mut results: Vec<Option<KeyResult>> = (0..keys.len()).map(|_| None).collect();
-    let mut spent = vec![0f64; keys.len()];
-    let mut pending: Vec<usize> = (0..keys.len()).collect();
-    // An easy key needs about ten steps per operation: most keys finish in the first round.
+    // An easy key needs about ten steps per operation: most keys finish in their first slice.
     let largest = reduced.iter().map(|r| r.len()).max().unwrap_or(0) as u64;
-    let mut round_steps = (keys.len() > 1).then_some((10 * largest).max(1024));
-    let mut first_invalid: Option<usize> = None;
-    // One budget for all rounds: paused searches keep their memo, which stays accounted.
+    let first_slice = (keys.len() > 1).then_some((10 * largest).max(1024));
+    // One budget for all slices: paused searches keep their memo, which stays accounted.
     let budget = Budget {
         deadline: limits.time_limit.map(|t| start + t),
         memory_limit: limits.memory_limit,
         ..Budget::unlimited()
     };
-    let searches: Vec<std::sync::Mutex<Option<Search<'_, M>>>> = (0..keys.len())
+    let queue: std::sync::Mutex<std::collections::VecDeque<(usize, Option<u64>)>> =
+        std::sync::Mutex::new((0..keys.len()).map(|i| (i, first_slice)).collect());
+    // Each key's paused search, and the milliseconds spent on it so far; only the worker that
+    // popped the key from the queue touches its slot.
+    type Slot<'a, M> = std::sync::Mutex<Option<(Search<'a, M>, f64)>>;
+    let slots: Vec<Slot<'_, M>> = (0..keys.len())
         .map(|_| std::sync::Mutex::new(None))
         .collect();
-    while !pending.is_empty() {
-        let next = AtomicUsize::new(0);
-        let worker = || {
-            let mut out = Vec::new();
-            loop {
-                let j = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&i) = pending.get(j) else { break };
-                let t0 = Instant::now();
-                // Only this worker touches key `i` in this round.
-                let mut slot = searches[i]
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let s = slot.get_or_insert_with(|| Search::new(&keys[i].model, &reduced[i]));
-                let outcome = s
-                    .run(&budget, round_steps)
-                    .unwrap_or(SearchOutcome::StepLimit);
-                let stats = s.stats();
-                if outcome == SearchOutcome::NotLinearizable {
-                    budget.cancel.store(true, Ordering::Relaxed);
-                }
-                out.push((i, outcome, stats, t0.elapsed().as_secs_f64() * 1e3));
-            }
-            out
-        };
-        let mut round = Vec::new();
-        if threads == 1 || pending.len() == 1 {
-            round = worker();
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..threads.min(pending.len()))
-                    .map(|_| s.spawn(worker))
-                    .collect();
-                for h in handles {
-                    // A panic in a worker is a bug; re-raise it rather than report a verdict.
-                    round.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-                }
-            });
-        }
-        let mut still = Vec::new();
-        for (i, outcome, stats, ms) in round {
-            spent[i] += ms;
-            let (valid, reason) = match outcome {
-                SearchOutcome::Linearizable => ("valid", None),
-                SearchOutcome::NotLinearizable => {
-                    if first_invalid.is_none_or(|f| i < f) {
-                        first_invalid = Some(i);
-                    }
-                    ("invalid", None)
-                }
-                SearchOutcome::StepLimit => {
-                    still.push(i);
-                    continue;
-                }
-                SearchOutcome::Stopped(r) if r == "cancelled" => {
-                    still.push(i);
-                    continue;
-                }
-                SearchOutcome::Stopped(r) => ("unknown", Some(r)),
+    // What each worker saw finish: (key, outcome, stats, milliseconds spent in all slices).
+    let worker = || {
+        let mut done = Vec::new();
+        loop {
+            let Some((i, slice)) = lock(&queue).pop_front() else {
+                break;
             };
-            results[i] = Some(KeyResult {
-                key: keys[i].key.clone(),
-                ops: keys[i].ops.len(),
-                reduced: keys[i].ops.len() - reduced[i].len(),
-                valid,
-                reason,
-                millis: spent[i],
-                steps: stats.steps,
-                cache_entries: stats.cache_entries,
-            });
-        }
-        still.sort_unstable();
-        pending = still;
-        if let Some(f) = first_invalid {
-            for &i in &pending {
-                results[i] = Some(KeyResult {
-                    key: keys[i].key.clone(),
-                    ops: keys[i].ops.len(),
-                    reduced: keys[i].ops.len() - reduced[i].len(),
-                    valid: "unknown",
-                    reason: Some(format!(
-                        "not checked: key {} is already not linearizable",
-                        keys[f].key.as_deref().unwrap_or("-")
-                    )),
-                    millis: spent[i],
-                    steps: 0,
-                    cache_entries: 0,
-                });
+            let mut slot = lock(&slots[i]);
+            let (mut s, ms) = slot
+                .take()
+                .unwrap_or_else(|| (Search::new(&keys[i].model, &reduced[i]), 0.0));
+            if budget.cancel.load(Ordering::Relaxed) {
+                // Another key is already not linearizable: this one is not checked.
+                done.push((i, SearchOutcome::Stopped("cancelled".into()), s.stats(), ms));
+                continue;
             }
-            break;
+            let t0 = Instant::now();
+            let outcome = s.run(&budget, slice);
+            let ms = ms + t0.elapsed().as_secs_f64() * 1e3;
+            match outcome {
+                None | Some(SearchOutcome::StepLimit) => {
+                    *slot = Some((s, ms));
+                    drop(slot);
+                    lock(&queue).push_back((i, slice.map(|n| n.saturating_mul(2))));
+                }
+                Some(outcome) => {
+                    if outcome == SearchOutcome::NotLinearizable {
+                        budget.cancel.store(true, Ordering::Relaxed);
+                    }
+                    done.push((i, outcome, s.stats(), ms));
+                }
+            }
         }
-        round_steps = round_steps.map(|s| s.saturating_mul(2));
+        done
+    };
+    let mut finished = Vec::new();
+    if threads == 1 {
+        finished = worker();
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (1..threads).map(|_| s.spawn(worker)).collect();
+            finished = worker();
+            for h in handles {
+                // A panic in a worker is a bug; re-raise it rather than report a verdict.
+                finished.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            }
+        });
+    }
+    let mut results: Vec<Option<KeyResult>> = (0..keys.len()).map(|_| None).collect();
+    let first_invalid = finished
+        .iter()
+        .filter(|(_, o, _, _)| *o == SearchOutcome::NotLinearizable)
+        .map(|(i, _, _, _)| *i)
+        .min();
+    for (i, outcome, stats, ms) in finished {
+        let (valid, reason) = match outcome {
+            SearchOutcome::Linearizable => ("valid", None),
+            SearchOutcome::NotLinearizable => ("invalid", None),
+            SearchOutcome::Stopped(r) if r == "cancelled" => (
+                "unknown",
+                Some(format!(
+                    "not checked: key {} is already not linearizable",
+                    first_invalid
+                        .and_then(|f| keys[f].key.as_deref())
+                        .unwrap_or("-")
+                )),
+            ),
+            SearchOutcome::Stopped(r) => ("unknown", Some(r)),
+            SearchOutcome::StepLimit => ("unknown", Some("step limit reached".into())),
+        };
+        results[i] = Some(KeyResult {
+            key: keys[i].key.clone(),
+            ops: keys[i].ops.len(),
+            reduced: keys[i].ops.len() - reduced[i].len(),
+            valid,
+            reason,
+            millis: ms,
+            steps: if valid == "unknown" && first_invalid.is_some() {
+                0
+            } else {
+                stats.steps
+            },
+            cache_entries: stats.cache_entries,
+        });
     }
     let mut verdict = Verdict::Valid;
     for r in results.iter().flatten() {
@@ -356,5 +355,64 @@ mod tests {
         assert_eq!(unknown().worst(invalid()), invalid());
         assert_eq!(invalid().worst(unknown()), invalid());
         assert_eq!(Verdict::Valid.worst(Verdict::Valid), Verdict::Valid);
+    }
+
+    /// Many keys, one of them refuted: the verdict names it whatever the number of workers,
+    /// every key has a result, and the keys left unchecked say why.
+    #[test]
+    fn one_invalid_key_among_many_is_found_and_named() {
+        use crate::model::{CasRegister, RegOp};
+        use std::sync::Arc;
+        let model = CasRegister::new(0, Arc::new(vec![Val::Nil, Val::Int(1), Val::Int(2)]));
+        let key = |k: usize, bad: bool| {
+            // Writes of 1 and 2, each overlapping a read of it.
+            let mut ops = Vec::new();
+            for j in 0..400u64 {
+                let t = 4 * j;
+                let v = 1 + (j % 2) as u32;
+                ops.push(Operation::new(RegOp::Write(v), t, t + 2).with_process(0));
+                ops.push(Operation::new(RegOp::Read(v), t + 1, t + 3).with_process(1));
+            }
+            if bad {
+                // A read of 1 long after the last write (of 2) completed.
+                ops.push(Operation::new(RegOp::Read(1), 5000, 5001).with_process(2));
+            }
+            KeyOps {
+                key: Some(format!("k{k}")),
+                model: model.clone(),
+                ops,
+            }
+        };
+        let keys: Vec<_> = (0..12).map(|k| key(k, k == 7)).collect();
+        for threads in [1, 2, 4] {
+            let limits = Limits {
+                threads,
+                shrink_time: Duration::ZERO,
+                ..Limits::default()
+            };
+            let (verdict, results) = check_keys(&keys, &limits);
+            match verdict {
+                Verdict::Invalid(cx) => assert_eq!(cx.key.as_deref(), Some("k7")),
+                other => panic!("{threads} threads: {other:?}"),
+            }
+            assert_eq!(results.len(), 12);
+            assert_eq!(
+                results.iter().filter(|r| r.valid == "invalid").count(),
+                1,
+                "{threads} threads"
+            );
+            for r in results.iter().filter(|r| r.valid == "unknown") {
+                let why = r.reason.as_deref().unwrap_or_default();
+                assert!(why.contains("key k7 is already not linearizable"), "{why}");
+            }
+        }
+        let valid: Vec<_> = (0..6).map(|k| key(k, false)).collect();
+        let limits = Limits {
+            threads: 2,
+            ..Limits::default()
+        };
+        let (verdict, results) = check_keys(&valid, &limits);
+        assert_eq!(verdict, Verdict::Valid);
+        assert!(results.iter().all(|r| r.valid == "valid" && r.steps > 0));
     }
 }

@@ -73,18 +73,28 @@ impl Kv {
 
     /// [`Kv::new`], also giving the id of each of `strings`, in order.
     pub fn with_ids(init: &str, strings: &[&str]) -> (Kv, Vec<u32>) {
-        let all = |i: usize| if i < strings.len() { strings[i] } else { init };
-        let mut order: Vec<u32> = (0..=strings.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| all(a as usize).cmp(all(b as usize)));
-        let mut ids = vec![0u32; strings.len() + 1];
-        let mut sorted: Vec<Box<str>> = Vec::new();
-        for &i in &order {
-            let s = all(i as usize);
-            if sorted.last().is_none_or(|l| **l != *s) {
-                sorted.push(s.into());
-            }
-            ids[i as usize] = sorted.len() as u32 - 1;
+        // Histories repeat strings (an append's value, then a get of it): number the distinct
+        // ones first, then sort only those; long shared prefixes make comparisons dear.
+        let mut distinct: HashMap<&str, u32, Fx> = HashMap::default();
+        let mut texts: Vec<&str> = Vec::new();
+        let first_ids: Vec<u32> = strings
+            .iter()
+            .chain([&init])
+            .map(|&s| {
+                *distinct.entry(s).or_insert_with(|| {
+                    texts.push(s);
+                    texts.len() as u32 - 1
+                })
+            })
+            .collect();
+        let mut order: Vec<u32> = (0..texts.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| texts[i as usize]);
+        let mut rank = vec![0u32; texts.len()];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i as usize] = r as u32;
         }
+        let sorted: Vec<Box<str>> = order.iter().map(|&i| texts[i as usize].into()).collect();
+        let mut ids: Vec<u32> = first_ids.iter().map(|&i| rank[i as usize]).collect();
         let init = ids.pop().unwrap_or_default();
         let lcp = sparse_lcp(&sorted);
         (
