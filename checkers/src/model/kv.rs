@@ -56,7 +56,7 @@ impl KvState {
 #[derive(Debug, Clone)]
 pub struct Kv {
     /// Sorted by bytes, without duplicates; an id is an index here.
-    strings: Arc<[Box<str>]>,
+    strings: Strings,
     /// `lcp[k][i]`: the shortest common prefix of neighbours among strings `i..=i + 2^k`
     /// (a sparse table, so "is the state a prefix of string g" is two lookups).
     lcp: Arc<[Vec<u32>]>,
@@ -93,13 +93,13 @@ impl Kv {
         for (r, &i) in order.iter().enumerate() {
             rank[i as usize] = r as u32;
         }
-        let sorted: Vec<Box<str>> = order.iter().map(|&i| texts[i as usize].into()).collect();
+        let sorted = Strings::new(order.iter().map(|&i| texts[i as usize]));
         let mut ids: Vec<u32> = first_ids.iter().map(|&i| rank[i as usize]).collect();
         let init = ids.pop().unwrap_or_default();
         let lcp = sparse_lcp(&sorted);
         (
             Kv {
-                strings: sorted.into(),
+                strings: sorted,
                 lcp: lcp.into(),
                 init,
             },
@@ -109,15 +109,15 @@ impl Kv {
 
     /// The id of `s`, which must have been given to [`Kv::new`].
     pub fn id(&self, s: &str) -> Option<u32> {
-        self.strings
-            .binary_search_by(|x| (**x).cmp(s))
-            .ok()
-            .map(|i| i as u32)
+        let i = self
+            .strings
+            .partition_point(0..self.strings.len(), |x| x < s);
+        (self.strings.get(i) == Some(s)).then_some(i as u32)
     }
 
     /// The string of an id.
     pub fn string(&self, id: u32) -> &str {
-        self.strings.get(id as usize).map_or("?", |s| s)
+        self.strings.get(id as usize).unwrap_or("?")
     }
 
     /// The state holding exactly string `id`: it is the first string having itself as prefix.
@@ -168,7 +168,9 @@ impl Kv {
         fn tail(s: &str, len: u32) -> &[u8] {
             s.as_bytes().get(len as usize..).unwrap_or_default()
         }
-        let j = from + self.strings[from..end].partition_point(|s| tail(s, len) < a_str);
+        let j = self
+            .strings
+            .partition_point(from..end, |s| tail(s, len) < a_str);
         match self.strings.get(j) {
             Some(s) if j < end && tail(s, len).starts_with(a_str) => {
                 KvState::live(j as u32, len + a_str.len() as u32)
@@ -196,14 +198,16 @@ impl Kv {
 
 /// The sparse table of [`Kv::lcp`]: level 0 holds the common prefix of each string with the
 /// one before it (at the later one's index), level k the minimum over runs of 2^k.
-fn sparse_lcp(sorted: &[Box<str>]) -> Vec<Vec<u32>> {
+fn sparse_lcp(sorted: &Strings) -> Vec<Vec<u32>> {
     let n = sorted.len();
     let mut level: Vec<u32> = (0..n)
         .map(|i| match i {
             0 => 0,
-            _ => sorted[i - 1]
+            _ => sorted
+                .get(i - 1)
+                .unwrap_or_default()
                 .bytes()
-                .zip(sorted[i].bytes())
+                .zip(sorted.get(i).unwrap_or_default().bytes())
                 .take_while(|(x, y)| x == y)
                 .count() as u32,
         })
@@ -222,6 +226,60 @@ fn sparse_lcp(sorted: &[Box<str>]) -> Vec<Vec<u32>> {
     }
     table.push(level);
     table
+}
+
+/// Sorted strings in one buffer: the model of a key is built for every check, and a string
+/// each would be an allocation each.
+#[derive(Debug, Clone)]
+struct Strings {
+    text: Arc<str>,
+    /// Where each string ends in `text`; it starts where the one before it ends.
+    ends: Arc<[u32]>,
+}
+
+impl Strings {
+    fn new<'a>(strings: impl Iterator<Item = &'a str> + Clone) -> Strings {
+        let mut text = String::with_capacity(strings.clone().map(str::len).sum());
+        let ends = strings
+            .map(|s| {
+                text.push_str(s);
+                text.len() as u32
+            })
+            .collect();
+        Strings {
+            text: text.into(),
+            ends,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)? as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text.get(start..end)
+    }
+
+    /// The first index of `range` whose string fails `below` (which must hold for a prefix of
+    /// the range and fail for the rest).
+    fn partition_point(
+        &self,
+        range: std::ops::Range<usize>,
+        below: impl Fn(&str) -> bool,
+    ) -> usize {
+        let (mut lo, mut hi) = (range.start, range.end);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.get(mid).is_some_and(&below) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
 }
 
 /// Where each (state, appended string) led, within one search.

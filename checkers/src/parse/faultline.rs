@@ -4,13 +4,9 @@
 //! straight off the bytes; any other line goes through serde, which also owns the errors. Both
 //! read a line the same way: the fast path only takes what it fully understands.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use super::{Format, History, Proc, RawEvent};
+use super::{Format, History, Proc, RawEvent, Texts};
 use crate::error::{Error, Pos, Result};
 use crate::history::{Event, EventType, Process};
-use crate::search::FxHasher;
 use crate::value::Val;
 
 pub(super) fn parse(src: &[u8]) -> Result<History> {
@@ -86,28 +82,6 @@ pub(super) fn parse_range(
         });
     }
     Ok((events, warnings))
-}
-
-/// Short texts that repeat (`:f` names, keys, `"nemesis"`), shared between events.
-#[derive(Default)]
-struct Texts {
-    known: HashMap<Box<[u8]>, Arc<str>, std::hash::BuildHasherDefault<FxHasher>>,
-}
-
-impl Texts {
-    /// Past this many distinct texts, new ones are no longer remembered.
-    const MAX: usize = 1 << 16;
-
-    fn get(&mut self, bytes: &[u8]) -> Option<Arc<str>> {
-        if let Some(t) = self.known.get(bytes) {
-            return Some(t.clone());
-        }
-        let t: Arc<str> = std::str::from_utf8(bytes).ok()?.into();
-        if self.known.len() < Self::MAX {
-            self.known.insert(bytes.into(), t.clone());
-        }
-        Some(t)
-    }
 }
 
 /// A cursor over one line. Every method returns `None` for anything outside the fast path.

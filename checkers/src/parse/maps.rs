@@ -1,7 +1,7 @@
 //! EDN histories (Knossos/Jepsen op maps) and Porcupine kv logs, both read as EDN maps.
 
 use super::edn::Reader;
-use super::{event_type, Format, History, Proc, RawEvent};
+use super::{event_type, Format, History, Proc, RawEvent, Texts};
 use crate::error::{Error, Pos, Result};
 use crate::history::EventType;
 use crate::value::Val;
@@ -61,7 +61,7 @@ fn parse_range(
         }
         line
     };
-    let mut names = Vec::new();
+    let mut texts = super::Texts::default();
     loop {
         let Some(b) = r.peek() else {
             if let (Some(close), true) = (wrapped, last) {
@@ -88,7 +88,7 @@ fn parse_range(
         let at = r.offset();
         let l = line_at(at);
         let mut scan = Scan { s: src, i: at };
-        if let Some(ev) = scan.event(l, &mut names) {
+        if let Some(ev) = scan.event(l, &mut texts) {
             r.set_offset(scan.i);
             events.push(ev);
             continue;
@@ -157,11 +157,7 @@ impl<'a> Scan<'a> {
         self.token()
     }
 
-    fn text(tok: &[u8]) -> Option<Arc<str>> {
-        std::str::from_utf8(tok).ok().map(Arc::from)
-    }
-
-    fn value(&mut self, depth: u8) -> Option<Val> {
+    fn value(&mut self, depth: u8, texts: &mut Texts) -> Option<Val> {
         match self.peek()? {
             b'"' => {
                 let body = &self.s[self.i + 1..];
@@ -170,9 +166,9 @@ impl<'a> Scan<'a> {
                     return None;
                 }
                 self.i += end + 2;
-                Some(Val::Str(std::str::from_utf8(&body[..end]).ok()?.into()))
+                Some(Val::Str(texts.get(&body[..end])?))
             }
-            b':' => Some(Val::Kw(Self::text(self.keyword()?)?)),
+            b':' => Some(Val::Kw(texts.get(self.keyword()?)?)),
             b'[' if depth < 4 => {
                 self.i += 1;
                 let mut items = Vec::new();
@@ -181,7 +177,7 @@ impl<'a> Scan<'a> {
                         self.i += 1;
                         return Some(Val::List(items));
                     }
-                    items.push(self.value(depth + 1)?);
+                    items.push(self.value(depth + 1, texts)?);
                 }
             }
             b'-' | b'0'..=b'9' | b'n' | b't' | b'f' => {
@@ -214,8 +210,7 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// `names` holds the `:f`s seen so far: events share them instead of allocating each.
-    fn event(&mut self, line: usize, names: &mut Vec<Arc<str>>) -> Option<RawEvent> {
+    fn event(&mut self, line: usize, texts: &mut Texts) -> Option<RawEvent> {
         if self.peek()? != b'{' {
             return None;
         }
@@ -229,7 +224,7 @@ impl<'a> Scan<'a> {
             }
             match self.keyword()? {
                 b"process" => {
-                    process = Some(match self.value(0)? {
+                    process = Some(match self.value(0, texts)? {
                         Val::Int(p) => Proc::Client(p),
                         Val::Kw(p) => Proc::Other(p),
                         _ => return None,
@@ -244,27 +239,17 @@ impl<'a> Scan<'a> {
                         _ => return None,
                     })
                 }
-                b"f" => {
-                    let name = self.keyword()?;
-                    f = Some(match names.iter().find(|n| n.as_bytes() == name) {
-                        Some(n) => n.clone(),
-                        None => {
-                            let n = Self::text(name)?;
-                            names.push(n.clone());
-                            n
-                        }
-                    });
-                }
-                b"value" => value = self.value(0)?,
-                b"key" => key = Some(self.value(0)?),
+                b"f" => f = Some(texts.get(self.keyword()?)?),
+                b"value" => value = self.value(0, texts)?,
+                b"key" => key = Some(self.value(0, texts)?),
                 b"time" => {
-                    time = match self.value(0)? {
+                    time = match self.value(0, texts)? {
                         Val::Int(t) => u64::try_from(t).ok(),
                         _ => None,
                     }
                 }
                 _ => {
-                    self.value(0)?;
+                    self.value(0, texts)?;
                 }
             }
         }

@@ -140,6 +140,32 @@ pub(crate) fn events_vec(src: &[u8]) -> Vec<RawEvent> {
     Vec::with_capacity(lines.min(src.len() / 32 + 1))
 }
 
+/// Texts that repeat across events (`:f` names, keys, values read back), shared instead of
+/// allocated for each event.
+#[derive(Default)]
+pub(crate) struct Texts {
+    known:
+        std::collections::HashSet<Arc<str>, std::hash::BuildHasherDefault<crate::search::FxHasher>>,
+}
+
+impl Texts {
+    /// Past this many distinct texts, new ones are no longer remembered.
+    const MAX: usize = 1 << 16;
+
+    /// The text of `bytes`, or `None` when they are not UTF-8.
+    pub(crate) fn get(&mut self, bytes: &[u8]) -> Option<Arc<str>> {
+        let s = std::str::from_utf8(bytes).ok()?;
+        if let Some(t) = self.known.get(s) {
+            return Some(t.clone());
+        }
+        let t: Arc<str> = s.into();
+        if self.known.len() < Self::MAX {
+            self.known.insert(t.clone());
+        }
+        Some(t)
+    }
+}
+
 /// Reads an event type from its name.
 pub(crate) fn event_type(name: &str) -> Option<EventType> {
     Some(match name {
