@@ -162,11 +162,14 @@ enum FileOutcome {
     BadInput(String),
 }
 
+/// Checks one file. `last`: nothing runs after it but the report, so its history is left to
+/// the process's exit to free (freeing a large one event by event is a tenth of a check).
 fn check_file(
     path: &Path,
     args: &CheckArgs,
     limits: &Limits,
     initial: Option<&Val>,
+    last: bool,
 ) -> anyhow::Result<FileOutcome> {
     let t0 = Instant::now();
     let src = match std::fs::read(path) {
@@ -191,15 +194,22 @@ fn check_file(
         tracing::warn!(target: "faultline::check", "{}: {w}", path.display());
     }
     let parse_ms = t0.elapsed().as_secs_f64() * 1e3;
-    match checkers::check_history(&history, args.model, initial, limits) {
-        Ok(result) => Ok(FileOutcome::Checked {
-            format: history.format,
-            result: Box::new(result),
-            warnings: history.warnings,
-            parse_ms,
-        }),
-        Err(e) => Ok(FileOutcome::BadInput(e.to_string())),
+    let (kind, prepared) = match checkers::prepare::prepare(&history, args.model, initial) {
+        Ok(p) => p,
+        Err(e) => return Ok(FileOutcome::BadInput(e.to_string())),
+    };
+    let result = checkers::check_prepared(kind, &prepared, limits);
+    let outcome = FileOutcome::Checked {
+        format: history.format,
+        result: Box::new(result),
+        warnings: history.warnings.clone(),
+        parse_ms,
+    };
+    if last {
+        std::mem::forget(history);
+        std::mem::forget(prepared);
     }
+    Ok(outcome)
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<Code> {
@@ -238,8 +248,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Code> {
     let mut code = Code::Valid;
     let mut bad = false;
     let mut docs = Vec::new();
-    for path in &files {
-        let outcome = check_file(path, &args, &limits, initial.as_ref())?;
+    for (i, path) in files.iter().enumerate() {
+        let last = i + 1 == files.len();
+        let outcome = check_file(path, &args, &limits, initial.as_ref(), last)?;
         match &outcome {
             FileOutcome::BadInput(_) => bad = true,
             FileOutcome::Checked { result, .. } => {
