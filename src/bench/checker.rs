@@ -49,6 +49,9 @@ struct Case {
     max_mb: Option<f64>,
     expect_exit: i32,
     target: String,
+    /// Judge the time inside the checker (parse + check) rather than the process's wall time:
+    /// for anchors that are Porcupine's own in-process test timings.
+    in_process: bool,
 }
 
 struct Measured {
@@ -59,6 +62,8 @@ struct Measured {
     rss_mb: f64,
     ops: u64,
     verdict: String,
+    /// Parse + prepare + check as the child timed them itself (no process start-up).
+    inproc_ms: f64,
 }
 
 pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Code> {
@@ -92,15 +97,33 @@ pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Code> {
         "< 70 ms (Porcupine ~740 ms)",
     ));
     for (name, ms, exit, porc) in [("c50-ok", 14.0, 0, "140"), ("c50-bad", 3.0, 1, "26")] {
-        cases.push(case(
+        let mut c = case(
             &format!("kv {name}"),
             vec![path_str(&data.join(format!("porcupine/kv/{name}.txt")))],
             Some(ms),
             None,
             exit,
-            &format!("< {ms} ms (Porcupine ~{porc} ms)"),
-        ));
+            &format!("< {ms} ms in-process (Porcupine's test ~{porc} ms)"),
+        );
+        c.in_process = true;
+        cases.push(c);
     }
+    // What any check costs before it reads a byte: process start-up, with a two-line history.
+    let floor = work.join("two-lines.txt");
+    std::fs::write(
+        &floor,
+        "{:process 0, :type :invoke, :f :get, :key \"k\", :value nil}\n\
+         {:process 0, :type :ok, :f :get, :key \"k\", :value \"\"}\n",
+    )
+    .with_context(|| format!("cannot write {}", floor.display()))?;
+    cases.push(case(
+        "start-up floor (a two-line kv history)",
+        vec![path_str(&floor)],
+        None,
+        None,
+        0,
+        "(reference)",
+    ));
 
     match genhist(&work) {
         Some((p20, p50)) => {
@@ -205,8 +228,8 @@ pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Code> {
 
     let exe = std::env::current_exe().context("cannot find the faultline executable")?;
     println!(
-        "{:<50} {:>9} {:>8} {:>10} {:>9} {:>9}  {:<5} target",
-        "case", "ops", "verdict", "wall ms", "CPU ms", "RSS MB", "met"
+        "{:<50} {:>9} {:>8} {:>10} {:>9} {:>9} {:>9}  {:<5} target",
+        "case", "ops", "verdict", "wall ms", "in-proc", "CPU ms", "RSS MB", "met"
     );
     let mut all_met = true;
     for c in &cases {
@@ -218,16 +241,18 @@ pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Code> {
         let rss = runs.iter().map(|m| m.rss_mb).fold(0.0, f64::max);
         let mut m = runs.swap_remove(runs.len() / 2);
         m.rss_mb = rss;
+        let judged = if c.in_process { m.inproc_ms } else { m.wall_ms };
         let met = m.exit == c.expect_exit
-            && c.max_ms.is_none_or(|t| m.wall_ms <= t)
+            && c.max_ms.is_none_or(|t| judged <= t)
             && c.max_mb.is_none_or(|t| m.rss_mb <= t);
         all_met &= met;
         println!(
-            "{:<50} {:>9} {:>8} {:>10.1} {:>9.1} {:>9.1}  {:<5} {}",
+            "{:<50} {:>9} {:>8} {:>10.1} {:>9.1} {:>9.1} {:>9.1}  {:<5} {}",
             c.name,
             m.ops,
             m.verdict,
             m.wall_ms,
+            m.inproc_ms,
             m.cpu_ms,
             m.rss_mb,
             if met { "yes" } else { "NO" },
@@ -239,8 +264,9 @@ pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Code> {
     }
     println!(
         "(each run is one `faultline check --json --no-counterexample` child process; wall time \
-         is the median of {} runs and includes start-up and parsing, CPU is that run's user+system \
-         time (all threads); RSS is the largest peak; `met` judges wall time)",
+         is the median of {} runs and includes start-up and parsing; in-proc is that run's parse, \
+         prepare and check as it timed them itself; CPU is its user+system time (all threads); RSS is the \
+         largest peak; `met` judges wall time, or in-proc where the target says so)",
         args.runs.max(1)
     );
     Ok(if all_met { Code::Valid } else { Code::Invalid })
@@ -261,6 +287,7 @@ fn case(
         max_mb,
         expect_exit,
         target: target.to_string(),
+        in_process: false,
     }
 }
 
@@ -392,6 +419,16 @@ fn measure(exe: &Path, args: &[String]) -> anyhow::Result<Measured> {
     let doc: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
     let files = doc["files"].as_array().cloned().unwrap_or_default();
     let ops = files.iter().filter_map(|f| f["ops"].as_u64()).sum();
+    let inproc_ms = files
+        .iter()
+        .map(|f| {
+            let t = &f["timings"];
+            ["parse_ms", "prepare_ms", "check_ms"]
+                .iter()
+                .map(|k| t[k].as_f64().unwrap_or(0.0))
+                .sum::<f64>()
+        })
+        .sum();
     let verdict = match &doc["valid"] {
         serde_json::Value::Bool(true) => "valid",
         serde_json::Value::Bool(false) => "invalid",
@@ -407,5 +444,6 @@ fn measure(exe: &Path, args: &[String]) -> anyhow::Result<Measured> {
         rss_mb: usage.ru_maxrss as f64 / 1024.0,
         ops,
         verdict: verdict.to_string(),
+        inproc_ms,
     })
 }

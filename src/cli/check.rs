@@ -157,7 +157,10 @@ enum FileOutcome {
         format: Format,
         result: Box<CheckResult>,
         warnings: Vec<String>,
+        /// Reading and parsing the file.
         parse_ms: f64,
+        /// Pairing events into operations and splitting them by key.
+        prepare_ms: f64,
     },
     BadInput(String),
 }
@@ -194,16 +197,19 @@ fn check_file(
         tracing::warn!(target: "faultline::check", "{}: {w}", path.display());
     }
     let parse_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let t1 = Instant::now();
     let (kind, prepared) = match checkers::prepare::prepare(&history, args.model, initial) {
         Ok(p) => p,
         Err(e) => return Ok(FileOutcome::BadInput(e.to_string())),
     };
+    let prepare_ms = t1.elapsed().as_secs_f64() * 1e3;
     let result = checkers::check_prepared(kind, &prepared, limits);
     let outcome = FileOutcome::Checked {
         format: history.format,
         result: Box::new(result),
         warnings: history.warnings.clone(),
         parse_ms,
+        prepare_ms,
     };
     if last {
         std::mem::forget(history);
@@ -380,6 +386,7 @@ fn file_json(path: &Path, outcome: &FileOutcome) -> serde_json::Value {
             result,
             warnings,
             parse_ms,
+            prepare_ms,
         } => {
             let valid = match &result.verdict {
                 Verdict::Valid => json!(true),
@@ -415,7 +422,11 @@ fn file_json(path: &Path, outcome: &FileOutcome) -> serde_json::Value {
                     _ => json!(null),
                 },
                 "warnings": warnings,
-                "timings": { "parse_ms": parse_ms, "check_ms": result.elapsed.as_secs_f64() * 1e3 },
+                "timings": {
+                    "parse_ms": parse_ms,
+                    "prepare_ms": prepare_ms,
+                    "check_ms": result.elapsed.as_secs_f64() * 1e3,
+                },
             })
         }
     }
