@@ -294,3 +294,51 @@ fn faultline_list_append_transactions_are_checked() {
         text(&o)
     );
 }
+
+/// A set workload's history, from `faultline test` or from Jepsen, is checked by the set
+/// checker: a lost acknowledged add is a violation (exit 1) and names the element.
+#[test]
+fn set_histories_are_checked_for_lost_and_unexpected_elements() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let mut lines = Vec::new();
+    let mut index = 0;
+    let mut ev = |p: u64, kind: &str, f: &str, value: &str| {
+        lines.push(format!(
+            r#"{{"index":{index},"time":{index},"process":{p},"type":"{kind}","f":"{f}","key":"s1","value":{value}}}"#
+        ));
+        index += 1;
+    };
+    for (p, v) in [(0, 1), (1, 2), (2, 3)] {
+        ev(p, "invoke", "add", &v.to_string());
+        ev(p, "ok", "add", &v.to_string());
+    }
+    ev(0, "invoke", "read", "null");
+    ev(0, "ok", "read", "[1,3]");
+    let lost = write(dir, "lost.jsonl", (lines.join("\n") + "\n").as_bytes());
+    let o = faultline(&["check", &lost]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("acknowledged but missing from the final read on key s1: 2"),
+        "{}",
+        text(&o)
+    );
+    let edn = write(
+        dir,
+        "ok.edn",
+        b"{:process 0, :type :invoke, :f :add, :value 1}\n\
+          {:process 0, :type :ok, :f :add, :value 1}\n\
+          {:process 1, :type :invoke, :f :add, :value 2}\n\
+          {:process 1, :type :info, :f :add, :value 2}\n\
+          {:process 0, :type :invoke, :f :read, :value nil}\n\
+          {:process 0, :type :ok, :f :read, :value #{1}}\n",
+    );
+    let o = faultline(&["check", "--json", &edn, &lost]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(doc["files"][0]["model"], "set");
+    assert_eq!(doc["files"][0]["valid"], true);
+    assert_eq!(doc["files"][1]["valid"], false);
+    assert_eq!(doc["files"][1]["set"]["lost_count"], 1);
+}

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::history::{Event, EventType, Process};
+use crate::history::{Event, EventType, NemesisTag, Process};
+use crate::parse::{History, Proc};
+use crate::value::Val;
 
 /// The verdict, by priority: invalid beats unknown beats valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +59,46 @@ struct KeyState {
     /// Element (canonical JSON) -> (element, outcome of its add).
     adds: BTreeMap<String, (Value, Option<EventType>)>,
     final_read: Option<Vec<Value>>,
+}
+
+/// Whether a parsed history (any format) is a set workload's: its clients only `add` and
+/// `read`, and add at least once.
+pub fn is_set_history(h: &History) -> bool {
+    let clients = || {
+        h.events
+            .iter()
+            .filter(|e| matches!(e.process, Proc::Client(_)))
+    };
+    clients().all(|e| matches!(&*e.f, "add" | "read")) && clients().any(|e| &*e.f == "add")
+}
+
+/// Checks a parsed history of any format as a set history (see [`check`]): keys and values
+/// read as JSON, as faultline writes them (an EDN set or vector read is a list of elements).
+pub fn check_history(h: &History) -> SetReport {
+    let events: Vec<Event> = h
+        .events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Event {
+            index: i as u64,
+            time: e.time.unwrap_or(i as u64),
+            process: match e.process {
+                Proc::Client(p) if p >= 0 => Process::Client(p as u64),
+                // A negative client id is not a client Jepsen would use; set it apart with
+                // anything else that is not a client.
+                _ => Process::Nemesis(NemesisTag::Nemesis),
+            },
+            kind: e.kind,
+            f: e.f.to_string(),
+            key: e.key.as_ref().map(|k| match k {
+                Val::Str(s) => s.to_string(),
+                other => other.to_string(),
+            }),
+            value: e.value.to_json(),
+            error: None,
+        })
+        .collect();
+    check(&events)
 }
 
 /// Checks a set history.
@@ -278,5 +320,31 @@ mod tests {
         assert_eq!(r.valid, SetValidity::Unknown);
         assert!(r.reason.unwrap().contains("k"));
         assert_eq!(check(&[]).valid, SetValidity::Unknown);
+    }
+
+    /// A Jepsen EDN set history: a lost acknowledged add is found, whatever the format.
+    #[test]
+    fn edn_set_histories_are_checked_like_faultline_ones() {
+        let src = br#"[{:process 0, :type :invoke, :f :add, :value 1}
+{:process 0, :type :ok, :f :add, :value 1}
+{:process 1, :type :invoke, :f :add, :value 2}
+{:process 1, :type :ok, :f :add, :value 2}
+{:process :nemesis, :type :info, :f :kill, :value nil}
+{:process 2, :type :invoke, :f :add, :value 3}
+{:process 2, :type :info, :f :add, :value 3}
+{:process 0, :type :invoke, :f :read, :value nil}
+{:process 0, :type :ok, :f :read, :value #{1 3}}]"#;
+        let h = crate::parse::parse_auto(src).unwrap();
+        assert!(is_set_history(&h));
+        let r = check_history(&h);
+        assert_eq!(r.valid, SetValidity::Invalid);
+        assert_eq!(r.lost_count, 1);
+        assert_eq!(r.recovered_count, 1);
+        assert_eq!(r.keys[""].lost, vec![json!(2)]);
+        let register = crate::parse::parse_auto(
+            b"{:process 0, :type :invoke, :f :read, :value nil}\n{:process 0, :type :ok, :f :read, :value 1}",
+        )
+        .unwrap();
+        assert!(!is_set_history(&register), "reads alone are a register's");
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use checkers::parse::{self, Format};
+use checkers::set::{SetReport, SetValidity};
 use checkers::{CheckResult, Counterexample, Limits, ModelKind, Val, Verdict};
 use clap::Args;
 use serde_json::json;
@@ -162,6 +163,14 @@ enum FileOutcome {
         /// Pairing events into operations and splitting them by key.
         prepare_ms: f64,
     },
+    /// A set workload's history: checked by the set checker, not for linearizability.
+    Set {
+        format: Format,
+        report: Box<SetReport>,
+        warnings: Vec<String>,
+        parse_ms: f64,
+        check_ms: f64,
+    },
     BadInput(String),
 }
 
@@ -198,6 +207,16 @@ fn check_file(
     }
     let parse_ms = t0.elapsed().as_secs_f64() * 1e3;
     let t1 = Instant::now();
+    if args.model.is_none() && checkers::set::is_set_history(&history) {
+        let report = checkers::set::check_history(&history);
+        return Ok(FileOutcome::Set {
+            format: history.format,
+            report: Box::new(report),
+            warnings: history.warnings,
+            parse_ms,
+            check_ms: t1.elapsed().as_secs_f64() * 1e3,
+        });
+    }
     let (kind, prepared) = match checkers::prepare::prepare(&history, args.model, initial) {
         Ok(p) => p,
         Err(e) => return Ok(FileOutcome::BadInput(e.to_string())),
@@ -266,6 +285,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Code> {
                     Verdict::Unknown(_) => Code::Unknown,
                 });
             }
+            FileOutcome::Set { report, .. } => {
+                code = code.worst(match report.valid {
+                    SetValidity::Valid => Code::Valid,
+                    SetValidity::Invalid => Code::Invalid,
+                    SetValidity::Unknown => Code::Unknown,
+                });
+            }
         }
         if args.json {
             docs.push(file_json(path, &outcome));
@@ -302,6 +328,59 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Code> {
 fn file_text(path: &Path, outcome: &FileOutcome) -> String {
     match outcome {
         FileOutcome::BadInput(msg) => format!("{}: BAD INPUT: {msg}\n", path.display()),
+        FileOutcome::Set {
+            format,
+            report,
+            check_ms,
+            ..
+        } => {
+            let adds: usize = report.keys.values().map(|k| k.attempted).sum();
+            let keys = report.keys.len();
+            let summary = format!(
+                "set, {adds} adds, {keys} key{}, {check_ms:.1} ms",
+                if keys == 1 { "" } else { "s" }
+            );
+            let why = report.reason.as_deref().unwrap_or_default();
+            match report.valid {
+                SetValidity::Valid => format!(
+                    "{}: valid ({format}, {summary}; {} indeterminate adds read back)\n",
+                    path.display(),
+                    report.recovered_count
+                ),
+                SetValidity::Unknown => {
+                    format!("{}: UNKNOWN: {why} ({format}, {summary})\n", path.display())
+                }
+                SetValidity::Invalid => {
+                    let mut s =
+                        format!("{}: INVALID: {why} ({format}, {summary})\n", path.display());
+                    let show = |v: &[serde_json::Value]| {
+                        let mut items: Vec<String> =
+                            v.iter().take(10).map(|e| e.to_string()).collect();
+                        if v.len() > 10 {
+                            items.push(format!("... {} more", v.len() - 10));
+                        }
+                        items.join(", ")
+                    };
+                    for (key, k) in &report.keys {
+                        let name = if key.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" on key {key}")
+                        };
+                        for (what, v) in [
+                            ("acknowledged but missing from the final read", &k.lost),
+                            ("read but never (or certainly not) added", &k.unexpected),
+                            ("read more than once", &k.duplicated),
+                        ] {
+                            if !v.is_empty() {
+                                s.push_str(&format!("  {what}{name}: {}\n", show(v)));
+                            }
+                        }
+                    }
+                    s
+                }
+            }
+        }
         FileOutcome::Checked { format, result, .. } => {
             let keys = result.keys.len();
             let summary = format!(
@@ -380,6 +459,26 @@ fn file_json(path: &Path, outcome: &FileOutcome) -> serde_json::Value {
             "path": path.display().to_string(),
             "valid": "error",
             "error": msg,
+        }),
+        FileOutcome::Set {
+            format,
+            report,
+            warnings,
+            parse_ms,
+            check_ms,
+        } => json!({
+            "path": path.display().to_string(),
+            "format": format.name(),
+            "model": "set",
+            "valid": match report.valid {
+                SetValidity::Valid => json!(true),
+                SetValidity::Invalid => json!(false),
+                SetValidity::Unknown => json!("unknown"),
+            },
+            "reason": report.reason,
+            "set": report,
+            "warnings": warnings,
+            "timings": { "parse_ms": parse_ms, "check_ms": check_ms },
         }),
         FileOutcome::Checked {
             format,
