@@ -142,18 +142,92 @@ pub(crate) fn events_vec(src: &[u8]) -> Vec<RawEvent> {
 
 /// Texts that repeat across events (`:f` names, keys, values read back), shared instead of
 /// allocated for each event.
-#[derive(Default)]
+///
+/// Short texts (names, keys, small values) are looked up first in a small direct-mapped table
+/// that compares them as one integer: most events only name texts seen a few lines before, and
+/// a hit there costs neither UTF-8 validation nor hashing the bytes.
 pub(crate) struct Texts {
+    recent: Box<[Option<Recent>; Texts::RECENT]>,
     known:
         std::collections::HashSet<Arc<str>, std::hash::BuildHasherDefault<crate::search::FxHasher>>,
+}
+
+/// A short text packed into an integer (see [`pack`]) with its length: two texts are equal
+/// exactly when both are.
+struct Recent {
+    packed: u128,
+    len: u8,
+    text: Arc<str>,
+}
+
+/// Up to 16 bytes as one integer that, with the length, tells them apart: the first and the
+/// last half (overlapping when shorter), read without a call to copy them.
+fn pack(b: &[u8]) -> u128 {
+    let n = b.len();
+    let (lo, hi) = if n >= 8 {
+        (
+            u64::from_le_bytes(b[..8].try_into().unwrap_or_default()),
+            u64::from_le_bytes(b[n - 8..].try_into().unwrap_or_default()),
+        )
+    } else if n >= 4 {
+        (
+            u64::from(u32::from_le_bytes(b[..4].try_into().unwrap_or_default())),
+            u64::from(u32::from_le_bytes(
+                b[n - 4..].try_into().unwrap_or_default(),
+            )),
+        )
+    } else {
+        (b.iter().fold(0, |w, &x| w << 8 | u64::from(x)), 0)
+    };
+    u128::from(lo) | u128::from(hi) << 64
+}
+
+impl Default for Texts {
+    fn default() -> Self {
+        Texts {
+            recent: Box::new([const { None }; Texts::RECENT]),
+            known: std::collections::HashSet::with_capacity_and_hasher(256, Default::default()),
+        }
+    }
 }
 
 impl Texts {
     /// Past this many distinct texts, new ones are no longer remembered.
     const MAX: usize = 1 << 16;
+    /// Slots of the direct-mapped table (a power of two).
+    const RECENT: usize = 64;
+    /// Longer texts are values read back, mostly each its own: hashing them to share costs
+    /// more than the copy it saves.
+    const SHARE_MAX: usize = 64;
 
     /// The text of `bytes`, or `None` when they are not UTF-8.
     pub(crate) fn get(&mut self, bytes: &[u8]) -> Option<Arc<str>> {
+        if bytes.len() <= 16 {
+            let packed = pack(bytes);
+            let len = bytes.len() as u8;
+            let mixed = (packed as u64 ^ (packed >> 64) as u64 ^ u64::from(len))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let slot = (mixed >> 58) as usize % Self::RECENT;
+            if let Some(r) = &self.recent[slot] {
+                if r.packed == packed && r.len == len {
+                    return Some(r.text.clone());
+                }
+            }
+            let text = self.shared(bytes)?;
+            self.recent[slot] = Some(Recent {
+                packed,
+                len,
+                text: text.clone(),
+            });
+            return Some(text);
+        }
+        if bytes.len() > Self::SHARE_MAX {
+            return Some(std::str::from_utf8(bytes).ok()?.into());
+        }
+        self.shared(bytes)
+    }
+
+    fn shared(&mut self, bytes: &[u8]) -> Option<Arc<str>> {
         let s = std::str::from_utf8(bytes).ok()?;
         if let Some(t) = self.known.get(s) {
             return Some(t.clone());
@@ -180,6 +254,35 @@ pub(crate) fn event_type(name: &str) -> Option<EventType> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Texts come back as they were given, equal ones shared, for every length of the packed
+    /// table (including texts that differ in one byte, or only in their length).
+    #[test]
+    fn texts_are_exact_and_shared() {
+        let mut texts = Texts::default();
+        let mut all: Vec<Vec<u8>> = Vec::new();
+        for len in 0..24 {
+            let base: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            all.push(base.clone());
+            all.push(vec![0u8; len]);
+            for at in 0..len {
+                let mut v = base.clone();
+                v[at] = b'Z';
+                all.push(v);
+            }
+        }
+        let first: Vec<Arc<str>> = all.iter().map(|b| texts.get(b).unwrap()).collect();
+        for round in 0..2 {
+            for (b, f) in all.iter().zip(&first) {
+                let t = texts.get(b).unwrap();
+                assert_eq!(t.as_bytes(), &b[..], "round {round}");
+                if b.len() <= Texts::SHARE_MAX {
+                    assert!(Arc::ptr_eq(&t, f), "{b:?} is shared");
+                }
+            }
+        }
+        assert!(texts.get(b"\xff\xfe").is_none(), "not UTF-8");
+    }
 
     #[test]
     fn detects_each_format_from_content() {
