@@ -190,14 +190,18 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
                 break;
             };
             let mut slot = lock(&slots[i]);
+            if budget.cancel.load(Ordering::Relaxed) {
+                // Another key is already not linearizable: this one is not checked (and a
+                // search not yet begun is not built).
+                let (stats, ms) = slot
+                    .take()
+                    .map_or((Default::default(), 0.0), |(s, ms)| (s.stats(), ms));
+                done.push((i, SearchOutcome::Stopped("cancelled".into()), stats, ms));
+                continue;
+            }
             let (mut s, ms) = slot
                 .take()
                 .unwrap_or_else(|| (Search::new(&keys[i].model, &reduced[i]), 0.0));
-            if budget.cancel.load(Ordering::Relaxed) {
-                // Another key is already not linearizable: this one is not checked.
-                done.push((i, SearchOutcome::Stopped("cancelled".into()), s.stats(), ms));
-                continue;
-            }
             let t0 = Instant::now();
             let outcome = s.run(&budget, slice);
             let ms = ms + t0.elapsed().as_secs_f64() * 1e3;
@@ -331,7 +335,7 @@ pub fn check_history(
     initial: Option<&Val>,
     limits: &Limits,
 ) -> Result<CheckResult> {
-    let (kind, prepared) = prepare(h, model, initial)?;
+    let (kind, prepared) = prepare(h, model, initial, limits.threads)?;
     Ok(check_prepared(kind, &prepared, limits))
 }
 

@@ -367,7 +367,7 @@ mod resume_tests {
             let mut buf = Vec::new();
             write_jsonl(&generate(&cfg), &mut buf).unwrap();
             let h = parse::parse(&buf, Format::Faultline).unwrap();
-            let Ok((_, Prepared::Register(keys))) = prepare(&h, None, None) else {
+            let Ok((_, Prepared::Register(keys))) = prepare(&h, None, None, 1) else {
                 panic!("a register history")
             };
             let k = &keys[0];

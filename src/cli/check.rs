@@ -217,10 +217,11 @@ fn check_file(
             check_ms: t1.elapsed().as_secs_f64() * 1e3,
         });
     }
-    let (kind, prepared) = match checkers::prepare::prepare(&history, args.model, initial) {
-        Ok(p) => p,
-        Err(e) => return Ok(FileOutcome::BadInput(e.to_string())),
-    };
+    let (kind, prepared) =
+        match checkers::prepare::prepare(&history, args.model, initial, limits.threads) {
+            Ok(p) => p,
+            Err(e) => return Ok(FileOutcome::BadInput(e.to_string())),
+        };
     let prepare_ms = t1.elapsed().as_secs_f64() * 1e3;
     let result = checkers::check_prepared(kind, &prepared, limits);
     let outcome = FileOutcome::Checked {

@@ -189,11 +189,58 @@ impl Interner {
     }
 }
 
-/// Applies `format`'s semantics and `model` (inferred when `None`) to the events.
+/// Below this many operations, preparing keys on other threads costs more than it saves.
+const PAR_MIN_OPS: usize = 1024;
+
+/// `f` over `items`, in order, on up to `threads` threads: each key is prepared on its own.
+fn par_map<T: Send, R: Send>(items: Vec<T>, threads: usize, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = threads.min(items.len());
+    if threads <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let n = items.len();
+    let inputs: Vec<std::sync::Mutex<Option<T>>> = items
+        .into_iter()
+        .map(|t| std::sync::Mutex::new(Some(t)))
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut out = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(slot) = inputs.get(i) else {
+                return out;
+            };
+            let item = slot
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(item) = item {
+                out.push((i, f(item)));
+            }
+        }
+    };
+    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mut all = work();
+        for h in handles {
+            // A panic while preparing is a bug: re-raise it.
+            all.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        all
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    debug_assert_eq!(done.len(), n);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Applies `format`'s semantics and `model` (inferred when `None`) to the events. Keys are
+/// prepared on up to `threads` threads.
 pub fn prepare(
     h: &History,
     model: Option<ModelKind>,
     initial: Option<&Val>,
+    threads: usize,
 ) -> Result<(ModelKind, Prepared)> {
     let mut ops = pair(h)?;
     let inferred = infer_model(&ops)?;
@@ -212,6 +259,7 @@ pub fn prepare(
         }
     };
     let fmt = h.format;
+    let threads = if ops.len() < PAR_MIN_OPS { 1 } else { threads };
     Ok((
         kind,
         match kind {
@@ -223,17 +271,20 @@ pub fn prepare(
                     Format::Edn => Val::Int(0),
                     _ => Val::Nil,
                 });
-                let mut keys = Vec::new();
-                for (key, ops) in by_key(&ops) {
-                    keys.push(register_key(fmt, key, ops, &init)?);
-                }
-                Prepared::Register(keys)
+                Prepared::Register(
+                    par_map(by_key(&ops), threads, |(key, ops)| {
+                        register_key(fmt, key, ops, &init)
+                    })
+                    .into_iter()
+                    .collect::<Result<_>>()?,
+                )
             }
             ModelKind::MultiRegister => Prepared::MultiRegister(
-                by_key(&ops)
-                    .into_iter()
-                    .map(|(key, ops)| multi_key(fmt, key, ops, initial))
-                    .collect::<Result<_>>()?,
+                par_map(by_key(&ops), threads, |(key, ops)| {
+                    multi_key(fmt, key, ops, initial)
+                })
+                .into_iter()
+                .collect::<Result<_>>()?,
             ),
             ModelKind::Mutex => Prepared::Mutex(
                 by_key(&ops)
@@ -262,9 +313,8 @@ pub fn prepare(
                     None => String::new(),
                 };
                 Prepared::Kv(
-                    by_key(&ops)
+                    par_map(by_key(&ops), threads, |(key, ops)| kv_key(key, ops, &init))
                         .into_iter()
-                        .map(|(key, ops)| kv_key(key, ops, &init))
                         .collect::<Result<_>>()?,
                 )
             }
