@@ -2,49 +2,60 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::history::EventType;
 use crate::op::OpMeta;
-use crate::parse::{History, Proc};
+use crate::parse::{History, Proc, RawEvent};
 use crate::search::FxHasher;
 use crate::value::Val;
 
-/// How an operation ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    Ok(Val),
-    Fail(Val),
+/// How an operation ended; values are borrowed from the history's events.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Outcome<'a> {
+    Ok(&'a Val),
+    Fail(&'a Val),
     Info,
     /// Never completed: the history ended first.
     Pending,
 }
 
-/// An invocation paired with its completion.
-#[derive(Debug, Clone)]
-pub struct RawOp {
+/// An invocation paired with its completion. It borrows from the history's events instead of
+/// copying them: a large history's operations then cost a few words each, not a second copy
+/// of its values.
+#[derive(Debug, Clone, Copy)]
+pub struct RawOp<'a> {
     pub process: i64,
-    pub f: Arc<str>,
-    pub key: Option<Val>,
-    pub invoke: Val,
-    pub outcome: Outcome,
+    /// The operation's key, if any: the event's, or the first of an EDN `[k v]` tuple.
+    pub key: Option<&'a Val>,
+    /// The invocation's value (the second of an EDN `[k v]` tuple).
+    pub invoke: &'a Val,
+    pub outcome: Outcome<'a>,
+    /// Index of the invocation event.
     pub call: u64,
+    /// Index of the completion event, unless the operation crashed or never completed.
     pub ret: Option<u64>,
-    pub invoke_time: Option<u64>,
-    pub complete_time: Option<u64>,
-    pub line: usize,
+    inv: &'a RawEvent,
+    end: Option<&'a RawEvent>,
 }
 
-impl RawOp {
+impl<'a> RawOp<'a> {
+    pub fn f(&self) -> &'a str {
+        &self.inv.f
+    }
+
+    pub fn line(&self) -> usize {
+        self.inv.line
+    }
+
     pub(super) fn meta(&self) -> OpMeta {
         OpMeta {
             process: Some(self.process),
-            invoke_time: self.invoke_time,
-            complete_time: self.complete_time,
+            invoke_time: self.inv.time,
+            complete_time: self.end.and_then(|e| e.time),
             invoke_index: Some(self.call),
             complete_index: self.ret,
-            line: Some(self.line),
+            line: Some(self.line()),
             outcome: match self.outcome {
                 Outcome::Ok(_) => "ok",
                 Outcome::Fail(_) => "fail",
@@ -56,7 +67,7 @@ impl RawOp {
 
     pub(super) fn err(&self, msg: impl Into<String>) -> Error {
         Error::AtLine {
-            line: self.line,
+            line: self.line(),
             msg: msg.into(),
         }
     }
@@ -64,7 +75,7 @@ impl RawOp {
 
 /// Pairs each client invocation with its process's next completion. Events of non-client
 /// processes (the nemesis) are ignored.
-pub fn pair(h: &History) -> Result<Vec<RawOp>> {
+pub fn pair(h: &History) -> Result<Vec<RawOp<'_>>> {
     let mut ops: Vec<RawOp> = Vec::with_capacity(h.events.len() / 2 + 1);
     let mut open: HashMap<i64, usize, BuildHasherDefault<FxHasher>> = HashMap::default();
     for (i, ev) in h.events.iter().enumerate() {
@@ -76,21 +87,21 @@ pub fn pair(h: &History) -> Result<Vec<RawOp>> {
             if let Some(&prev) = open.get(&p) {
                 return Err(err(format!(
                     "process {p} invokes :{} while its :{} from line {} has not completed",
-                    ev.f, ops[prev].f, ops[prev].line
+                    ev.f,
+                    ops[prev].f(),
+                    ops[prev].line()
                 )));
             }
             open.insert(p, ops.len());
             ops.push(RawOp {
                 process: p,
-                f: ev.f.clone(),
-                key: ev.key.clone(),
-                invoke: ev.value.clone(),
+                key: ev.key.as_ref(),
+                invoke: &ev.value,
                 outcome: Outcome::Pending,
                 call: i as u64,
                 ret: None,
-                invoke_time: ev.time,
-                complete_time: None,
-                line: ev.line,
+                inv: ev,
+                end: None,
             });
             continue;
         }
@@ -105,18 +116,20 @@ pub fn pair(h: &History) -> Result<Vec<RawOp>> {
             )));
         };
         let op = &mut ops[idx];
-        if op.f != ev.f {
+        if op.inv.f != ev.f {
             return Err(err(format!(
                 "process {p} invoked :{} (line {}) but completes :{}",
-                op.f, op.line, ev.f
+                op.f(),
+                op.line(),
+                ev.f
             )));
         }
         op.outcome = match ev.kind {
-            EventType::Ok => Outcome::Ok(ev.value.clone()),
-            EventType::Fail => Outcome::Fail(ev.value.clone()),
+            EventType::Ok => Outcome::Ok(&ev.value),
+            EventType::Fail => Outcome::Fail(&ev.value),
             _ => Outcome::Info,
         };
-        op.complete_time = ev.time;
+        op.end = Some(ev);
         if ev.kind != EventType::Info {
             op.ret = Some(i as u64);
         }
