@@ -174,6 +174,20 @@ enum FileOutcome {
     BadInput(String),
 }
 
+/// Lets each phase of a check reuse the memory the one before it freed. glibc hands large
+/// blocks back to the kernel on free and takes fresh pages for the next one, and on a virtual
+/// machine a fresh page costs microseconds: a third of the time of a small check went to them.
+/// A check is short-lived, so keeping freed memory in the process costs nothing.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; glibc accepts these values (the mmap
+    // threshold's maximum on 64-bit systems is 32 MiB).
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
+}
+
 /// Checks one file. `last`: nothing runs after it but the report, so its history is left to
 /// the process's exit to free (freeing a large one event by event is a tenth of a check).
 fn check_file(
@@ -184,7 +198,7 @@ fn check_file(
     last: bool,
 ) -> anyhow::Result<FileOutcome> {
     let t0 = Instant::now();
-    let src = match std::fs::read(path) {
+    let src = match super::history_file::open(path) {
         Ok(s) => s,
         Err(e) => {
             return Ok(FileOutcome::BadInput(format!(
@@ -239,6 +253,7 @@ fn check_file(
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<Code> {
+    keep_freed_memory();
     let files = expand(&args.paths)?;
     if files.is_empty() {
         return Err(bad_input("no history files found in the given directories"));

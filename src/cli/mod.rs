@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod exit;
 pub mod fault;
 pub mod gen_history;
+pub mod history_file;
 pub mod image;
 pub mod kv;
 pub mod report;
