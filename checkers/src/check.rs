@@ -29,13 +29,20 @@ pub struct Limits {
     pub shrink_time: Duration,
 }
 
+/// The cores this process may use, asked of the system once: the answer takes a dozen system
+/// calls (cgroup quotas) and would otherwise be asked again by each parse and each `Limits`.
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 impl Default for Limits {
     /// No time limit, 4 GiB of cache, one thread per core, 10 s of shrinking.
     fn default() -> Self {
         Limits {
             time_limit: None,
             memory_limit: Some(4 << 30),
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: cores(),
             shrink_time: Duration::from_secs(10),
         }
     }
@@ -138,6 +145,9 @@ pub fn check<M: Model>(model: &M, ops: &[Operation<M::Op>], limits: &Limits) -> 
     check_keys(&keys, limits).0
 }
 
+/// How long the calling thread checks alone before helper threads join it.
+const SOLO: Duration = Duration::from_millis(1);
+
 /// Locks a mutex that nothing panics while holding (a poisoned one is still consistent).
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -183,9 +193,12 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
         .map(|_| std::sync::Mutex::new(None))
         .collect();
     // What each worker saw finish: (key, outcome, stats, milliseconds spent in all slices).
-    let worker = || {
+    let worker = |until: Option<Instant>| {
         let mut done = Vec::new();
         loop {
+            if until.is_some_and(|t| Instant::now() >= t) {
+                break;
+            }
             let Some((i, slice)) = lock(&queue).pop_front() else {
                 break;
             };
@@ -221,13 +234,13 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
         }
         done
     };
-    let mut finished = Vec::new();
-    if threads == 1 {
-        finished = worker();
-    } else {
+    // Starting a thread costs a fraction of a millisecond, more than most multi-key checks
+    // take: the calling thread starts alone, and helpers join only when the check outlasts that.
+    let mut finished = worker((threads > 1).then(|| start + SOLO));
+    if threads > 1 && !lock(&queue).is_empty() {
         std::thread::scope(|s| {
-            let handles: Vec<_> = (1..threads).map(|_| s.spawn(worker)).collect();
-            finished = worker();
+            let handles: Vec<_> = (1..threads).map(|_| s.spawn(|| worker(None))).collect();
+            finished.extend(worker(None));
             for h in handles {
                 // A panic in a worker is a bug; re-raise it rather than report a verdict.
                 finished.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));

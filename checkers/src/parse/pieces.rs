@@ -27,7 +27,7 @@ pub(super) fn parse(
     may_start: impl Fn(usize) -> bool,
     piece: impl Fn(usize, usize, usize, bool) -> Result<Parsed> + Sync,
 ) -> Result<Parsed> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = crate::check::cores();
     let wanted = ((src.len() - start) / PIECE_MIN)
         .min(threads)
         .min(MAX_PIECES);
