@@ -73,28 +73,33 @@ impl Kv {
 
     /// [`Kv::new`], also giving the id of each of `strings`, in order.
     pub fn with_ids(init: &str, strings: &[&str]) -> (Kv, Vec<u32>) {
-        // Histories repeat strings (an append's value, then a get of it): number the distinct
-        // ones first, then sort only those; long shared prefixes make comparisons dear.
-        let mut distinct: HashMap<&str, u32, Fx> = HashMap::default();
-        let mut texts: Vec<&str> = Vec::new();
-        let first_ids: Vec<u32> = strings
-            .iter()
-            .chain([&init])
-            .map(|&s| {
-                *distinct.entry(s).or_insert_with(|| {
-                    texts.push(s);
-                    texts.len() as u32 - 1
-                })
-            })
-            .collect();
-        let mut order: Vec<u32> = (0..texts.len() as u32).collect();
-        order.sort_unstable_by_key(|&i| texts[i as usize]);
-        let mut rank = vec![0u32; texts.len()];
-        for (r, &i) in order.iter().enumerate() {
-            rank[i as usize] = r as u32;
+        // Sort the positions by their strings (`init` as one more, last): equal strings become
+        // neighbours and share an id. Shared texts compare by address first; hashing instead
+        // would read every byte of every string, and values run to hundreds of bytes.
+        let n = strings.len();
+        let at = |i: u32| strings.get(i as usize).copied().unwrap_or(init);
+        let mut order: Vec<u32> = (0..=n as u32).collect();
+        order.sort_unstable_by(|&a, &b| {
+            let (a, b) = (at(a), at(b));
+            if std::ptr::eq(a, b) {
+                std::cmp::Ordering::Equal
+            } else {
+                a.cmp(b)
+            }
+        });
+        let mut ids = vec![0u32; n + 1];
+        let mut distinct: Vec<&str> = Vec::new();
+        for &i in &order {
+            let s = at(i);
+            if !distinct
+                .last()
+                .is_some_and(|&l| std::ptr::eq(l, s) || l == s)
+            {
+                distinct.push(s);
+            }
+            ids[i as usize] = distinct.len() as u32 - 1;
         }
-        let sorted = Strings::new(order.iter().map(|&i| texts[i as usize]));
-        let mut ids: Vec<u32> = first_ids.iter().map(|&i| rank[i as usize]).collect();
+        let sorted = Strings::new(distinct.iter().copied());
         let init = ids.pop().unwrap_or_default();
         let lcp = sparse_lcp(&sorted);
         (

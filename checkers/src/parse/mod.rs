@@ -143,9 +143,10 @@ pub(crate) fn events_vec(src: &[u8]) -> Vec<RawEvent> {
 /// Texts that repeat across events (`:f` names, keys, values read back), shared instead of
 /// allocated for each event.
 ///
-/// Short texts (names, keys, small values) are looked up first in a small direct-mapped table
-/// that compares them as one integer: most events only name texts seen a few lines before, and
-/// a hit there costs neither UTF-8 validation nor hashing the bytes.
+/// Short texts (names, keys, small values) are looked up in a small direct-mapped table that
+/// compares them as one integer: most events only name texts seen a few lines before, and a
+/// hit there costs neither UTF-8 validation nor hashing the bytes. Texts of middle length are
+/// shared through a hash set; long ones, values read back and mostly each its own, are not.
 pub(crate) struct Texts {
     recent: Box<[Option<Recent>; Texts::RECENT]>,
     known:
@@ -213,7 +214,10 @@ impl Texts {
                     return Some(r.text.clone());
                 }
             }
-            let text = self.shared(bytes)?;
+            // A short text missing here is mostly a value written once (an append's), whose
+            // completion comes too late to find it: hashing it to share would cost more than
+            // the small copy it saves.
+            let text: Arc<str> = std::str::from_utf8(bytes).ok()?.into();
             self.recent[slot] = Some(Recent {
                 packed,
                 len,
@@ -276,8 +280,13 @@ mod tests {
             for (b, f) in all.iter().zip(&first) {
                 let t = texts.get(b).unwrap();
                 assert_eq!(t.as_bytes(), &b[..], "round {round}");
-                if b.len() <= Texts::SHARE_MAX {
+                if (17..=Texts::SHARE_MAX).contains(&b.len()) {
                     assert!(Arc::ptr_eq(&t, f), "{b:?} is shared");
+                }
+                if b.len() <= 16 {
+                    // Short texts are shared while the recent table holds them.
+                    let again = texts.get(b).unwrap();
+                    assert!(Arc::ptr_eq(&t, &again), "{b:?} is shared with its next use");
                 }
             }
         }
