@@ -195,8 +195,10 @@ impl Default for Texts {
 impl Texts {
     /// Past this many distinct texts, new ones are no longer remembered.
     const MAX: usize = 1 << 16;
-    /// Slots of the direct-mapped table (a power of two).
-    const RECENT: usize = 64;
+    /// Slots of the direct-mapped table (a power of two): enough that a value written by an
+    /// invocation is usually still there when its completion, a few dozen events later (one
+    /// per concurrent client), names it again.
+    const RECENT: usize = 512;
     /// Longer texts are values read back, mostly each its own: hashing them to share costs
     /// more than the copy it saves.
     const SHARE_MAX: usize = 64;
@@ -206,9 +208,13 @@ impl Texts {
         if bytes.len() <= 16 {
             let packed = pack(bytes);
             let len = bytes.len() as u8;
-            let mixed = (packed as u64 ^ (packed >> 64) as u64 ^ u64::from(len))
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            let slot = (mixed >> 58) as usize % Self::RECENT;
+            // The halves are multiplied apart before they meet: of an 8-byte text both halves
+            // are the whole text, and a plain xor would send every such text to one slot.
+            let mixed = ((packed as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                ^ (packed >> 64) as u64
+                ^ u64::from(len))
+            .wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            let slot = (mixed >> (64 - Self::RECENT.trailing_zeros())) as usize;
             if let Some(r) = &self.recent[slot] {
                 if r.packed == packed && r.len == len {
                     return Some(r.text.clone());
