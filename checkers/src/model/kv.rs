@@ -201,6 +201,29 @@ impl Kv {
     }
 }
 
+/// The length of the common prefix of `a` and `b`, compared a word at a time: neighbours in
+/// the sorted strings share most of their bytes (each is an earlier value with appends).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let mut x = [0u8; 8];
+        let mut y = [0u8; 8];
+        x.copy_from_slice(&a[i..i + 8]);
+        y.copy_from_slice(&b[i..i + 8]);
+        let diff = u64::from_le_bytes(x) ^ u64::from_le_bytes(y);
+        if diff != 0 {
+            return i + (diff.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + a[i..n]
+        .iter()
+        .zip(&b[i..n])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
 /// The sparse table of [`Kv::lcp`]: level 0 holds the common prefix of each string with the
 /// one before it (at the later one's index), level k the minimum over runs of 2^k.
 fn sparse_lcp(sorted: &Strings) -> Vec<Vec<u32>> {
@@ -208,13 +231,10 @@ fn sparse_lcp(sorted: &Strings) -> Vec<Vec<u32>> {
     let mut level: Vec<u32> = (0..n)
         .map(|i| match i {
             0 => 0,
-            _ => sorted
-                .get(i - 1)
-                .unwrap_or_default()
-                .bytes()
-                .zip(sorted.get(i).unwrap_or_default().bytes())
-                .take_while(|(x, y)| x == y)
-                .count() as u32,
+            _ => common_prefix(
+                sorted.get(i - 1).unwrap_or_default().as_bytes(),
+                sorted.get(i).unwrap_or_default().as_bytes(),
+            ) as u32,
         })
         .collect();
     let mut table = Vec::new();
@@ -386,6 +406,23 @@ mod tests {
 
     fn run(kv: &Kv, ops: &[KvOp]) -> Option<KvState> {
         ops.iter().try_fold(kv.init(), |s, op| kv.step(&s, op))
+    }
+
+    #[test]
+    fn common_prefix_counts_equal_leading_bytes() {
+        let naive = |a: &[u8], b: &[u8]| a.iter().zip(b).take_while(|(x, y)| x == y).count();
+        let base = b"x 1 0 yx 2 0 yx 3 1 yx 4 2 y";
+        for len in 0..base.len() {
+            for at in 0..=len {
+                let a = &base[..len];
+                let mut b = base[..len].to_vec();
+                if at < len {
+                    b[at] ^= 0x20;
+                }
+                assert_eq!(common_prefix(a, &b), naive(a, &b), "len {len} at {at}");
+                assert_eq!(common_prefix(a, &base[..]), len);
+            }
+        }
     }
 
     #[test]

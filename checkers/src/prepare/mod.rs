@@ -148,8 +148,19 @@ fn by_key<'h, 'a>(ops: &'h [RawOp<'a>]) -> Vec<(Option<String>, Vec<&'h RawOp<'a
     type Fx = std::hash::BuildHasherDefault<crate::search::FxHasher>;
     let mut by_val: HashMap<Option<&Val>, usize, Fx> = HashMap::default();
     let mut by_name: HashMap<Option<String>, usize, Fx> = HashMap::default();
+    // Parsers share equal texts, so a key's text is mostly found by its address, unhashed.
+    // Addresses are safe keys: every text lives as long as the history they come from.
+    let mut by_text: HashMap<usize, usize, Fx> = HashMap::default();
     let mut groups: Vec<(Option<String>, Vec<&RawOp>)> = Vec::new();
     for op in ops {
+        let address = match op.key {
+            Some(Val::Str(s)) => Some(s.as_ptr() as usize),
+            _ => None,
+        };
+        if let Some(&i) = address.and_then(|a| by_text.get(&a)) {
+            groups[i].1.push(op);
+            continue;
+        }
         let i = *by_val.entry(op.key).or_insert_with(|| {
             let name = op.key.map(key_name);
             *by_name.entry(name.clone()).or_insert_with(|| {
@@ -157,6 +168,9 @@ fn by_key<'h, 'a>(ops: &'h [RawOp<'a>]) -> Vec<(Option<String>, Vec<&'h RawOp<'a
                 groups.len() - 1
             })
         });
+        if let Some(a) = address {
+            by_text.insert(a, i);
+        }
         groups[i].1.push(op);
     }
     groups

@@ -73,18 +73,64 @@ impl<'a> RawOp<'a> {
     }
 }
 
+/// Each process's pending invocation (an index into the operations). Processes are mostly
+/// small numbers, looked up twice an operation: those are kept in a vector, the rest hashed.
+#[derive(Default)]
+struct Open {
+    small: Vec<u32>,
+    large: HashMap<i64, usize, BuildHasherDefault<FxHasher>>,
+}
+
+impl Open {
+    const SMALL: usize = 1 << 16;
+    const NONE: u32 = u32::MAX;
+
+    /// The vector's slot of process `p`, when `p` is small.
+    fn slot(&mut self, p: i64) -> Option<&mut u32> {
+        let i = usize::try_from(p).ok().filter(|&i| i < Self::SMALL)?;
+        if i >= self.small.len() {
+            self.small.resize(i + 1, Self::NONE);
+        }
+        Some(&mut self.small[i])
+    }
+
+    fn get(&mut self, p: i64) -> Option<usize> {
+        match self.slot(p) {
+            Some(&mut v) if v != Self::NONE => Some(v as usize),
+            _ => self.large.get(&p).copied(),
+        }
+    }
+
+    fn insert(&mut self, p: i64, idx: usize) {
+        let fits = u32::try_from(idx).ok().filter(|&v| v != Self::NONE);
+        match (self.slot(p), fits) {
+            (Some(s), Some(v)) => *s = v,
+            _ => {
+                self.large.insert(p, idx);
+            }
+        }
+    }
+
+    fn remove(&mut self, p: i64) -> Option<usize> {
+        match self.slot(p) {
+            Some(s) if *s != Self::NONE => Some(std::mem::replace(s, Self::NONE) as usize),
+            _ => self.large.remove(&p),
+        }
+    }
+}
+
 /// Pairs each client invocation with its process's next completion. Events of non-client
 /// processes (the nemesis) are ignored.
 pub fn pair(h: &History) -> Result<Vec<RawOp<'_>>> {
     let mut ops: Vec<RawOp> = Vec::with_capacity(h.events.len() / 2 + 1);
-    let mut open: HashMap<i64, usize, BuildHasherDefault<FxHasher>> = HashMap::default();
+    let mut open = Open::default();
     for (i, ev) in h.events.iter().enumerate() {
         let Proc::Client(p) = ev.process else {
             continue;
         };
         let err = |msg: String| Error::AtLine { line: ev.line, msg };
         if ev.kind == EventType::Invoke {
-            if let Some(&prev) = open.get(&p) {
+            if let Some(prev) = open.get(p) {
                 return Err(err(format!(
                     "process {p} invokes :{} while its :{} from line {} has not completed",
                     ev.f,
@@ -105,7 +151,7 @@ pub fn pair(h: &History) -> Result<Vec<RawOp<'_>>> {
             });
             continue;
         }
-        let Some(idx) = open.remove(&p) else {
+        let Some(idx) = open.remove(p) else {
             if ev.kind == EventType::Info {
                 // Jepsen logs a lone :info for a process that crashed before invoking; harmless.
                 continue;
@@ -135,4 +181,58 @@ pub fn pair(h: &History) -> Result<Vec<RawOp<'_>>> {
         }
     }
     Ok(ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{parse, Format};
+
+    fn history(lines: &[(i64, &str)]) -> History {
+        let text: String = lines
+            .iter()
+            .map(|(p, t)| format!("{{:process {p}, :type :{t}, :f :read, :value nil}}\n"))
+            .collect();
+        parse(text.as_bytes(), Format::Edn).expect("parses")
+    }
+
+    /// Small, large and negative process numbers pair alike (they are kept apart inside).
+    #[test]
+    fn every_process_number_pairs_with_its_own_completion() {
+        let h = history(&[
+            (3, "invoke"),
+            (70_000, "invoke"),
+            (-1, "invoke"),
+            (70_000, "ok"),
+            (3, "info"),
+            (-1, "ok"),
+            (70_000, "invoke"),
+        ]);
+        let ops = pair(&h).expect("pairs");
+        let got: Vec<(i64, u64, Option<u64>, Outcome)> = ops
+            .iter()
+            .map(|o| (o.process, o.call, o.ret, o.outcome))
+            .collect();
+        let nil = &Val::Nil;
+        assert_eq!(
+            got,
+            vec![
+                (3, 0, None, Outcome::Info),
+                (70_000, 1, Some(3), Outcome::Ok(nil)),
+                (-1, 2, Some(5), Outcome::Ok(nil)),
+                (70_000, 6, None, Outcome::Pending),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_second_invocation_before_completion_is_an_error() {
+        for p in [5, 100_000, -7] {
+            let h = history(&[(p, "invoke"), (p, "invoke")]);
+            let err = pair(&h).expect_err("two pending invocations").to_string();
+            assert!(err.contains("has not completed"), "{err}");
+        }
+        let h = history(&[(100_000, "ok")]);
+        assert!(pair(&h).is_err(), "a completion without an invocation");
+    }
 }
