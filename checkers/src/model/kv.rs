@@ -76,20 +76,30 @@ impl Kv {
         // Sort the positions by their strings (`init` as one more, last): equal strings become
         // neighbours and share an id. Shared texts compare by address first; hashing instead
         // would read every byte of every string, and values run to hundreds of bytes.
+        // Each string's first eight bytes, as a number that orders like them, settle most
+        // comparisons without reading the strings.
         let n = strings.len();
         let at = |i: u32| strings.get(i as usize).copied().unwrap_or(init);
-        let mut order: Vec<u32> = (0..=n as u32).collect();
-        order.sort_unstable_by(|&a, &b| {
-            let (a, b) = (at(a), at(b));
-            if std::ptr::eq(a, b) {
-                std::cmp::Ordering::Equal
-            } else {
-                a.cmp(b)
-            }
+        let lead = |s: &str| {
+            let mut w = [0u8; 8];
+            let k = s.len().min(8);
+            w[..k].copy_from_slice(&s.as_bytes()[..k]);
+            u64::from_be_bytes(w)
+        };
+        let mut order: Vec<(u64, u32)> = (0..=n as u32).map(|i| (lead(at(i)), i)).collect();
+        order.sort_unstable_by(|&(la, a), &(lb, b)| {
+            la.cmp(&lb).then_with(|| {
+                let (a, b) = (at(a), at(b));
+                if std::ptr::eq(a, b) {
+                    std::cmp::Ordering::Equal
+                } else {
+                    a.cmp(b)
+                }
+            })
         });
         let mut ids = vec![0u32; n + 1];
         let mut distinct: Vec<&str> = Vec::new();
-        for &i in &order {
+        for &(_, i) in &order {
             let s = at(i);
             if !distinct
                 .last()
@@ -406,6 +416,31 @@ mod tests {
 
     fn run(kv: &Kv, ops: &[KvOp]) -> Option<KvState> {
         ops.iter().try_fold(kv.init(), |s, op| kv.step(&s, op))
+    }
+
+    /// Ids number the distinct strings in their order, whatever their first eight bytes
+    /// share, and equal strings stored apart get one id.
+    #[test]
+    fn ids_follow_string_order() {
+        let apart = String::from("x 1 0 yx 2 0 y");
+        let strings = [
+            "x 1 0 yx 2 0 y",
+            "x 1 0 y",
+            "",
+            &apart,
+            "x 1 0 yx 2 0 yx 3 0 y",
+            "ab",
+            "ab\u{1}",
+            "x 1 0 yx 1 0 y",
+        ];
+        let (kv, ids) = Kv::with_ids("ab", &strings);
+        for (a, &ia) in strings.iter().zip(&ids) {
+            assert_eq!(kv.string(ia), *a);
+            for (b, &ib) in strings.iter().zip(&ids) {
+                assert_eq!(a.cmp(b), ia.cmp(&ib), "{a:?} vs {b:?}");
+            }
+        }
+        assert_eq!(kv.id("ab"), Some(ids[5]));
     }
 
     #[test]
