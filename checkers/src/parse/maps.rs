@@ -293,10 +293,55 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// Whether the bytes at the cursor are `w`; if so the cursor moves past them.
+    #[inline(always)]
+    fn literal<const N: usize>(&mut self, w: &[u8; N]) -> Option<()> {
+        let (head, _) = self.s[self.i..].split_first_chunk::<N>()?;
+        (head == w).then(|| self.i += N)
+    }
+
+    /// Porcupine's kv logs write every event in one layout, `{:process 0, :type :invoke, :f
+    /// :get, :key "3", :value nil}`: its fixed text is matched a piece at a time instead of
+    /// scanned field by field. Any other layout is left to [`Scan::fields`].
+    fn kv_layout(&mut self, line: usize, texts: &mut Texts) -> Option<RawEvent> {
+        self.literal(b"{:process ")?;
+        let Val::Int(process) = self.value(0, texts)? else {
+            return None;
+        };
+        self.literal(b", :type ")?;
+        let kind = self.event_type()?;
+        self.literal(b", :f ")?;
+        let f = texts.get(self.keyword()?)?;
+        self.literal(b", :key ")?;
+        let key = self.value(0, texts)?;
+        self.literal(b", :value ")?;
+        let value = self.value(0, texts)?;
+        self.literal(b"}")?;
+        Some(RawEvent {
+            process: Proc::Client(process),
+            kind,
+            f,
+            key: Some(key),
+            value,
+            time: None,
+            line,
+        })
+    }
+
     fn event(&mut self, line: usize, texts: &mut Texts) -> Option<RawEvent> {
         if self.peek()? != b'{' {
             return None;
         }
+        let start = self.i;
+        if let Some(ev) = self.kv_layout(line, texts) {
+            return Some(ev);
+        }
+        self.i = start;
+        self.fields(line, texts)
+    }
+
+    /// An op map read field by field, in any order.
+    fn fields(&mut self, line: usize, texts: &mut Texts) -> Option<RawEvent> {
         self.i += 1;
         let (mut process, mut kind, mut f, mut key, mut value, mut time) =
             (None, None, None, None, Val::Nil, None);
@@ -404,6 +449,36 @@ mod tests {
             _ => None,
         };
         parse_range(src, r.offset(), src.len(), 1, wrapped, true)
+    }
+
+    /// The scans (the kv layout, and field by field) read op maps exactly as the general
+    /// reader does: the kv layout and its near misses, other orders, extra fields, the nemesis.
+    #[test]
+    fn scans_read_like_the_general_reader() {
+        let lines = [
+            r#"{:process 0, :type :invoke, :f :get, :key "3", :value nil}"#,
+            r#"{:process 12, :type :ok, :f :append, :key "8", :value "x 12 0 y"}"#,
+            r#"{:process -1, :type :fail, :f :put, :key 7, :value [1 "a" :b]}"#,
+            r#"{:process 3, :type :info, :f :get, :key "3", :value 42}"#,
+            r#"{:process 3, :type :ok, :f :get, :key "3", :value true}"#,
+            r#"{:process :nemesis, :type :info, :f :start, :key "3", :value nil}"#,
+            r#"{:type :invoke, :process 0, :f :get, :key "3", :value nil}"#,
+            r#"{:process 0, :type :invoke, :f :get, :key "3", :value nil, :time 5}"#,
+            r#"{:process 0,  :type :invoke, :f :get, :key "3", :value nil}"#,
+            r#"{:process 0, :type :invoke, :f :get, :value nil}"#,
+            r#"{:process 0, :type :invoke, :f :get, :key "3"}"#,
+        ];
+        for l in lines {
+            let mut texts = Texts::default();
+            let mut scan = Scan {
+                s: l.as_bytes(),
+                i: 0,
+            };
+            let fast = scan.event(7, &mut texts).expect("the scan reads it");
+            assert_eq!(scan.i, l.len(), "{l}");
+            let v = Reader::new(l.as_bytes()).read().unwrap().unwrap();
+            assert_eq!(fast, event(&v, 7, l.as_bytes(), 0).unwrap(), "{l}");
+        }
     }
 
     /// The word-at-a-time search finds the first quote or backslash wherever it falls, also
