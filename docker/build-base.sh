@@ -17,6 +17,21 @@ die() { say "error: $*"; exit 1; }
 
 command -v docker >/dev/null || die "docker CLI not found; install Docker Engine first"
 
+# Several first runs at once (parallel `faultline test`s on a fresh machine) would each run
+# apt-get and debootstrap and race on dpkg's lock: one builds, the others wait for it and use
+# what it built. A rebuild asked for by hand (the image already there) still rebuilds.
+had_image=0
+docker image inspect "$tag" >/dev/null 2>&1 && had_image=1
+lock="${TMPDIR:-/tmp}/faultline-build-base.lock"
+if command -v flock >/dev/null && touch "$lock" 2>/dev/null; then
+    exec 9>>"$lock"
+    flock 9
+    if [ "$had_image" = 0 ] && docker image inspect "$tag" >/dev/null 2>&1; then
+        say "$tag was built by another run meanwhile"
+        exit 0
+    fi
+fi
+
 if ! command -v debootstrap >/dev/null; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
         say "installing debootstrap with apt-get"
