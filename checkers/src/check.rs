@@ -14,6 +14,7 @@ use crate::parse::History;
 use crate::prepare::{prepare, KeyOps, Prepared};
 use crate::search::{Budget, Search, SearchOutcome};
 use crate::value::Val;
+use crate::Validity;
 
 /// Limits and parallelism of a check.
 #[derive(Debug, Clone)]
@@ -60,24 +61,21 @@ pub enum Verdict {
 impl Verdict {
     /// `valid`, `invalid` or `unknown`.
     pub fn label(&self) -> &'static str {
-        match self {
-            Verdict::Valid => "valid",
-            Verdict::Invalid(_) => "invalid",
-            Verdict::Unknown(_) => "unknown",
-        }
+        self.validity().label()
     }
 
-    fn rank(&self) -> u8 {
+    /// The verdict without its counterexample or reason.
+    pub fn validity(&self) -> Validity {
         match self {
-            Verdict::Valid => 0,
-            Verdict::Unknown(_) => 1,
-            Verdict::Invalid(_) => 2,
+            Verdict::Valid => Validity::Valid,
+            Verdict::Unknown(_) => Validity::Unknown,
+            Verdict::Invalid(_) => Validity::Invalid,
         }
     }
 
     /// The worse of two verdicts (the first one on a tie).
     pub fn worst(self, other: Verdict) -> Verdict {
-        if other.rank() > self.rank() {
+        if other.validity() > self.validity() {
             other
         } else {
             self
@@ -92,8 +90,9 @@ pub struct KeyResult {
     /// Operations of this key, and how many the reductions set aside before searching.
     pub ops: usize,
     pub reduced: usize,
-    /// `valid`, `invalid` or `unknown`.
-    pub valid: &'static str,
+    /// Written as a label: `"valid"`, `"invalid"` or `"unknown"`.
+    #[serde(serialize_with = "crate::validity::as_label::serialize")]
+    pub valid: Validity,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub millis: f64,
@@ -258,10 +257,10 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
         .min();
     for (i, outcome, stats, ms) in finished {
         let (valid, reason) = match outcome {
-            SearchOutcome::Linearizable => ("valid", None),
-            SearchOutcome::NotLinearizable => ("invalid", None),
+            SearchOutcome::Linearizable => (Validity::Valid, None),
+            SearchOutcome::NotLinearizable => (Validity::Invalid, None),
             SearchOutcome::Stopped(r) if r == "cancelled" => (
-                "unknown",
+                Validity::Unknown,
                 Some(format!(
                     "not checked: key {} is already not linearizable",
                     first_invalid
@@ -269,8 +268,8 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
                         .unwrap_or("-")
                 )),
             ),
-            SearchOutcome::Stopped(r) => ("unknown", Some(r)),
-            SearchOutcome::StepLimit => ("unknown", Some("step limit reached".into())),
+            SearchOutcome::Stopped(r) => (Validity::Unknown, Some(r)),
+            SearchOutcome::StepLimit => (Validity::Unknown, Some("step limit reached".into())),
         };
         results[i] = Some(KeyResult {
             key: keys[i].key.clone(),
@@ -279,7 +278,7 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
             valid,
             reason,
             millis: ms,
-            steps: if valid == "unknown" && first_invalid.is_some() {
+            steps: if valid == Validity::Unknown && first_invalid.is_some() {
                 0
             } else {
                 stats.steps
@@ -289,7 +288,7 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
     }
     let mut verdict = Verdict::Valid;
     for r in results.iter().flatten() {
-        if r.valid == "unknown" && first_invalid.is_none() {
+        if r.valid == Validity::Unknown && first_invalid.is_none() {
             verdict = verdict.worst(Verdict::Unknown(format!(
                 "{}{}",
                 r.key
@@ -417,11 +416,14 @@ mod tests {
             }
             assert_eq!(results.len(), 12);
             assert_eq!(
-                results.iter().filter(|r| r.valid == "invalid").count(),
+                results
+                    .iter()
+                    .filter(|r| r.valid == Validity::Invalid)
+                    .count(),
                 1,
                 "{threads} threads"
             );
-            for r in results.iter().filter(|r| r.valid == "unknown") {
+            for r in results.iter().filter(|r| r.valid == Validity::Unknown) {
                 let why = r.reason.as_deref().unwrap_or_default();
                 assert!(why.contains("key k7 is already not linearizable"), "{why}");
             }
@@ -433,6 +435,8 @@ mod tests {
         };
         let (verdict, results) = check_keys(&valid, &limits);
         assert_eq!(verdict, Verdict::Valid);
-        assert!(results.iter().all(|r| r.valid == "valid" && r.steps > 0));
+        assert!(results
+            .iter()
+            .all(|r| r.valid == Validity::Valid && r.steps > 0));
     }
 }

@@ -14,6 +14,7 @@
 //! * [`check()`]: one key; [`check_keys`]/[`check_history`]: many keys in parallel, combined
 //!   (invalid beats unknown beats valid), with time and memory limits.
 //! * [`explain`]: shrinks a failing key to a core and says why no order works.
+//! * [`Validity`]: the one verdict (valid / unknown / invalid) everything combines by priority.
 //! * [`gen`]: a seeded generator of register histories (valid, or with planted stale reads).
 //!
 //! ```
@@ -45,6 +46,7 @@ pub mod prepare;
 pub mod reduce;
 pub mod search;
 pub mod set;
+pub mod validity;
 pub mod value;
 
 pub use check::{
@@ -54,4 +56,5 @@ pub use error::{Error, Result};
 pub use explain::{CoreOp, Counterexample};
 pub use model::{Model, ModelKind};
 pub use op::{OpMeta, Operation};
+pub use validity::Validity;
 pub use value::Val;

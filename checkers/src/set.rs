@@ -12,15 +12,7 @@ use serde_json::Value;
 use crate::history::{Event, EventType, NemesisTag, Process};
 use crate::parse::{History, Proc};
 use crate::value::Val;
-
-/// The verdict, by priority: invalid beats unknown beats valid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SetValidity {
-    Valid,
-    Invalid,
-    Unknown,
-}
+use crate::Validity;
 
 /// What happened to one key's set.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -44,7 +36,9 @@ pub struct SetKeyResult {
 /// The whole check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SetReport {
-    pub valid: SetValidity,
+    /// Written as a label (`"valid"`), as it always has been.
+    #[serde(with = "crate::validity::as_label")]
+    pub valid: Validity,
     /// Why the verdict is not `valid`, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -144,7 +138,7 @@ pub fn check(history: &[Event]) -> SetReport {
     }
 
     let mut report = SetReport {
-        valid: SetValidity::Valid,
+        valid: Validity::Valid,
         reason: None,
         lost_count: 0,
         unexpected_count: 0,
@@ -195,19 +189,19 @@ pub fn check(history: &[Event]) -> SetReport {
     }
     let duplicated: usize = report.keys.values().map(|r| r.duplicated.len()).sum();
     if report.lost_count + report.unexpected_count + duplicated > 0 {
-        report.valid = SetValidity::Invalid;
+        report.valid = Validity::Invalid;
         report.reason = Some(format!(
             "{} acknowledged adds lost, {} unexpected elements, {} duplicated elements",
             report.lost_count, report.unexpected_count, duplicated
         ));
     } else if !unread.is_empty() {
-        report.valid = SetValidity::Unknown;
+        report.valid = Validity::Unknown;
         report.reason = Some(format!(
             "no final read completed for keys {}",
             unread.join(", ")
         ));
     } else if report.keys.is_empty() {
-        report.valid = SetValidity::Unknown;
+        report.valid = Validity::Unknown;
         report.reason = Some("the history has no set operations".into());
     }
     report
@@ -249,7 +243,7 @@ mod tests {
             (2, Ok, "read", json!([1, 2])),
         ]);
         let r = check(&h);
-        assert_eq!(r.valid, SetValidity::Valid, "{r:?}");
+        assert_eq!(r.valid, Validity::Valid, "{r:?}");
         assert_eq!(r.keys["k"].acknowledged, 2);
     }
 
@@ -262,7 +256,7 @@ mod tests {
             (2, Ok, "read", json!([])),
         ]);
         let r = check(&h);
-        assert_eq!(r.valid, SetValidity::Invalid);
+        assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.lost_count, 1);
         assert_eq!(r.keys["k"].lost, vec![json!(1)]);
     }
@@ -276,7 +270,7 @@ mod tests {
             (2, Ok, "read", json!([1, 9])),
         ]);
         let r = check(&h);
-        assert_eq!(r.valid, SetValidity::Invalid);
+        assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.unexpected_count, 2);
     }
 
@@ -292,7 +286,7 @@ mod tests {
             (2, Ok, "read", json!([1, 3])),
         ]);
         let r = check(&h);
-        assert_eq!(r.valid, SetValidity::Valid, "{r:?}");
+        assert_eq!(r.valid, Validity::Valid, "{r:?}");
         assert_eq!(r.recovered_count, 2);
         assert_eq!(r.lost_count, 0);
     }
@@ -305,7 +299,7 @@ mod tests {
             (2, Invoke, "read", json!(null)),
             (2, Ok, "read", json!([1, 1])),
         ]);
-        assert_eq!(check(&h).valid, SetValidity::Invalid);
+        assert_eq!(check(&h).valid, Validity::Invalid);
     }
 
     #[test]
@@ -317,9 +311,9 @@ mod tests {
             (2, Info, "read", json!(null)),
         ]);
         let r = check(&h);
-        assert_eq!(r.valid, SetValidity::Unknown);
+        assert_eq!(r.valid, Validity::Unknown);
         assert!(r.reason.unwrap().contains("k"));
-        assert_eq!(check(&[]).valid, SetValidity::Unknown);
+        assert_eq!(check(&[]).valid, Validity::Unknown);
     }
 
     /// A Jepsen EDN set history: a lost acknowledged add is found, whatever the format.
@@ -337,7 +331,7 @@ mod tests {
         let h = crate::parse::parse_auto(src).unwrap();
         assert!(is_set_history(&h));
         let r = check_history(&h);
-        assert_eq!(r.valid, SetValidity::Invalid);
+        assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.lost_count, 1);
         assert_eq!(r.recovered_count, 1);
         assert_eq!(r.keys[""].lost, vec![json!(2)]);

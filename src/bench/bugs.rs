@@ -14,7 +14,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::Value;
 
-use crate::cli::exit::{bad_input, Code};
+use crate::exit::{bad_input, Validity};
 use crate::runner::campaign::parse;
 
 #[derive(Debug, Args)]
@@ -60,7 +60,7 @@ struct Row {
     check_ms: Vec<f64>,
 }
 
-pub fn run(args: BugsBenchArgs) -> anyhow::Result<Code> {
+pub fn run(args: BugsBenchArgs) -> anyhow::Result<Validity> {
     if args.seeds == 0 {
         return Err(bad_input("--seeds must be at least 1"));
     }
@@ -116,9 +116,9 @@ pub fn run(args: BugsBenchArgs) -> anyhow::Result<Code> {
     let all_caught = rows.iter().all(|r| r.caught as u64 == r.seeds);
     let all_clean = rows.iter().all(|r| r.clean_valid == r.clean_runs);
     Ok(if all_caught && all_clean {
-        Code::Valid
+        Validity::Valid
     } else {
-        Code::Invalid
+        Validity::Invalid
     })
 }
 

@@ -10,7 +10,7 @@ use anyhow::Context;
 use checkers::gen::GenConfig;
 use clap::Args;
 
-use crate::cli::exit::{bad_input, Code};
+use crate::exit::{bad_input, Validity};
 
 #[derive(Debug, Args)]
 pub struct CheckerBenchArgs {
@@ -66,7 +66,7 @@ struct Measured {
     inproc_ms: f64,
 }
 
-pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Code> {
+pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Validity> {
     let data = match args.data {
         Some(d) => d,
         None => [
@@ -269,7 +269,11 @@ pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Code> {
          largest peak; `met` judges wall time, or in-proc where the target says so)",
         args.runs.max(1)
     );
-    Ok(if all_met { Code::Valid } else { Code::Invalid })
+    Ok(if all_met {
+        Validity::Valid
+    } else {
+        Validity::Invalid
+    })
 }
 
 fn case(

@@ -7,9 +7,9 @@ use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 use crate::cli::cluster::block_on;
-use crate::cli::exit::Code;
 use crate::cli::image::ImageSource;
 use crate::cluster::{self, Cluster, ClusterSpec};
+use crate::exit::Validity;
 
 #[derive(Debug, Args)]
 pub struct ClusterBenchArgs {
@@ -23,9 +23,9 @@ pub struct ClusterBenchArgs {
     pub source: ImageSource,
 }
 
-pub fn run(args: ClusterBenchArgs) -> anyhow::Result<Code> {
+pub fn run(args: ClusterBenchArgs) -> anyhow::Result<Validity> {
     if args.runs == 0 {
-        return Err(crate::cli::exit::bad_input("--runs must be at least 1"));
+        return Err(crate::exit::bad_input("--runs must be at least 1"));
     }
     block_on(async move {
         let docker = cluster::docker::connect().await?;
@@ -71,6 +71,6 @@ pub fn run(args: ClusterBenchArgs) -> anyhow::Result<Code> {
             ]);
         }
         println!("{table}");
-        Ok(Code::Valid)
+        Ok(Validity::Valid)
     })
 }

@@ -8,7 +8,7 @@ mod runner;
 
 use clap::{Args, Subcommand};
 
-use crate::cli::exit::Code;
+use crate::exit::Validity;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -31,7 +31,7 @@ pub enum BenchTarget {
     Runner(runner::RunnerBenchArgs),
 }
 
-pub fn run(args: BenchArgs) -> anyhow::Result<Code> {
+pub fn run(args: BenchArgs) -> anyhow::Result<Validity> {
     match args.target {
         None => checker::run(checker::CheckerBenchArgs::default()),
         Some(BenchTarget::Checker(a)) => checker::run(a),

@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
-use crate::cli::exit::{bad_input, Code};
+use crate::exit::{bad_input, Validity};
 
 #[derive(Debug, Args)]
 pub struct NodeBenchArgs {
@@ -65,7 +65,7 @@ enum System {
     Etcd,
 }
 
-pub fn run(args: NodeBenchArgs) -> anyhow::Result<Code> {
+pub fn run(args: NodeBenchArgs) -> anyhow::Result<Validity> {
     if args.clients == 0 || args.seconds == 0 || args.keys == 0 {
         return Err(bad_input(
             "--clients, --seconds and --keys must be at least 1",
@@ -88,7 +88,7 @@ pub fn run(args: NodeBenchArgs) -> anyhow::Result<Code> {
         if args.etcd {
             bench_system(System::Etcd, &args).await?;
         }
-        Ok(Code::Valid)
+        Ok(Validity::Valid)
     })
 }
 

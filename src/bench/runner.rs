@@ -15,7 +15,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use tokio::sync::watch;
 
-use crate::cli::exit::{bad_input, Code};
+use crate::exit::{bad_input, Validity};
 use crate::runner::campaign::parse;
 use crate::runner::client::HttpClient;
 use crate::runner::clients::Workers;
@@ -55,7 +55,7 @@ struct Round {
     bytes: u64,
 }
 
-pub fn run(args: RunnerBenchArgs) -> anyhow::Result<Code> {
+pub fn run(args: RunnerBenchArgs) -> anyhow::Result<Validity> {
     if args.concurrency == 0 || args.seconds == 0 || args.rounds == 0 {
         return Err(bad_input(
             "--concurrency, --seconds and --rounds must be at least 1",
@@ -134,7 +134,7 @@ pub fn run(args: RunnerBenchArgs) -> anyhow::Result<Code> {
         "recording cost: {:.2}% of throughput (median vs median)",
         (off - on) / off * 100.0
     );
-    Ok(Code::Valid)
+    Ok(Validity::Valid)
 }
 
 async fn measure(args: &RunnerBenchArgs, record: bool, dir: &Path) -> anyhow::Result<Round> {

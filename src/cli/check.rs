@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use checkers::parse::{self, Format};
-use checkers::set::{SetReport, SetValidity};
+use checkers::set::SetReport;
 use checkers::{CheckResult, Counterexample, Limits, ModelKind, Val, Verdict};
 use clap::Args;
 use serde_json::json;
 
-use super::exit::{bad_input, Code};
+use crate::exit::{bad_input, Validity};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -252,7 +252,7 @@ fn check_file(
     Ok(outcome)
 }
 
-pub fn run(args: CheckArgs) -> anyhow::Result<Code> {
+pub fn run(args: CheckArgs) -> anyhow::Result<Validity> {
     keep_freed_memory();
     let files = expand(&args.paths)?;
     if files.is_empty() {
@@ -286,7 +286,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Code> {
             })
         },
     };
-    let mut code = Code::Valid;
+    let mut code = Validity::Valid;
     let mut bad = false;
     let mut docs = Vec::new();
     for (i, path) in files.iter().enumerate() {
@@ -295,18 +295,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Code> {
         match &outcome {
             FileOutcome::BadInput(_) => bad = true,
             FileOutcome::Checked { result, .. } => {
-                code = code.worst(match result.verdict {
-                    Verdict::Valid => Code::Valid,
-                    Verdict::Invalid(_) => Code::Invalid,
-                    Verdict::Unknown(_) => Code::Unknown,
-                });
+                code = code.worst(result.verdict.validity());
             }
             FileOutcome::Set { report, .. } => {
-                code = code.worst(match report.valid {
-                    SetValidity::Valid => Code::Valid,
-                    SetValidity::Invalid => Code::Invalid,
-                    SetValidity::Unknown => Code::Unknown,
-                });
+                code = code.worst(report.valid);
             }
         }
         if args.json {
@@ -316,15 +308,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Code> {
         }
     }
     if args.json {
-        let valid = if bad {
-            json!("error")
-        } else {
-            match code {
-                Code::Valid => json!(true),
-                Code::Invalid => json!(false),
-                Code::Unknown => json!("unknown"),
-            }
-        };
+        let valid = if bad { json!("error") } else { json!(code) };
         let doc = json!({ "valid": valid, "files": docs });
         println!(
             "{}",
@@ -358,15 +342,15 @@ fn file_text(path: &Path, outcome: &FileOutcome) -> String {
             );
             let why = report.reason.as_deref().unwrap_or_default();
             match report.valid {
-                SetValidity::Valid => format!(
+                Validity::Valid => format!(
                     "{}: valid ({format}, {summary}; {} indeterminate adds read back)\n",
                     path.display(),
                     report.recovered_count
                 ),
-                SetValidity::Unknown => {
+                Validity::Unknown => {
                     format!("{}: UNKNOWN: {why} ({format}, {summary})\n", path.display())
                 }
-                SetValidity::Invalid => {
+                Validity::Invalid => {
                     let mut s =
                         format!("{}: INVALID: {why} ({format}, {summary})\n", path.display());
                     let show = |v: &[serde_json::Value]| {
@@ -486,11 +470,7 @@ fn file_json(path: &Path, outcome: &FileOutcome) -> serde_json::Value {
             "path": path.display().to_string(),
             "format": format.name(),
             "model": "set",
-            "valid": match report.valid {
-                SetValidity::Valid => json!(true),
-                SetValidity::Invalid => json!(false),
-                SetValidity::Unknown => json!("unknown"),
-            },
+            "valid": json!(report.valid),
             "reason": report.reason,
             "set": report,
             "warnings": warnings,
@@ -514,11 +494,7 @@ fn file_json(path: &Path, outcome: &FileOutcome) -> serde_json::Value {
                 .map(|k| {
                     let mut v = serde_json::to_value(k).unwrap_or_default();
                     if let Some(o) = v.as_object_mut() {
-                        let valid = match k.valid {
-                            "valid" => json!(true),
-                            "invalid" => json!(false),
-                            _ => json!("unknown"),
-                        };
+                        let valid = json!(k.valid);
                         o.insert("valid".into(), valid);
                     }
                     v

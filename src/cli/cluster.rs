@@ -7,9 +7,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
-use super::exit::{bad_input, Code};
 use super::image::ImageSource;
 use crate::cluster::{self, names, Cluster, ClusterSpec, ClusterStatus};
+use crate::exit::{bad_input, Validity};
 
 #[derive(Debug, Subcommand)]
 pub enum ClusterArgs {
@@ -109,7 +109,7 @@ pub fn block_on<T>(fut: impl std::future::Future<Output = anyhow::Result<T>>) ->
         .block_on(fut)
 }
 
-pub fn run(args: ClusterArgs) -> anyhow::Result<Code> {
+pub fn run(args: ClusterArgs) -> anyhow::Result<Validity> {
     block_on(async move {
         match args {
             ClusterArgs::Up(a) => up(a).await,
@@ -121,7 +121,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<Code> {
     })
 }
 
-async fn up(args: UpArgs) -> anyhow::Result<Code> {
+async fn up(args: UpArgs) -> anyhow::Result<Validity> {
     let name = args.name.name;
     names::validate(&name)?;
     let image = match args.image {
@@ -158,10 +158,10 @@ async fn up(args: UpArgs) -> anyhow::Result<Code> {
             cluster.subnet()
         ),
     }
-    Ok(Code::Valid)
+    Ok(Validity::Valid)
 }
 
-async fn status(args: StatusArgs) -> anyhow::Result<Code> {
+async fn status(args: StatusArgs) -> anyhow::Result<Validity> {
     let cluster = Cluster::connect(&args.name.name).await?;
     let status = cluster.status().await?;
     if args.json {
@@ -174,16 +174,16 @@ async fn status(args: StatusArgs) -> anyhow::Result<Code> {
         println!("leader: {}", status.leader.as_deref().unwrap_or("none"));
         println!("faults: {}", status.faults.describe());
     }
-    Ok(Code::Valid)
+    Ok(Validity::Valid)
 }
 
-async fn logs(args: LogsArgs) -> anyhow::Result<Code> {
+async fn logs(args: LogsArgs) -> anyhow::Result<Validity> {
     let cluster = Cluster::connect(&args.name.name).await?;
     if let Some(dir) = args.out {
         for path in cluster.collect_logs(&dir).await? {
             println!("{}", path.display());
         }
-        return Ok(Code::Valid);
+        return Ok(Validity::Valid);
     }
     let node_name = args.node.unwrap_or_default();
     let Some(node) = cluster.node(&node_name) else {
@@ -191,10 +191,10 @@ async fn logs(args: LogsArgs) -> anyhow::Result<Code> {
     };
     let mut stdout = tokio::io::stdout();
     cluster::logs::copy(&cluster, node, args.follow, &mut stdout).await?;
-    Ok(Code::Valid)
+    Ok(Validity::Valid)
 }
 
-async fn down(args: DownArgs) -> anyhow::Result<Code> {
+async fn down(args: DownArgs) -> anyhow::Result<Validity> {
     let name = args.name.name;
     let docker = cluster::docker::connect().await?;
     let removed = cluster::lifecycle::down(&docker, &name, args.keep_volumes).await?;
@@ -213,10 +213,10 @@ async fn down(args: DownArgs) -> anyhow::Result<Code> {
             }
         );
     }
-    Ok(Code::Valid)
+    Ok(Validity::Valid)
 }
 
-async fn ls(args: LsArgs) -> anyhow::Result<Code> {
+async fn ls(args: LsArgs) -> anyhow::Result<Validity> {
     let docker = cluster::docker::connect().await?;
     let clusters = cluster::inventory::ls(&docker).await?;
     if args.json {
@@ -224,7 +224,7 @@ async fn ls(args: LsArgs) -> anyhow::Result<Code> {
             "{}",
             serde_json::to_string_pretty(&clusters).context("encoding the list")?
         );
-        return Ok(Code::Valid);
+        return Ok(Validity::Valid);
     }
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
@@ -243,7 +243,7 @@ async fn ls(args: LsArgs) -> anyhow::Result<Code> {
     } else {
         println!("{table}");
     }
-    Ok(Code::Valid)
+    Ok(Validity::Valid)
 }
 
 /// A node name for the CLI's error messages: unknown names are bad input.

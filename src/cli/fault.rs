@@ -6,9 +6,9 @@ use clap::{Args, Subcommand};
 use nemesis::fault::{FaultExecutor, NodeName};
 
 use super::cluster::{block_on, unknown_node};
-use super::exit::{bad_input, Code};
 use super::kv::ClusterArg;
 use crate::cluster::{partition, Cluster};
+use crate::exit::{bad_input, Validity};
 
 #[derive(Debug, Subcommand)]
 pub enum FaultArgs {
@@ -60,7 +60,7 @@ pub struct HealArgs {
     pub cluster: ClusterArg,
 }
 
-pub fn run(args: FaultArgs) -> anyhow::Result<Code> {
+pub fn run(args: FaultArgs) -> anyhow::Result<Validity> {
     block_on(async move {
         let start = Instant::now();
         let (cluster, what) = match args {
@@ -87,7 +87,7 @@ pub fn run(args: FaultArgs) -> anyhow::Result<Code> {
         // Read back from Docker and the nodes, not from what we meant to do.
         let active = cluster.faults().active().await?;
         println!("faults: {}", active.describe());
-        Ok(Code::Valid)
+        Ok(Validity::Valid)
     })
 }
 

@@ -7,7 +7,7 @@ use anyhow::Context;
 use checkers::gen::{generate, write_jsonl, GenConfig};
 use clap::Args;
 
-use super::exit::{bad_input, Code};
+use crate::exit::{bad_input, Validity};
 
 #[derive(Debug, Args)]
 pub struct GenHistoryArgs {
@@ -42,7 +42,7 @@ pub struct GenHistoryArgs {
     pub no_cas: bool,
 }
 
-pub fn run(args: GenHistoryArgs) -> anyhow::Result<Code> {
+pub fn run(args: GenHistoryArgs) -> anyhow::Result<Validity> {
     for (name, v) in [
         ("--crash", args.crash),
         ("--fail", args.fail),
@@ -82,5 +82,5 @@ pub fn run(args: GenHistoryArgs) -> anyhow::Result<Code> {
             .with_context(|| format!("writing {}", args.out.display()))?;
         tracing::info!(target: "faultline::gen", "wrote {} events to {}", events.len(), args.out.display());
     }
-    Ok(Code::Valid)
+    Ok(Validity::Valid)
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::cluster::block_on;
-use super::exit::Code;
 use crate::cluster::{self, image::Built};
+use crate::exit::Validity;
 
 #[derive(Debug, Subcommand)]
 pub enum ImageArgs {
@@ -46,14 +46,14 @@ impl ImageSource {
     }
 }
 
-pub fn run(args: ImageArgs) -> anyhow::Result<Code> {
+pub fn run(args: ImageArgs) -> anyhow::Result<Validity> {
     match args {
         ImageArgs::Build(a) => block_on(async move {
             let docker = cluster::docker::connect().await?;
             let built = cluster::image::ensure(&docker, &a.source.options()).await?;
             report(&built);
             println!("{}", built.tag);
-            Ok(Code::Valid)
+            Ok(Validity::Valid)
         }),
     }
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::cluster::block_on;
-use super::exit::Code;
 use crate::cluster::api::{Api, Reply};
 use crate::cluster::{names, Cluster};
+use crate::exit::Validity;
 
 #[derive(Debug, Subcommand)]
 pub enum KvArgs {
@@ -49,7 +49,7 @@ pub struct ClusterArg {
     pub cluster: String,
 }
 
-pub fn run(args: KvArgs) -> anyhow::Result<Code> {
+pub fn run(args: KvArgs) -> anyhow::Result<Validity> {
     block_on(async move {
         let (cluster_name, op) = match args {
             KvArgs::Get { key, cluster } => (cluster.cluster, Op::Get { key }),
@@ -88,7 +88,7 @@ enum Op {
 /// How long to keep trying while every node refuses (an election in progress).
 const RETRY_FOR: Duration = Duration::from_secs(5);
 
-async fn execute(cluster: &Cluster, op: &Op) -> anyhow::Result<Code> {
+async fn execute(cluster: &Cluster, op: &Op) -> anyhow::Result<Validity> {
     let api = Api::new(Duration::from_secs(5))?;
     let deadline = tokio::time::Instant::now() + RETRY_FOR;
     loop {
@@ -116,7 +116,7 @@ async fn attempt(
     cluster: &Cluster,
     api: &Api,
     op: &Op,
-) -> anyhow::Result<Result<Code, Vec<String>>> {
+) -> anyhow::Result<Result<Validity, Vec<String>>> {
     let leader = cluster.leader().await?;
     // The leader first; every node forwards to the leader it knows, so the others are fallbacks.
     let mut order: Vec<_> = cluster.nodes().iter().collect();
@@ -138,7 +138,7 @@ async fn attempt(
                     },
                     Op::Put { .. } | Op::Cas { .. } => println!("ok"),
                 }
-                return Ok(Ok(Code::Valid));
+                return Ok(Ok(Validity::Valid));
             }
             Reply::CasMismatch { current } => {
                 let current = match current {
@@ -147,7 +147,7 @@ async fn attempt(
                     other => other.to_string(),
                 };
                 println!("cas mismatch: current value is {current}");
-                return Ok(Ok(Code::Invalid));
+                return Ok(Ok(Validity::Invalid));
             }
             Reply::Error {
                 message,
@@ -163,7 +163,7 @@ async fn attempt(
                     node.name,
                     cluster.name()
                 );
-                return Ok(Ok(Code::Unknown));
+                return Ok(Ok(Validity::Unknown));
             }
         }
     }

@@ -3,7 +3,6 @@
 
 pub mod check;
 pub mod cluster;
-pub mod exit;
 pub mod fault;
 pub mod gen_history;
 pub mod history_file;
@@ -17,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use exit::Code;
+use crate::exit::{self, Validity};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,8 +74,9 @@ pub fn main() -> ExitCode {
     // other command keeps stdout for its results.
     let serving = matches!(&cli.command, Command::Node(n) if n.cmd.is_none());
     init_tracing(serving);
+    quiet_on_closed_stdout(&cli.command);
     match run(cli.command) {
-        Ok(code) => ExitCode::from(code as u8),
+        Ok(verdict) => ExitCode::from(exit::code(verdict)),
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(exit::code_for(&err))
@@ -84,7 +84,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> anyhow::Result<Code> {
+fn run(command: Command) -> anyhow::Result<Validity> {
     match command {
         Command::Check(args) => check::run(args),
         Command::Bench(args) => crate::bench::run(args),
@@ -97,6 +97,23 @@ fn run(command: Command) -> anyhow::Result<Code> {
         Command::Test(args) => test::run(args),
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
+    }
+}
+
+/// A command that prints results ends quietly when the reader of its output goes away
+/// (`faultline check ... | head`), like any Unix tool. Servers and runs keep SIGPIPE ignored
+/// (Rust's default): a client that resets a socket must not end a node, `serve` or a test.
+fn quiet_on_closed_stdout(command: &Command) {
+    let long_running = matches!(
+        command,
+        Command::Node(_) | Command::Serve(_) | Command::Test(_)
+    );
+    if !long_running {
+        // SAFETY: called before this process starts any thread; SIG_DFL is always a valid
+        // disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
     }
 }
 

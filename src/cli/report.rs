@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::exit::{bad_input, Code};
+use crate::exit::{bad_input, Validity};
 use crate::report::write_reports;
 
 #[derive(Debug, Args)]
@@ -14,7 +14,7 @@ pub struct ReportArgs {
     pub dir: PathBuf,
 }
 
-pub fn run(args: ReportArgs) -> anyhow::Result<Code> {
+pub fn run(args: ReportArgs) -> anyhow::Result<Validity> {
     if !args.dir.join("history.jsonl").is_file() {
         return Err(bad_input(format!(
             "{} holds no history.jsonl: give a result directory of `faultline test`",
@@ -27,5 +27,5 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Code> {
     // Regenerating a report is not a verdict: it exits 0 whatever the run found (`faultline
     // check DIR` re-checks it with the verdict's exit code).
     println!("verdict: {}", w.verdict.label());
-    Ok(Code::Valid)
+    Ok(Validity::Valid)
 }

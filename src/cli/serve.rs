@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use clap::Args;
 
-use super::exit::{bad_input, Code};
+use crate::exit::{bad_input, Validity};
 use crate::report::runs::{index_page, list_runs};
 
 #[derive(Debug, Args)]
@@ -25,7 +25,7 @@ pub struct ServeArgs {
     pub port: u16,
 }
 
-pub fn run(args: ServeArgs) -> anyhow::Result<Code> {
+pub fn run(args: ServeArgs) -> anyhow::Result<Validity> {
     if !args.root.is_dir() {
         return Err(bad_input(format!(
             "{} is not a directory: give the results root of `faultline test` (its --out)",
@@ -38,7 +38,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Code> {
         .with_context(|| format!("resolving {}", args.root.display()))?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(serve(root, args.port))?;
-    Ok(Code::Valid)
+    Ok(Validity::Valid)
 }
 
 async fn serve(root: PathBuf, port: u16) -> anyhow::Result<()> {

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use tokio::sync::watch;
 
-use super::exit::Code;
+use crate::exit::Validity;
 use crate::runner::campaign;
 use crate::runner::client::HttpClient;
 use crate::runner::docker::{DockerSetup, DockerTarget};
@@ -54,7 +54,7 @@ pub struct TestArgs {
     pub image: Option<String>,
 }
 
-pub fn run(args: TestArgs) -> anyhow::Result<Code> {
+pub fn run(args: TestArgs) -> anyhow::Result<Validity> {
     // Everything about the input is checked before anything starts (exit 254).
     let plan = match (&args.replay, &args.campaign) {
         (Some(dir), _) => replay::plan(dir, args.out.clone())?,
@@ -70,7 +70,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<Code> {
     };
     if args.dry_run {
         print_plan(&plan);
-        return Ok(Code::Valid);
+        return Ok(Validity::Valid);
     }
     let dir = phases::results_dir(&plan.out, &plan.name)?;
     let saved = dir.join("campaign.yaml");
@@ -140,7 +140,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<Code> {
             outcome.harness_errors.join("; ")
         );
     }
-    Ok(outcome.results.valid.code())
+    Ok(outcome.results.valid)
 }
 
 async fn execute<T: TestTarget>(
@@ -177,7 +177,7 @@ fn watch_ctrl_c() -> watch::Receiver<bool> {
         let _ = tx.send(true);
         if tokio::signal::ctrl_c().await.is_ok() {
             tracing::error!(target: "faultline::runner", "second Ctrl-C: exiting without cleanup; the cluster may still run");
-            std::process::exit(i32::from(super::exit::HARNESS));
+            std::process::exit(i32::from(crate::exit::HARNESS));
         }
     });
     rx

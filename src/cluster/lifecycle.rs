@@ -20,7 +20,7 @@ use super::inventory::{list_containers, list_networks, list_volumes};
 use super::names::{self, CLUSTER_LABEL, DATA_DIR, NODE_LABEL, NODE_PORT};
 use super::subnet::{self, Subnet};
 use super::{Cluster, ClusterSpec, NodeInfo};
-use crate::cli::exit::bad_input;
+use crate::exit::bad_input;
 
 pub async fn up(docker: Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> {
     names::validate(&spec.name)?;

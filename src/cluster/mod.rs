@@ -149,10 +149,6 @@ impl Cluster {
     }
 
     /// Removes the cluster's containers and network, and its volumes unless `keep_volumes`.
-    #[allow(
-        dead_code,
-        reason = "the test runner's teardown; the CLI's down also removes half-built clusters"
-    )]
     pub async fn down(&self, keep_volumes: bool) -> anyhow::Result<lifecycle::Removed> {
         lifecycle::down(&self.docker, &self.name, keep_volumes).await
     }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::cli::exit::bad_input;
+use crate::exit::bad_input;
 
 pub const CLUSTER_LABEL: &str = "io.faultline.cluster";
 pub const NODE_LABEL: &str = "io.faultline.node";
@@ -97,11 +97,7 @@ mod tests {
     fn bad_names_are_bad_input() {
         for bad in ["", "Upper", "-lead", "has space", &"x".repeat(41)] {
             let err = validate(bad).unwrap_err();
-            assert_eq!(
-                crate::cli::exit::code_for(&err),
-                crate::cli::exit::BAD_INPUT,
-                "{bad}"
-            );
+            assert_eq!(crate::exit::code_for(&err), crate::exit::BAD_INPUT, "{bad}");
         }
         validate("ci-run_2").unwrap();
     }

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::bugs::{Bugs, UnsafeBug};
 use super::types::NodeId;
-use crate::cli::exit::bad_input;
+use crate::exit::bad_input;
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {

@@ -10,7 +10,7 @@ use super::fsutil::read_json;
 use super::log::{disk, segment};
 use super::snapshot;
 use super::types::{LogId, Vote};
-use crate::cli::exit::{bad_input, Code};
+use crate::exit::{bad_input, Validity};
 
 /// Exit status: 0 clean, 2 torn tail (recoverable), 1 corrupt (the node would refuse to start).
 #[derive(Debug, Args)]
@@ -22,7 +22,7 @@ pub struct InspectArgs {
     pub entries: usize,
 }
 
-pub fn run(args: InspectArgs) -> anyhow::Result<Code> {
+pub fn run(args: InspectArgs) -> anyhow::Result<Validity> {
     let dir = &args.data_dir;
     if !dir.is_dir() {
         return Err(bad_input(format!("{} is not a directory", dir.display())));
@@ -57,18 +57,18 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Code> {
     let segs = disk::segments_for_inspect(dir)?;
     println!("segments:   {}", segs.len());
     let mut all = Vec::new();
-    let mut verdict = Code::Valid;
+    let mut verdict = Validity::Valid;
     for (i, seg) in segs.iter().enumerate() {
         let scan = segment::scan(&seg.path)?;
         let is_last = i + 1 == segs.len();
         verdict = verdict.worst(match (&scan.bad_tail, is_last) {
-            (None, _) => Code::Valid,
-            (Some(_), true) => Code::Unknown,
-            (Some(_), false) => Code::Invalid,
+            (None, _) => Validity::Valid,
+            (Some(_), true) => Validity::Unknown,
+            (Some(_), false) => Validity::Invalid,
         });
         if let Err(e) = segment::check_sequence(seg, &scan.records) {
             println!("  CORRUPT: {e:#}");
-            verdict = verdict.worst(Code::Invalid);
+            verdict = verdict.worst(Validity::Invalid);
         }
         let first = scan.records.first().map(|r| r.entry.log_id);
         let last = scan.records.last().map(|r| r.entry.log_id);
@@ -108,7 +108,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Code> {
             "  CORRUPT: the log jumps from {} to {}",
             w[0].log_id, w[1].log_id
         );
-        verdict = verdict.worst(Code::Invalid);
+        verdict = verdict.worst(Validity::Invalid);
     }
     match (live.first(), live.last()) {
         (Some(f), Some(l)) => println!(
@@ -137,9 +137,9 @@ pub fn run(args: InspectArgs) -> anyhow::Result<Code> {
     println!(
         "verdict:    {}",
         match verdict {
-            Code::Valid => "clean",
-            Code::Unknown => "torn tail (recoverable: the next start truncates it)",
-            Code::Invalid => "corrupt (the node will refuse to start)",
+            Validity::Valid => "clean",
+            Validity::Unknown => "torn tail (recoverable: the next start truncates it)",
+            Validity::Invalid => "corrupt (the node will refuse to start)",
         }
     );
     Ok(verdict)

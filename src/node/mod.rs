@@ -35,7 +35,7 @@ mod write;
 
 use clap::{Args, Subcommand};
 
-use crate::cli::exit::Code;
+use crate::exit::Validity;
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -52,7 +52,7 @@ pub enum NodeCmd {
     Inspect(inspect::InspectArgs),
 }
 
-pub fn run(args: NodeArgs) -> anyhow::Result<Code> {
+pub fn run(args: NodeArgs) -> anyhow::Result<Validity> {
     match args.cmd {
         Some(NodeCmd::Inspect(a)) => inspect::run(a),
         None => {
@@ -62,7 +62,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<Code> {
                 .build()
                 .map_err(|e| anyhow::anyhow!("starting the tokio runtime: {e}"))?;
             rt.block_on(server::serve(cfg))?;
-            Ok(Code::Valid)
+            Ok(Validity::Valid)
         }
     }
 }

@@ -3,14 +3,15 @@
 
 use serde_json::Value;
 
-use super::run_data::Verdict;
+use super::run_data::validity_from_json;
+use checkers::Validity;
 
 #[derive(Debug, Clone)]
 pub struct CheckerResult {
     pub name: String,
-    pub verdict: Verdict,
+    pub verdict: Validity,
     /// Keys whose own verdict is not valid, with their counterexample if any.
-    pub bad_keys: Vec<(String, Verdict, Option<Value>)>,
+    pub bad_keys: Vec<(String, Validity, Option<Value>)>,
     pub counterexample: Option<Value>,
     /// A reason for unknown, or a summary line (e.g. a set checker's lost/unexpected counts).
     pub summary: String,
@@ -43,15 +44,15 @@ pub fn checker_results(results: &Value) -> Vec<CheckerResult> {
 }
 
 fn one(name: &str, r: &Value) -> CheckerResult {
-    let verdict = Verdict::from_json(r.get("valid"));
+    let verdict = validity_from_json(r.get("valid"));
     let mut bad_keys = Vec::new();
     // The runner nests a checker's particulars under `detail`.
     let detail = r.get("detail").filter(|d| d.is_object());
     let field = |name: &str| r.get(name).or_else(|| detail.and_then(|d| d.get(name)));
     let keys = field("keys").or_else(|| field("per_key"));
     let mut visit = |k: &str, v: &Value| {
-        let kv = Verdict::from_json(v.get("valid"));
-        if kv != Verdict::Valid {
+        let kv = validity_from_json(v.get("valid"));
+        if kv != Validity::Valid {
             bad_keys.push((k.to_owned(), kv, v.get("counterexample").cloned()));
         }
     };
@@ -167,14 +168,14 @@ mod tests {
         }});
         let r = checker_results(&map);
         assert_eq!(r.len(), 2);
-        assert_eq!(r[0].verdict, Verdict::Invalid);
+        assert_eq!(r[0].verdict, Validity::Invalid);
         assert_eq!(r[0].bad_keys.len(), 1);
         assert_eq!(r[0].bad_keys[0].0, "k1");
         assert!(r[0].counterexample.is_some());
         let list =
             json!({"checkers": [{"name": "lin", "valid": "unknown", "reason": "time limit"}]});
         let r = checker_results(&list);
-        assert_eq!(r[0].verdict, Verdict::Unknown);
+        assert_eq!(r[0].verdict, Validity::Unknown);
         assert_eq!(r[0].summary, "time limit");
     }
 

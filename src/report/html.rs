@@ -6,9 +6,10 @@ use serde_json::Value;
 
 use super::checks::{counterexample_ops, counterexample_text, CheckerResult};
 use super::junit::esc;
-use super::run_data::{Op, Outcome, RunData, Verdict};
+use super::run_data::{Op, Outcome, RunData};
 use super::stats::{self, Stats};
 use super::svg::{self, TimeScale};
+use checkers::Validity;
 
 /// Past this many operations the timeline shows an even sample, and says so: a 100k-op run must
 /// still give a page of a few megabytes.
@@ -47,7 +48,7 @@ pub fn render(run: &RunData, stats: &Stats, checkers: &[CheckerResult]) -> Strin
     page
 }
 
-fn header(page: &mut String, run: &RunData, name: &str, verdict: Verdict, stats: &Stats) {
+fn header(page: &mut String, run: &RunData, name: &str, verdict: Validity, stats: &Stats) {
     let seed = run
         .results
         .get("seed")
@@ -61,9 +62,9 @@ fn header(page: &mut String, run: &RunData, name: &str, verdict: Verdict, stats:
         .map(svg::compact)
         .unwrap_or_default();
     let headline = match verdict {
-        Verdict::Valid => "VALID: no violation found",
-        Verdict::Invalid => "INVALID: a violation was found",
-        Verdict::Unknown => "UNKNOWN: no verdict (a checker hit its limit, or no results)",
+        Validity::Valid => "VALID: no violation found",
+        Validity::Invalid => "INVALID: a violation was found",
+        Validity::Unknown => "UNKNOWN: no verdict (a checker hit its limit, or no results)",
     };
     let _ = write!(
         page,

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::checks::{counterexample_text, CheckerResult};
-use super::run_data::Verdict;
+use checkers::Validity;
 
 pub struct Suite<'a> {
     pub name: &'a str,
@@ -30,9 +30,9 @@ pub fn render(suite: &Suite<'_>) -> String {
             &body(c, None),
         );
         match c.verdict {
-            Verdict::Invalid => failures += 1,
-            Verdict::Unknown => errors += 1,
-            Verdict::Valid => {}
+            Validity::Invalid => failures += 1,
+            Validity::Unknown => errors += 1,
+            Validity::Valid => {}
         }
         for (key, verdict, cex) in &c.bad_keys {
             tests += 1;
@@ -40,9 +40,9 @@ pub fn render(suite: &Suite<'_>) -> String {
             let name = format!("{}[key={key}]", c.name);
             case(&mut cases, &classname, &name, 0.0, *verdict, &text);
             match verdict {
-                Verdict::Invalid => failures += 1,
-                Verdict::Unknown => errors += 1,
-                Verdict::Valid => {}
+                Validity::Invalid => failures += 1,
+                Validity::Unknown => errors += 1,
+                Validity::Valid => {}
             }
         }
     }
@@ -85,7 +85,7 @@ fn body(c: &CheckerResult, _key: Option<&str>) -> String {
     text
 }
 
-fn case(out: &mut String, classname: &str, name: &str, time_s: f64, verdict: Verdict, text: &str) {
+fn case(out: &mut String, classname: &str, name: &str, time_s: f64, verdict: Validity, text: &str) {
     let _ = write!(
         out,
         "    <testcase classname=\"{}\" name=\"{}\" time=\"{time_s:.3}\"",
@@ -93,8 +93,8 @@ fn case(out: &mut String, classname: &str, name: &str, time_s: f64, verdict: Ver
         esc(name)
     );
     match verdict {
-        Verdict::Valid => out.push_str("/>\n"),
-        Verdict::Invalid => {
+        Validity::Valid => out.push_str("/>\n"),
+        Validity::Invalid => {
             let _ = writeln!(
                 out,
                 ">\n      <failure type=\"invalid\" message=\"{} found a violation\">{}</failure>\n    </testcase>",
@@ -102,7 +102,7 @@ fn case(out: &mut String, classname: &str, name: &str, time_s: f64, verdict: Ver
                 esc(text)
             );
         }
-        Verdict::Unknown => {
+        Validity::Unknown => {
             let _ = writeln!(
                 out,
                 ">\n      <error type=\"unknown\" message=\"{} gave no verdict\">{}</error>\n    </testcase>",

@@ -16,14 +16,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-pub use run_data::{RunData, Verdict};
+pub use checkers::Validity;
+pub use run_data::RunData;
 
 /// What `write_reports` produced.
 #[derive(Debug)]
 pub struct Written {
     pub html: PathBuf,
     pub junit: PathBuf,
-    pub verdict: Verdict,
+    pub verdict: Validity,
 }
 
 /// Loads a result directory and (re)writes its `report.html` and `junit.xml`.

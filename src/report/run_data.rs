@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use checkers::history::{Event, EventType, Process};
+use checkers::Validity;
 use serde_json::Value;
 
 /// How an operation ended, as recorded.
@@ -107,8 +108,8 @@ impl RunData {
     }
 
     /// The overall verdict: `true`, `false` or `"unknown"` (from results.json; unknown without it).
-    pub fn valid(&self) -> Verdict {
-        Verdict::from_json(self.results.get("valid"))
+    pub fn valid(&self) -> Validity {
+        validity_from_json(self.results.get("valid"))
     }
 
     pub fn campaign_name(&self) -> String {
@@ -131,31 +132,14 @@ impl RunData {
     }
 }
 
-/// A verdict as results.json states it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Valid,
-    Invalid,
-    Unknown,
-}
-
-impl Verdict {
-    pub fn from_json(v: Option<&Value>) -> Verdict {
-        match v {
-            Some(Value::Bool(true)) => Verdict::Valid,
-            Some(Value::Bool(false)) => Verdict::Invalid,
-            Some(Value::String(s)) if s == "valid" => Verdict::Valid,
-            Some(Value::String(s)) if s == "invalid" => Verdict::Invalid,
-            _ => Verdict::Unknown,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Verdict::Valid => "valid",
-            Verdict::Invalid => "invalid",
-            Verdict::Unknown => "unknown",
-        }
+/// A verdict as results.json states it (`true`, `false`, `"unknown"`, or the labels); anything
+/// else is unknown.
+pub fn validity_from_json(v: Option<&Value>) -> Validity {
+    match v {
+        Some(Value::Bool(true)) => Validity::Valid,
+        Some(Value::Bool(false)) => Validity::Invalid,
+        Some(Value::String(s)) => Validity::from_label(s).unwrap_or(Validity::Unknown),
+        _ => Validity::Unknown,
     }
 }
 

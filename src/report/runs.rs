@@ -8,7 +8,8 @@ use anyhow::Context;
 use serde_json::Value;
 
 use super::junit::esc;
-use super::run_data::Verdict;
+use super::run_data::validity_from_json;
+use checkers::Validity;
 
 #[derive(Debug, Clone)]
 pub struct RunSummary {
@@ -17,7 +18,7 @@ pub struct RunSummary {
     pub campaign: String,
     pub started: String,
     pub seed: String,
-    pub verdict: Verdict,
+    pub verdict: Validity,
     pub faults: usize,
 }
 
@@ -55,7 +56,7 @@ pub fn list_runs(root: &Path) -> anyhow::Result<Vec<RunSummary>> {
                     }
                 },
                 seed: name(results.get("seed")),
-                verdict: Verdict::from_json(results.get("valid")),
+                verdict: validity_from_json(results.get("valid")),
                 faults: count_faults(&results),
                 rel,
             });
@@ -137,7 +138,7 @@ mod tests {
         }
         let runs = list_runs(root.path()).unwrap();
         assert_eq!(runs.len(), 2);
-        assert_eq!(runs[0].verdict, Verdict::Invalid);
+        assert_eq!(runs[0].verdict, Validity::Invalid);
         assert_eq!(runs[0].faults, 2);
         let page = index_page(&runs);
         assert!(page.find("20261102").unwrap() < page.find("20261101").unwrap());

@@ -7,7 +7,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::duration::Dur;
-use crate::cli::exit::bad_input;
+use crate::exit::bad_input;
 
 /// A campaign as written (and as saved next to its results, with the seed filled in).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -261,7 +261,7 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Campaign> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::exit::{code_for, BAD_INPUT};
+    use crate::exit::{code_for, BAD_INPUT};
 
     fn err(text: &str) -> String {
         let e = parse(text, Path::new("c.yaml")).unwrap_err();

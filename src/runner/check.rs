@@ -10,11 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use checkers::history::{Event, EventType, Process};
-use checkers::set::SetValidity;
 use serde_json::{json, Value};
 use workloads::WorkloadConfig;
 
-use super::results::{CheckerResult, Verdict};
+use super::results::{CheckerResult, Validity};
 
 /// The campaign's checker limits; past them a checker answers `unknown`.
 #[derive(Debug, Clone, Copy)]
@@ -52,13 +51,13 @@ pub async fn check_within(
         Ok(Ok(results)) => results,
         Ok(Err(e)) => vec![CheckerResult {
             name: "checkers".into(),
-            valid: Verdict::Unknown,
+            valid: Validity::Unknown,
             summary: format!("a checker crashed: {e}"),
             detail: Value::Null,
         }],
         Err(_) => vec![CheckerResult {
             name: "checkers".into(),
-            valid: Verdict::Unknown,
+            valid: Validity::Unknown,
             summary: format!(
                 "checking took longer than the limit of {}s",
                 limits.time.as_secs()
@@ -69,13 +68,13 @@ pub async fn check_within(
 }
 
 /// The verdict of several checkers; with none, nothing was checked, so unknown.
-pub fn combine(results: &[CheckerResult]) -> Verdict {
+pub fn combine(results: &[CheckerResult]) -> Validity {
     if results.is_empty() {
-        return Verdict::Unknown;
+        return Validity::Unknown;
     }
     results
         .iter()
-        .fold(Verdict::Valid, |acc, r| acc.worst(r.valid))
+        .fold(Validity::Valid, |acc, r| acc.worst(r.valid))
 }
 
 /// The campaign's limits as the checker takes them; past them it answers unknown itself.
@@ -91,11 +90,7 @@ fn checker_limits(limits: Limits) -> checkers::Limits {
 
 fn set(events: &[Event]) -> CheckerResult {
     let report = checkers::set::check(events);
-    let valid = match report.valid {
-        SetValidity::Valid => Verdict::Valid,
-        SetValidity::Invalid => Verdict::Invalid,
-        SetValidity::Unknown => Verdict::Unknown,
-    };
+    let valid = report.valid;
     CheckerResult {
         name: "set".into(),
         valid,
@@ -239,14 +234,14 @@ fn verdict(name: &str, bad: Vec<Value>, fine: String) -> CheckerResult {
     if bad.is_empty() {
         CheckerResult {
             name: name.into(),
-            valid: Verdict::Valid,
+            valid: Validity::Valid,
             summary: fine,
             detail: Value::Null,
         }
     } else {
         CheckerResult {
             name: name.into(),
-            valid: Verdict::Invalid,
+            valid: Validity::Invalid,
             summary: format!("{} anomalies, first: {}", bad.len(), bad[0]),
             detail: Value::Array(bad),
         }
@@ -289,8 +284,8 @@ mod tests {
             &h,
             LIMITS,
         );
-        assert_eq!(r[0].valid, Verdict::Invalid);
-        assert_eq!(combine(&r), Verdict::Invalid);
+        assert_eq!(r[0].valid, Validity::Invalid);
+        assert_eq!(combine(&r), Validity::Invalid);
         let ok = vec![
             h[0].clone(),
             h[1].clone(),
@@ -302,11 +297,11 @@ mod tests {
             &ok,
             LIMITS,
         );
-        assert_eq!(r[0].valid, Verdict::Valid);
+        assert_eq!(r[0].valid, Validity::Valid);
         // The linearizability checker runs beside the cheap check and agrees.
         assert_eq!(r[1].name, "linearizability");
-        assert_eq!(r[1].valid, Verdict::Valid, "{}", r[1].summary);
-        assert_eq!(combine(&r), Verdict::Valid);
+        assert_eq!(r[1].valid, Validity::Valid, "{}", r[1].summary);
+        assert_eq!(combine(&r), Validity::Valid);
     }
 
     #[test]
@@ -330,9 +325,9 @@ mod tests {
             txn(4, 2, EventType::Invoke, json!([["r", "k", null]])),
             txn(5, 2, EventType::Ok, json!([["r", "k", [2]]])),
         ];
-        assert_eq!(append_reads(&h).valid, Verdict::Invalid);
+        assert_eq!(append_reads(&h).valid, Validity::Invalid);
         let mut good = h.clone();
         good[5] = txn(5, 2, EventType::Ok, json!([["r", "k", [1]]]));
-        assert_eq!(append_reads(&good).valid, Verdict::Valid);
+        assert_eq!(append_reads(&good).valid, Validity::Valid);
     }
 }

@@ -8,7 +8,7 @@ use checkers::parse::{self, Format};
 use checkers::{check_history, CheckResult, Limits, ModelKind, Verdict as CheckVerdict};
 use serde_json::{json, Value};
 
-use super::results::{CheckerResult, Verdict};
+use super::results::{CheckerResult, Validity};
 
 /// Checks a register history (read/write/cas per key); the model is inferred (cas-register).
 pub fn register(events: &[Event], limits: &Limits) -> CheckerResult {
@@ -50,7 +50,7 @@ fn result(checked: Result<CheckResult, String>, what: &str) -> CheckerResult {
         Err(e) => {
             return CheckerResult {
                 name: "linearizability".into(),
-                valid: Verdict::Unknown,
+                valid: Validity::Unknown,
                 summary: format!("the history could not be checked: {e}"),
                 detail: Value::Null,
             }
@@ -68,7 +68,7 @@ fn result(checked: Result<CheckResult, String>, what: &str) -> CheckerResult {
         .collect();
     let (valid, summary, counterexample) = match &r.verdict {
         CheckVerdict::Valid => (
-            Verdict::Valid,
+            Validity::Valid,
             format!(
                 "{} ops over {} keys linearizable ({what}, {}, {:.0} ms)",
                 r.ops,
@@ -78,9 +78,11 @@ fn result(checked: Result<CheckResult, String>, what: &str) -> CheckerResult {
             ),
             Value::Null,
         ),
-        CheckVerdict::Unknown(why) => (Verdict::Unknown, format!("no verdict: {why}"), Value::Null),
+        CheckVerdict::Unknown(why) => {
+            (Validity::Unknown, format!("no verdict: {why}"), Value::Null)
+        }
         CheckVerdict::Invalid(cx) => (
-            Verdict::Invalid,
+            Validity::Invalid,
             format!(
                 "not linearizable{}: {}",
                 cx.key
@@ -257,7 +259,7 @@ mod tests {
             ),
         ];
         let r = list_append(&h, &limits());
-        assert_eq!(r.valid, Verdict::Valid, "{}", r.summary);
+        assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
     }
 
     #[test]
@@ -269,7 +271,7 @@ mod tests {
             ev(3, 30, 1, EventType::Ok, json!([["r", "x", []]])),
         ];
         let r = list_append(&h, &limits());
-        assert_eq!(r.valid, Verdict::Invalid, "{}", r.summary);
+        assert_eq!(r.valid, Validity::Invalid, "{}", r.summary);
         assert!(r.detail["counterexample"]["ops"]
             .as_array()
             .is_some_and(|o| o.len() == 2));
@@ -285,6 +287,6 @@ mod tests {
             ev(4, 40, 2, EventType::Invoke, json!([["r", "x", null]])),
             ev(5, 50, 2, EventType::Ok, json!([["r", "x", ["1"]]])),
         ];
-        assert_eq!(list_append(&h, &limits()).valid, Verdict::Valid);
+        assert_eq!(list_append(&h, &limits()).valid, Validity::Valid);
     }
 }

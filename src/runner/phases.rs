@@ -22,7 +22,7 @@ use super::live::Live;
 use super::plan::Plan;
 use super::progress::Progress;
 use super::recorder::{Recorder, Written};
-use super::results::{self, FaultRecord, PhaseTiming, Results, Stats, Verdict};
+use super::results::{self, FaultRecord, PhaseTiming, Results, Stats, Validity};
 use super::target::TestTarget;
 
 /// How long a fresh cluster may take to elect a leader, and the healed one to settle.
@@ -310,11 +310,11 @@ pub async fn execute<T: TestTarget, C: Client>(
     notes.extend(coverage_notes);
     let mut valid = check::combine(&checkers);
     if undermined {
-        valid = valid.worst(Verdict::Unknown);
+        valid = valid.worst(Validity::Unknown);
     }
     if was_interrupted {
         notes.push("interrupted by Ctrl-C: the history is partial".into());
-        valid = valid.worst(Verdict::Unknown);
+        valid = valid.worst(Validity::Unknown);
     }
     let ops = Live::get(&live.ok) + Live::get(&live.fail) + Live::get(&live.info);
     let stats = Stats {

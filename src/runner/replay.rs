@@ -10,7 +10,7 @@ use super::campaign;
 use super::plan::Plan;
 use super::results::{FaultStatus, Results};
 use super::validate::{validate, Overrides};
-use crate::cli::exit::bad_input;
+use crate::exit::bad_input;
 
 /// The plan of a recorded run. `out` overrides where the new results go.
 pub fn plan(dir: &Path, out: Option<std::path::PathBuf>) -> anyhow::Result<Plan> {

@@ -8,70 +8,12 @@ use anyhow::Context;
 use nemesis::Action;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::exit::Code;
-
-/// A checker's (or the run's) verdict; invalid beats unknown beats valid. In JSON it is
-/// Jepsen's `:valid?`: `true`, `false` or `"unknown"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Valid,
-    Invalid,
-    Unknown,
-}
-
-impl Serialize for Verdict {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Verdict::Valid => s.serialize_bool(true),
-            Verdict::Invalid => s.serialize_bool(false),
-            Verdict::Unknown => s.serialize_str("unknown"),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Verdict {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Verdict, D::Error> {
-        match serde_json::Value::deserialize(d)? {
-            serde_json::Value::Bool(true) => Ok(Verdict::Valid),
-            serde_json::Value::Bool(false) => Ok(Verdict::Invalid),
-            serde_json::Value::String(s) if s == "unknown" => Ok(Verdict::Unknown),
-            other => Err(serde::de::Error::custom(format!(
-                "a verdict is true, false or \"unknown\", not {other}"
-            ))),
-        }
-    }
-}
-
-impl Verdict {
-    /// Priority as for exit codes: invalid beats unknown beats valid.
-    pub fn worst(self, other: Verdict) -> Verdict {
-        Verdict::from(self.code().worst(other.code()))
-    }
-
-    /// The exit code of `faultline test` for this verdict.
-    pub fn code(self) -> Code {
-        match self {
-            Verdict::Valid => Code::Valid,
-            Verdict::Invalid => Code::Invalid,
-            Verdict::Unknown => Code::Unknown,
-        }
-    }
-}
-
-impl From<Code> for Verdict {
-    fn from(code: Code) -> Verdict {
-        match code {
-            Code::Valid => Verdict::Valid,
-            Code::Invalid => Verdict::Invalid,
-            Code::Unknown => Verdict::Unknown,
-        }
-    }
-}
+pub use checkers::Validity;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckerResult {
     pub name: String,
-    pub valid: Verdict,
+    pub valid: Validity,
     /// One line for people.
     pub summary: String,
     /// The checker's own report (counterexample, counts, ...).
@@ -160,7 +102,7 @@ pub struct Results {
     /// Directory name of the run (UTC timestamp).
     pub run: String,
     pub target: String,
-    pub valid: Verdict,
+    pub valid: Validity,
     /// Why the verdict is not simply the checkers' (interrupted, faults not observed, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -245,20 +187,6 @@ pub fn coverage_notes(coverage: &BTreeMap<String, Coverage>) -> (Vec<String>, bo
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn verdicts_are_jepsen_valid_values() {
-        let all = [Verdict::Valid, Verdict::Invalid, Verdict::Unknown];
-        let json: Vec<String> = all
-            .iter()
-            .map(|v| serde_json::to_string(v).unwrap())
-            .collect();
-        assert_eq!(json, ["true", "false", "\"unknown\""]);
-        for (v, j) in all.iter().zip(&json) {
-            assert_eq!(serde_json::from_str::<Verdict>(j).unwrap(), *v);
-        }
-        assert!(serde_json::from_str::<Verdict>("\"valid\"").is_err());
-    }
-
     use super::*;
 
     fn record(kind: &str, status: FaultStatus, observed: Option<bool>) -> FaultRecord {
@@ -309,11 +237,5 @@ mod tests {
             &[record("kill", FaultStatus::Applied, Some(true))],
         );
         assert_eq!(coverage_notes(&cov), (vec![], false));
-    }
-
-    #[test]
-    fn verdicts_combine_by_priority() {
-        assert_eq!(Verdict::Valid.worst(Verdict::Unknown), Verdict::Unknown);
-        assert_eq!(Verdict::Unknown.worst(Verdict::Invalid), Verdict::Invalid);
     }
 }

@@ -12,7 +12,7 @@ use super::history_file;
 use super::phases::{execute, Options, Outcome};
 use super::plan::Plan;
 use super::replay;
-use super::results::{FaultStatus, Verdict};
+use super::results::{FaultStatus, Validity};
 use super::validate::{validate, Overrides};
 
 fn plan(text: &str) -> Plan {
@@ -81,10 +81,10 @@ async fn faults_are_applied_observed_recorded_and_healed() {
 
     // The fake store is linearizable: both the cheap check and the linearizability checker say so.
     assert_eq!(r.checkers[0].name, "reads-of-written-values");
-    assert_eq!(r.checkers[0].valid, Verdict::Valid, "{:?}", r.checkers[0]);
+    assert_eq!(r.checkers[0].valid, Validity::Valid, "{:?}", r.checkers[0]);
     assert_eq!(r.checkers[1].name, "linearizability");
-    assert_eq!(r.checkers[1].valid, Verdict::Valid, "{:?}", r.checkers[1]);
-    assert_eq!(r.valid, Verdict::Valid);
+    assert_eq!(r.checkers[1].valid, Validity::Valid, "{:?}", r.checkers[1]);
+    assert_eq!(r.valid, Validity::Valid);
 
     // The pause produced info; each retired its process.
     assert!(r.stats.info > 0 && r.stats.processes > 4, "{:?}", r.stats);
@@ -156,7 +156,7 @@ async fn a_clean_set_run_is_valid_and_stops_at_its_op_limit() {
         "the op limit did not stop the run"
     );
     let r = &out.results;
-    assert_eq!(r.valid, Verdict::Valid, "{:?}", r.checkers);
+    assert_eq!(r.valid, Validity::Valid, "{:?}", r.checkers);
     let (events, _) = history_file::read(&dir.path().join("history.jsonl")).unwrap();
     let adds = events
         .iter()
@@ -174,7 +174,7 @@ async fn lost_adds_make_the_run_invalid() {
     let (_tx, rx) = watch::channel(false);
     let p = plan("workload: {kind: set}\nops: 20\nquiet: 10ms\nnemesis: {faults: []}\n");
     let out = run(&p, &fake, dir.path(), rx).await;
-    assert_eq!(out.results.valid, Verdict::Invalid);
+    assert_eq!(out.results.valid, Validity::Invalid);
     assert!(
         out.results.checkers[0].summary.starts_with("20 lost"),
         "{:?}",
@@ -193,7 +193,7 @@ async fn failed_faults_are_reported_not_passed() {
     let r = &out.results;
     assert_eq!(r.faults[0].status, FaultStatus::Failed);
     assert!(r.faults[0].error.as_deref().unwrap().contains("refused"));
-    assert_eq!(r.valid, Verdict::Unknown, "{:?}", r.notes);
+    assert_eq!(r.valid, Validity::Unknown, "{:?}", r.notes);
     assert!(
         r.notes
             .iter()
@@ -223,7 +223,7 @@ async fn an_interrupt_heals_tears_down_and_leaves_a_checkable_history() {
     assert!(started.elapsed() < Duration::from_secs(20));
     let r = &out.results;
     assert!(r.interrupted);
-    assert_eq!(r.valid, Verdict::Unknown);
+    assert_eq!(r.valid, Validity::Unknown);
     assert_eq!(r.faults[0].status, FaultStatus::Applied);
     assert!(
         r.faults[0].end_ns.is_some(),

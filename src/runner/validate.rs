@@ -13,7 +13,7 @@ use super::campaign::Campaign;
 use super::plan::Plan;
 use super::validate_nemesis::{fault_kinds, schedule};
 use super::yaml_pos::locate;
-use crate::cli::exit::bad_input;
+use crate::exit::bad_input;
 use crate::node::bugs::UnsafeBug;
 
 /// Command-line values that override the file.
@@ -251,7 +251,7 @@ fn workload(p: &mut Problems, c: &Campaign) -> Option<WorkloadConfig> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::exit::{code_for, BAD_INPUT};
+    use crate::exit::{code_for, BAD_INPUT};
     use crate::runner::campaign::parse;
 
     fn plan(text: &str) -> anyhow::Result<Plan> {

@@ -1,40 +1,27 @@
-//! Exit codes, as Jepsen's, so existing CI scripts read them.
+//! Errors and exit codes, as Jepsen's, so existing CI scripts read them. Every part of the
+//! crate may use this module; the mapping from a verdict to an exit code lives here alone.
 
 use std::fmt;
 
-/// How a command that ran to the end turned out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Code {
-    /// Valid, or a command with no verdict that succeeded.
-    Valid = 0,
-    /// A violation was found.
-    Invalid = 1,
-    /// A checker hit its limit: no verdict.
-    Unknown = 2,
-}
-
-impl Code {
-    /// Worst first: invalid over unknown over valid.
-    #[allow(
-        dead_code,
-        reason = "for check and test, which combine verdicts; until they land only unit tests call it"
-    )]
-    pub fn worst(self, other: Code) -> Code {
-        match (self, other) {
-            (Code::Invalid, _) | (_, Code::Invalid) => Code::Invalid,
-            (Code::Unknown, _) | (_, Code::Unknown) => Code::Unknown,
-            _ => Code::Valid,
-        }
-    }
-}
+pub use checkers::Validity;
 
 /// Exit code for bad input: usage, a malformed history or campaign.
 pub const BAD_INPUT: u8 = 254;
 /// Exit code when the harness itself could not run (no Docker, no image, no cluster).
 pub const HARNESS: u8 = 255;
 
+/// The exit code of a command that ran to its end: 0 valid (or a command with no verdict that
+/// succeeded), 1 a violation, 2 unknown. The only place a verdict becomes a number.
+pub fn code(v: Validity) -> u8 {
+    match v {
+        Validity::Valid => 0,
+        Validity::Invalid => 1,
+        Validity::Unknown => 2,
+    }
+}
+
 /// An error caused by what the user gave us (exit 254). Wrap it in `anyhow` like any error;
-/// `main` finds it anywhere in the chain.
+/// [`code_for`] finds it anywhere in the chain.
 #[derive(Debug)]
 pub struct BadInput(pub String);
 
@@ -65,10 +52,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn worst_prefers_invalid_then_unknown() {
-        assert_eq!(Code::Valid.worst(Code::Unknown), Code::Unknown);
-        assert_eq!(Code::Unknown.worst(Code::Invalid), Code::Invalid);
-        assert_eq!(Code::Valid.worst(Code::Valid), Code::Valid);
+    fn verdicts_map_to_jepsens_codes() {
+        assert_eq!(code(Validity::Valid), 0);
+        assert_eq!(code(Validity::Invalid), 1);
+        assert_eq!(code(Validity::Unknown), 2);
+        assert_eq!(code(Validity::Valid.worst(Validity::Unknown)), 2);
     }
 
     #[test]
