@@ -277,8 +277,9 @@ fn faultline_list_append_transactions_are_checked() {
     let p = write(dir.path(), "append.jsonl", good.as_bytes());
     let o = faultline(&["check", &p]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // As `faultline test` checks its list-append runs: each key's appends and reads.
     assert!(
-        String::from_utf8_lossy(&o.stdout).contains("multi-register"),
+        String::from_utf8_lossy(&o.stdout).contains("kv 4 ops, 2 keys"),
         "{}",
         text(&o)
     );
@@ -288,8 +289,9 @@ fn faultline_list_append_transactions_are_checked() {
     let p = write(dir.path(), "lost.jsonl", bad.as_bytes());
     let o = faultline(&["check", &p]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        String::from_utf8_lossy(&o.stdout).contains("append k1"),
+        out.contains("not linearizable on key k1") && out.contains(r#"get "5,""#),
         "{}",
         text(&o)
     );

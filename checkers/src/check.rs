@@ -107,7 +107,10 @@ pub struct CheckResult {
     pub verdict: Verdict,
     pub keys: Vec<KeyResult>,
     pub ops: usize,
+    /// Checking, after preparing.
     pub elapsed: Duration,
+    /// Preparing: pairing events into operations and splitting them by key.
+    pub prepared_in: Duration,
 }
 
 /// Checks one key's operations against `model`: the reductions of [`Model::reduce`], then the
@@ -339,6 +342,7 @@ pub fn check_prepared(model: ModelKind, p: &Prepared, limits: &Limits) -> CheckR
         keys,
         ops: p.total_ops(),
         elapsed: start.elapsed(),
+        prepared_in: Duration::ZERO,
     }
 }
 
@@ -350,8 +354,12 @@ pub fn check_history(
     initial: Option<&Val>,
     limits: &Limits,
 ) -> Result<CheckResult> {
+    let start = Instant::now();
     let (kind, prepared) = prepare(h, model, initial, limits.threads)?;
-    Ok(check_prepared(kind, &prepared, limits))
+    let prepared_in = start.elapsed();
+    let mut result = check_prepared(kind, &prepared, limits);
+    result.prepared_in = prepared_in;
+    Ok(result)
 }
 
 #[cfg(test)]

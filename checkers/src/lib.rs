@@ -33,6 +33,7 @@
 //! println!("{}", cx.explanation);
 //! ```
 
+pub mod analysis;
 pub mod brute;
 pub mod check;
 pub mod error;

@@ -9,9 +9,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::history::{Event, EventType, NemesisTag, Process};
+use crate::history::{Event, EventType, Process};
 use crate::parse::{History, Proc};
-use crate::value::Val;
 use crate::Validity;
 
 /// What happened to one key's set.
@@ -69,30 +68,7 @@ pub fn is_set_history(h: &History) -> bool {
 /// Checks a parsed history of any format as a set history (see [`check`]): keys and values
 /// read as JSON, as faultline writes them (an EDN set or vector read is a list of elements).
 pub fn check_history(h: &History) -> SetReport {
-    let events: Vec<Event> = h
-        .events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| Event {
-            index: i as u64,
-            time: e.time.unwrap_or(i as u64),
-            process: match e.process {
-                Proc::Client(p) if p >= 0 => Process::Client(p as u64),
-                // A negative client id is not a client Jepsen would use; set it apart with
-                // anything else that is not a client.
-                _ => Process::Nemesis(NemesisTag::Nemesis),
-            },
-            kind: e.kind,
-            f: e.f.to_string(),
-            key: e.key.as_ref().map(|k| match k {
-                Val::Str(s) => s.to_string(),
-                other => other.to_string(),
-            }),
-            value: e.value.to_json(),
-            error: None,
-        })
-        .collect();
-    check(&events)
+    check(&h.to_events())
 }
 
 /// Checks a set history.

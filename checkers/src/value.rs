@@ -90,11 +90,22 @@ impl Val {
             Val::Int(i) => J::from(*i),
             Val::Str(s) => J::String(s.to_string()),
             Val::Kw(s) => J::String(format!(":{s}")),
-            Val::Sym(s) => J::String(s.to_string()),
+            // JSON numbers that are not integers are kept as symbols (see `from_json`).
+            Val::Sym(s) => serde_json::from_str::<serde_json::Number>(s)
+                .map(J::Number)
+                .unwrap_or_else(|_| J::String(s.to_string())),
             Val::List(v) | Val::Set(v) => J::Array(v.iter().map(Val::to_json).collect()),
+            // A string key is the key's text (JSON object keys are strings already); any other
+            // key reads as it prints.
             Val::Map(m) => J::Object(
                 m.iter()
-                    .map(|(k, v)| (k.to_string(), v.to_json()))
+                    .map(|(k, v)| {
+                        let name = match k {
+                            Val::Str(s) => s.to_string(),
+                            other => other.to_string(),
+                        };
+                        (name, v.to_json())
+                    })
                     .collect(),
             ),
         }
@@ -134,5 +145,16 @@ impl fmt::Display for Val {
                 f.write_str("}")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_values_round_trip() {
+        let v = serde_json::json!({"phase": "start", "targets": ["n1", "n2"], "n": -3, "x": 1.5, "ok": true, "none": null});
+        assert_eq!(Val::from_json(&v).to_json(), v);
     }
 }

@@ -217,7 +217,8 @@ async fn local(args: &RunnerBenchArgs, record: bool, dir: &Path) -> anyhow::Resu
         ..Options::default()
     };
     let (_tx, rx) = watch::channel(false);
-    let outcome = phases::execute(&plan, target, client, dir, &options, rx).await?;
+    let dir = crate::report::RunDir::at(dir);
+    let outcome = phases::execute(&plan, target, client, &dir, &options, rx).await?;
     let s = &outcome.results.stats;
     Ok(Round {
         ops: s.ops,

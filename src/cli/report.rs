@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::exit::{bad_input, Validity};
-use crate::report::write_reports;
+use crate::exit::Validity;
+use crate::report::store::write_reports;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -15,12 +15,6 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<Validity> {
-    if !args.dir.join("history.jsonl").is_file() {
-        return Err(bad_input(format!(
-            "{} holds no history.jsonl: give a result directory of `faultline test`",
-            args.dir.display()
-        )));
-    }
     let w = write_reports(&args.dir)?;
     println!("{}", w.html.display());
     println!("{}", w.junit.display());

@@ -8,13 +8,10 @@ use tokio::sync::watch;
 
 use crate::exit::Validity;
 use crate::runner::campaign;
-use crate::runner::client::HttpClient;
-use crate::runner::docker::{DockerSetup, DockerTarget};
-use crate::runner::local::LocalTarget;
-use crate::runner::phases::{self, Options, Outcome};
+use crate::runner::launch::{self, Launch};
+use crate::runner::phases::{Options, Outcome};
 use crate::runner::plan::Plan;
 use crate::runner::replay;
-use crate::runner::target::TestTarget;
 use crate::runner::validate::{validate, Overrides};
 
 /// Runs against a fresh Docker cluster (or, with `--local`, `faultline node` processes on
@@ -72,10 +69,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<Validity> {
         print_plan(&plan);
         return Ok(Validity::Valid);
     }
-    let dir = phases::results_dir(&plan.out, &plan.name)?;
-    let saved = dir.join("campaign.yaml");
-    let yaml = serde_yaml::to_string(&plan.campaign).context("encoding the campaign as run")?;
-    std::fs::write(&saved, yaml).with_context(|| format!("writing {}", saved.display()))?;
+    let dir = launch::create_run_dir(&plan)?;
     println!(
         "campaign {} seed {} ({} windows of faults){} -> {}",
         plan.name,
@@ -86,84 +80,44 @@ pub fn run(args: TestArgs) -> anyhow::Result<Validity> {
         } else {
             ""
         },
-        dir.display()
+        dir.path().display()
     );
-
     if !plan.campaign.cluster.unsafe_bugs.is_empty() {
         println!(
             "planted bugs on every node: {} (this run is meant to fail)",
             plan.campaign.cluster.unsafe_bugs.join(", ")
         );
     }
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let options = Options {
-        keep_cluster: args.keep_cluster,
-        progress: !args.no_progress,
-        ..Options::default()
+    let launch = Launch {
+        local: args.local,
+        image: args.image.clone(),
+        options: Options {
+            keep_cluster: args.keep_cluster,
+            progress: !args.no_progress,
+            ..Options::default()
+        },
     };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let outcome = runtime.block_on(async {
         let interrupted = watch_ctrl_c();
-        let client = HttpClient::new(plan.client_timeout)?;
-        if args.local {
-            let target = LocalTarget::start_with(
-                &plan.cluster_name,
-                plan.nodes,
-                &dir.join("cluster"),
-                plan.node_args.clone(),
-            )
-            .await?;
-            execute(&plan, target, client, &dir, &options, interrupted).await
-        } else {
-            let setup = DockerSetup {
-                image: args.image.clone(),
-                node_args: plan.node_args.clone(),
-                ..DockerSetup::default()
-            };
-            let target = DockerTarget::start(&plan.cluster_name, plan.nodes, &setup).await?;
-            execute(&plan, target, client, &dir, &options, interrupted).await
-        }
+        launch::run(&plan, &dir, &launch, interrupted).await
     })?;
     print_summary(&plan, &outcome);
-    match crate::report::finish_run(&dir) {
-        Ok(w) => println!(
+    if let Some(w) = &outcome.written {
+        println!(
             "report: {}\njunit:  {}",
             w.html.display(),
             w.junit.display()
-        ),
-        // The verdict stands without the report; say why it is missing.
-        Err(e) => tracing::error!(target: "faultline::report", "could not write the report: {e:#}"),
+        );
     }
     if !outcome.harness_errors.is_empty() {
         anyhow::bail!(
             "the harness failed (results in {}): {}",
-            dir.display(),
+            dir.path().display(),
             outcome.harness_errors.join("; ")
         );
     }
     Ok(outcome.results.valid)
-}
-
-async fn execute<T: TestTarget>(
-    plan: &Plan,
-    target: T,
-    client: HttpClient,
-    dir: &std::path::Path,
-    options: &Options,
-    interrupted: watch::Receiver<bool>,
-) -> anyhow::Result<Outcome> {
-    if options.keep_cluster {
-        let nodes: Vec<String> = target
-            .nodes()
-            .into_iter()
-            .map(|(n, a)| format!("{n}={a}"))
-            .collect();
-        println!(
-            "{} stays up after the run: {}",
-            target.describe(),
-            nodes.join(" ")
-        );
-    }
-    phases::execute(plan, target, client, dir, options, interrupted).await
 }
 
 /// The first Ctrl-C asks the run to stop and clean up; a second one exits at once.

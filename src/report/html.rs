@@ -95,12 +95,8 @@ fn header(page: &mut String, run: &RunData, name: &str, verdict: Validity, stats
         "</table><p>Latency of ok operations: p50 {:.1} ms · p95 {:.1} ms · p99 {:.1} ms · max {:.1} ms</p>",
         l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms
     );
-    if run.skipped_lines > 0 {
-        let _ = write!(
-            page,
-            "<p class=\"warn\">{} line(s) of history.jsonl could not be read (an interrupted write) and were skipped.</p>",
-            run.skipped_lines
-        );
+    for w in &run.warnings {
+        let _ = write!(page, "<p class=\"warn\">history.jsonl: {}</p>", esc(w));
     }
     page.push_str("</section>");
 }

@@ -2,11 +2,8 @@
 //! nemesis events, and the verdict from `results.json`.
 
 use std::collections::HashMap;
-use std::fs;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
 use checkers::history::{Event, EventType, Process};
 use checkers::Validity;
 use serde_json::Value;
@@ -80,31 +77,16 @@ pub struct RunData {
     pub end_ns: u64,
     /// `results.json`, or `Null` when the directory has none (a history from elsewhere).
     pub results: Value,
-    /// Lines of `history.jsonl` that could not be read (a trailing partial line after a crash).
-    pub skipped_lines: usize,
+    /// What reading `history.jsonl` noticed (a partial last line left by a crash).
+    pub warnings: Vec<String>,
     /// Node log files, relative to the directory.
     pub logs: Vec<PathBuf>,
 }
 
 impl RunData {
-    pub fn load(dir: &Path) -> anyhow::Result<RunData> {
-        let history = dir.join("history.jsonl");
-        let (events, skipped_lines) = read_history(&history)?;
-        let results_path = dir.join("results.json");
-        let results = if results_path.exists() {
-            let text = fs::read_to_string(&results_path)
-                .with_context(|| format!("reading {}", results_path.display()))?;
-            serde_json::from_str(&text)
-                .with_context(|| format!("parsing {}", results_path.display()))?
-        } else {
-            Value::Null
-        };
-        let mut data = from_events(&events);
-        data.dir = dir.to_path_buf();
-        data.results = results;
-        data.skipped_lines = skipped_lines;
-        data.logs = find_logs(dir);
-        Ok(data)
+    /// Pairs invocations with completions per process, and fault starts with their inverses.
+    pub fn from_events(events: &[Event]) -> RunData {
+        from_events(events)
     }
 
     /// The overall verdict: `true`, `false` or `"unknown"` (from results.json; unknown without it).
@@ -143,27 +125,7 @@ pub fn validity_from_json(v: Option<&Value>) -> Validity {
     }
 }
 
-/// Reads complete lines; a line that does not parse is counted and skipped (the runner writes
-/// whole lines, so only a crash mid-write leaves one, at the end).
-fn read_history(path: &Path) -> anyhow::Result<(Vec<Event>, usize)> {
-    let file = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut events = Vec::new();
-    let mut skipped = 0;
-    for line in BufReader::new(file).lines() {
-        let line = line.with_context(|| format!("reading {}", path.display()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Event>(&line) {
-            Ok(e) => events.push(e),
-            Err(_) => skipped += 1,
-        }
-    }
-    Ok((events, skipped))
-}
-
-/// Pairs invocations with completions per process, and fault starts with their inverses.
-pub fn from_events(events: &[Event]) -> RunData {
+fn from_events(events: &[Event]) -> RunData {
     let mut ops: Vec<Op> = Vec::new();
     let mut open: HashMap<u64, usize> = HashMap::new();
     let mut windows: Vec<FaultWindow> = Vec::new();
@@ -269,25 +231,6 @@ fn describe_targets(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
-}
-
-fn find_logs(dir: &Path) -> Vec<PathBuf> {
-    let mut logs = Vec::new();
-    for sub in [dir.to_path_buf(), dir.join("logs")] {
-        let Ok(entries) = fs::read_dir(&sub) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().is_some_and(|e| e == "log") {
-                if let Ok(rel) = path.strip_prefix(dir) {
-                    logs.push(rel.to_path_buf());
-                }
-            }
-        }
-    }
-    logs.sort();
-    logs
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use anyhow::Context;
 use serde_json::Value;
 
 use super::junit::esc;
-use super::run_data::validity_from_json;
+use super::store::StoredResults;
 use checkers::Validity;
 
 #[derive(Debug, Clone)]
@@ -30,40 +30,54 @@ pub fn list_runs(root: &Path) -> anyhow::Result<Vec<RunSummary>> {
             if !run.join("history.jsonl").is_file() {
                 continue;
             }
-            let results: Value = fs::read_to_string(run.join("results.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
-                .unwrap_or(Value::Null);
+            // A directory whose results cannot be read is still listed, as unknown.
+            let results = super::store::load_results(&run).unwrap_or(StoredResults::Missing);
             let rel = run.strip_prefix(root).unwrap_or(&run).to_path_buf();
-            let name = |v: Option<&Value>| match v {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Null) | None => String::new(),
-                Some(v) => v.to_string(),
+            let stamp = || {
+                run.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            };
+            let (started, seed, faults) = match &results {
+                StoredResults::Ours(r) => (
+                    r.started_at.clone().unwrap_or_else(stamp),
+                    r.seed.to_string(),
+                    r.faults.len(),
+                ),
+                StoredResults::Foreign(v) => {
+                    let started = text(v.get("started_at"));
+                    (
+                        if started.is_empty() { stamp() } else { started },
+                        text(v.get("seed")),
+                        count_faults(v),
+                    )
+                }
+                StoredResults::Missing => (stamp(), String::new(), 0),
             };
             runs.push(RunSummary {
                 campaign: campaign
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
-                started: {
-                    let s = name(results.get("started_at"));
-                    if s.is_empty() {
-                        run.file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default()
-                    } else {
-                        s
-                    }
-                },
-                seed: name(results.get("seed")),
-                verdict: validity_from_json(results.get("valid")),
-                faults: count_faults(&results),
+                started,
+                seed,
+                verdict: results.validity(),
+                faults,
                 rel,
             });
         }
     }
     runs.sort_by(|a, b| b.started.cmp(&a.started).then(b.rel.cmp(&a.rel)));
     Ok(runs)
+}
+
+/// A JSON scalar as text: strings without quotes, nothing for null.
+fn text(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(v) => v.to_string(),
+    }
 }
 
 fn read_dirs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {

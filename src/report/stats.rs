@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::run_data::{FaultWindow, Op, Outcome};
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Latency {
     pub count: usize,
     pub p50_ms: f64,
@@ -38,38 +38,38 @@ impl Latency {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Stats {
     pub ops: usize,
-    pub by_outcome: BTreeMap<&'static str, usize>,
+    pub by_outcome: BTreeMap<String, usize>,
     /// `f` → outcome → count.
-    pub by_f: BTreeMap<String, BTreeMap<&'static str, usize>>,
+    pub by_f: BTreeMap<String, BTreeMap<String, usize>>,
     pub duration_s: f64,
     pub throughput_ops_s: f64,
     pub latency: Latency,
     pub windows: Vec<WindowStats>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WindowStats {
     pub fault: String,
     pub detail: String,
     pub start_s: f64,
     pub end_s: Option<f64>,
     pub ops: usize,
-    pub by_outcome: BTreeMap<&'static str, usize>,
+    pub by_outcome: BTreeMap<String, usize>,
     pub latency: Latency,
 }
 
 pub fn compute(ops: &[Op], windows: &[FaultWindow], end_ns: u64) -> Stats {
     let mut by_outcome = BTreeMap::new();
-    let mut by_f: BTreeMap<String, BTreeMap<&'static str, usize>> = BTreeMap::new();
+    let mut by_f: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     for op in ops {
-        *by_outcome.entry(op.outcome.name()).or_insert(0) += 1;
+        *by_outcome.entry(op.outcome.name().to_owned()).or_insert(0) += 1;
         *by_f
             .entry(op.f.clone())
             .or_default()
-            .entry(op.outcome.name())
+            .entry(op.outcome.name().to_owned())
             .or_insert(0) += 1;
     }
     let start_ns = ops.first().map(|o| o.invoke_ns).unwrap_or(0);
@@ -85,7 +85,7 @@ pub fn compute(ops: &[Op], windows: &[FaultWindow], end_ns: u64) -> Stats {
                 .collect();
             let mut counts = BTreeMap::new();
             for o in &inside {
-                *counts.entry(o.outcome.name()).or_insert(0) += 1;
+                *counts.entry(o.outcome.name().to_owned()).or_insert(0) += 1;
             }
             WindowStats {
                 fault: w.fault.clone(),

@@ -14,8 +14,8 @@ use tokio::sync::watch;
 use super::client::{Client, NodeStatus};
 use super::live::Live;
 use super::recorder::Recorder;
-use super::results::{FaultRecord, FaultStatus};
 use super::target::TestTarget;
+use crate::report::results::{FaultRecord, FaultStatus};
 
 /// How long to wait for a fault's effect at most (and never past its window).
 const OBSERVE_FOR: Duration = Duration::from_secs(5);

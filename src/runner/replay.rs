@@ -8,9 +8,10 @@ use nemesis::{FaultSpec, Schedule, Window};
 
 use super::campaign;
 use super::plan::Plan;
-use super::results::{FaultStatus, Results};
 use super::validate::{validate, Overrides};
 use crate::exit::bad_input;
+use crate::report::results::{FaultStatus, Results};
+use crate::report::store;
 
 /// The plan of a recorded run. `out` overrides where the new results go.
 pub fn plan(dir: &Path, out: Option<std::path::PathBuf>) -> anyhow::Result<Plan> {
@@ -23,13 +24,19 @@ pub fn plan(dir: &Path, out: Option<std::path::PathBuf>) -> anyhow::Result<Plan>
         )));
     }
     let (c, text) = campaign::load(&path)?;
-    let results = Results::read(dir).map_err(|e| bad_input(format!("{e:#}")))?;
+    let stored = store::load_results(dir).map_err(|e| bad_input(format!("{e:#}")))?;
+    let Some(results) = stored.ours() else {
+        return Err(bad_input(format!(
+            "{}: no results.json of faultline to replay the faults from",
+            dir.display()
+        )));
+    };
     let overrides = Overrides {
         seed: Some(results.seed),
         out,
     };
     let mut plan = validate(&c, &text, &path, &overrides)?;
-    plan.schedule = schedule(&results);
+    plan.schedule = schedule(results);
     Ok(plan)
 }
 

@@ -8,12 +8,13 @@ use tokio::sync::watch;
 
 use super::campaign::parse;
 use super::fake::Fake;
-use super::history_file;
 use super::phases::{execute, Options, Outcome};
 use super::plan::Plan;
 use super::replay;
-use super::results::{FaultStatus, Validity};
 use super::validate::{validate, Overrides};
+use crate::exit::Validity;
+use crate::report::results::FaultStatus;
+use crate::report::{store, RunDir};
 
 fn plan(text: &str) -> Plan {
     let path = Path::new("t.yaml");
@@ -29,12 +30,18 @@ fn options() -> Options {
     }
 }
 
+/// The events of a run's `history.jsonl`, and what reading it warned of.
+fn read_events(dir: &Path) -> (Vec<checkers::history::Event>, Option<String>) {
+    let h = super::check::read_history(&dir.join("history.jsonl")).unwrap();
+    (h.to_events(), h.warnings.first().cloned())
+}
+
 async fn run(plan: &Plan, fake: &Fake, dir: &Path, interrupted: watch::Receiver<bool>) -> Outcome {
     execute(
         plan,
         fake.clone(),
         fake.clone(),
-        dir,
+        &RunDir::at(dir),
         &options(),
         interrupted,
     )
@@ -89,7 +96,7 @@ async fn faults_are_applied_observed_recorded_and_healed() {
     // The pause produced info; each retired its process.
     assert!(r.stats.info > 0 && r.stats.processes > 4, "{:?}", r.stats);
 
-    let (events, warning) = history_file::read(&dir.path().join("history.jsonl")).unwrap();
+    let (events, warning) = read_events(dir.path());
     assert!(warning.is_none());
     assert_eq!(events.len() as u64, r.stats.history_events);
     let nemesis: Vec<(String, String)> = events
@@ -132,7 +139,7 @@ async fn faults_are_applied_observed_recorded_and_healed() {
     assert!(dir.path().join("logs/n1.log").is_file());
 
     // Replay: the same faults on the same nodes at the same offsets.
-    let again = replay::schedule(&super::results::Results::read(dir.path()).unwrap());
+    let again = replay::schedule(store::load_results(dir.path()).unwrap().ours().unwrap());
     assert_eq!(again.windows.len(), 3);
     for (w, f) in again.windows.iter().zip(&r.faults) {
         assert_eq!(w.at.as_millis() as u64, f.at_ms);
@@ -157,7 +164,7 @@ async fn a_clean_set_run_is_valid_and_stops_at_its_op_limit() {
     );
     let r = &out.results;
     assert_eq!(r.valid, Validity::Valid, "{:?}", r.checkers);
-    let (events, _) = history_file::read(&dir.path().join("history.jsonl")).unwrap();
+    let (events, _) = read_events(dir.path());
     let adds = events
         .iter()
         .filter(|e| e.f == "add" && e.kind == EventType::Invoke)
@@ -232,7 +239,7 @@ async fn an_interrupt_heals_tears_down_and_leaves_a_checkable_history() {
     let calls = fake.calls();
     assert_eq!(calls.last().unwrap(), "start n1,n2,n3");
     assert!(fake.state.lock().unwrap().torn_down);
-    let (events, warning) = history_file::read(&dir.path().join("history.jsonl")).unwrap();
+    let (events, warning) = read_events(dir.path());
     assert!(warning.is_none());
     assert!(events.len() > 2);
 }
@@ -244,10 +251,79 @@ async fn no_leader_fails_setup_and_still_tears_down() {
     fake.state.lock().unwrap().leader = None;
     let (_tx, rx) = watch::channel(false);
     let p = plan("workload: {kind: register}\n");
-    let err = execute(&p, fake.clone(), fake.clone(), dir.path(), &options(), rx)
-        .await
-        .err()
-        .expect("setup must fail");
+    let err = execute(
+        &p,
+        fake.clone(),
+        fake.clone(),
+        &RunDir::at(dir.path()),
+        &options(),
+        rx,
+    )
+    .await
+    .err()
+    .expect("setup must fail");
     assert!(format!("{err:#}").contains("no leader elected"), "{err:#}");
     assert!(fake.state.lock().unwrap().torn_down);
+}
+
+/// `faultline test` and `faultline check RESULTS_DIR` give one verdict: the run's checkers and
+/// a fresh analysis of its directory (format detected, checkers chosen from the history, as
+/// `check` does) agree checker by checker, valid and invalid alike, for every workload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_and_check_of_its_directory_agree_for_every_workload() {
+    let cases = [
+        (
+            "workload: {kind: register, keys: 2}",
+            false,
+            Validity::Valid,
+        ),
+        ("workload: {kind: set, keys: 2}", false, Validity::Valid),
+        ("workload: {kind: set, keys: 2}", true, Validity::Invalid),
+        (
+            "workload: {kind: list-append, keys: 2}",
+            false,
+            Validity::Valid,
+        ),
+        (
+            "workload: {kind: list-append, keys: 2}",
+            true,
+            Validity::Invalid,
+        ),
+    ];
+    for (workload, lose_appends, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::new(3);
+        fake.state.lock().unwrap().drop_adds = lose_appends;
+        let (_tx, rx) = watch::channel(false);
+        let p = plan(&format!(
+            "{workload}\nops: 300\nconcurrency: 4\nquiet: 10ms\nnemesis: {{faults: []}}\n"
+        ));
+        let out = run(&p, &fake, dir.path(), rx).await;
+        let r = &out.results;
+        assert_eq!(
+            r.valid, expected,
+            "{workload} {lose_appends}: {:?}",
+            r.checkers
+        );
+
+        let bytes = std::fs::read(dir.path().join("history.jsonl")).unwrap();
+        let history = checkers::parse::parse_auto(&bytes).unwrap();
+        let chosen = checkers::analysis::for_history(&history);
+        assert_eq!(chosen, p.workload.checkers(), "{workload}");
+        let again = checkers::analysis::analyze(&history, &chosen, &Default::default()).unwrap();
+        let verdicts = |rs: &[checkers::analysis::CheckerResult]| -> Vec<(String, Validity)> {
+            rs.iter().map(|c| (c.name.clone(), c.valid)).collect()
+        };
+        assert_eq!(
+            verdicts(&again.results),
+            verdicts(&r.checkers),
+            "{workload}"
+        );
+        assert_eq!(again.validity(), r.valid, "{workload}");
+        // What the run wrote reads back typed, with the same verdict.
+        let stored = store::load(dir.path()).unwrap();
+        assert_eq!(stored.results.validity(), r.valid);
+        assert!(dir.path().join("report.html").is_file());
+        assert!(dir.path().join("history.edn").is_file());
+    }
 }

@@ -1,5 +1,6 @@
 //! The workload a campaign names, and one seeded generator per client process.
 
+use checkers::analysis::Checker;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,20 @@ impl WorkloadConfig {
             WorkloadConfig::Register(c) => c.validate(),
             WorkloadConfig::Set(c) => c.validate(),
             WorkloadConfig::ListAppend(c) => c.validate(),
+        }
+    }
+
+    /// The checkers its histories get, from `faultline test` and `faultline check` alike:
+    /// registers for linearizability (plus a cheap check that reads return written values),
+    /// sets for lost and unexpected elements, list-append key by key (plus a check that reads
+    /// extend one order).
+    pub fn checkers(&self) -> &'static [Checker] {
+        match self {
+            WorkloadConfig::Register(_) => {
+                &[Checker::ReadsOfWrittenValues, Checker::Linearizability]
+            }
+            WorkloadConfig::Set(_) => &[Checker::Set],
+            WorkloadConfig::ListAppend(_) => &[Checker::AppendReads, Checker::ListAppendPerKey],
         }
     }
 

@@ -93,6 +93,7 @@ pub(super) fn parse(src: &[u8]) -> Result<History> {
         });
     }
     Ok(History {
+        errors: Vec::new(),
         format: Format::EtcdLog,
         events,
         warnings: Vec::new(),

@@ -4,6 +4,8 @@
 //! straight off the bytes; any other line goes through serde, which also owns the errors. Both
 //! read a line the same way: the fast path only takes what it fully understands.
 
+use std::sync::Arc;
+
 use super::{Format, History, Proc, RawEvent, Texts};
 use crate::error::{Error, Pos, Result};
 use crate::history::{Event, EventType, Process};
@@ -11,7 +13,7 @@ use crate::value::Val;
 
 pub(super) fn parse(src: &[u8]) -> Result<History> {
     // Any line may start a piece: each line is an event of its own.
-    let (events, warnings) = super::pieces::parse(
+    let (events, warnings, errors) = super::pieces::parse(
         src,
         0,
         |_| true,
@@ -21,6 +23,7 @@ pub(super) fn parse(src: &[u8]) -> Result<History> {
         format: Format::Faultline,
         events,
         warnings,
+        errors,
     })
 }
 
@@ -32,10 +35,11 @@ pub(super) fn parse_range(
     end: usize,
     first_line: usize,
     last: bool,
-) -> Result<(Vec<RawEvent>, Vec<String>)> {
+) -> Result<super::pieces::Parsed> {
     let body = &src[start..end];
     let mut events = super::events_vec(body);
     let mut warnings = Vec::new();
+    let mut errors = Vec::new();
     let mut texts = Texts::default();
     let mut offset = start;
     let mut lines = body.split(|&b| b == b'\n').enumerate().peekable();
@@ -48,7 +52,10 @@ pub(super) fn parse_range(
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        if let Some(ev) = (Scan { s: raw, i: 0 }).event(line, &mut texts) {
+        if let Some((ev, error)) = (Scan { s: raw, i: 0 }).event(line, &mut texts) {
+            if let Some(text) = error {
+                errors.push((events.len(), text));
+            }
             events.push(ev);
             continue;
         }
@@ -68,6 +75,9 @@ pub(super) fn parse_range(
                 })
             }
         };
+        if let Some(error) = ev.error {
+            errors.push((events.len(), error.into()));
+        }
         events.push(RawEvent {
             process: match ev.process {
                 Process::Client(p) => Proc::Client(p as i64),
@@ -81,7 +91,7 @@ pub(super) fn parse_range(
             line,
         });
     }
-    Ok((events, warnings))
+    Ok((events, warnings, errors))
 }
 
 /// A cursor over one line. Every method returns `None` for anything outside the fast path.
@@ -185,7 +195,8 @@ impl<'a> Scan<'a> {
         })
     }
 
-    fn event(mut self, line: usize, texts: &mut Texts) -> Option<RawEvent> {
+    /// The event, and its `error` text when it has one.
+    fn event(mut self, line: usize, texts: &mut Texts) -> Option<(RawEvent, Option<Arc<str>>)> {
         self.eat(b'{')?;
         let (mut index, mut time, mut process, mut kind, mut f) = (None, None, None, None, None);
         let (mut key, mut value, mut error) = (None, None, None);
@@ -238,7 +249,11 @@ impl<'a> Scan<'a> {
                 }
                 b"error" => {
                     first(&error)?;
-                    error = Some(matches!(v, Json::Null | Json::Str(_)).then_some(())?);
+                    error = Some(match v {
+                        Json::Null => None,
+                        Json::Str(text) => Some(Arc::from(std::str::from_utf8(text).ok()?)),
+                        _ => return None,
+                    });
                 }
                 // Fields the event does not have are ignored, as serde does.
                 _ => {}
@@ -256,7 +271,7 @@ impl<'a> Scan<'a> {
             return None;
         }
         index?;
-        Some(RawEvent {
+        let event = RawEvent {
             process: process?,
             kind: kind?,
             f: f?,
@@ -264,7 +279,8 @@ impl<'a> Scan<'a> {
             value: value.unwrap_or(Val::Nil),
             time: Some(time?),
             line,
-        })
+        };
+        Some((event, error.flatten()))
     }
 }
 
@@ -320,6 +336,9 @@ mod tests {
             })
             .event(1, &mut Texts::default())
             .unwrap_or_else(|| panic!("the fast path takes {l}"));
+            let (fast, error) = fast;
+            let ev_error: Option<String> = serde_json::from_str::<Event>(l).unwrap().error;
+            assert_eq!(error.as_deref(), ev_error.as_deref(), "{l}");
             let ev: Event = serde_json::from_str(l).unwrap();
             assert_eq!(fast.kind, ev.kind, "{l}");
             assert_eq!(&*fast.f, ev.f, "{l}");
@@ -373,7 +392,7 @@ mod tests {
         }
         src.push_str(r#"{"index":6000,"time":1,"proc"#);
         let h = parse(src.as_bytes()).unwrap();
-        let (events, warnings) = parse_range(src.as_bytes(), 0, src.len(), 1, true).unwrap();
+        let (events, warnings, _) = parse_range(src.as_bytes(), 0, src.len(), 1, true).unwrap();
         assert_eq!(h.events, events);
         assert_eq!(h.warnings, warnings);
         assert_eq!(h.events.len(), 6000);
@@ -423,7 +442,8 @@ mod tests {
                 error,
             };
             let line = serde_json::to_string(&ev).unwrap();
-            if let Some(fast) = (Scan { s: line.as_bytes(), i: 0 }).event(1, &mut Texts::default()) {
+            if let Some((fast, error)) = (Scan { s: line.as_bytes(), i: 0 }).event(1, &mut Texts::default()) {
+                proptest::prop_assert_eq!(error.as_deref(), ev.error.as_deref());
                 proptest::prop_assert_eq!(fast.kind, ev.kind);
                 proptest::prop_assert_eq!(&*fast.f, ev.f.as_str());
                 proptest::prop_assert_eq!(fast.time, Some(ev.time));

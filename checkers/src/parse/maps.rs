@@ -24,10 +24,11 @@ pub(super) fn parse(src: &[u8], format: Format) -> Result<History> {
             .find(|b| !matches!(b, b' ' | b'\t' | b','))
             .is_some_and(|&b| b == b'{')
     };
-    let (events, warnings) =
+    let (events, warnings, _) =
         super::pieces::parse(src, r.offset(), opens_map, |start, end, line, last| {
             Ok((
                 parse_range(src, start, end, line, wrapped, last)?,
+                Vec::new(),
                 Vec::new(),
             ))
         })?;
@@ -35,6 +36,7 @@ pub(super) fn parse(src: &[u8], format: Format) -> Result<History> {
         format,
         events,
         warnings,
+        errors: Vec::new(),
     })
 }
 

@@ -9,7 +9,7 @@ mod pieces;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::history::EventType;
+use crate::history::{Event, EventType, NemesisTag, Process};
 use crate::value::Val;
 
 /// The input formats `faultline check` reads.
@@ -81,6 +81,41 @@ pub struct History {
     pub events: Vec<RawEvent>,
     /// Things worth telling the user that are not errors (an ignored partial last line).
     pub warnings: Vec<String>,
+    /// The `error` text of the events that have one (faultline's histories), by position in
+    /// `events`, in order: for people and for `history.edn`; checkers never read it.
+    pub errors: Vec<(usize, Arc<str>)>,
+}
+
+impl History {
+    /// The events as faultline's [`Event`]s, numbered by position: keys and values as JSON,
+    /// processes that are not clients (the nemesis, or a negative id no client would use) as
+    /// the nemesis, with their `error` texts. What reports, `history.edn` and the JSON-level
+    /// checkers read.
+    pub fn to_events(&self) -> Vec<Event> {
+        let mut errors = self.errors.iter().peekable();
+        self.events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| Event {
+                index: i as u64,
+                time: e.time.unwrap_or(i as u64),
+                process: match e.process {
+                    Proc::Client(p) if p >= 0 => Process::Client(p as u64),
+                    _ => Process::Nemesis(NemesisTag::Nemesis),
+                },
+                kind: e.kind,
+                f: e.f.to_string(),
+                key: e.key.as_ref().map(|k| match k {
+                    Val::Str(s) => s.to_string(),
+                    other => other.to_string(),
+                }),
+                value: e.value.to_json(),
+                error: errors
+                    .next_if(|(at, _)| *at == i)
+                    .map(|(_, text)| text.to_string()),
+            })
+            .collect()
+    }
 }
 
 /// Guesses the format from the first non-blank content; `None` when nothing matches.
@@ -121,6 +156,7 @@ pub fn parse_auto(src: &[u8]) -> Result<History> {
             format: Format::Edn,
             events: Vec::new(),
             warnings: vec!["the history is empty".into()],
+            errors: Vec::new(),
         });
     }
     let format = detect(src).ok_or_else(|| {

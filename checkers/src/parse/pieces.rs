@@ -7,6 +7,8 @@
 
 use std::ops::Range;
 
+use std::sync::Arc;
+
 use super::RawEvent;
 use crate::error::Result;
 
@@ -16,7 +18,9 @@ const PIECE_MIN: usize = 256 << 10;
 const MAX_PIECES: usize = 8;
 
 /// Events and warnings of a piece or of the whole input.
-pub(super) type Parsed = (Vec<RawEvent>, Vec<String>);
+/// A piece's events, its warnings, and the `error` texts of its events (by position in the
+/// piece: few events have one, so they are kept apart from the events).
+pub(super) type Parsed = (Vec<RawEvent>, Vec<String>, Vec<(usize, Arc<str>)>);
 
 /// Parses `src[start..]`: `may_start(offset)` says whether a line beginning at `offset` may
 /// begin a piece, and `piece(start, end, first_line, last)` parses `src[start..end]`, whose
@@ -72,15 +76,18 @@ pub(super) fn parse(
     let mut events = Vec::with_capacity(
         results
             .iter()
-            .map(|r| r.as_ref().map_or(0, |(e, _)| e.len()))
+            .map(|r| r.as_ref().map_or(0, |(e, _, _)| e.len()))
             .sum(),
     );
     let mut warnings = Vec::new();
-    for (e, w) in results.into_iter().flatten() {
+    let mut errors = Vec::new();
+    for (e, w, errs) in results.into_iter().flatten() {
+        let base = events.len();
+        errors.extend(errs.into_iter().map(|(i, text)| (base + i, text)));
         events.extend(e);
         warnings.extend(w);
     }
-    Ok((events, warnings))
+    Ok((events, warnings, errors))
 }
 
 /// Up to `n` ranges covering `src[start..]`, cut at line starts that `may_start` accepts,

@@ -1,0 +1,238 @@
+//! A history's analysis: the checkers that apply to it, run and combined into one [`Validity`].
+//!
+//! `faultline test` gets its checkers from the workload it ran (each workload declares them in
+//! the `workloads` crate, as Jepsen pairs a workload's generator with its checker);
+//! `faultline check` gets them from [`for_history`], which recognises faultline's workloads from
+//! their operations. Both call [`analyze`] on one parsed [`History`], so a run and a later check
+//! of its directory give the same verdict by construction.
+//!
+//! * [`invariants`]: cheap checks of faultline's own workloads (reads of written values; list
+//!   reads that extend one order);
+//! * [`list_append`]: list-append transactions projected per key onto an append register, so the
+//!   linearizability checker decides them key by key.
+
+pub mod invariants;
+pub mod list_append;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::check::{check_history, CheckResult, Limits, Verdict};
+use crate::error::Result;
+use crate::model::ModelKind;
+use crate::parse::{Format, History, Proc};
+use crate::set::SetReport;
+use crate::value::Val;
+use crate::Validity;
+
+/// A checker a history can be given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Checker {
+    /// Linearizability per key; the model inferred from the operations unless the options
+    /// name one.
+    Linearizability,
+    /// Lost, unexpected and duplicated elements of the set workload.
+    Set,
+    /// Registers written with unique values: a read returns absent or a value some write or
+    /// cas tried.
+    ReadsOfWrittenValues,
+    /// List-append reads: only appended values, no duplicates, every read of a key a prefix of
+    /// the longest.
+    AppendReads,
+    /// List-append transactions, each key's appends and reads checked for linearizability.
+    ListAppendPerKey,
+}
+
+impl Checker {
+    /// The name it has in `results.json` and JUnit.
+    pub fn name(self) -> &'static str {
+        match self {
+            Checker::Linearizability | Checker::ListAppendPerKey => "linearizability",
+            Checker::Set => "set",
+            Checker::ReadsOfWrittenValues => "reads-of-written-values",
+            Checker::AppendReads => "append-reads",
+        }
+    }
+}
+
+/// How to check: limits, and for linearizability the model and initial value when they are
+/// not to be inferred.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub limits: Limits,
+    pub model: Option<ModelKind>,
+    pub initial: Option<Val>,
+}
+
+/// One checker's outcome, as `results.json` carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckerResult {
+    pub name: String,
+    pub valid: Validity,
+    /// One line for people.
+    pub summary: String,
+    /// The checker's own report (counterexample, per-key results, counts, ...).
+    #[serde(default)]
+    pub detail: Value,
+}
+
+impl CheckerResult {
+    /// A checker that could not give a verdict, and why.
+    pub fn unknown(name: &str, why: impl Into<String>) -> CheckerResult {
+        CheckerResult {
+            name: name.into(),
+            valid: Validity::Unknown,
+            summary: why.into(),
+            detail: Value::Null,
+        }
+    }
+}
+
+/// Everything an analysis found: each checker's result, plus the typed reports of the
+/// linearizability and set checkers for those who render them (`faultline check`).
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub results: Vec<CheckerResult>,
+    pub linearizability: Option<Box<CheckResult>>,
+    pub set: Option<Box<SetReport>>,
+}
+
+impl Analysis {
+    /// The combined verdict: the worst checker's, and unknown when nothing was checked.
+    pub fn validity(&self) -> Validity {
+        Validity::combine_checked(self.results.iter().map(|r| r.valid))
+    }
+}
+
+/// The checkers for a history nobody said the workload of: faultline's own workloads are
+/// recognised from their operations (a `history.jsonl` gets exactly the checkers `faultline
+/// test` gave it); any other history is checked as a set when its clients only add and read,
+/// and for linearizability otherwise.
+pub fn for_history(h: &History) -> Vec<Checker> {
+    if crate::set::is_set_history(h) {
+        return vec![Checker::Set];
+    }
+    if h.format != Format::Faultline {
+        return vec![Checker::Linearizability];
+    }
+    let mut clients = h
+        .events
+        .iter()
+        .filter(|e| matches!(e.process, Proc::Client(_)));
+    if clients.clone().any(|e| &*e.f == "txn") && clients.all(|e| &*e.f == "txn") {
+        vec![Checker::AppendReads, Checker::ListAppendPerKey]
+    } else {
+        vec![Checker::ReadsOfWrittenValues, Checker::Linearizability]
+    }
+}
+
+/// Runs `checkers` on `history`. An error is a history the checkers cannot read as
+/// their model's (an unknown operation, a model that does not fit): bad input, not a verdict.
+pub fn analyze(history: &History, checkers: &[Checker], options: &Options) -> Result<Analysis> {
+    let mut analysis = Analysis {
+        results: Vec::with_capacity(checkers.len()),
+        linearizability: None,
+        set: None,
+    };
+    // The JSON-level checkers share one conversion of the events.
+    let events = std::cell::OnceCell::new();
+    let events = || events.get_or_init(|| history.to_events()).as_slice();
+    for &c in checkers {
+        let result = match c {
+            Checker::Linearizability => {
+                let model = options.model;
+                let r = check_history(history, model, options.initial.as_ref(), &options.limits)?;
+                linearizability(&mut analysis, r, "checked per key")
+            }
+            Checker::ListAppendPerKey => {
+                let projected = list_append::project(history);
+                let r = check_history(&projected, Some(ModelKind::Kv), None, &options.limits)?;
+                let what = "list-append projected per key onto an append register";
+                linearizability(&mut analysis, r, what)
+            }
+            Checker::Set => {
+                let report = crate::set::check(events());
+                let result = set_result(&report);
+                analysis.set = Some(Box::new(report));
+                result
+            }
+            Checker::ReadsOfWrittenValues => invariants::reads_of_written_values(events()),
+            Checker::AppendReads => invariants::append_reads(events()),
+        };
+        analysis.results.push(result);
+    }
+    Ok(analysis)
+}
+
+fn set_result(report: &SetReport) -> CheckerResult {
+    CheckerResult {
+        name: Checker::Set.name().into(),
+        valid: report.valid,
+        summary: format!(
+            "{} lost, {} unexpected, {} recovered{}",
+            report.lost_count,
+            report.unexpected_count,
+            report.recovered_count,
+            report
+                .reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ),
+        detail: serde_json::to_value(report).unwrap_or(Value::Null),
+    }
+}
+
+/// The linearizability checker's result, kept typed in `analysis` too.
+fn linearizability(analysis: &mut Analysis, r: CheckResult, what: &str) -> CheckerResult {
+    let name = Checker::Linearizability.name();
+    let keys: serde_json::Map<String, Value> = r
+        .keys
+        .iter()
+        .map(|k| {
+            (
+                k.key.clone().unwrap_or_default(),
+                serde_json::to_value(k).unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    let (summary, counterexample) = match &r.verdict {
+        Verdict::Valid => (
+            format!(
+                "{} ops over {} keys linearizable ({what}, {}, {:.0} ms)",
+                r.ops,
+                r.keys.len(),
+                r.model,
+                r.elapsed.as_secs_f64() * 1e3
+            ),
+            Value::Null,
+        ),
+        Verdict::Unknown(why) => (format!("no verdict: {why}"), Value::Null),
+        Verdict::Invalid(cx) => (
+            format!(
+                "not linearizable{}: {}",
+                cx.key
+                    .as_deref()
+                    .map(|k| format!(" on key {k}"))
+                    .unwrap_or_default(),
+                cx.explanation
+            ),
+            serde_json::to_value(cx).unwrap_or(Value::Null),
+        ),
+    };
+    let result = CheckerResult {
+        name: name.into(),
+        valid: r.verdict.validity(),
+        summary,
+        detail: json!({
+            "model": r.model.to_string(),
+            "ops": r.ops,
+            "millis": r.elapsed.as_secs_f64() * 1e3,
+            "keys": keys,
+            "counterexample": counterexample,
+        }),
+    };
+    analysis.linearizability = Some(Box::new(r));
+    result
+}

@@ -1,0 +1,261 @@
+//! How `faultline check` shows a file's analysis: one line with the verdict, then what a person
+//! needs to see why (a counterexample, the set's lost and unexpected elements, the failing
+//! invariants); or one JSON object per file.
+
+use std::path::Path;
+
+use checkers::analysis::CheckerResult;
+use checkers::set::SetReport;
+use checkers::{CheckResult, Counterexample, Validity, Verdict};
+use serde_json::json;
+
+use super::Checked;
+
+pub fn bad_input_text(path: &Path, msg: &str) -> String {
+    format!("{}: BAD INPUT: {msg}\n", path.display())
+}
+
+pub fn bad_input_json(path: &Path, msg: &str) -> serde_json::Value {
+    json!({
+        "path": path.display().to_string(),
+        "valid": "error",
+        "error": msg,
+    })
+}
+
+/// The verdict line and its explanation. The verdict is the analysis', which the
+/// linearizability or set checker's summary describes.
+pub fn file_text(path: &Path, c: &Checked) -> String {
+    let format = c.format;
+    let valid = c.analysis.validity();
+    let mut s = if let Some(report) = &c.analysis.set {
+        set_text(path, format, report, c.check_ms, valid)
+    } else if let Some(result) = &c.analysis.linearizability {
+        linearizability_text(path, format, result, valid)
+    } else {
+        let why = first_reason(&c.analysis.results);
+        format!("{}: {}{why} ({format})\n", path.display(), headline(valid))
+    };
+    // Other checkers (the workloads' invariants) speak only when they found something.
+    for r in c.analysis.results.iter().filter(|r| {
+        r.valid != Validity::Valid && !matches!(r.name.as_str(), "linearizability" | "set")
+    }) {
+        s.push_str(&format!("  {} ({}): {}\n", r.name, r.valid, r.summary));
+    }
+    s
+}
+
+fn headline(v: Validity) -> &'static str {
+    match v {
+        Validity::Valid => "valid",
+        Validity::Invalid => "INVALID",
+        Validity::Unknown => "UNKNOWN",
+    }
+}
+
+fn first_reason(results: &[CheckerResult]) -> String {
+    results
+        .iter()
+        .find(|r| r.valid != Validity::Valid)
+        .map(|r| format!(": {}", r.summary))
+        .unwrap_or_default()
+}
+
+fn set_text(
+    path: &Path,
+    format: checkers::parse::Format,
+    report: &SetReport,
+    check_ms: f64,
+    valid: Validity,
+) -> String {
+    let adds: usize = report.keys.values().map(|k| k.attempted).sum();
+    let keys = report.keys.len();
+    let summary = format!(
+        "set, {adds} adds, {keys} key{}, {check_ms:.1} ms",
+        if keys == 1 { "" } else { "s" }
+    );
+    let why = report.reason.as_deref().unwrap_or_default();
+    match valid {
+        Validity::Valid => format!(
+            "{}: valid ({format}, {summary}; {} indeterminate adds read back)\n",
+            path.display(),
+            report.recovered_count
+        ),
+        Validity::Unknown => {
+            format!("{}: UNKNOWN: {why} ({format}, {summary})\n", path.display())
+        }
+        Validity::Invalid => {
+            let mut s = format!("{}: INVALID: {why} ({format}, {summary})\n", path.display());
+            let show = |v: &[serde_json::Value]| {
+                let mut items: Vec<String> = v.iter().take(10).map(|e| e.to_string()).collect();
+                if v.len() > 10 {
+                    items.push(format!("... {} more", v.len() - 10));
+                }
+                items.join(", ")
+            };
+            for (key, k) in &report.keys {
+                let name = if key.is_empty() {
+                    String::new()
+                } else {
+                    format!(" on key {key}")
+                };
+                for (what, v) in [
+                    ("acknowledged but missing from the final read", &k.lost),
+                    ("read but never (or certainly not) added", &k.unexpected),
+                    ("read more than once", &k.duplicated),
+                ] {
+                    if !v.is_empty() {
+                        s.push_str(&format!("  {what}{name}: {}\n", show(v)));
+                    }
+                }
+            }
+            s
+        }
+    }
+}
+
+fn linearizability_text(
+    path: &Path,
+    format: checkers::parse::Format,
+    result: &CheckResult,
+    valid: Validity,
+) -> String {
+    let keys = result.keys.len();
+    let summary = format!(
+        "{} {} ops, {} key{}, {:.1} ms",
+        result.model,
+        result.ops,
+        keys,
+        if keys == 1 { "" } else { "s" },
+        result.elapsed.as_secs_f64() * 1e3
+    );
+    match (&result.verdict, valid) {
+        (Verdict::Invalid(cx), _) => format!(
+            "{}: INVALID ({format}, {summary})\n{}",
+            path.display(),
+            counterexample_text(cx)
+        ),
+        (Verdict::Unknown(why), Validity::Unknown) => {
+            format!("{}: UNKNOWN: {why} ({format}, {summary})\n", path.display())
+        }
+        // Valid here, or another checker's verdict, which follows on its own line.
+        (_, v) => format!(
+            "{}: {} ({format}, {summary})\n",
+            path.display(),
+            headline(v)
+        ),
+    }
+}
+
+/// The counterexample block, indented under the file's line.
+pub fn counterexample_text(cx: &Counterexample) -> String {
+    let mut s = String::new();
+    let key = cx
+        .key
+        .as_ref()
+        .map(|k| format!(" on key {k}"))
+        .unwrap_or_default();
+    if cx.ops.is_empty() {
+        return format!("  not linearizable{key} ({})\n", cx.explanation);
+    }
+    s.push_str(&format!(
+        "  not linearizable{key}: these {} operations admit no legal order{}:\n",
+        cx.ops.len(),
+        if cx.minimal {
+            ""
+        } else {
+            " (shrinking stopped at its time budget)"
+        }
+    ));
+    for op in &cx.ops {
+        let p = op
+            .process
+            .map_or_else(|| "?".to_string(), |p| format!("p{p}"));
+        let when = |idx: Option<u64>, t: Option<u64>| match (idx, t) {
+            (Some(i), Some(t)) => format!("#{i} @{:.3}s", t as f64 / 1e9),
+            (Some(i), None) => format!("#{i}"),
+            (None, Some(t)) => format!("@{:.3}s", t as f64 / 1e9),
+            (None, None) => "-".into(),
+        };
+        let done = match op.outcome.as_str() {
+            "ok" | "fail" => when(op.complete_index, op.complete_time),
+            other => format!("never ({other})"),
+        };
+        let line = op.line.map(|l| format!("  line {l}")).unwrap_or_default();
+        s.push_str(&format!(
+            "    {p:>5}  invoked {:<18} completed {:<18} {:<24} {}{line}\n",
+            when(op.invoke_index, op.invoke_time),
+            done,
+            op.op,
+            op.outcome
+        ));
+    }
+    s.push_str(&format!("  why: {}\n", cx.explanation));
+    s
+}
+
+/// One file's JSON: the set checker's or the linearizability checker's report as before, the
+/// analysis' combined verdict, and every checker's result under `checkers`.
+pub fn file_json(path: &Path, c: &Checked) -> serde_json::Value {
+    let valid = c.analysis.validity();
+    let mut doc = if let Some(report) = &c.analysis.set {
+        json!({
+            "path": path.display().to_string(),
+            "format": c.format.name(),
+            "model": "set",
+            "valid": valid,
+            "reason": report.reason,
+            "set": report,
+            "warnings": c.warnings,
+            "timings": { "parse_ms": c.parse_ms, "check_ms": c.check_ms },
+        })
+    } else if let Some(result) = &c.analysis.linearizability {
+        linearizability_json(path, c, result)
+    } else {
+        json!({
+            "path": path.display().to_string(),
+            "format": c.format.name(),
+            "warnings": c.warnings,
+            "timings": { "parse_ms": c.parse_ms, "check_ms": c.check_ms },
+        })
+    };
+    if let Some(o) = doc.as_object_mut() {
+        o.insert("valid".into(), json!(valid));
+        if valid == Validity::Unknown && o.get("reason").is_none_or(|r| r.is_null()) {
+            o.insert(
+                "reason".into(),
+                json!(first_reason(&c.analysis.results).trim_start_matches(": ")),
+            );
+        }
+        o.insert("checkers".into(), json!(c.analysis.results));
+    }
+    doc
+}
+
+fn linearizability_json(path: &Path, c: &Checked, result: &CheckResult) -> serde_json::Value {
+    json!({
+        "path": path.display().to_string(),
+        "format": c.format.name(),
+        "model": result.model.name(),
+        "reason": match &result.verdict { Verdict::Unknown(r) => json!(r), _ => json!(null) },
+        "ops": result.ops,
+        // Per key, `valid` as Jepsen's `:valid?` (the checkers' own reports use labels).
+        "keys": result.keys.iter().map(|k| {
+            let mut v = serde_json::to_value(k).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("valid".into(), json!(k.valid));
+            }
+            v
+        }).collect::<Vec<_>>(),
+        "counterexample": match &result.verdict {
+            Verdict::Invalid(cx) => serde_json::to_value(cx).unwrap_or_default(),
+            _ => json!(null),
+        },
+        "warnings": c.warnings,
+        "timings": {
+            "parse_ms": c.parse_ms,
+            "prepare_ms": c.prepare_ms,
+            "check_ms": result.elapsed.as_secs_f64() * 1e3,
+        },
+    })
+}

@@ -1,0 +1,144 @@
+//! `results.json`: the verdict, per-checker results, statistics, fault windows, coverage and
+//! phase timings of one run. Written once, typed, by the store; read back through it.
+
+use std::collections::BTreeMap;
+
+use nemesis::Action;
+use serde::{Deserialize, Serialize};
+
+pub use checkers::analysis::CheckerResult;
+pub use checkers::Validity;
+
+use super::stats::Stats as Analysis;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub ops: u64,
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+    /// Client processes used (each `info` retires one).
+    pub processes: u64,
+    pub run_ms: u64,
+    pub ops_per_sec: f64,
+    pub history_events: u64,
+    pub history_bytes: u64,
+}
+
+/// How a fault window went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultStatus {
+    /// In effect (the executor said so).
+    Applied,
+    /// Not attempted: its targets could not be resolved (e.g. no leader at that moment).
+    Skipped,
+    /// The executor returned an error.
+    Failed,
+    /// The run ended before the window's start.
+    NotReached,
+}
+
+/// One fault window as it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultRecord {
+    pub window: usize,
+    pub kind: String,
+    /// Planned offset and length, from the schedule.
+    pub at_ms: u64,
+    pub duration_ms: u64,
+    /// When it really started and ended (history time, ns), for shading windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ns: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ns: Option<u64>,
+    /// The concrete step, targets resolved (what `--replay` repeats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    pub status: FaultStatus,
+    /// Whether its effect was seen (killed node down, paused node silent, partition changed
+    /// leadership or terms); `None` when it was not applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Per fault kind: how often it was scheduled, applied and seen to take effect.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub scheduled: u64,
+    pub applied: u64,
+    pub observed: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseTiming {
+    pub phase: String,
+    pub ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The whole of `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub campaign: String,
+    pub seed: u64,
+    /// Directory name of the run (UTC timestamp).
+    pub run: String,
+    pub target: String,
+    pub valid: Validity,
+    /// Why the verdict is not simply the checkers' (interrupted, faults not observed, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub interrupted: bool,
+    pub checkers: Vec<CheckerResult>,
+    pub stats: Stats,
+    pub faults: Vec<FaultRecord>,
+    pub coverage: BTreeMap<String, Coverage>,
+    pub phases: Vec<PhaseTiming>,
+    /// The faultline that wrote the results.
+    #[serde(default)]
+    pub faultline_version: String,
+    /// When the run started (its directory's UTC timestamp).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// What only the whole history tells: latency percentiles overall and per fault window,
+    /// operations by `f` and outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<Analysis>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_round_trip_through_json() {
+        let r = Results {
+            campaign: "c".into(),
+            seed: 7,
+            run: "20261206T000000Z".into(),
+            target: "3 local nodes".into(),
+            valid: Validity::Unknown,
+            notes: vec!["interrupted".into()],
+            interrupted: true,
+            checkers: Vec::new(),
+            stats: Stats::default(),
+            faults: Vec::new(),
+            coverage: BTreeMap::new(),
+            phases: Vec::new(),
+            faultline_version: "0.1.0".into(),
+            started_at: Some("20261206T000000Z".into()),
+            analysis: None,
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(text.contains("\"valid\":\"unknown\""), "{text}");
+        assert_eq!(serde_json::from_str::<Results>(&text).unwrap(), r);
+    }
+}

@@ -1,0 +1,79 @@
+//! A whole `faultline test` run as a library call: the run directory (campaign saved), the
+//! target the plan asks for (a fresh Docker cluster, or local node processes), the phases, and
+//! the results store's files.
+
+use tokio::sync::watch;
+
+use super::client::HttpClient;
+use super::docker::{DockerSetup, DockerTarget};
+use super::local::LocalTarget;
+use super::phases::{self, Options, Outcome};
+use super::plan::Plan;
+use super::target::TestTarget;
+use crate::report::RunDir;
+
+/// Where and how to run a plan.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// Local `faultline node` processes on 127.0.0.1 instead of Docker.
+    pub local: bool,
+    /// The node image for Docker (default: this binary's, built if missing).
+    pub image: Option<String>,
+    pub options: Options,
+}
+
+/// Creates the run's directory (the campaign saved in it, the `latest` links updated).
+pub fn create_run_dir(plan: &Plan) -> anyhow::Result<RunDir> {
+    let dir = RunDir::create(&plan.out, &plan.name)?;
+    let yaml = serde_yaml::to_string(&plan.campaign)
+        .map_err(|e| anyhow::anyhow!("encoding the campaign as run: {e}"))?;
+    dir.write_campaign(&yaml)?;
+    Ok(dir)
+}
+
+/// Starts the target, runs every phase into `dir`, and tears the target down (unless kept).
+pub async fn run(
+    plan: &Plan,
+    dir: &RunDir,
+    launch: &Launch,
+    interrupted: watch::Receiver<bool>,
+) -> anyhow::Result<Outcome> {
+    let client = HttpClient::new(plan.client_timeout)?;
+    if launch.local {
+        let target = LocalTarget::start_with(
+            &plan.cluster_name,
+            plan.nodes,
+            &dir.path().join("cluster"),
+            plan.node_args.clone(),
+        )
+        .await?;
+        execute(plan, target, client, dir, &launch.options, interrupted).await
+    } else {
+        let setup = DockerSetup {
+            image: launch.image.clone(),
+            node_args: plan.node_args.clone(),
+            ..DockerSetup::default()
+        };
+        let target = DockerTarget::start(&plan.cluster_name, plan.nodes, &setup).await?;
+        execute(plan, target, client, dir, &launch.options, interrupted).await
+    }
+}
+
+async fn execute<T: TestTarget>(
+    plan: &Plan,
+    target: T,
+    client: HttpClient,
+    dir: &RunDir,
+    options: &Options,
+    interrupted: watch::Receiver<bool>,
+) -> anyhow::Result<Outcome> {
+    if options.keep_cluster {
+        let nodes: Vec<String> = target
+            .nodes()
+            .into_iter()
+            .map(|(n, a)| format!("{n}={a}"))
+            .collect();
+        tracing::info!(target: "faultline::runner", "{} stays up after the run: {}", target.describe(), nodes.join(" "));
+    }
+    phases::execute(plan, target, client, dir, options, interrupted).await
+}

@@ -1,0 +1,420 @@
+//! The phases of a run, each a function: [`setup`](Run::setup) (a leader elected) →
+//! [`run`](Run::run) (clients and nemesis) → [`final_heal`](Run::final_heal) →
+//! [`quiet_and_final_reads`](Run::quiet_and_final_reads) → [`close_history`](Run::close_history)
+//! → [`collect_logs`](Run::collect_logs) → [`teardown`](Run::teardown) → [`check`](Run::check)
+//! → [`report`](Run::report). Heal and teardown are owned by a [`guard::Cleanup`], so a run ends
+//! healed and torn down on success, error and Ctrl-C alike.
+
+mod guard;
+mod run;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use checkers::analysis::CheckerResult;
+use checkers::history::EventType;
+use checkers::parse::History;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::check;
+use super::client::Client;
+use super::coverage;
+use super::faults::NEMESIS;
+use super::live::Live;
+use super::plan::Plan;
+use super::recorder::Written as HistoryWritten;
+use super::target::TestTarget;
+use crate::exit::Validity;
+use crate::report::results::{FaultRecord, PhaseTiming, Results, Stats};
+use crate::report::{RunDir, Written};
+use guard::Cleanup;
+use run::Recording;
+
+/// How long a fresh cluster may take to elect a leader, and the healed one to settle.
+const LEADER_DEADLINE: Duration = Duration::from_secs(60);
+/// How long the final reads may keep retrying.
+const FINAL_READS_DEADLINE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub keep_cluster: bool,
+    pub progress: bool,
+    /// Keep no history (the recording-cost benchmark's baseline); nothing is checked and no
+    /// results are written.
+    pub no_history: bool,
+    /// How long a fresh cluster may take to elect a leader, and the healed one to settle.
+    pub leader_deadline: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            keep_cluster: false,
+            progress: true,
+            no_history: false,
+            leader_deadline: LEADER_DEADLINE,
+        }
+    }
+}
+
+/// What a run produced. `harness_errors` are failures of the harness itself (heal, teardown,
+/// writing results): the CLI exits 255 on them after the results are written.
+pub struct Outcome {
+    pub results: Results,
+    pub harness_errors: Vec<String>,
+    /// The files the store wrote (none without a history, or when writing failed).
+    pub written: Option<Written>,
+}
+
+/// One run in progress: what every phase reads and adds to.
+struct Run<'a, T: TestTarget, C: Client> {
+    plan: &'a Plan,
+    target: Arc<T>,
+    client: C,
+    dir: &'a RunDir,
+    options: &'a Options,
+    interrupted: watch::Receiver<bool>,
+    was_interrupted: bool,
+    names: Vec<String>,
+    phases: Vec<PhaseTiming>,
+    notes: Vec<String>,
+    harness_errors: Vec<String>,
+}
+
+/// Runs the plan against a target that is up (containers or processes started), writing into
+/// `dir`, which exists.
+pub async fn execute<T: TestTarget, C: Client>(
+    plan: &Plan,
+    target: T,
+    client: C,
+    dir: &RunDir,
+    options: &Options,
+    interrupted: watch::Receiver<bool>,
+) -> anyhow::Result<Outcome> {
+    let target = Arc::new(target);
+    let mut cleanup = Cleanup::new(target.clone(), options.keep_cluster);
+    let mut run = Run {
+        plan,
+        names: target.nodes().into_iter().map(|(n, _)| n).collect(),
+        target,
+        client,
+        dir,
+        options,
+        interrupted,
+        was_interrupted: false,
+        phases: Vec::new(),
+        notes: Vec::new(),
+        harness_errors: Vec::new(),
+    };
+    if let Err(e) = run.setup().await {
+        if let Err(te) = run.teardown(&mut cleanup).await {
+            tracing::error!(target: "faultline::runner", "teardown after failed setup: {te}");
+        }
+        return Err(e.context(format!("setting up {}", run.target.describe())));
+    }
+    cleanup.arm_heal();
+    let recording = match Recording::start(&run) {
+        Ok(r) => r,
+        Err(e) => {
+            if let Err(te) = run.teardown(&mut cleanup).await {
+                tracing::error!(target: "faultline::runner", "teardown: {te}");
+            }
+            return Err(e);
+        }
+    };
+    let ran = run.run(&recording).await;
+    let mut faults = ran.faults;
+    run.final_heal(&mut cleanup, &recording, &mut faults).await;
+    run.quiet_and_final_reads(&recording, ran.last_process)
+        .await;
+    let written = run.close_history(recording);
+    run.collect_logs().await;
+    if let Err(e) = run.teardown(&mut cleanup).await {
+        run.harness_errors.push(e);
+    }
+    let (checkers, history) = run.check().await;
+    let results = run.results(checkers, faults, &ran.live, ran.run_ms, written);
+    Ok(run.report(results, history))
+}
+
+impl<T: TestTarget, C: Client> Run<'_, T, C> {
+    fn timed(&mut self, phase: &str, since: Instant, error: Option<String>) {
+        self.phases.push(PhaseTiming {
+            phase: phase.into(),
+            ms: since.elapsed().as_millis() as u64,
+            error,
+        });
+    }
+
+    fn is_interrupted(&mut self) -> bool {
+        self.was_interrupted |= *self.interrupted.borrow();
+        self.was_interrupted
+    }
+
+    /// The cluster must have a leader before anything is recorded.
+    async fn setup(&mut self) -> anyhow::Result<()> {
+        let t = Instant::now();
+        let deadline = self.options.leader_deadline;
+        let mut interrupted = self.interrupted.clone();
+        let setup = tokio::select! {
+            r = wait_for_leader(&*self.target, deadline) => r.map(drop),
+            _ = interrupted.wait_for(|i| *i) => {
+                self.was_interrupted = true;
+                Err(anyhow::anyhow!("interrupted during setup"))
+            }
+        };
+        self.timed("setup", t, setup.as_ref().err().map(|e| format!("{e:#}")));
+        setup
+    }
+
+    /// Heals everything, whatever happened in the run; windows still open end here.
+    async fn final_heal(
+        &mut self,
+        cleanup: &mut Cleanup<T>,
+        recording: &Recording<C>,
+        faults: &mut [FaultRecord],
+    ) {
+        let t = Instant::now();
+        let recorder = &recording.recorder;
+        let targets = json!({"phase": "start", "targets": self.names});
+        recorder.record(NEMESIS, EventType::Info, "heal-all", None, targets, None);
+        let healed = cleanup.heal(&self.names).await;
+        let error = healed.err();
+        let targets = json!({"phase": "end", "targets": self.names});
+        recorder.record(
+            NEMESIS,
+            EventType::Info,
+            "heal-all",
+            None,
+            targets,
+            error.clone(),
+        );
+        let healed_at = recorder.now();
+        for f in faults
+            .iter_mut()
+            .filter(|f| f.start_ns.is_some() && f.end_ns.is_none())
+        {
+            f.end_ns = Some(healed_at);
+        }
+        recording.live.clear_active();
+        self.timed("heal", t, error.clone());
+        self.harness_errors.extend(error);
+    }
+
+    /// The quiet period (a leader again, then `quiet` of calm) and the workload's final reads,
+    /// unless the run was interrupted.
+    async fn quiet_and_final_reads(&mut self, recording: &Recording<C>, last_process: u64) {
+        if self.is_interrupted() {
+            return;
+        }
+        let t = Instant::now();
+        let mut interrupted = self.interrupted.clone();
+        let settle = async {
+            wait_for_leader(&*self.target, self.options.leader_deadline).await?;
+            tokio::time::sleep(self.plan.quiet).await;
+            Ok::<_, anyhow::Error>(())
+        };
+        let reads = async {
+            settle.await?;
+            let deadline = tokio::time::Instant::now() + FINAL_READS_DEADLINE;
+            let (_, missing) = recording
+                .workers
+                .final_reads(last_process + 1, deadline)
+                .await;
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!(
+                    "final reads that never succeeded: {}",
+                    missing.join("; ")
+                ))
+            }
+        };
+        let error = tokio::select! {
+            r = reads => r.err().map(|e| format!("{e:#}")),
+            _ = interrupted.wait_for(|i| *i) => Some("interrupted during the final reads".into()),
+        };
+        if let Some(e) = &error {
+            self.notes
+                .push(format!("quiet period and final reads: {e}"));
+        }
+        self.timed("final-reads", t, error);
+    }
+
+    /// Stops the progress line and the recorder, and waits for the history to be on disk. A
+    /// failed write is reported after the cluster is gone, never instead of removing it.
+    fn close_history(&mut self, recording: Recording<C>) -> HistoryWritten {
+        self.is_interrupted();
+        match recording.close() {
+            Ok(w) => w,
+            Err(e) => {
+                self.harness_errors.push(format!("{e:#}"));
+                HistoryWritten::default()
+            }
+        }
+    }
+
+    async fn collect_logs(&mut self) {
+        let t = Instant::now();
+        let logs = self.target.collect_logs(&self.dir.logs()).await;
+        let error = logs.err().map(|e| format!("{e:#}"));
+        if let Some(e) = &error {
+            self.notes.push(format!("node logs not collected: {e}"));
+        }
+        self.timed("collect-logs", t, error);
+    }
+
+    async fn teardown(&mut self, cleanup: &mut Cleanup<T>) -> Result<(), String> {
+        let t = Instant::now();
+        let down = cleanup.teardown().await;
+        let error = down
+            .as_ref()
+            .err()
+            .map(|e| format!("teardown of {}: {e:#}", self.target.describe()));
+        if !matches!(down, Ok(false)) {
+            self.timed("teardown", t, error.clone());
+        }
+        error.map_or(Ok(()), Err)
+    }
+
+    /// Reads the history once and runs the checkers the workload declares on it.
+    async fn check(&mut self) -> (Vec<CheckerResult>, Option<History>) {
+        if self.options.no_history {
+            return (Vec::new(), None);
+        }
+        let t = Instant::now();
+        let history = match check::read_history(&self.dir.history()) {
+            Ok(h) => Arc::new(h),
+            Err(e) => {
+                self.harness_errors.push(format!("{e:#}"));
+                self.timed("check", t, None);
+                return (Vec::new(), None);
+            }
+        };
+        self.notes.extend(history.warnings.iter().cloned());
+        let limits = check::Limits {
+            time: self.plan.checker_time_limit,
+            memory_mb: self.plan.checker_memory_mb,
+        };
+        let checkers = self.plan.workload.checkers();
+        let results = check::check_within(checkers, history.clone(), limits).await;
+        self.timed("check", t, None);
+        (results, Arc::into_inner(history))
+    }
+
+    /// The verdict: the checkers', made at best unknown when the faults did not take effect or
+    /// the run was interrupted.
+    fn results(
+        &mut self,
+        checkers: Vec<CheckerResult>,
+        faults: Vec<FaultRecord>,
+        live: &Live,
+        run_ms: u64,
+        written: HistoryWritten,
+    ) -> Results {
+        let coverage = coverage::coverage(&self.plan.fault_kinds, &faults);
+        let (coverage_notes, undermined) = coverage::coverage_notes(&coverage);
+        self.notes.extend(coverage_notes);
+        let mut valid = Validity::combine_checked(checkers.iter().map(|c| c.valid));
+        if undermined {
+            valid = valid.worst(Validity::Unknown);
+        }
+        if self.is_interrupted() {
+            self.notes
+                .push("interrupted by Ctrl-C: the history is partial".into());
+            valid = valid.worst(Validity::Unknown);
+        }
+        let (ok, fail, info) = (
+            Live::get(&live.ok),
+            Live::get(&live.fail),
+            Live::get(&live.info),
+        );
+        let ops = ok + fail + info;
+        Results {
+            campaign: self.plan.name.clone(),
+            seed: self.plan.seed,
+            run: self
+                .dir
+                .path()
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            target: self.target.describe(),
+            valid,
+            notes: std::mem::take(&mut self.notes),
+            interrupted: self.was_interrupted,
+            checkers,
+            stats: Stats {
+                ops,
+                ok,
+                fail,
+                info,
+                processes: Live::get(&live.processes),
+                run_ms,
+                ops_per_sec: ops as f64 / (run_ms.max(1) as f64 / 1000.0),
+                history_events: written.events,
+                history_bytes: written.bytes,
+            },
+            faults,
+            coverage,
+            phases: std::mem::take(&mut self.phases),
+            faultline_version: String::new(),
+            started_at: None,
+            analysis: None,
+        }
+    }
+
+    /// Hands the results and the history to the store, which writes the run's files.
+    fn report(mut self, results: Results, history: Option<History>) -> Outcome {
+        let written = match history {
+            Some(h) => match self.dir.finish(results.clone(), &h) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    self.harness_errors
+                        .push(format!("writing the results: {e:#}"));
+                    None
+                }
+            },
+            // No history to report on: the results alone, unless nothing is to be kept.
+            None if !self.options.no_history => {
+                if let Err(e) = self.dir.write_results(&results) {
+                    self.harness_errors.push(format!("{e:#}"));
+                }
+                None
+            }
+            None => None,
+        };
+        Outcome {
+            results,
+            harness_errors: self.harness_errors,
+            written,
+        }
+    }
+}
+
+/// Polls the target until it reports a leader.
+pub async fn wait_for_leader<T: TestTarget>(
+    target: &T,
+    within: Duration,
+) -> anyhow::Result<String> {
+    let deadline = Instant::now() + within;
+    let mut last_error = None;
+    loop {
+        match target.leader().await {
+            Ok(Some(l)) => return Ok(l),
+            Ok(None) => {}
+            Err(e) => last_error = Some(format!("{e:#}")),
+        }
+        if Instant::now() >= deadline {
+            anyhow::bail!(
+                "no leader elected within {}s{}",
+                within.as_secs(),
+                last_error
+                    .map(|e| format!(" (last error: {e})"))
+                    .unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,140 @@
+//! The run phase: client processes and the nemesis against the cluster, recorded, until the
+//! campaign's duration or op limit, an error, or Ctrl-C.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::super::client::Client;
+use super::super::clients::Workers;
+use super::super::faults::Nemesis;
+use super::super::live::Live;
+use super::super::progress::Progress;
+use super::super::recorder::{Recorder, Writer, Written};
+use super::super::target::TestTarget;
+use super::Run;
+use crate::report::results::FaultRecord;
+
+/// What records the run: the history's writer, the live counters and the progress line, and the
+/// client processes (whose final reads come after the heal).
+pub(super) struct Recording<C> {
+    pub recorder: Recorder,
+    writer: Option<Writer>,
+    pub live: Arc<Live>,
+    progress: Progress,
+    pub workers: Workers<C>,
+}
+
+/// What the run phase gives the phases after it.
+pub(super) struct Ran {
+    pub faults: Vec<FaultRecord>,
+    pub last_process: u64,
+    pub run_ms: u64,
+    pub live: Arc<Live>,
+}
+
+impl<C: Client> Recording<C> {
+    pub fn start<T: TestTarget>(run: &Run<'_, T, C>) -> anyhow::Result<Recording<C>> {
+        let start = Instant::now();
+        let (recorder, writer) = if run.options.no_history {
+            (Recorder::discard(start), None)
+        } else {
+            let (r, w) = Recorder::to_file(&run.dir.history(), start)?;
+            (r, Some(w))
+        };
+        let live = Arc::new(Live::default());
+        let plan = run.plan;
+        let workers = Workers {
+            client: run.client.clone(),
+            recorder: recorder.clone(),
+            live: live.clone(),
+            workload: Arc::new(workloads::Workload::new(plan.workload.clone(), plan.seed)),
+            nodes: Arc::new(run.target.nodes().into_iter().map(|(_, a)| a).collect()),
+            concurrency: plan.concurrency,
+            rate: plan.rate,
+            ops_limit: plan.ops,
+        };
+        Ok(Recording {
+            progress: Progress::start(live.clone(), start, run.options.progress),
+            recorder,
+            writer,
+            live,
+            workers,
+        })
+    }
+
+    /// Ends the progress line and the recording; the history's size once it is on disk.
+    pub fn close(self) -> anyhow::Result<Written> {
+        self.progress.finish();
+        self.recorder.close();
+        drop(self.workers);
+        Ok(self
+            .writer
+            .map(Writer::finish)
+            .transpose()?
+            .unwrap_or_default())
+    }
+}
+
+impl<T: TestTarget, C: Client> Run<'_, T, C> {
+    /// Clients and nemesis until the duration, the op limit, a failed task or Ctrl-C.
+    pub(super) async fn run(&mut self, recording: &Recording<C>) -> Ran {
+        let t = Instant::now();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let nemesis = Nemesis {
+            target: self.target.clone(),
+            client: self.client.clone(),
+            recorder: recording.recorder.clone(),
+            live: recording.live.clone(),
+        };
+        let schedule = self.plan.schedule.clone();
+        let nemesis_stop = stop_rx.clone();
+        let nemesis_task = tokio::spawn(async move { nemesis.run(&schedule, nemesis_stop).await });
+        let mut clients = JoinSet::new();
+        for w in 0..self.plan.concurrency {
+            clients.spawn(recording.workers.clone().run(w, stop_rx.clone()));
+        }
+        let start = recording.recorder.start();
+        let deadline = tokio::time::Instant::from_std(start + self.plan.duration);
+        let mut last_process = 0;
+        let mut error = None;
+        let mut interrupted = self.interrupted.clone();
+        loop {
+            tokio::select! {
+                joined = clients.join_next() => match joined {
+                    None => break,
+                    Some(Ok(p)) => last_process = last_process.max(p),
+                    Some(Err(e)) => {
+                        error.get_or_insert_with(|| format!("a client task failed: {e}"));
+                        stop_tx.send_replace(true);
+                    }
+                },
+                _ = tokio::time::sleep_until(deadline), if !*stop_tx.borrow() => {
+                    stop_tx.send_replace(true);
+                }
+                _ = interrupted.wait_for(|i| *i), if !self.was_interrupted => {
+                    self.was_interrupted = true;
+                    tracing::warn!(target: "faultline::runner", "interrupted: stopping clients, then healing the cluster");
+                    stop_tx.send_replace(true);
+                }
+            }
+        }
+        // Clients are done (op limit, duration, error or interrupt): the nemesis stops too.
+        stop_tx.send_replace(true);
+        let faults = nemesis_task.await.unwrap_or_else(|e| {
+            error.get_or_insert_with(|| format!("the nemesis task failed: {e}"));
+            Vec::new()
+        });
+        let run_ms = t.elapsed().as_millis() as u64;
+        self.timed("run", t, error.clone());
+        self.harness_errors.extend(error);
+        Ran {
+            faults,
+            last_process,
+            run_ms,
+            live: recording.live.clone(),
+        }
+    }
+}
