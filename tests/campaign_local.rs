@@ -19,13 +19,23 @@ fn campaigns() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/campaigns")
 }
 
-/// The single run directory under `<out>/<name>/`.
+/// The single run directory under `<out>/<name>/`, which both `latest` links name.
 fn run_dir(out: &Path, name: &str) -> PathBuf {
     let runs: Vec<PathBuf> = std::fs::read_dir(out.join(name))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| !p.ends_with("latest"))
         .collect();
     assert_eq!(runs.len(), 1, "{runs:?}");
+    let run = std::fs::canonicalize(&runs[0]).unwrap();
+    for latest in [out.join(name).join("latest"), out.join("latest")] {
+        assert_eq!(
+            std::fs::canonicalize(&latest).unwrap(),
+            run,
+            "{}",
+            latest.display()
+        );
+    }
     runs[0].clone()
 }
 

@@ -69,19 +69,12 @@ impl Pattern {
         let mut shuffled = nodes.to_vec();
         shuffled.shuffle(rng);
         Ok(match self {
-            Pattern::IsolateOne => {
-                let (one, rest) = shuffled.split_at(1);
-                complete_grudge(&[one.to_vec(), rest.to_vec()])
-            }
+            Pattern::IsolateOne => complete_grudge(&isolate(&shuffled[0], &shuffled)),
             Pattern::IsolateLeader => {
                 let leader = leader.ok_or(Error::NoLeader)?;
-                let rest: Vec<_> = nodes.iter().filter(|n| *n != leader).cloned().collect();
-                complete_grudge(&[vec![leader.clone()], rest])
+                complete_grudge(&isolate(leader, nodes))
             }
-            Pattern::Halves => {
-                let (a, b) = shuffled.split_at(nodes.len() / 2);
-                complete_grudge(&[a.to_vec(), b.to_vec()])
-            }
+            Pattern::Halves => complete_grudge(&halves(&shuffled)),
             Pattern::MajoritiesRing => majorities_ring(&shuffled),
             Pattern::Bridge => bridge(&shuffled),
             Pattern::Grudge(g) => {
@@ -133,17 +126,35 @@ impl FromStr for Pattern {
     }
 }
 
-/// Each node drops every node outside its own component.
+/// Each node drops every node outside its own component; nodes in no component keep all their
+/// links, and a node with nothing to drop has no entry.
 pub fn complete_grudge(components: &[Vec<NodeName>]) -> Grudge {
     let all: BTreeSet<NodeName> = components.iter().flatten().cloned().collect();
     let mut grudge = BTreeMap::new();
     for component in components {
         let own: BTreeSet<NodeName> = component.iter().cloned().collect();
+        let dropped: BTreeSet<NodeName> = all.difference(&own).cloned().collect();
+        if dropped.is_empty() {
+            continue;
+        }
         for node in component {
-            grudge.insert(node.clone(), all.difference(&own).cloned().collect());
+            grudge.insert(node.clone(), dropped.clone());
         }
     }
     Grudge(grudge)
+}
+
+/// Jepsen's bisect: the first half (the smaller one when odd) against the rest, in the order
+/// given.
+pub fn halves(nodes: &[NodeName]) -> Vec<Vec<NodeName>> {
+    let (a, b) = nodes.split_at(nodes.len() / 2);
+    vec![a.to_vec(), b.to_vec()]
+}
+
+/// One node against all the others.
+pub fn isolate(node: &str, nodes: &[NodeName]) -> Vec<Vec<NodeName>> {
+    let rest = nodes.iter().filter(|n| *n != node).cloned().collect();
+    vec![vec![node.to_string()], rest]
 }
 
 /// Nodes in ring order; each sees the majority-sized window it sits in the middle of, so every

@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
+use crate::cluster::node_process::{free_addr, peer_list, NodeProcess};
 use crate::exit::{bad_input, Validity};
 
 #[derive(Debug, Args)]
@@ -167,8 +168,7 @@ impl Drop for LocalCluster {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(l.local_addr().context("finding a free port")?.port())
+    Ok(free_addr().context("finding a free port")?.port())
 }
 
 fn log_file(dir: &Path, name: &str) -> anyhow::Result<(std::fs::File, std::fs::File)> {
@@ -185,37 +185,30 @@ fn start_faultline(dir: &Path) -> anyhow::Result<LocalCluster> {
     let addrs: Vec<String> = (0..3)
         .map(|_| free_port().map(|p| format!("127.0.0.1:{p}")))
         .collect::<anyhow::Result<_>>()?;
-    let peers: Vec<String> = addrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| format!("{}={a}", i + 1))
-        .collect();
+    let peers = peer_list((1..).zip(&addrs));
     let mut cluster = LocalCluster {
         children: Vec::new(),
         client_addrs: addrs.clone(),
     };
-    for (i, addr) in addrs.iter().enumerate() {
-        let id = i + 1;
-        let (out, err) = log_file(dir, &format!("node{id}"))?;
-        let child = Command::new(&exe)
-            .args([
-                "node",
-                "--id",
-                &id.to_string(),
-                "--listen",
-                addr,
-                "--peers",
-                &peers.join(","),
-            ])
-            .arg("--data-dir")
-            .arg(dir.join(format!("n{id}")))
+    for (id, addr) in (1..).zip(&addrs) {
+        let log = dir.join(format!("node{id}.log"));
+        let mut command = NodeProcess {
+            exe: &exe,
+            id,
+            listen: addr,
+            peers: &peers,
+            data_dir: &dir.join(format!("n{id}")),
+            args: &[],
+            join: false,
+            log: &log,
+        }
+        .command()
+        .with_context(|| format!("creating {}", log.display()))?;
+        let child = command
             .env(
                 "FAULTLINE_LOG",
                 std::env::var("FAULTLINE_NODE_LOG").unwrap_or_else(|_| "warn".into()),
             )
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
             .spawn()
             .with_context(|| format!("starting {}", exe.display()))?;
         cluster.children.push(child);

@@ -15,12 +15,12 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use tokio::sync::watch;
 
+use crate::cluster::client::HttpClient;
+use crate::cluster::local::LocalTarget;
 use crate::exit::{bad_input, Validity};
 use crate::runner::campaign::parse;
-use crate::runner::client::HttpClient;
 use crate::runner::clients::Workers;
 use crate::runner::live::Live;
-use crate::runner::local::LocalTarget;
 use crate::runner::memory::MemoryClient;
 use crate::runner::phases::{self, Options};
 use crate::runner::recorder::Recorder;

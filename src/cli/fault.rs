@@ -4,10 +4,11 @@ use std::time::Instant;
 
 use clap::{Args, Subcommand};
 use nemesis::fault::{FaultExecutor, NodeName};
+use nemesis::partition;
 
 use super::cluster::{block_on, unknown_node};
 use super::kv::ClusterArg;
-use crate::cluster::{partition, Cluster};
+use crate::cluster::Cluster;
 use crate::exit::{bad_input, Validity};
 
 #[derive(Debug, Subcommand)]
@@ -72,7 +73,7 @@ pub fn run(args: FaultArgs) -> anyhow::Result<Validity> {
             FaultArgs::Partition(a) => {
                 let cluster = Cluster::connect(&a.cluster.cluster).await?;
                 let groups = groups(&cluster, &a).await?;
-                let grudge = partition::grudge_from_groups(&groups);
+                let grudge = partition::complete_grudge(&groups);
                 cluster.faults().partition(&grudge).await?;
                 let shown: Vec<String> = groups.iter().map(|g| g.join(",")).collect();
                 (cluster, format!("partitioned {}", shown.join(" / ")))

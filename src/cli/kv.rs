@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::cluster::block_on;
-use crate::cluster::api::{Api, Reply};
+use crate::cluster::client::{HttpClient, Reply};
 use crate::cluster::{names, Cluster};
 use crate::exit::Validity;
 
@@ -89,7 +89,7 @@ enum Op {
 const RETRY_FOR: Duration = Duration::from_secs(5);
 
 async fn execute(cluster: &Cluster, op: &Op) -> anyhow::Result<Validity> {
-    let api = Api::new(Duration::from_secs(5))?;
+    let api = HttpClient::new(Duration::from_secs(5))?;
     let deadline = tokio::time::Instant::now() + RETRY_FOR;
     loop {
         // Refusals are definite, so trying again cannot apply anything twice.
@@ -114,7 +114,7 @@ async fn execute(cluster: &Cluster, op: &Op) -> anyhow::Result<Validity> {
 /// One pass over the nodes, leader first: the outcome, or every node's refusal.
 async fn attempt(
     cluster: &Cluster,
-    api: &Api,
+    api: &HttpClient,
     op: &Op,
 ) -> anyhow::Result<Result<Validity, Vec<String>>> {
     let leader = cluster.leader().await?;

@@ -1,31 +1,39 @@
-//! Clusters in Docker: the node image, the cluster's network, volumes and containers, their
-//! status and logs, and the Docker implementation of the nemesis' `FaultExecutor`.
+//! What a test runs against: clusters in Docker (the node image, the cluster's network,
+//! volumes and containers, their status and logs, the Docker implementation of the nemesis'
+//! `FaultExecutor`), clusters of local `faultline node` processes, the [`TestTarget`] trait the
+//! runner drives either through, and the one client of the node's HTTP API.
 //!
-//! The test runner drives a cluster through this API:
+//! The test runner drives a Docker cluster through this API:
 //! `Cluster::up(&spec)` (a fresh cluster, waiting for a leader), `Cluster::connect(name)`,
 //! `nodes()`, `status()`, `leader()`, `wait_for_leader(..)`, `faults()`, `collect_logs(dir)`,
 //! `down(keep_volumes)`. Every Docker object it creates carries `io.faultline.cluster=<name>`,
 //! and nothing without that label is ever listed, changed or removed.
 //!
-//! Modules: `docker` (connection, error shapes), `names` (names and labels), `subnet` (picking a
-//! free /24), `image` (the node image), `lifecycle` (up, connect, down), `inventory` (listing by
-//! label, `ls`), `status` (container state plus each node's `/status`), `api` (HTTP to the
-//! nodes), `exec` (`docker exec`), `netns` (commands in a node's network namespace), `faults`
-//! (the fault executor), `partition` (grudges from groups, iptables rules), `logs`.
+//! Modules: `target` (the [`TestTarget`] trait), `docker_target` and `local` (its Docker and
+//! local-process implementations), `node_process` (a local node's command line), `client` (HTTP to the nodes: workload requests, status,
+//! `faultline kv`), `docker` (connection, error shapes), `names` (names and labels), `subnet`
+//! (picking a free /24), `image` (the node image), `lifecycle` (up, connect, down), `inventory`
+//! (listing by label, `ls`), `status` (container state plus each node's `/status`), `exec`
+//! (`docker exec`), `netns` (commands in a node's network namespace), `faults` (the fault
+//! executor), `partition` (a grudge as iptables rules), `logs`.
 
-pub mod api;
+pub mod client;
 pub mod docker;
+pub mod docker_target;
 pub mod exec;
 pub mod faults;
 pub mod image;
 pub mod inventory;
 pub mod lifecycle;
+pub mod local;
 pub mod logs;
 pub mod names;
 pub mod netns;
+pub mod node_process;
 pub mod partition;
 pub mod status;
 pub mod subnet;
+pub mod target;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -34,6 +42,7 @@ use bollard::Docker;
 
 pub use faults::DockerFaults;
 pub use status::ClusterStatus;
+pub use target::TestTarget;
 
 /// What to start.
 #[derive(Debug, Clone)]

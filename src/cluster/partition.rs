@@ -19,37 +19,6 @@ pub struct Rules {
     pub to: BTreeSet<Ipv4Addr>,
 }
 
-/// Every node drops every node outside its own group; nodes in no group keep all links.
-pub fn grudge_from_groups(groups: &[Vec<NodeName>]) -> Grudge {
-    let mut grudge = Grudge::default();
-    for (i, group) in groups.iter().enumerate() {
-        let others: BTreeSet<NodeName> = groups
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .flat_map(|(_, g)| g.iter().cloned())
-            .collect();
-        for node in group {
-            if !others.is_empty() {
-                grudge.0.insert(node.clone(), others.clone());
-            }
-        }
-    }
-    grudge
-}
-
-/// Jepsen's bisect: the first half (the smaller one when odd) against the rest.
-pub fn halves(nodes: &[NodeName]) -> Vec<Vec<NodeName>> {
-    let mid = nodes.len() / 2;
-    vec![nodes[..mid].to_vec(), nodes[mid..].to_vec()]
-}
-
-/// One node against all the others.
-pub fn isolate(node: &str, nodes: &[NodeName]) -> Vec<Vec<NodeName>> {
-    let rest = nodes.iter().filter(|n| *n != node).cloned().collect();
-    vec![vec![node.to_string()], rest]
-}
-
 /// The rules each node needs for `grudge`. Fails on a node name not in `addrs`.
 pub fn rules_for(
     grudge: &Grudge,
@@ -195,6 +164,7 @@ pub fn describe(grudge: &Grudge) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nemesis::partition::{complete_grudge as grudge_from_groups, halves, isolate};
 
     fn names(s: &[&str]) -> Vec<NodeName> {
         s.iter().map(|s| s.to_string()).collect()

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 
-use super::api::{Api, NodeStatus};
+use super::client::{Client, HttpClient, NodeStatus};
 use super::docker::is_not_found;
 use super::faults::ActiveFaults;
 use super::{names, Cluster, NodeInfo};
@@ -53,7 +53,7 @@ pub async fn cluster_status(cluster: &Cluster) -> anyhow::Result<ClusterStatus> 
 
 /// Every node's state, read in parallel; a node that does not answer is reported, not an error.
 pub async fn node_states(cluster: &Cluster) -> anyhow::Result<Vec<NodeState>> {
-    let api = Api::new(Duration::from_millis(1500))?;
+    let api = HttpClient::new(Duration::from_millis(1500))?;
     let reads = cluster
         .nodes()
         .iter()
@@ -61,7 +61,11 @@ pub async fn node_states(cluster: &Cluster) -> anyhow::Result<Vec<NodeState>> {
     futures::future::try_join_all(reads).await
 }
 
-async fn read_node(cluster: &Cluster, api: &Api, node: &NodeInfo) -> anyhow::Result<NodeState> {
+async fn read_node(
+    cluster: &Cluster,
+    api: &HttpClient,
+    node: &NodeInfo,
+) -> anyhow::Result<NodeState> {
     let state = container_state(cluster, &node.container).await?;
     let mut out = NodeState {
         name: node.name.clone(),
@@ -78,7 +82,7 @@ async fn read_node(cluster: &Cluster, api: &Api, node: &NodeInfo) -> anyhow::Res
     if state != "running" {
         return Ok(out);
     }
-    match api.status(node.addr).await {
+    match api.status(node.addr).await.map_err(anyhow::Error::msg) {
         Ok(NodeStatus {
             role,
             term,
@@ -87,8 +91,8 @@ async fn read_node(cluster: &Cluster, api: &Api, node: &NodeInfo) -> anyhow::Res
             applied_index,
             ..
         }) => {
-            out.role = role;
-            out.term = term;
+            out.role = Some(role);
+            out.term = Some(term);
             out.leader = leader.map(names::node);
             out.last_log_index = last_log_index;
             out.applied_index = applied_index;

@@ -10,9 +10,9 @@ use checkers::history::{EventType, Process};
 use tokio::sync::watch;
 use workloads::{Completion, Op, Response, Workload};
 
-use super::client::Client;
 use super::live::Live;
 use super::recorder::Recorder;
+use crate::cluster::client::Client;
 
 /// A definite refusal because the cluster cannot serve now (node down, no leader), as opposed
 /// to a refusal of the operation itself (a cas mismatch).
@@ -25,7 +25,7 @@ const UNREACHABLE_BACKOFF: Duration = Duration::from_millis(20);
 
 /// Connection-level failures (nothing sent) are marked by the client with this prefix.
 fn is_unreachable(error: &str) -> bool {
-    error.starts_with(super::client::UNREACHABLE)
+    error.starts_with(crate::cluster::client::UNREACHABLE)
 }
 
 /// What every worker shares.
@@ -177,7 +177,7 @@ mod backoff_tests {
     fn refusals_of_the_cluster_back_off_refusals_of_the_op_do_not() {
         assert!(is_unavailable(&format!(
             "{}: 10.77.0.11:7000: connection refused",
-            super::super::client::UNREACHABLE
+            crate::cluster::client::UNREACHABLE
         )));
         assert!(is_unavailable(
             "HTTP 503: node 1: no leader known; nothing was proposed"

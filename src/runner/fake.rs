@@ -9,9 +9,9 @@ use std::time::Duration;
 use nemesis::fault::{FaultExecutor, Grudge, NodeName};
 use workloads::{Request, Response};
 
-use super::client::{Client, NodeStatus};
 use super::memory::Store;
-use super::target::TestTarget;
+use crate::cluster::client::{Client, NodeStatus};
+use crate::cluster::target::TestTarget;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeState {
@@ -187,7 +187,10 @@ impl Client for Fake {
             NodeState::Down => {
                 return Response::Fail {
                     status: None,
-                    error: format!("{}: connection refused", super::client::UNREACHABLE),
+                    error: format!(
+                        "{}: connection refused",
+                        crate::cluster::client::UNREACHABLE
+                    ),
                 }
             }
             NodeState::Paused => {
@@ -221,6 +224,7 @@ impl Client for Fake {
             .into(),
             term: s.term,
             leader: s.leader.map(|l| l as u64 + 1),
+            ..NodeStatus::default()
         })
     }
 }

@@ -11,10 +11,10 @@ use nemesis::{Action, FaultSpec, Pattern, Schedule, Target};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use super::client::{Client, NodeStatus};
 use super::live::Live;
 use super::recorder::Recorder;
-use super::target::TestTarget;
+use crate::cluster::client::{Client, NodeStatus};
+use crate::cluster::target::TestTarget;
 use crate::report::results::{FaultRecord, FaultStatus};
 
 /// How long to wait for a fault's effect at most (and never past its window).
@@ -340,6 +340,7 @@ mod tests {
             role: role.into(),
             term,
             leader: None,
+            ..NodeStatus::default()
         })
     }
 

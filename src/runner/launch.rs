@@ -4,12 +4,12 @@
 
 use tokio::sync::watch;
 
-use super::client::HttpClient;
-use super::docker::{DockerSetup, DockerTarget};
-use super::local::LocalTarget;
 use super::phases::{self, Options, Outcome};
 use super::plan::Plan;
-use super::target::TestTarget;
+use crate::cluster::client::HttpClient;
+use crate::cluster::docker_target::{DockerSetup, DockerTarget};
+use crate::cluster::local::LocalTarget;
+use crate::cluster::target::TestTarget;
 use crate::report::RunDir;
 
 /// Where and how to run a plan.

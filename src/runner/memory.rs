@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 use workloads::{MicroOp, Request, Response};
 
-use super::client::{Client, NodeStatus};
+use crate::cluster::client::{Client, NodeStatus};
 
 #[derive(Clone, Default)]
 pub struct MemoryClient {
@@ -79,6 +79,7 @@ impl Client for MemoryClient {
             role: "leader".into(),
             term: 1,
             leader: Some(1),
+            ..NodeStatus::default()
         })
     }
 }

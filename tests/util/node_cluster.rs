@@ -4,11 +4,11 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
+
+use faultline::cluster::node_process::{free_addr, peer_list, NodeProcess};
 
 use serde_json::Value;
 
@@ -30,10 +30,7 @@ pub struct Cluster {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    free_addr().expect("a free port").port()
 }
 
 impl Cluster {
@@ -55,11 +52,7 @@ impl Cluster {
                 },
             );
         }
-        let peers = nodes
-            .values()
-            .map(|n| format!("{}={}", n.id, n.addr))
-            .collect::<Vec<_>>()
-            .join(",");
+        let peers = peer_list(nodes.values().map(|n| (n.id, &n.addr)));
         let mut c = Cluster {
             dir,
             nodes,
@@ -82,31 +75,19 @@ impl Cluster {
         let extra = self.extra.clone();
         let n = self.nodes.get_mut(&id).expect("known node");
         assert!(n.child.is_none(), "node {id} is already running");
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(&n.log)
-            .expect("node log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
-        cmd.arg("node")
-            .args([
-                "--id",
-                &id.to_string(),
-                "--listen",
-                &n.addr,
-                "--peers",
-                &peers,
-            ])
-            .arg("--data-dir")
-            .arg(&n.data_dir)
-            .args(&extra)
-            .env("FAULTLINE_LOG", "info,openraft=warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log fd"))
-            .stderr(log);
-        if n.join {
-            cmd.arg("--join");
+        let mut cmd = NodeProcess {
+            exe: Path::new(env!("CARGO_BIN_EXE_faultline")),
+            id,
+            listen: &n.addr,
+            peers: &peers,
+            data_dir: &n.data_dir,
+            args: &extra,
+            join: n.join,
+            log: &n.log,
         }
+        .command()
+        .expect("node log file");
+        cmd.env("FAULTLINE_LOG", "info,openraft=warn");
         n.child = Some(cmd.spawn().expect("spawning faultline node"));
     }
 

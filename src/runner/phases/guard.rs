@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::super::target::TestTarget;
+use crate::cluster::target::TestTarget;
 
 pub struct Cleanup<T: TestTarget> {
     target: Arc<T>,

@@ -18,13 +18,13 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::check;
-use super::client::Client;
 use super::coverage;
 use super::faults::NEMESIS;
 use super::live::Live;
 use super::plan::Plan;
 use super::recorder::Written as HistoryWritten;
-use super::target::TestTarget;
+use crate::cluster::client::Client;
+use crate::cluster::target::TestTarget;
 use crate::exit::Validity;
 use crate::report::results::{FaultRecord, PhaseTiming, Results, Stats};
 use crate::report::{RunDir, Written};

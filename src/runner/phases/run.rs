@@ -7,15 +7,15 @@ use std::time::Instant;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::super::client::Client;
-use super::super::clients::Workers;
-use super::super::faults::Nemesis;
-use super::super::live::Live;
-use super::super::progress::Progress;
-use super::super::recorder::{Recorder, Writer, Written};
-use super::super::target::TestTarget;
 use super::Run;
+use crate::cluster::client::Client;
+use crate::cluster::target::TestTarget;
 use crate::report::results::FaultRecord;
+use crate::runner::clients::Workers;
+use crate::runner::faults::Nemesis;
+use crate::runner::live::Live;
+use crate::runner::progress::Progress;
+use crate::runner::recorder::{Recorder, Writer, Written};
 
 /// What records the run: the history's writer, the live counters and the progress line, and the
 /// client processes (whose final reads come after the heal).

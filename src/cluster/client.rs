@@ -1,24 +1,46 @@
-//! The HTTP client against the node API, and the mapping from HTTP outcomes to certainty:
-//! 2xx is ok; 4xx or `"definite": true` is a certain failure; timeouts, connections lost after
-//! sending and 5xx without `"definite": true` are unknown (`info`). A refused connection sent
-//! nothing, so it is a certain failure.
+//! The one client of the node's HTTP API (`/kv`, `/txn`, `/status`): workload requests with the
+//! mapping from HTTP outcomes to certainty, status probes, and the plain key-value calls of
+//! `faultline kv`. Requests go only to the cluster's own node addresses, never through a proxy.
+//!
+//! Certainty: 2xx is ok; 4xx or `"definite": true` is a certain failure; timeouts, connections
+//! lost after sending and 5xx without `"definite": true` are unknown (`info`). A refused
+//! connection sent nothing, so it is a certain failure.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use workloads::{Request, Response};
 
-/// The node's `/status`, as far as the runner reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// The node's `GET /status`: who it is, its role and term, whom it follows; the log fields are
+/// `None` when a node does not send them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeStatus {
     pub id: u64,
     pub role: String,
     pub term: u64,
     pub leader: Option<u64>,
+    #[serde(default)]
+    pub last_log_index: Option<u64>,
+    #[serde(default)]
+    pub applied_index: Option<u64>,
+    #[serde(default)]
+    pub nodes: Option<BTreeMap<String, String>>,
+}
+
+/// How a plain key-value request (`faultline kv`) ended, as the node's API defines it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// 200, with the JSON body.
+    Ok(serde_json::Value),
+    /// 409 on a compare-and-set: the current value differs.
+    CasMismatch { current: serde_json::Value },
+    /// Any other error. `definite` means the node is sure the operation was not applied.
+    Error { message: String, definite: bool },
 }
 
 /// Sends workload requests and status probes. `HttpClient` is the real one; tests use fakes.
@@ -49,6 +71,51 @@ impl HttpClient {
             http: build(timeout)?,
             probe: build(timeout.min(Duration::from_millis(500)))?,
         })
+    }
+}
+
+/// The plain key-value calls of `faultline kv`.
+impl HttpClient {
+    pub async fn get(&self, addr: SocketAddr, key: &str) -> Reply {
+        let url = format!("http://{addr}/kv/{}", escape(key));
+        self.send(self.http.get(&url), &url).await
+    }
+
+    pub async fn put(&self, addr: SocketAddr, key: &str, value: &str) -> Reply {
+        let url = format!("http://{addr}/kv/{}", escape(key));
+        self.send(self.http.put(&url).body(value.to_string()), &url)
+            .await
+    }
+
+    pub async fn cas(&self, addr: SocketAddr, key: &str, from: Option<&str>, to: &str) -> Reply {
+        let url = format!("http://{addr}/kv/{}/cas", escape(key));
+        let body = serde_json::json!({ "from": from, "to": to });
+        self.send(self.http.post(&url).json(&body), &url).await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder, url: &str) -> Reply {
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                // A refused connection never reached the node: certainly not applied.
+                let definite = e.is_connect();
+                return Reply::Error {
+                    message: format!("{url}: {}", chain(&e)),
+                    definite,
+                };
+            }
+        };
+        let status = response.status();
+        let body: serde_json::Value = match response.json().await {
+            Ok(v) => v,
+            Err(e) => {
+                return Reply::Error {
+                    message: format!("{url}: HTTP {status} with an unreadable body: {e}"),
+                    definite: false,
+                }
+            }
+        };
+        classify_reply(status.as_u16(), body, url)
     }
 }
 
@@ -114,6 +181,41 @@ impl Client for HttpClient {
             .await
             .map_err(|e| format!("{addr}: bad /status reply: {e}"))
     }
+}
+
+/// Maps a node's answer to a `Reply` following the API's error contract.
+fn classify_reply(status: u16, body: serde_json::Value, url: &str) -> Reply {
+    match status {
+        200 => Reply::Ok(body),
+        409 => Reply::CasMismatch {
+            current: body.get("current").cloned().unwrap_or_default(),
+        },
+        _ => Reply::Error {
+            message: format!(
+                "{url}: HTTP {status}: {}",
+                body.get("error")
+                    .and_then(|e| e.as_str())
+                    .unwrap_or("no error message")
+            ),
+            definite: body
+                .get("definite")
+                .and_then(|d| d.as_bool())
+                .unwrap_or(false),
+        },
+    }
+}
+
+/// An error with its causes: reqwest's own message ("error sending request") hides the useful
+/// part ("connection refused").
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
 }
 
 fn resp_ok(status: u16) -> bool {
@@ -190,6 +292,54 @@ mod tests {
         assert!(matches!(
             classify(404, br#"{"error":"lost","definite":false}"#),
             Response::Info { .. }
+        ));
+    }
+
+    #[test]
+    fn status_reads_the_documented_shape_and_tolerates_missing_fields() {
+        let s: NodeStatus = serde_json::from_value(json!({
+            "id": 1, "role": "leader", "term": 3, "leader": 1, "last_log_index": 42,
+            "applied_index": 41, "membership": {"voters": [1, 2, 3], "learners": []},
+            "nodes": {"1": "10.0.0.11:7000"}
+        }))
+        .unwrap();
+        assert_eq!(s.role, "leader");
+        assert_eq!((s.term, s.applied_index), (3, Some(41)));
+        let partial: NodeStatus =
+            serde_json::from_value(json!({"id": 2, "role": "follower", "term": 3, "leader": null}))
+                .unwrap();
+        assert_eq!((partial.leader, partial.applied_index), (None, None));
+    }
+
+    #[test]
+    fn replies_follow_the_error_contract() {
+        assert_eq!(
+            classify_reply(200, json!({"value": "v"}), "u"),
+            Reply::Ok(json!({"value": "v"}))
+        );
+        assert_eq!(
+            classify_reply(
+                409,
+                json!({"error": "cas mismatch", "current": "x", "definite": true}),
+                "u"
+            ),
+            Reply::CasMismatch {
+                current: json!("x")
+            }
+        );
+        match classify_reply(503, json!({"error": "no leader", "definite": true}), "u") {
+            Reply::Error { definite, message } => {
+                assert!(definite);
+                assert!(message.contains("no leader"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(
+            classify_reply(504, json!({"error": "timeout"}), "u"),
+            Reply::Error {
+                definite: false,
+                ..
+            }
         ));
     }
 

@@ -3,9 +3,8 @@
 //! SIGSTOP/SIGCONT. Partitions need a network namespace per node, so they are refused.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use anyhow::Context;
 use nemesis::fault::{FaultExecutor, Grudge, NodeName};
@@ -13,6 +12,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 
 use super::client::{Client, HttpClient};
+use super::node_process::{free_addr, peer_list, NodeProcess};
 use super::target::TestTarget;
 
 #[derive(Debug, thiserror::Error)]
@@ -78,10 +78,7 @@ impl LocalTarget {
         let mut nodes = BTreeMap::new();
         let mut addrs = Vec::new();
         for id in 1..=u64::from(count) {
-            // The OS picks a free port; the node binds it a moment later.
-            let addr = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .context("finding a free port on 127.0.0.1")?;
+            let addr = free_addr().context("finding a free port on 127.0.0.1")?;
             let name = format!("n{id}");
             addrs.push((name.clone(), addr));
             nodes.insert(
@@ -95,11 +92,7 @@ impl LocalTarget {
                 },
             );
         }
-        let peers = nodes
-            .values()
-            .map(|n| format!("{}={}", n.id, n.addr))
-            .collect::<Vec<_>>()
-            .join(",");
+        let peers = peer_list(nodes.values().map(|n| (n.id, n.addr)));
         let target = LocalTarget {
             name: name.to_string(),
             exe,
@@ -121,25 +114,20 @@ impl LocalTarget {
             exe: self.exe.display().to_string(),
             source,
         };
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&node.log)
-            .map_err(spawn_err)?;
-        let err_log = log.try_clone().map_err(spawn_err)?;
-        Command::new(&self.exe)
-            .arg("node")
-            .args(["--id", &node.id.to_string()])
-            .args(["--listen", &node.addr.to_string()])
-            .args(["--peers", &self.peers])
-            .arg("--data-dir")
-            .arg(&node.data)
-            .args(&self.node_args)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err_log)
-            .spawn()
-            .map_err(spawn_err)
+        let listen = node.addr.to_string();
+        let command = NodeProcess {
+            exe: &self.exe,
+            id: node.id,
+            listen: &listen,
+            peers: &self.peers,
+            data_dir: &node.data,
+            args: &self.node_args,
+            join: false,
+            log: &node.log,
+        }
+        .command()
+        .map_err(spawn_err)?;
+        Command::from(command).spawn().map_err(spawn_err)
     }
 
     async fn signal(&self, names: &[NodeName], signal: libc::c_int) -> Result<(), LocalError> {
