@@ -207,6 +207,7 @@ async fn local(args: &RunnerBenchArgs, record: bool, dir: &Path) -> anyhow::Resu
         &Overrides {
             seed: Some(1),
             out: None,
+            local: true,
         },
     )?;
     let target = LocalTarget::start("bench", 3, &dir.join("cluster")).await?;

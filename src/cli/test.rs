@@ -54,12 +54,13 @@ pub struct TestArgs {
 pub fn run(args: TestArgs) -> anyhow::Result<Validity> {
     // Everything about the input is checked before anything starts (exit 254).
     let plan = match (&args.replay, &args.campaign) {
-        (Some(dir), _) => replay::plan(dir, args.out.clone())?,
+        (Some(dir), _) => replay::plan(dir, args.out.clone(), args.local)?,
         (None, Some(path)) => {
             let (c, text) = campaign::load(path)?;
             let overrides = Overrides {
                 seed: args.seed,
                 out: args.out.clone(),
+                local: args.local,
             };
             validate(&c, &text, path, &overrides)?
         }

@@ -13,8 +13,9 @@ use crate::exit::bad_input;
 use crate::report::results::{FaultStatus, Results};
 use crate::report::store;
 
-/// The plan of a recorded run. `out` overrides where the new results go.
-pub fn plan(dir: &Path, out: Option<std::path::PathBuf>) -> anyhow::Result<Plan> {
+/// The plan of a recorded run. `out` overrides where the new results go; `local` says the
+/// replay runs on local node processes.
+pub fn plan(dir: &Path, out: Option<std::path::PathBuf>, local: bool) -> anyhow::Result<Plan> {
     let path = dir.join("campaign.yaml");
     if !path.is_file() {
         return Err(bad_input(format!(
@@ -34,6 +35,7 @@ pub fn plan(dir: &Path, out: Option<std::path::PathBuf>) -> anyhow::Result<Plan>
     let overrides = Overrides {
         seed: Some(results.seed),
         out,
+        local,
     };
     let mut plan = validate(&c, &text, &path, &overrides)?;
     plan.schedule = schedule(results);

@@ -21,6 +21,8 @@ use crate::node::bugs::UnsafeBug;
 pub struct Overrides {
     pub seed: Option<u64>,
     pub out: Option<PathBuf>,
+    /// The run goes to local node processes (`--local`), which cannot be partitioned.
+    pub local: bool,
 }
 
 /// Collects errors with the field they concern.
@@ -74,6 +76,70 @@ pub fn validate(
     p.range("cluster.nodes", nodes, 1, 9);
     let node_args = unsafe_bugs(&mut p, &campaign.cluster.unsafe_bugs);
     let workload = workload(&mut p, campaign);
+    bounds(&mut p, campaign);
+
+    let seed = overrides
+        .seed
+        .or(campaign.seed)
+        .unwrap_or_else(rand::random::<u64>);
+    let schedule = schedule(&mut p, campaign, nodes as usize, seed);
+    if overrides.local {
+        refuse_partitions(&mut p, campaign);
+    }
+
+    if !p.found.is_empty() {
+        return Err(bad_input(p.found.join("\n")));
+    }
+    let mut as_run = campaign.clone();
+    as_run.seed = Some(seed);
+    let fault_kinds = fault_kinds(campaign);
+    Ok(Plan {
+        name,
+        cluster_name,
+        nodes,
+        node_args,
+        workload: workload.expect("no problems means the workload was built"),
+        concurrency: campaign.concurrency,
+        rate: campaign.rate,
+        duration: campaign.duration.0,
+        ops: (campaign.ops > 0).then_some(campaign.ops),
+        schedule,
+        fault_kinds,
+        quiet: campaign.quiet.0,
+        client_timeout: campaign.client.timeout.0,
+        checker_time_limit: campaign.checker.time_limit.0,
+        checker_memory_mb: campaign.checker.memory_limit_mb,
+        seed,
+        out: overrides
+            .out
+            .clone()
+            .unwrap_or_else(|| campaign.out.clone()),
+        campaign: as_run,
+    })
+}
+
+/// Local node processes share one network namespace: a campaign that partitions them is refused
+/// before anything starts, never run with its partitions failing.
+fn refuse_partitions(p: &mut Problems, c: &Campaign) {
+    let why = "--local runs the nodes as processes on 127.0.0.1, which cannot be partitioned: \
+               use the Docker target, or drop partitions from the campaign";
+    let n = &c.nemesis;
+    if n.schedule.is_empty() {
+        for (i, f) in n.faults.iter().enumerate() {
+            if f.partition.is_some() {
+                p.add(&format!("nemesis.faults[{i}].partition"), why);
+            }
+        }
+    }
+    for (i, f) in n.schedule.iter().enumerate() {
+        if f.partition.is_some() {
+            p.add(&format!("nemesis.schedule[{i}].partition"), why);
+        }
+    }
+}
+
+/// The ranges of the run's counts and durations.
+fn bounds(p: &mut Problems, campaign: &Campaign) {
     p.range("concurrency", campaign.concurrency, 1, 1000);
     p.range("rate", campaign.rate, 0, 1_000_000);
     let duration = campaign.duration.0;
@@ -105,42 +171,6 @@ pub fn validate(
         64,
         1 << 20,
     );
-
-    let seed = overrides
-        .seed
-        .or(campaign.seed)
-        .unwrap_or_else(rand::random::<u64>);
-    let schedule = schedule(&mut p, campaign, nodes as usize, seed);
-
-    if !p.found.is_empty() {
-        return Err(bad_input(p.found.join("\n")));
-    }
-    let mut as_run = campaign.clone();
-    as_run.seed = Some(seed);
-    let fault_kinds = fault_kinds(campaign);
-    Ok(Plan {
-        name,
-        cluster_name,
-        nodes,
-        node_args,
-        workload: workload.expect("no problems means the workload was built"),
-        concurrency: campaign.concurrency,
-        rate: campaign.rate,
-        duration,
-        ops: (campaign.ops > 0).then_some(campaign.ops),
-        schedule,
-        fault_kinds,
-        quiet: campaign.quiet.0,
-        client_timeout: timeout,
-        checker_time_limit: campaign.checker.time_limit.0,
-        checker_memory_mb: campaign.checker.memory_limit_mb,
-        seed,
-        out: overrides
-            .out
-            .clone()
-            .unwrap_or_else(|| campaign.out.clone()),
-        campaign: as_run,
-    })
 }
 
 /// Planted bugs become `--unsafe-bug NAME` on every node's command line.
@@ -374,6 +404,28 @@ mod tests {
     }
 
     #[test]
+    fn local_runs_refuse_partitions_before_anything_starts() {
+        let text = "workload: {kind: register}\nnemesis:\n  schedule:\n    - {at: 1s, duration: 1s, kill: leader}\n    - {at: 3s, duration: 1s, partition: halves}\n";
+        let c = parse(text, Path::new("c.yaml")).unwrap();
+        let local = Overrides {
+            local: true,
+            ..Overrides::default()
+        };
+        let e = validate(&c, text, Path::new("c.yaml"), &local).unwrap_err();
+        assert_eq!(code_for(&e), BAD_INPUT);
+        assert!(
+            e.to_string()
+                .starts_with("c.yaml:5:5: nemesis.schedule[1].partition: --local runs the nodes"),
+            "{e}"
+        );
+        // The same campaign is fine for Docker, and kills alone are fine locally.
+        assert!(validate(&c, text, Path::new("c.yaml"), &Overrides::default()).is_ok());
+        let kills = "workload: {kind: register}\nnemesis:\n  faults: [{kill: leader}]\n";
+        let c = parse(kills, Path::new("c.yaml")).unwrap();
+        assert!(validate(&c, kills, Path::new("c.yaml"), &local).is_ok());
+    }
+
+    #[test]
     fn explicit_schedules_are_used_as_given() {
         let text = "workload: {kind: register}\nnemesis:\n  schedule:\n    - {at: 3s, duration: 2s, pause: leader}\n    - {at: 1s, duration: 1s, partition: halves}\n";
         let p = plan(text).unwrap();
@@ -388,6 +440,7 @@ mod tests {
         let p = validate(&c, text, Path::new("c.yaml"), &Overrides::default()).unwrap();
         assert_eq!((p.seed, p.out.clone()), (5, PathBuf::from("a")));
         let o = Overrides {
+            local: false,
             seed: Some(9),
             out: Some("b".into()),
         };

@@ -69,67 +69,71 @@ fn fault(
 }
 
 pub fn schedule(p: &mut Problems, c: &Campaign, nodes: usize, seed: u64) -> Schedule {
-    let n = &c.nemesis;
-    if !n.schedule.is_empty() {
-        let mut windows = Vec::new();
-        for (
-            i,
-            TimedFault {
-                at,
-                duration,
-                kill,
-                pause,
-                partition,
-            },
-        ) in n.schedule.iter().enumerate()
-        {
-            let field = format!("nemesis.schedule[{i}]");
-            if duration.0.is_zero() {
-                p.add(&format!("{field}.duration"), "must be more than 0");
-            }
-            if at.0 + duration.0 > c.duration.0 {
-                p.add(
-                    &format!("{field}.at"),
-                    format!(
-                        "the fault ends at {}, after the run ({})",
-                        Dur(at.0 + duration.0),
-                        c.duration
-                    ),
-                );
-            }
-            if let Some(fault) = fault(p, &field, kill, pause, partition, nodes) {
-                windows.push(Window {
-                    at: at.0,
-                    duration: duration.0,
-                    fault,
-                });
-            }
-        }
-        return Schedule::explicit(windows, seed);
+    if c.nemesis.schedule.is_empty() {
+        generated(p, c, nodes, seed)
+    } else {
+        explicit(p, c, nodes, seed)
     }
+}
+
+/// The campaign's own timed faults, each checked against the run's length.
+fn explicit(p: &mut Problems, c: &Campaign, nodes: usize, seed: u64) -> Schedule {
+    let mut windows = Vec::new();
+    for (i, timed) in c.nemesis.schedule.iter().enumerate() {
+        let TimedFault {
+            at,
+            duration,
+            kill,
+            pause,
+            partition,
+        } = timed;
+        let field = format!("nemesis.schedule[{i}]");
+        if duration.0.is_zero() {
+            p.add(&format!("{field}.duration"), "must be more than 0");
+        }
+        if at.0 + duration.0 > c.duration.0 {
+            p.add(
+                &format!("{field}.at"),
+                format!(
+                    "the fault ends at {}, after the run ({})",
+                    Dur(at.0 + duration.0),
+                    c.duration
+                ),
+            );
+        }
+        if let Some(fault) = fault(p, &field, kill, pause, partition, nodes) {
+            windows.push(Window {
+                at: at.0,
+                duration: duration.0,
+                fault,
+            });
+        }
+    }
+    Schedule::explicit(windows, seed)
+}
+
+/// Windows drawn from the campaign's fault list, its interval and its duration.
+fn generated(p: &mut Problems, c: &Campaign, nodes: usize, seed: u64) -> Schedule {
+    let n = &c.nemesis;
     let faults: Vec<FaultSpec> = n
         .faults
         .iter()
         .enumerate()
-        .filter_map(
-            |(
-                i,
-                FaultEntry {
-                    kill,
-                    pause,
-                    partition,
-                },
-            )| {
-                fault(
-                    p,
-                    &format!("nemesis.faults[{i}]"),
-                    kill,
-                    pause,
-                    partition,
-                    nodes,
-                )
-            },
-        )
+        .filter_map(|(i, entry)| {
+            let FaultEntry {
+                kill,
+                pause,
+                partition,
+            } = entry;
+            fault(
+                p,
+                &format!("nemesis.faults[{i}]"),
+                kill,
+                pause,
+                partition,
+                nodes,
+            )
+        })
         .collect();
     if !n.faults.is_empty() {
         if n.interval.0.is_zero() {
