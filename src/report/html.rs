@@ -96,7 +96,11 @@ fn header(page: &mut String, run: &RunData, name: &str, verdict: Validity, stats
         l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms
     );
     for w in &run.warnings {
-        let _ = write!(page, "<p class=\"warn\">history.jsonl: {}</p>", esc(w));
+        let _ = write!(
+            page,
+            "<p class=\"warn\">history.jsonl could not be read whole: {}</p>",
+            esc(w)
+        );
     }
     page.push_str("</section>");
 }

@@ -1,8 +1,6 @@
 //! Local clusters of `faultline node` processes for integration tests: free ports, temp data
 //! dirs, SIGKILL, and polling with deadlines (never bare sleeps as synchronisation).
 
-#![allow(dead_code)] // each test binary uses a different subset
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Child;

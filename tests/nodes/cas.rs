@@ -3,16 +3,13 @@
 //! and no failed (409, definite) cas leaving a trace; the linearizability checker must agree.
 //! Once with a healthy cluster, once with the leader killed and restarted mid-run.
 
-#[path = "util/node_cluster.rs"]
-mod node_cluster;
-
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::util::node_cluster::Cluster;
 use checkers::history::{Event, EventType, Process};
-use node_cluster::Cluster;
 use serde_json::{json, Value};
 
 const CLIENTS: u64 = 10;

@@ -9,9 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-#[path = "util/docker_objects.rs"]
-mod docker_objects;
-use docker_objects::assert_nothing_left;
+use crate::util::docker_objects::assert_nothing_left;
 
 /// Runs the bug's campaign (seed 1) under its own cluster name, so a `faultline bench bugs` on
 /// the same machine never clashes with it. Returns the results directory, which lives as long as

@@ -1,12 +1,9 @@
 //! Acknowledged writes are readable through every node and survive `kill -9` of the leader and
 //! of the whole cluster; a killed leader is replaced within 3 s.
 
-#[path = "util/node_cluster.rs"]
-mod node_cluster;
-
 use std::time::{Duration, Instant};
 
-use node_cluster::Cluster;
+use crate::util::node_cluster::Cluster;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

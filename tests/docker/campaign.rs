@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-#[path = "util/docker_objects.rs"]
-mod docker_objects;
-use docker_objects::assert_nothing_left;
+use crate::util::docker_objects::assert_nothing_left;
 
 /// One campaign at a time: two 3-node clusters at once would starve each other of the 2 cores.
 static DOCKER: Mutex<()> = Mutex::new(());

@@ -1,12 +1,9 @@
 //! Lagging and wiped nodes catch up: by log entries, or by snapshot when the leader has purged
 //! what they miss; nodes join and leave at run time.
 
-#[path = "util/node_cluster.rs"]
-mod node_cluster;
-
 use std::time::Duration;
 
-use node_cluster::{write_many, Cluster};
+use crate::util::node_cluster::{write_many, Cluster};
 use serde_json::json;
 
 async fn applied(c: &Cluster, id: u64) -> u64 {

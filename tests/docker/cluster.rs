@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-#[path = "util/docker_objects.rs"]
-mod docker_objects;
-use docker_objects::assert_nothing_left;
+use crate::util::docker_objects::assert_nothing_left;
 
 const BIN: &str = env!("CARGO_BIN_EXE_faultline");
 

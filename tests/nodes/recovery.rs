@@ -1,15 +1,12 @@
 //! A node whose log tail was cut mid-record (a torn write) detects it by checksum, truncates it,
 //! and rejoins; `faultline node inspect` shows the damage before the restart.
 
-#[path = "util/node_cluster.rs"]
-mod node_cluster;
-
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::process::Command;
 use std::time::Duration;
 
-use node_cluster::{write_many, Cluster};
+use crate::util::node_cluster::{write_many, Cluster};
 use serde_json::json;
 
 fn last_segment(dir: &std::path::Path) -> std::path::PathBuf {

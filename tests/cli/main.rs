@@ -1,0 +1,8 @@
+//! The command line on its own: `check` (and the reference corpora), `report`, campaign
+//! validation and the cluster commands' argument errors. No Docker, no nodes.
+
+mod campaign_validate;
+mod check;
+mod cluster_args;
+mod corpora;
+mod report;

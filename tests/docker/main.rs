@@ -1,0 +1,8 @@
+//! Against the real Docker Engine: clusters and their faults, campaigns end to end (Ctrl-C
+//! included), and every planted bug caught. These tests fail, never skip, when Docker is missing.
+
+mod bugs;
+mod campaign;
+mod cluster;
+#[path = "../util/mod.rs"]
+mod util;
