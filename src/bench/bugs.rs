@@ -14,7 +14,11 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::Value;
 
+use checkers::analysis::CheckerResult;
+use checkers::history::{Event, EventType};
+
 use crate::exit::{bad_input, Validity};
+use crate::report::store;
 use crate::runner::campaign::parse;
 
 #[derive(Debug, Args)]
@@ -208,53 +212,47 @@ fn run_test(exe: &Path, campaign: &Path, seed: u64, out: &Path) -> anyhow::Resul
         tracing::warn!(target: "faultline::bench", campaign = %campaign.display(), stderr = %String::from_utf8_lossy(&output.stderr), "the run printed no results directory");
         return Ok(run);
     };
-    let results_path = dir.join("results.json");
-    let Ok(text) = std::fs::read_to_string(&results_path) else {
+    // A run that wrote no results (the harness failed) has no evidence to read.
+    let Ok(stored) = store::load(&dir) else {
         return Ok(run);
     };
-    let results: Value = serde_json::from_str(&text)
-        .with_context(|| format!("parsing {}", results_path.display()))?;
-    run.check_ms = results["phases"].as_array().and_then(|phases| {
-        phases
-            .iter()
-            .find(|p| p["phase"] == "check")
-            .and_then(|p| p["ms"].as_f64())
-    });
-    let acks = acknowledged_adds(&dir.join("history.jsonl"));
-    let first = first_violation_ns(&results, &acks);
+    let Some(results) = stored.results.ours() else {
+        return Ok(run);
+    };
+    run.check_ms = results
+        .phases
+        .iter()
+        .find(|p| p.phase == "check")
+        .map(|p| p.ms as f64);
+    let acks = acknowledged_adds(&stored.history.to_events());
+    let first = first_violation_ns(&results.checkers, &acks);
     run.evidence = first.is_some();
     run.first_violation_s = first.map(|ns| ns as f64 / 1e9);
     Ok(run)
 }
 
-/// When each add was acknowledged, by (key, element), from history.jsonl.
-fn acknowledged_adds(history: &Path) -> HashMap<(String, String), u64> {
-    let Ok(text) = std::fs::read_to_string(history) else {
-        return HashMap::new();
-    };
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| e["type"] == "ok" && e["f"] == "add")
-        .filter_map(|e| {
-            let key = e["key"].as_str()?.to_string();
-            Some(((key, e["value"].to_string()), e["time"].as_u64()?))
-        })
+/// When each add was acknowledged, by (key, element).
+fn acknowledged_adds(events: &[Event]) -> HashMap<(String, String), u64> {
+    events
+        .iter()
+        .filter(|e| e.kind == EventType::Ok && e.f == "add")
+        .filter_map(|e| Some(((e.key.clone()?, e.value.to_string()), e.time)))
         .collect()
 }
 
 /// The earliest moment a violation is in the history, in ns from the run's start: for a
 /// linearizability counterexample, the completion of its last operation (the history is not
 /// linearizable from then on); for a set anomaly, the acknowledgement of the earliest lost add.
-fn first_violation_ns(results: &Value, acks: &HashMap<(String, String), u64>) -> Option<u64> {
-    let invalid = results["checkers"]
-        .as_array()?
-        .iter()
-        .filter(|c| c["valid"] == false || c["valid"] == "invalid");
+fn first_violation_ns(
+    checkers: &[CheckerResult],
+    acks: &HashMap<(String, String), u64>,
+) -> Option<u64> {
+    let invalid = checkers.iter().filter(|c| c.valid == Validity::Invalid);
     let mut first: Option<u64> = None;
     for checker in invalid {
         let mut found = Vec::new();
-        counterexample_ends(&checker["detail"], &mut found);
-        if let Some(keys) = checker["detail"]["keys"].as_object() {
+        counterexample_ends(&checker.detail, &mut found);
+        if let Some(keys) = checker.detail["keys"].as_object() {
             for (key, k) in keys {
                 for lost in k["lost"].as_array().into_iter().flatten() {
                     if let Some(t) = acks.get(&(key.clone(), lost.to_string())) {
@@ -345,20 +343,24 @@ mod tests {
 
     #[test]
     fn the_first_violation_is_the_earliest_evidence() {
-        let results = json!({"checkers": [
-            {"name": "linearizability", "valid": false, "detail": {"counterexample": {"ops": [
+        let results: Vec<CheckerResult> = serde_json::from_value(json!([
+            {"name": "linearizability", "valid": false, "summary": "", "detail": {"counterexample": {"ops": [
                 {"invoke_time": 5, "complete_time": 90},
                 {"invoke_time": 20, "complete_time": 70}
             ]}}},
-            {"name": "set", "valid": "invalid", "detail": {"keys": {"k0": {"lost": [7, 8]}}}},
-            {"name": "ignored", "valid": true, "detail": {"ops": [{"complete_time": 1}]}}
-        ]});
+            {"name": "set", "valid": false, "summary": "", "detail": {"keys": {"k0": {"lost": [7, 8]}}}},
+            {"name": "ignored", "valid": true, "summary": "", "detail": {"ops": [{"complete_time": 1}]}}
+        ]))
+        .unwrap();
         let mut acks = HashMap::new();
         acks.insert(("k0".to_string(), "8".to_string()), 60);
         assert_eq!(first_violation_ns(&results, &acks), Some(60));
         acks.clear();
         assert_eq!(first_violation_ns(&results, &acks), Some(90));
-        let valid = json!({"checkers": [{"valid": "valid", "detail": {}}]});
+        let valid: Vec<CheckerResult> = serde_json::from_value(
+            json!([{"name": "set", "valid": true, "summary": "", "detail": {}}]),
+        )
+        .unwrap();
         assert_eq!(first_violation_ns(&valid, &acks), None);
     }
 }
