@@ -116,11 +116,12 @@ impl RunDir {
         if results.started_at.is_none() {
             results.started_at = Some(results.run.clone());
         }
-        results.analysis = Some(stats::compute(&run.ops, &run.windows, run.end_ns));
+        let stats = stats::compute(&run.ops, &run.windows, run.end_ns);
+        results.analysis = Some(stats.clone());
         self.write_results(&results)?;
         run.results = serde_json::to_value(&results).context("encoding results.json")?;
         run.logs = find_logs(&self.path);
-        render(&run)
+        render(&run, &stats)
     }
 }
 
@@ -212,14 +213,14 @@ pub fn write_reports(dir: &Path) -> anyhow::Result<Written> {
     run.warnings = stored.history.warnings.clone();
     run.results = stored.results.to_value();
     run.logs = find_logs(dir);
-    render(&run)
+    let stats = stats::compute(&run.ops, &run.windows, run.end_ns);
+    render(&run, &stats)
 }
 
-fn render(run: &RunData) -> anyhow::Result<Written> {
-    let stats = stats::compute(&run.ops, &run.windows, run.end_ns);
+fn render(run: &RunData, stats: &stats::Stats) -> anyhow::Result<Written> {
     let checkers = checks::checker_results(&run.results);
     let html_path = run.dir.join("report.html");
-    write(&html_path, &html::render(run, &stats, &checkers))?;
+    write(&html_path, &html::render(run, stats, &checkers))?;
     let name = run.campaign_name();
     let timestamp = run
         .results
