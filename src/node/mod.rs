@@ -18,6 +18,7 @@ mod forward;
 mod fsutil;
 mod inspect;
 mod kv;
+mod limits;
 mod log;
 mod membership;
 mod network;

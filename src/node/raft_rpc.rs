@@ -1,7 +1,7 @@
 //! The server side of the Raft RPCs (`/raft/{append,vote,snapshot}`): JSON in, the
 //! `Result` openraft returned as JSON out, so the caller can tell remote errors from transport.
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use openraft::error::{InstallSnapshotError, RaftError};
@@ -10,6 +10,7 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 
+use super::limits::RAFT_BODY_LIMIT;
 use super::state::AppState;
 use super::types::{NodeId, TypeConfig};
 
@@ -18,6 +19,9 @@ pub fn routes() -> Router<AppState> {
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
         .route("/raft/snapshot", post(snapshot))
+        // Sized from what a peer sends (see `limits`), not axum's 2 MB default: a refused
+        // AppendEntries costs the leader this follower's vote.
+        .layer(DefaultBodyLimit::max(RAFT_BODY_LIMIT))
 }
 
 async fn append(

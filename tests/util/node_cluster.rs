@@ -327,3 +327,77 @@ pub async fn write_many(c: &Cluster, via: u64, prefix: &str, count: usize, clien
         t.await.expect("writer task");
     }
 }
+
+/// Node `id`'s `(leader, term)` as its `/status` reports them; panics when it does not answer.
+pub async fn leader_and_term(c: &Cluster, id: u64) -> (Option<u64>, u64) {
+    let s = c
+        .status(id)
+        .await
+        .unwrap_or_else(|| panic!("node {id} did not answer /status\n{}", c.logs()));
+    (s["leader"].as_u64(), s["term"].as_u64().expect("term"))
+}
+
+/// Watches every running node for `window` and fails as soon as one reports a leader or term
+/// other than `(leader, term)`: an election happened.
+pub async fn assert_no_election(c: &Cluster, leader: u64, term: u64, window: Duration) {
+    let until = Instant::now() + window;
+    loop {
+        for id in c.running() {
+            let seen = leader_and_term(c, id).await;
+            assert_eq!(
+                seen,
+                (Some(leader), term),
+                "node {id} reports (leader, term) {seen:?}, not {:?}: an election happened\n{}",
+                (leader, term),
+                c.logs()
+            );
+        }
+        if Instant::now() >= until {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Writes `count` keys `prefix-i`, each a `value_len`-byte value, with `clients` concurrent
+/// writers through node `via`, asserting every write is acknowledged.
+pub async fn write_values(
+    c: &Cluster,
+    via: u64,
+    prefix: &str,
+    count: usize,
+    value_len: usize,
+    clients: usize,
+) {
+    let url = format!("http://{}/kv/", c.addr(via));
+    let mut tasks = Vec::new();
+    for w in 0..clients {
+        let http = c.http.clone();
+        let url = url.clone();
+        let prefix = prefix.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut i = w;
+            while i < count {
+                // Distinct values, so no layer can share or compress them away.
+                let fill = char::from(b'a' + (i % 26) as u8);
+                let resp = http
+                    .put(format!("{url}{prefix}-{i}"))
+                    .body(fill.to_string().repeat(value_len))
+                    .send()
+                    .await
+                    .expect("PUT reached the node");
+                let status = resp.status();
+                assert_eq!(
+                    status,
+                    200,
+                    "write {prefix}-{i}: {}",
+                    resp.text().await.unwrap_or_default()
+                );
+                i += clients;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("writer task");
+    }
+}
