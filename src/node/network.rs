@@ -1,12 +1,11 @@
 //! Raft RPCs to peers over plain HTTP. Every call has a deadline, and every transport failure
 //! becomes `Unreachable`, so a dead, paused or partitioned peer costs a timeout and a back-off,
-//! never a hang.
+//! never a hang. So does a peer that answers but refuses the RPC (a non-2xx status): it would
+//! refuse the same retry, and openraft resends without a pause on any other error.
 
 use std::time::Duration;
 
-use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
-};
+use openraft::error::{InstallSnapshotError, RPCError, RaftError, RemoteError, Unreachable};
 use openraft::network::{Backoff, RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -76,9 +75,7 @@ impl PeerClient {
             .await
             .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))?;
         if !resp.status().is_success() {
-            let status = resp.status();
-            let err = std::io::Error::other(format!("{url} answered {status}"));
-            return Err(RPCError::Network(NetworkError::new(&err)));
+            return Err(RPCError::Unreachable(refused(&url, resp).await));
         }
         let res: Result<Resp, RaftError<NodeId, E>> = resp
             .json()
@@ -86,6 +83,21 @@ impl PeerClient {
             .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))?;
         res.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
+}
+
+/// A peer's refusal (413 for a body over its limit, 400 for one it cannot read), as
+/// `Unreachable` so that openraft backs off (`backoff()`) instead of retrying at full speed.
+async fn refused(url: &str, resp: reqwest::Response) -> Unreachable {
+    const SHOWN: usize = 200;
+    let status = resp.status();
+    let mut why = resp.text().await.unwrap_or_default();
+    if let Some((cut, _)) = why.char_indices().nth(SHOWN) {
+        why.truncate(cut);
+    }
+    tracing::debug!(target: "faultline::node", %url, %status, %why, "peer refused a raft RPC");
+    Unreachable::new(&std::io::Error::other(format!(
+        "{url} refused the RPC: {status} {why}"
+    )))
 }
 
 impl RaftNetwork<TypeConfig> for PeerClient {
@@ -116,8 +128,50 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         self.call("vote", &rpc, &option).await
     }
 
-    /// Retry an unreachable peer soon: a restarted node should rejoin within a heartbeat or two.
+    /// Retry an unreachable or refusing peer soon, but not at once: a restarted node should
+    /// rejoin within a heartbeat or two, and a refusing one is not hammered (reported as any
+    /// other error, a refused AppendEntries was resent ~30 times a second).
     fn backoff(&self) -> Backoff {
         Backoff::new(std::iter::repeat(Duration::from_millis(200)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+    use axum::routing::post;
+
+    /// A peer whose every Raft route answers `status`.
+    async fn refusing_peer(status: StatusCode) -> String {
+        let app = axum::Router::new().route(
+            "/raft/{rpc}",
+            post(move || async move { (status, "length limit exceeded") }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_refused_append_is_unreachable_so_the_leader_backs_off() {
+        let addr = refusing_peer(StatusCode::PAYLOAD_TOO_LARGE).await;
+        let mut peer = Network::new()
+            .unwrap()
+            .new_client(2, &BasicNode::new(addr))
+            .await;
+        let rpc = AppendEntriesRequest {
+            vote: openraft::Vote::new_committed(1, 1),
+            prev_log_id: None,
+            leader_commit: None,
+            entries: vec![],
+        };
+        let err = peer
+            .append_entries(rpc, RPCOption::new(Duration::from_secs(5)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RPCError::Unreachable(_)), "{err:?}");
+        assert!(err.to_string().contains("413"), "{err}");
     }
 }
