@@ -1,18 +1,126 @@
-//! Size limits between nodes: no client value, however large or however it escapes in JSON,
-//! can make the followers refuse replication and so force an election.
+//! Size limits between nodes: a follower far behind catches up from a snapshot of tens of MB,
+//! and no client value, however large or however it escapes in JSON, can make the followers
+//! refuse replication and so force an election.
 
 #[path = "util/node_cluster.rs"]
 mod node_cluster;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use node_cluster::{assert_no_election, leader_and_term, Cluster};
+use node_cluster::{assert_no_election, leader_and_term, write_values, Cluster};
 use serde_json::Value;
+
+/// State built while the follower is down: far above the ~0.55 MB at which a 1 MiB snapshot
+/// chunk, sent as a JSON array of numbers, outgrew the follower's 2 MB body limit.
+const STATE_BYTES: usize = 48 << 20;
+const VALUE_BYTES: usize = 192 << 10;
 
 async fn applied(c: &Cluster, id: u64) -> u64 {
     c.status(id).await.expect("status")["applied_index"]
         .as_u64()
         .expect("applied_index")
+}
+
+/// Polls until node `lagger` has applied `index`, failing at once if any node reports another
+/// leader or a later term than `(leader, term)` on the way.
+async fn wait_caught_up_without_election(
+    c: &Cluster,
+    lagger: u64,
+    index: u64,
+    (leader, term): (u64, u64),
+    within: Duration,
+) {
+    let deadline = Instant::now() + within;
+    loop {
+        for id in c.running().into_iter().filter(|&i| i != lagger) {
+            assert_eq!(
+                leader_and_term(c, id).await,
+                (Some(leader), term),
+                "node {id} saw an election while node {lagger} caught up\n{}",
+                c.logs()
+            );
+        }
+        let lag = c.status(lagger).await;
+        let lag_term = lag.as_ref().and_then(|s| s["term"].as_u64());
+        assert!(
+            lag_term.is_none_or(|t| t <= term),
+            "the catching-up node {lagger} moved to term {lag_term:?} (was {term}): it stood for election\n{}",
+            c.logs()
+        );
+        let done = lag.as_ref().and_then(|s| s["applied_index"].as_u64());
+        if done.is_some_and(|a| a >= index) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node {lagger} applied {done:?}, not {index}, within {within:?}\n{}",
+            c.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn log_of(c: &Cluster, id: u64) -> String {
+    std::fs::read_to_string(c.dir.path().join(format!("n{id}.log"))).unwrap_or_default()
+}
+
+/// Kills a follower, builds [`STATE_BYTES`] of state without it, restarts it with `lagger_flags`
+/// (the cluster's own flags when empty) and waits until it has caught up, failing on any
+/// election on the way. Returns the caught-up node and the node it did not need.
+async fn catch_up_from_a_big_snapshot(c: &mut Cluster, lagger_flags: &[&str]) -> (u64, u64) {
+    let leader = c.wait_leader(Duration::from_secs(10)).await;
+    let (_, term) = leader_and_term(c, leader).await;
+    let lagger = c.running().into_iter().find(|&i| i != leader).unwrap();
+    let other = c
+        .running()
+        .into_iter()
+        .find(|&i| i != leader && i != lagger)
+        .unwrap();
+    c.kill(lagger);
+
+    let built = Instant::now();
+    let count = STATE_BYTES / VALUE_BYTES;
+    write_values(c, leader, "big", count, VALUE_BYTES, 4).await;
+    eprintln!(
+        "built {count} values of {VALUE_BYTES} B in {:?}",
+        built.elapsed()
+    );
+
+    let caught_up = Instant::now();
+    if lagger_flags.is_empty() {
+        c.spawn(lagger);
+    } else {
+        c.spawn_with(lagger, lagger_flags);
+    }
+    let target = applied(c, leader).await;
+    wait_caught_up_without_election(c, lagger, target, (leader, term), Duration::from_secs(30))
+        .await;
+    eprintln!("caught up to index {target} in {:?}", caught_up.elapsed());
+    let log = log_of(c, lagger);
+    assert!(
+        log.contains("installed snapshot from the leader"),
+        "node {lagger} caught up by snapshot, not by entries:\n{log}"
+    );
+    assert_no_election(c, leader, term, Duration::from_secs(1)).await;
+    (lagger, other)
+}
+
+/// Snapshots every few entries and no log kept behind them: the leader has purged what a
+/// follower misses, so the follower can only catch up by installing a snapshot.
+const SNAPSHOT_OFTEN: [&str; 4] = ["--snapshot-every", "40", "--snapshot-keep", "0"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follower_behind_a_48mb_state_catches_up_from_a_snapshot_without_an_election() {
+    let mut c = Cluster::start(3, &SNAPSHOT_OFTEN);
+    let (lagger, other) = catch_up_from_a_big_snapshot(&mut c, &[]).await;
+
+    // Without `other`, a quorum needs the caught-up node, so what it serves is what it holds.
+    c.kill(other);
+    assert_eq!(c.put(lagger, "after", "yes").await.status(), 200);
+    for i in [0, STATE_BYTES / VALUE_BYTES - 1] {
+        let v = c.get(lagger, &format!("big-{i}")).await;
+        assert_eq!(v.as_str().map(str::len), Some(VALUE_BYTES), "big-{i}");
+    }
 }
 
 /// The outcome of one PUT: its status and its body as JSON (Null when it is not JSON).

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::types::{NodeId, TypeConfig};
+use super::wire;
 
 /// One connection pool per peer address (reqwest pools per host inside one client).
 #[derive(Clone)]
@@ -53,29 +54,48 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     }
 }
 
+type RpcResult<Resp, E> = Result<Resp, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>;
+
 impl PeerClient {
+    fn post(&self, path: &str, option: &RPCOption) -> (String, reqwest::RequestBuilder) {
+        let url = format!("http://{}/raft/{path}", self.addr);
+        let request = self.client.post(&url).timeout(option.hard_ttl());
+        (url, request)
+    }
+
+    /// A JSON RPC: the request as JSON in, openraft's `Result` as JSON out.
     async fn call<Req, Resp, E>(
         &self,
         path: &str,
         req: &Req,
         option: &RPCOption,
-    ) -> Result<Resp, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>
+    ) -> RpcResult<Resp, E>
     where
         Req: Serialize,
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let url = format!("http://{}/raft/{path}", self.addr);
-        let resp = self
-            .client
-            .post(&url)
-            .timeout(option.hard_ttl())
-            .json(req)
+        let (url, request) = self.post(path, option);
+        self.exchange(&url, request.json(req)).await
+    }
+
+    /// Sends `request` and reads the answer: transport failures and refusals are `Unreachable`,
+    /// an error openraft returned on the peer is a `RemoteError`.
+    async fn exchange<Resp, E>(
+        &self,
+        url: &str,
+        request: reqwest::RequestBuilder,
+    ) -> RpcResult<Resp, E>
+    where
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let resp = request
             .send()
             .await
             .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))?;
         if !resp.status().is_success() {
-            return Err(RPCError::Unreachable(refused(&url, resp).await));
+            return Err(RPCError::Unreachable(refused(url, resp).await));
         }
         let res: Result<Resp, RaftError<NodeId, E>> = resp
             .json()
@@ -117,7 +137,14 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
-        self.call("snapshot", &rpc, &option).await
+        // Not JSON: the chunk goes as raw bytes (see `wire`).
+        let body =
+            wire::encode_snapshot(rpc).map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))?;
+        let (url, request) = self.post("snapshot", &option);
+        let request = request
+            .header(reqwest::header::CONTENT_TYPE, wire::SNAPSHOT_CONTENT_TYPE)
+            .body(body);
+        self.exchange(&url, request).await
     }
 
     async fn vote(

@@ -1,18 +1,22 @@
-//! The server side of the Raft RPCs (`/raft/{append,vote,snapshot}`): JSON in, the
-//! `Result` openraft returned as JSON out, so the caller can tell remote errors from transport.
+//! The server side of the Raft RPCs (`/raft/{append,vote,snapshot}`): JSON in (a snapshot chunk
+//! in the binary framing of `wire`), the `Result` openraft returned as JSON out, so the caller
+//! can tell remote errors from transport.
 
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use openraft::error::{InstallSnapshotError, RaftError};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotResponse, VoteRequest, VoteResponse,
 };
 
 use super::limits::RAFT_BODY_LIMIT;
 use super::state::AppState;
 use super::types::{NodeId, TypeConfig};
+use super::wire;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -38,9 +42,18 @@ async fn vote(
     Json(st.raft.vote(req).await)
 }
 
-async fn snapshot(
-    State(st): State<AppState>,
-    Json(req): Json<InstallSnapshotRequest<TypeConfig>>,
-) -> Json<Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>> {
-    Json(st.raft.install_snapshot(req).await)
+async fn snapshot(State(st): State<AppState>, body: Bytes) -> Response {
+    let req = match wire::decode_snapshot(&body) {
+        Ok(req) => req,
+        Err(e) => {
+            let why = format!(
+                "not an InstallSnapshot body ({}): {e}",
+                wire::SNAPSHOT_CONTENT_TYPE
+            );
+            return (StatusCode::BAD_REQUEST, why).into_response();
+        }
+    };
+    let res: Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>> =
+        st.raft.install_snapshot(req).await;
+    Json(res).into_response()
 }

@@ -20,7 +20,7 @@ use super::state_machine::StateMachine;
 use super::status::role_name;
 use super::types::Raft;
 use super::write::WriteBatcher;
-use super::{api, membership, raft_rpc};
+use super::{api, limits, membership, raft_rpc};
 
 pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     let active = cfg.bugs.active();
@@ -55,7 +55,7 @@ pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         election_timeout_max: cfg.election_max_ms,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_every),
         max_in_snapshot_log_to_keep: cfg.snapshot_keep,
-        snapshot_max_chunk_size: 1 << 20,
+        snapshot_max_chunk_size: limits::SNAPSHOT_CHUNK_BYTES as u64,
         install_snapshot_timeout: 2000,
         max_payload_entries: 1000,
         ..Default::default()

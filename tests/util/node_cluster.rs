@@ -401,3 +401,15 @@ pub async fn write_values(
         t.await.expect("writer task");
     }
 }
+
+impl Cluster {
+    /// Starts node `id` again with `extra` flags instead of the ones the cluster started with.
+    pub fn spawn_with(&mut self, id: u64, extra: &[&str]) {
+        let own = std::mem::replace(
+            &mut self.extra,
+            extra.iter().map(|s| s.to_string()).collect(),
+        );
+        self.spawn(id);
+        self.extra = own;
+    }
+}
