@@ -123,6 +123,25 @@ async fn follower_behind_a_48mb_state_catches_up_from_a_snapshot_without_an_elec
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_taking_longer_than_an_election_timeout_to_arrive_does_not_cause_an_election() {
+    // The restarted follower stands for election after 300-400 ms without a word from the
+    // leader (a lease of --election-max-ms, plus the timeout): less than streaming, and again
+    // than installing, the snapshot takes here, during which openraft 0.9's leader sends it no
+    // heartbeat.
+    let mut impatient = SNAPSHOT_OFTEN.to_vec();
+    impatient.extend([
+        "--heartbeat-ms",
+        "50",
+        "--election-min-ms",
+        "100",
+        "--election-max-ms",
+        "200",
+    ]);
+    let mut c = Cluster::start(3, &SNAPSHOT_OFTEN);
+    catch_up_from_a_big_snapshot(&mut c, &impatient).await;
+}
+
 /// The outcome of one PUT: its status and its body as JSON (Null when it is not JSON).
 async fn put_outcome(c: &Cluster, via: u64, key: String, value: String) -> (u16, Value) {
     let resp = c

@@ -6,6 +6,7 @@
 //! - `state_machine`, `snapshot`: applying entries, building and installing snapshots;
 //! - `network`: Raft RPCs to peers; `raft_rpc`: their server side; `wire`: the snapshot chunk's
 //!   binary framing; `limits`: every byte limit between nodes, and the body limits from them;
+//!   `election_hold`: no election while a snapshot from the leader arrives;
 //! - `api`, `read`, `write`, `forward`, `status`, `membership`: the HTTP API, the read path
 //!   (read-index), the ack path, forwarding to the leader, status, run-time membership;
 //! - `bugs`: the planted bugs behind `--unsafe-bug` (off by default);
@@ -14,6 +15,7 @@
 mod api;
 pub mod bugs;
 mod config;
+mod election_hold;
 mod error;
 mod forward;
 mod fsutil;

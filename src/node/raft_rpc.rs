@@ -15,8 +15,8 @@ use openraft::raft::{
 
 use super::limits::RAFT_BODY_LIMIT;
 use super::state::AppState;
-use super::types::{NodeId, TypeConfig};
-use super::wire;
+use super::types::{NodeId, TypeConfig, Vote};
+use super::{election_hold, wire};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -53,7 +53,15 @@ async fn snapshot(State(st): State<AppState>, body: Bytes) -> Response {
             return (StatusCode::BAD_REQUEST, why).into_response();
         }
     };
+    let _held = hold_elections_if_from_leader(&st, &req.vote);
     let res: Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>> =
         st.raft.install_snapshot(req).await;
     Json(res).into_response()
+}
+
+/// A chunk from a leader at least as new as this node's vote is a sign of life like a heartbeat
+/// (see `election_hold`); one from a stale leader is refused by openraft and proves nothing.
+fn hold_elections_if_from_leader(st: &AppState, vote: &Vote) -> Option<election_hold::Guard> {
+    let mine = st.raft.metrics().borrow().vote;
+    (vote.is_committed() && *vote >= mine).then(|| st.election_hold.hold())
 }

@@ -12,6 +12,7 @@ use openraft::{BasicNode, Config, SnapshotPolicy};
 
 use super::bugs::UnsafeBug;
 use super::config::NodeConfig;
+use super::election_hold::ElectionHold;
 use super::log::LogStore;
 use super::network::Network;
 use super::read::ReadGate;
@@ -81,6 +82,10 @@ pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         http,
         reads: ReadGate::spawn(raft.clone(), cfg.id, cfg.client_timeout, barrier),
         writes: WriteBatcher::spawn(raft.clone(), cfg.id, cfg.client_timeout),
+        election_hold: ElectionHold::new(
+            raft.clone(),
+            std::time::Duration::from_millis(cfg.election_max_ms),
+        ),
         bugs: cfg.bugs,
     }));
     let app = Router::new()
