@@ -2,8 +2,9 @@
 //! operation here, and forward to the leader when this node is not it.
 
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, Method};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, OriginalUri, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -11,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::forward::{self, Kind};
+use super::limits::CLIENT_BODY_LIMIT;
 use super::state::{AppState, Local};
 use super::types::{MicroOp, MicroResult, Request, Response as SmResponse};
 use super::{read, status, write};
@@ -21,6 +23,24 @@ pub fn routes() -> Router<AppState> {
         .route("/kv/{key}/cas", post(cas_kv))
         .route("/txn", post(txn))
         .route("/status", get(status::get_status))
+        .layer(DefaultBodyLimit::max(CLIENT_BODY_LIMIT))
+}
+
+/// The request body, or the refusal as the API's JSON error (axum's own is plain text).
+fn body_or_refusal(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(
+                format!(
+                    "the request body is over the limit of {CLIENT_BODY_LIMIT} bytes; \
+                     nothing was proposed"
+                ),
+                CLIENT_BODY_LIMIT,
+            )
+        } else {
+            ApiError::bad_request(format!("reading the request body: {}", e.body_text()))
+        }
+    })
 }
 
 struct Ctx {
@@ -56,8 +76,12 @@ async fn put_kv(
     Path(key): Path<String>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body_or_refusal(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     let value = match std::str::from_utf8(&body) {
         Ok(v) => v.to_owned(),
         Err(e) => {
@@ -79,8 +103,12 @@ async fn cas_kv(
     Path(key): Path<String>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body_or_refusal(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     let (from, to) = match parse_cas(&body) {
         Ok(ft) => ft,
         Err(e) => return e.into_response(),
@@ -98,8 +126,12 @@ async fn txn(
     State(st): State<AppState>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body_or_refusal(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     let ops = match parse_txn(&body) {
         Ok(ops) => ops,
         Err(e) => return e.into_response(),

@@ -45,6 +45,16 @@ impl ApiError {
         }
     }
 
+    /// Refused for its size before anything was proposed; `limit` is the bound it broke.
+    pub fn too_large(msg: impl Into<String>, limit: usize) -> ApiError {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            error: msg.into(),
+            definite: true,
+            extra: Some(("limit_bytes", json!(limit))),
+        }
+    }
+
     pub fn cas_mismatch(current: Option<String>) -> ApiError {
         ApiError {
             status: StatusCode::CONFLICT,

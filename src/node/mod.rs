@@ -4,7 +4,9 @@
 //! - `kv`: the key-value data and how commands apply (cas lives here);
 //! - `log`: the durable segment log (records, recovery, the group-fsync writer thread);
 //! - `state_machine`, `snapshot`: applying entries, building and installing snapshots;
-//! - `network`: Raft RPCs to peers; `raft_rpc`: their server side;
+//! - `network`: Raft RPCs to peers; `raft_rpc`: their server side; `wire`: the snapshot chunk's
+//!   binary framing; `limits`: every byte limit between nodes, and the body limits from them;
+//!   `election_hold`: no election while a snapshot from the leader arrives;
 //! - `api`, `read`, `write`, `forward`, `status`, `membership`: the HTTP API, the read path
 //!   (read-index), the ack path, forwarding to the leader, status, run-time membership;
 //! - `bugs`: the planted bugs behind `--unsafe-bug` (off by default);
@@ -13,11 +15,13 @@
 mod api;
 pub mod bugs;
 mod config;
+mod election_hold;
 mod error;
 mod forward;
 mod fsutil;
 mod inspect;
 mod kv;
+mod limits;
 mod log;
 mod membership;
 mod network;
@@ -31,6 +35,7 @@ mod status;
 #[cfg(test)]
 mod storage_suite;
 mod types;
+mod wire;
 mod write;
 
 use clap::{Args, Subcommand};

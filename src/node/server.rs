@@ -12,6 +12,7 @@ use openraft::{BasicNode, Config, SnapshotPolicy};
 
 use super::bugs::UnsafeBug;
 use super::config::NodeConfig;
+use super::election_hold::ElectionHold;
 use super::log::LogStore;
 use super::network::Network;
 use super::read::ReadGate;
@@ -20,7 +21,7 @@ use super::state_machine::StateMachine;
 use super::status::role_name;
 use super::types::Raft;
 use super::write::WriteBatcher;
-use super::{api, membership, raft_rpc};
+use super::{api, limits, membership, raft_rpc};
 
 pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     let active = cfg.bugs.active();
@@ -55,7 +56,7 @@ pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         election_timeout_max: cfg.election_max_ms,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_every),
         max_in_snapshot_log_to_keep: cfg.snapshot_keep,
-        snapshot_max_chunk_size: 1 << 20,
+        snapshot_max_chunk_size: limits::SNAPSHOT_CHUNK_BYTES as u64,
         install_snapshot_timeout: 2000,
         max_payload_entries: 1000,
         ..Default::default()
@@ -81,6 +82,10 @@ pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         http,
         reads: ReadGate::spawn(raft.clone(), cfg.id, cfg.client_timeout, barrier),
         writes: WriteBatcher::spawn(raft.clone(), cfg.id, cfg.client_timeout),
+        election_hold: ElectionHold::new(
+            raft.clone(),
+            std::time::Duration::from_millis(cfg.election_max_ms),
+        ),
         bugs: cfg.bugs,
     }));
     let app = Router::new()

@@ -18,6 +18,8 @@ pub struct Inner {
     pub http: reqwest::Client,
     pub reads: super::read::ReadGate,
     pub writes: super::write::WriteBatcher,
+    /// Keeps this node from standing for election while a snapshot from the leader arrives.
+    pub election_hold: super::election_hold::ElectionHold,
     /// Planted bugs (`--unsafe-bug`); empty unless asked for.
     pub bugs: super::bugs::Bugs,
 }

@@ -6,13 +6,14 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use anyhow::Context;
 use openraft::storage::RaftStateMachine;
 use openraft::{AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageIOError};
 
 use super::kv::KvData;
-use super::snapshot::{self, SnapshotFile};
+use super::snapshot;
 use super::types::{
     Entry, LogId, Response, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
 };
@@ -89,29 +90,21 @@ fn snap_err(e: impl std::fmt::Display) -> StorageError {
     }
 }
 
-/// Persists `file` off the async runtime and makes it the snapshot Raft sends to laggards.
-async fn persist(
-    data_dir: PathBuf,
-    current: &RwLock<Option<Current>>,
-    file: SnapshotFile,
-) -> Result<Snapshot, StorageError> {
-    let (file, bytes) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        snapshot::save(&data_dir, &file)?;
-        let bytes = serde_json::to_vec(&file.data)?;
-        Ok((file, bytes))
-    })
-    .await
-    .map_err(snap_err)?
-    .map_err(|e| snap_err(format!("{e:#}")))?;
-    let snap = Snapshot {
-        meta: file.meta.clone(),
-        snapshot: Box::new(Cursor::new(bytes.clone())),
-    };
-    *current.write().expect("snapshot lock poisoned") = Some(Current {
-        meta: file.meta,
-        bytes,
-    });
-    Ok(snap)
+/// Makes `data` (the state machine as JSON, already durable in the snapshot file) the snapshot
+/// Raft sends to laggards.
+fn make_current(current: &RwLock<Option<Current>>, meta: SnapshotMeta, data: Vec<u8>) {
+    *current.write().expect("snapshot lock poisoned") = Some(Current { meta, bytes: data });
+}
+
+/// Runs `work` (encoding, decoding, writing tens of MB) on the blocking pool: on one of the few
+/// async workers it would stall the HTTP handlers, Raft RPCs included, for as long.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(snap_err)?
+        .map_err(|e| snap_err(format!("{e:#}")))
 }
 
 pub struct SnapshotBuilder {
@@ -138,16 +131,26 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             last_membership: membership,
             snapshot_id,
         };
-        let snap = persist(
-            self.data_dir.clone(),
-            &self.current,
-            SnapshotFile { meta, data: kv },
-        )
+        let started = Instant::now();
+        let dir = self.data_dir.clone();
+        let (meta, data) = off_runtime(move || {
+            let data = serde_json::to_vec(&kv)?;
+            snapshot::save_encoded(&dir, &meta, &data)?;
+            Ok((meta, data))
+        })
         .await?;
+        let bytes = data.len();
+        let snap = Snapshot {
+            meta: meta.clone(),
+            snapshot: Box::new(Cursor::new(data.clone())),
+        };
+        make_current(&self.current, meta, data);
         tracing::info!(
             target: "faultline::node",
             last = ?snap.meta.last_log_id.map(|l| l.index),
             id = %snap.meta.snapshot_id,
+            bytes,
+            elapsed_ms = started.elapsed().as_millis() as u64,
             "built snapshot"
         );
         Ok(snap)
@@ -197,17 +200,20 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         meta: &SnapshotMeta,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
-        let kv: KvData = serde_json::from_slice(snapshot.get_ref())
-            .map_err(|e| snap_err(format!("decoding a received snapshot: {e}")))?;
-        persist(
-            self.data_dir.clone(),
-            &self.current,
-            SnapshotFile {
-                meta: meta.clone(),
-                data: kv.clone(),
-            },
-        )
+        // Decoded and written once, from the bytes as received, and off the async runtime: a
+        // follower catching up installs tens of MB while the leader sends it no heartbeats.
+        let started = Instant::now();
+        let data = snapshot.into_inner();
+        let (dir, m) = (self.data_dir.clone(), meta.clone());
+        let (kv, data) = off_runtime(move || {
+            let kv: KvData =
+                serde_json::from_slice(&data).context("decoding a received snapshot")?;
+            snapshot::save_encoded(&dir, &m, &data)?;
+            Ok((kv, data))
+        })
         .await?;
+        let bytes = data.len();
+        make_current(&self.current, meta.clone(), data);
         let mut s = self.state.write().expect("state lock poisoned");
         *s = SmState {
             last_applied: meta.last_log_id,
@@ -218,6 +224,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             target: "faultline::node",
             last = ?meta.last_log_id.map(|l| l.index),
             id = %meta.snapshot_id,
+            bytes,
+            elapsed_ms = started.elapsed().as_millis() as u64,
             "installed snapshot from the leader"
         );
         Ok(())

@@ -5,6 +5,8 @@ use std::io::Cursor;
 use openraft::BasicNode;
 use serde::{Deserialize, Serialize};
 
+use super::limits::json_str_len;
+
 openraft::declare_raft_types!(
     /// faultline's Raft: string commands, `u64` node ids, nodes known by their HTTP address.
     pub TypeConfig:
@@ -50,30 +52,33 @@ pub enum Request {
     },
 }
 
+/// JSON punctuation and field names of one command object besides its strings, rounded up:
+/// `{"op":"cas","key":,"from":,"to":}`, the largest, is 33 bytes.
+const OBJECT_BYTES: usize = 40;
+
 impl Request {
-    /// Roughly the bytes it takes in an AppendEntries body, without encoding it.
-    pub fn approx_size(&self) -> usize {
-        // Field names, quotes and punctuation of one JSON object.
-        const OVERHEAD: usize = 32;
-        OVERHEAD
+    /// An upper bound of this command's size as JSON in a log entry, computed without encoding
+    /// it. Exact for strings (escapes included): the size limits between nodes rest on it.
+    pub fn encoded_len(&self) -> usize {
+        OBJECT_BYTES
             + match self {
-                Request::Put { key, value } => key.len() + value.len(),
+                Request::Put { key, value } => json_str_len(key) + json_str_len(value),
                 Request::Cas { key, from, to } => {
-                    key.len() + from.as_ref().map_or(4, String::len) + to.len()
+                    json_str_len(key) + from.as_deref().map_or(4, json_str_len) + json_str_len(to)
                 }
-                Request::Txn { ops } => ops
-                    .iter()
-                    .map(|op| {
-                        OVERHEAD
-                            + match op {
-                                MicroOp::Append { key, value } => key.len() + value.len(),
-                                MicroOp::R { key } => key.len(),
-                            }
-                    })
-                    .sum(),
-                Request::Batch { reqs } => reqs.iter().map(Request::approx_size).sum(),
+                // Each element plus its comma.
+                Request::Txn { ops } => ops.iter().map(|op| op.encoded_len() + 1).sum(),
+                Request::Batch { reqs } => reqs.iter().map(|r| r.encoded_len() + 1).sum(),
             }
     }
+
+    /// What one more command adds to a [`Request::Batch`]'s [`Request::encoded_len`].
+    pub fn batched_len(len: usize) -> usize {
+        len + 1
+    }
+
+    /// [`Request::encoded_len`] of an empty [`Request::Batch`].
+    pub const EMPTY_BATCH_LEN: usize = OBJECT_BYTES;
 }
 
 /// A list-append micro-operation. Lists live in their own key space, apart from registers.
@@ -82,6 +87,16 @@ impl Request {
 pub enum MicroOp {
     Append { key: String, value: String },
     R { key: String },
+}
+
+impl MicroOp {
+    fn encoded_len(&self) -> usize {
+        OBJECT_BYTES
+            + match self {
+                MicroOp::Append { key, value } => json_str_len(key) + json_str_len(value),
+                MicroOp::R { key } => json_str_len(key),
+            }
+    }
 }
 
 /// The result of a micro-operation: an append echoes its value, a read returns the list.
@@ -114,4 +129,61 @@ pub enum Response {
     Batch {
         resps: Vec<Response>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worst(n: usize) -> String {
+        "\u{1}\"\\ü".repeat(n)
+    }
+
+    #[test]
+    fn encoded_len_bounds_the_json_tightly() {
+        let put = |k: &str, v: &str| Request::Put {
+            key: k.into(),
+            value: v.into(),
+        };
+        let reqs = vec![
+            put("k", "v"),
+            put(&worst(3), &worst(1000)),
+            Request::Cas {
+                key: worst(2),
+                from: None,
+                to: worst(5),
+            },
+            Request::Cas {
+                key: "k".into(),
+                from: Some(worst(4)),
+                to: String::new(),
+            },
+            Request::Txn {
+                ops: vec![
+                    MicroOp::Append {
+                        key: worst(1),
+                        value: worst(7),
+                    },
+                    MicroOp::R { key: worst(2) },
+                ],
+            },
+            Request::Batch {
+                reqs: vec![put("a", &worst(9)), put("b", "c")],
+            },
+            Request::Batch { reqs: vec![] },
+        ];
+        for r in reqs {
+            let actual = serde_json::to_vec(&r).unwrap().len();
+            let bound = r.encoded_len();
+            assert!(bound >= actual, "{bound} < {actual} for {r:?}");
+            assert!(
+                bound <= actual + 4 * OBJECT_BYTES,
+                "{bound} is loose for {actual}: {r:?}"
+            );
+        }
+        assert_eq!(
+            Request::Batch { reqs: vec![] }.encoded_len(),
+            Request::EMPTY_BATCH_LEN
+        );
+    }
 }

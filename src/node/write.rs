@@ -7,6 +7,10 @@
 //! entry; each request is still applied in order and acknowledged only after that entry commits
 //! and applies.
 //!
+//! Every write is measured first: one whose command is over `limits::MAX_COMMAND_BYTES` as JSON
+//! is refused (413), and a batch grows only up to that size, so no entry outgrows the body
+//! limit of the followers' `/raft/append` route.
+//!
 //! Two planted bugs live here (see `bugs.rs`): `early-ack` answers a blind write once the entry
 //! is in the leader's own log, and `racy-cas` splits cas into a read and a separate put.
 
@@ -20,16 +24,23 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use super::bugs::UnsafeBug;
 use super::error::ApiError;
 use super::kv::KvData;
+use super::limits::MAX_COMMAND_BYTES;
 use super::read;
 use super::state::{AppState, Local};
 use super::types::{MicroOp, NodeId, Raft, Request, Response};
 
-/// Requests per entry; bounds entry size and the work lost to one failed proposal.
+/// Requests per entry; bounds the work lost to one failed proposal (its bytes are bounded by
+/// `MAX_COMMAND_BYTES`).
 const MAX_BATCH: usize = 512;
 /// Batches in flight at once: one accumulates while the other commits.
 const IN_FLIGHT: usize = 2;
 
-type Waiter = (Request, oneshot::Sender<Local<Response>>);
+struct Waiter {
+    req: Request,
+    /// `req.encoded_len()`, measured once on the way in.
+    len: usize,
+    tx: oneshot::Sender<Local<Response>>,
+}
 
 #[derive(Clone)]
 pub struct WriteBatcher {
@@ -41,17 +52,21 @@ impl WriteBatcher {
         let (tx, mut rx) = mpsc::unbounded_channel::<Waiter>();
         tokio::spawn(async move {
             let slots = std::sync::Arc::new(Semaphore::new(IN_FLIGHT));
-            while let Some(first) = rx.recv().await {
+            // A write that did not fit in the previous batch leads the next one.
+            let mut carried = None;
+            loop {
+                let first = match carried.take() {
+                    Some(w) => w,
+                    None => match rx.recv().await {
+                        Some(w) => w,
+                        None => return,
+                    },
+                };
                 let Ok(permit) = slots.clone().acquire_owned().await else {
                     return;
                 };
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(w) => batch.push(w),
-                        Err(_) => break,
-                    }
-                }
+                let (batch, rest) = fill_batch(first, &mut rx);
+                carried = rest;
                 let raft = raft.clone();
                 tokio::spawn(async move {
                     propose_batch(&raft, id, timeout, batch).await;
@@ -63,7 +78,47 @@ impl WriteBatcher {
     }
 }
 
+/// Adds the writes queued behind `first` while the batch stays within [`MAX_BATCH`] writes and
+/// [`MAX_COMMAND_BYTES`]; returns the batch and the first write that did not fit, if any.
+fn fill_batch(
+    first: Waiter,
+    rx: &mut mpsc::UnboundedReceiver<Waiter>,
+) -> (Vec<Waiter>, Option<Waiter>) {
+    let mut bytes = Request::EMPTY_BATCH_LEN + Request::batched_len(first.len);
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        let Ok(w) = rx.try_recv() else { break };
+        bytes += Request::batched_len(w.len);
+        if bytes > MAX_COMMAND_BYTES {
+            return (batch, Some(w));
+        }
+        batch.push(w);
+    }
+    (batch, None)
+}
+
+/// Refuses a write whose command would be over [`MAX_COMMAND_BYTES`] in the log: replicated, it
+/// would be refused by the followers, which would then depose the leader.
+fn check_size(req: &Request) -> Result<usize, ApiError> {
+    let len = req.encoded_len();
+    if len > MAX_COMMAND_BYTES {
+        return Err(ApiError::too_large(
+            format!(
+                "the write takes {len} bytes as JSON in the replicated log, over the limit of \
+                 {MAX_COMMAND_BYTES} (a control character takes 6 bytes there, a quote or \
+                 backslash 2); nothing was proposed"
+            ),
+            MAX_COMMAND_BYTES,
+        ));
+    }
+    Ok(len)
+}
+
 pub async fn propose(st: &AppState, req: Request) -> Local<Response> {
+    let len = match check_size(&req) {
+        Ok(len) => len,
+        Err(e) => return Local::Err(e),
+    };
     if st.bugs.has(UnsafeBug::RacyCas) {
         if let Request::Cas { key, from, to } = req {
             return racy_cas(st, key, from, to).await;
@@ -72,17 +127,17 @@ pub async fn propose(st: &AppState, req: Request) -> Local<Response> {
     if st.bugs.has(UnsafeBug::EarlyAck) && is_blind(&req) && read::believes_it_leads(st) {
         return early_ack(st, req).await;
     }
-    batched(st, req).await
+    batched(st, req, len).await
 }
 
-async fn batched(st: &AppState, req: Request) -> Local<Response> {
+async fn batched(st: &AppState, req: Request, len: usize) -> Local<Response> {
     // Decide here whether to forward, before anything is proposed: once a write is in the
     // batcher, openraft's `ForwardToLeader` no longer proves it was not proposed (see below).
     if let Some(leader) = not_leader(st) {
         return Local::NotLeader { leader };
     }
     let (tx, rx) = oneshot::channel();
-    if st.writes.tx.send((req, tx)).is_err() {
+    if st.writes.tx.send(Waiter { req, len, tx }).is_err() {
         return Local::Err(ApiError::unavailable(
             "the write batcher stopped; nothing was proposed",
         ));
@@ -146,7 +201,11 @@ async fn early_ack(st: &AppState, req: Request) -> Local<Response> {
 async fn racy_cas(st: &AppState, key: String, from: Option<String>, to: String) -> Local<Response> {
     match read::read_register(st, &key).await {
         Local::Done(current) if current != from => Local::Done(Response::CasMismatch { current }),
-        Local::Done(_) => batched(st, Request::Put { key, value: to }).await,
+        Local::Done(_) => {
+            let put = Request::Put { key, value: to };
+            let len = put.encoded_len();
+            batched(st, put, len).await
+        }
         Local::NotLeader { leader } => Local::NotLeader { leader },
         Local::Err(e) => Local::Err(e),
     }
@@ -170,7 +229,7 @@ fn not_leader(st: &AppState) -> Option<Option<String>> {
 }
 
 async fn propose_batch(raft: &Raft, id: NodeId, timeout: Duration, batch: Vec<Waiter>) {
-    let (reqs, waiters): (Vec<Request>, Vec<_>) = batch.into_iter().unzip();
+    let (reqs, waiters): (Vec<Request>, Vec<_>) = batch.into_iter().map(|w| (w.req, w.tx)).unzip();
     let n = reqs.len();
     let entry = if n == 1 {
         reqs.into_iter().next().expect("one request")
@@ -251,5 +310,53 @@ mod tests {
             from: None,
             to: "v".into()
         }));
+    }
+
+    fn waiter(value_len: usize) -> Waiter {
+        let req = Request::Put {
+            key: "k".into(),
+            value: "v".repeat(value_len),
+        };
+        let len = req.encoded_len();
+        Waiter {
+            req,
+            len,
+            tx: oneshot::channel().0,
+        }
+    }
+
+    #[test]
+    fn batches_stay_within_the_command_limit_and_carry_the_rest_over() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for _ in 0..3 {
+            tx.send(waiter(MAX_COMMAND_BYTES / 3)).unwrap();
+        }
+        let (batch, rest) = fill_batch(waiter(MAX_COMMAND_BYTES / 3), &mut rx);
+        assert_eq!(batch.len(), 2, "a third write would pass the limit");
+        let entry = Request::Batch {
+            reqs: batch.into_iter().map(|w| w.req).collect(),
+        };
+        assert!(serde_json::to_vec(&entry).unwrap().len() <= MAX_COMMAND_BYTES);
+        let (batch, rest) = fill_batch(rest.expect("the write that did not fit"), &mut rx);
+        assert_eq!((batch.len(), rest.is_none()), (2, true));
+
+        for _ in 0..MAX_BATCH + 5 {
+            tx.send(waiter(1)).unwrap();
+        }
+        let (batch, rest) = fill_batch(waiter(1), &mut rx);
+        assert_eq!((batch.len(), rest.is_none()), (MAX_BATCH, true));
+    }
+
+    #[test]
+    fn writes_are_measured_as_escaped_json() {
+        let put = |value: String| Request::Put {
+            key: "k".into(),
+            value,
+        };
+        assert!(check_size(&put("x".repeat(MAX_COMMAND_BYTES - 100))).is_ok());
+        // A sixth of the limit in bytes, six times it as JSON.
+        let err = check_size(&put("\u{1}".repeat(MAX_COMMAND_BYTES / 6 + 1))).unwrap_err();
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(err.definite, "nothing was proposed");
     }
 }

@@ -306,3 +306,105 @@ pub async fn write_many(c: &Cluster, via: u64, prefix: &str, count: usize, clien
         t.await.expect("writer task");
     }
 }
+
+/// Node `id`'s `(leader, term)` as its `/status` reports them; panics when it does not answer.
+pub async fn leader_and_term(c: &Cluster, id: u64) -> (Option<u64>, u64) {
+    let s = c
+        .status(id)
+        .await
+        .unwrap_or_else(|| panic!("node {id} did not answer /status\n{}", c.logs()));
+    (s["leader"].as_u64(), s["term"].as_u64().expect("term"))
+}
+
+/// Node `id`'s `(leader, term)`, or `None` when it does not answer `/status` in time.
+pub async fn try_leader_and_term(c: &Cluster, id: u64) -> Option<(Option<u64>, u64)> {
+    let s = c.status(id).await?;
+    Some((s["leader"].as_u64(), s["term"].as_u64()?))
+}
+
+/// Watches every running node for `window` and fails as soon as one reports a leader or term
+/// other than `(leader, term)`: an election happened. A node may miss a poll (a busy machine),
+/// but each must answer at least once.
+pub async fn assert_no_election(c: &Cluster, leader: u64, term: u64, window: Duration) {
+    let until = Instant::now() + window;
+    let mut silent: Vec<u64> = c.running();
+    loop {
+        for id in c.running() {
+            let Some(seen) = try_leader_and_term(c, id).await else {
+                continue;
+            };
+            silent.retain(|&s| s != id);
+            assert_eq!(
+                seen,
+                (Some(leader), term),
+                "node {id} reports (leader, term) {seen:?}, not {:?}: an election happened\n{}",
+                (leader, term),
+                c.logs()
+            );
+        }
+        if Instant::now() >= until && silent.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < until + Duration::from_secs(10),
+            "nodes {silent:?} never answered /status\n{}",
+            c.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Writes `count` keys `prefix-i`, each a `value_len`-byte value, with `clients` concurrent
+/// writers through node `via`, asserting every write is acknowledged.
+pub async fn write_values(
+    c: &Cluster,
+    via: u64,
+    prefix: &str,
+    count: usize,
+    value_len: usize,
+    clients: usize,
+) {
+    let url = format!("http://{}/kv/", c.addr(via));
+    let mut tasks = Vec::new();
+    for w in 0..clients {
+        let http = c.http.clone();
+        let url = url.clone();
+        let prefix = prefix.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut i = w;
+            while i < count {
+                // Distinct values, so no layer can share or compress them away.
+                let fill = char::from(b'a' + (i % 26) as u8);
+                let resp = http
+                    .put(format!("{url}{prefix}-{i}"))
+                    .body(fill.to_string().repeat(value_len))
+                    .send()
+                    .await
+                    .expect("PUT reached the node");
+                let status = resp.status();
+                assert_eq!(
+                    status,
+                    200,
+                    "write {prefix}-{i}: {}",
+                    resp.text().await.unwrap_or_default()
+                );
+                i += clients;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("writer task");
+    }
+}
+
+impl Cluster {
+    /// Starts node `id` again with `extra` flags instead of the ones the cluster started with.
+    pub fn spawn_with(&mut self, id: u64, extra: &[&str]) {
+        let own = std::mem::replace(
+            &mut self.extra,
+            extra.iter().map(|s| s.to_string()).collect(),
+        );
+        self.spawn(id);
+        self.extra = own;
+    }
+}

@@ -15,6 +15,7 @@ use super::disk;
 use super::segment;
 use super::writer::{self, Cmd};
 use crate::node::fsutil;
+use crate::node::limits::{APPEND_BATCH_BYTES, ENTRY_ENVELOPE_BYTES};
 use crate::node::read::RestartBarrier;
 use crate::node::types::{Entry, LogId, NodeId, StorageError, TypeConfig, Vote};
 
@@ -146,30 +147,27 @@ fn clamp_committed(
     }
 }
 
-/// The most entry bytes one AppendEntries carries. openraft 0.9 gives each AppendEntries RPC
-/// the heartbeat interval (100 ms) to complete, including the follower's decode and fsync; a
-/// follower far behind was sent `max_payload_entries` (1,000) batched entries, about 0.5 MB of
-/// JSON, which a loaded machine cannot take in 100 ms, so every attempt timed out and it never
-/// caught up. Small payloads keep each round well inside the timeout.
-const MAX_APPEND_BYTES: usize = 64 << 10;
-
-fn approx_size(e: &Entry) -> usize {
-    match &e.payload {
-        EntryPayload::Blank => 16,
-        EntryPayload::Normal(req) => req.approx_size(),
-        EntryPayload::Membership(_) => 256,
-    }
+/// An upper bound of `e`'s JSON in an AppendEntries body, so a batch bounded by it cannot
+/// outgrow the peer's body limit (see `limits`).
+fn encoded_len(e: &Entry) -> usize {
+    ENTRY_ENVELOPE_BYTES
+        + match &e.payload {
+            EntryPayload::Blank => 0,
+            EntryPayload::Normal(req) => req.encoded_len(),
+            // Rare, and its size grows with the member list: measure it.
+            EntryPayload::Membership(m) => serde_json::to_vec(m).map_or(4096, |v| v.len()),
+        }
 }
 
-/// Entries from `[start, end)`, stopping once [`MAX_APPEND_BYTES`] is reached (always at least
-/// one entry when the range holds any, as openraft requires).
+/// Entries from `[start, end)`, stopping before [`APPEND_BATCH_BYTES`] would be passed (always
+/// at least one entry when the range holds any, as openraft requires).
 fn limited(mem: &Mutex<Mem>, start: u64, end: u64) -> Vec<Entry> {
     let mem = mem.lock().expect("log mutex poisoned");
     let mut out = Vec::new();
     let mut bytes = 0;
     for e in mem.entries.range(start..end).map(|(_, e)| e) {
-        bytes += approx_size(e);
-        if !out.is_empty() && bytes > MAX_APPEND_BYTES {
+        bytes += encoded_len(e);
+        if !out.is_empty() && bytes > APPEND_BATCH_BYTES {
             break;
         }
         out.push(e.clone());
@@ -359,10 +357,34 @@ mod tests {
             .map(|e| serde_json::to_vec(e).unwrap().len())
             .sum();
         assert!(!got.is_empty() && got.len() < 100, "{} entries", got.len());
-        assert!(bytes <= MAX_APPEND_BYTES * 3 / 2, "{bytes} bytes");
+        assert!(bytes <= APPEND_BATCH_BYTES, "{bytes} bytes");
         assert_eq!(got[0].log_id.index, 1);
         assert_eq!(limited(&mem, 101, 102).len(), 1);
         assert!(limited(&mem, 102, 110).is_empty());
         assert_eq!(limited(&mem, 5, 6).len(), 1);
+    }
+
+    #[test]
+    fn encoded_len_bounds_every_kind_of_entry() {
+        let log_id = LogId::new(CommittedLeaderId::new(u64::MAX, u64::MAX), u64::MAX);
+        let members: std::collections::BTreeMap<u64, openraft::BasicNode> = (1..=5)
+            .map(|i| {
+                (
+                    u64::MAX - i,
+                    openraft::BasicNode::new("[::ffff:10.0.0.1]:65535"),
+                )
+            })
+            .collect();
+        let ids: std::collections::BTreeSet<u64> = members.keys().copied().collect();
+        let payloads = [
+            EntryPayload::Blank,
+            put_batch(1, 3).payload,
+            EntryPayload::Membership(openraft::Membership::new(vec![ids], members)),
+        ];
+        for payload in payloads {
+            let e = Entry { log_id, payload };
+            let actual = serde_json::to_vec(&e).unwrap().len();
+            assert!(encoded_len(&e) >= actual, "{} < {actual}", encoded_len(&e));
+        }
     }
 }
