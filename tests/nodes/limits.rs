@@ -2,12 +2,10 @@
 //! and no client value, however large or however it escapes in JSON, can make the followers
 //! refuse replication and so force an election.
 
-#[path = "util/node_cluster.rs"]
-mod node_cluster;
 
 use std::time::{Duration, Instant};
 
-use node_cluster::{
+use crate::util::node_cluster::{
     assert_no_election, leader_and_term, try_leader_and_term, write_values, Cluster,
 };
 use serde_json::Value;
