@@ -49,7 +49,7 @@ pub async fn check_within(
 ) -> Vec<CheckerResult> {
     let task = tokio::task::spawn_blocking(move || {
         match analysis::analyze(&history, checkers, &limits.options()) {
-            Ok(a) => a.results,
+            Ok(a) => a.results(),
             Err(e) => vec![CheckerResult::unknown(
                 "checkers",
                 format!("the history could not be checked: {e}"),

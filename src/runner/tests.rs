@@ -315,7 +315,7 @@ async fn test_and_check_of_its_directory_agree_for_every_workload() {
             rs.iter().map(|c| (c.name.clone(), c.valid)).collect()
         };
         assert_eq!(
-            verdicts(&again.results),
+            verdicts(&again.results()),
             verdicts(&r.checkers),
             "{workload}"
         );

@@ -2,7 +2,6 @@
 //! and no client value, however large or however it escapes in JSON, can make the followers
 //! refuse replication and so force an election.
 
-
 use std::time::{Duration, Instant};
 
 use crate::util::node_cluster::{

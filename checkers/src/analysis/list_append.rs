@@ -203,8 +203,8 @@ mod tests {
             ..Options::default()
         };
         let a = analyze(&h, &[Checker::ListAppendPerKey], &options).unwrap();
-        assert_eq!(a.validity(), Validity::Invalid, "{:?}", a.results);
-        assert!(a.results[0].detail["counterexample"]["ops"]
+        assert_eq!(a.validity(), Validity::Invalid, "{:?}", a.reports);
+        assert!(a.results()[0].detail["counterexample"]["ops"]
             .as_array()
             .is_some_and(|o| o.len() == 2));
     }

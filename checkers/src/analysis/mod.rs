@@ -89,19 +89,66 @@ impl CheckerResult {
     }
 }
 
-/// Everything an analysis found: each checker's result, plus the typed reports of the
-/// linearizability and set checkers for those who render them (`faultline check`).
+/// One checker's report, kept typed: the JSON of `results.json` is made only when asked for.
+#[derive(Debug, Clone)]
+pub enum Report {
+    /// The linearizability search's result, and what was checked ("checked per key", ...).
+    Linearizability(Box<CheckResult>, &'static str),
+    Set(Box<SetReport>),
+    /// A checker whose report is its result (the invariants).
+    Plain(CheckerResult),
+}
+
+impl Report {
+    pub fn validity(&self) -> Validity {
+        match self {
+            Report::Linearizability(r, _) => r.verdict.validity(),
+            Report::Set(r) => r.valid,
+            Report::Plain(r) => r.valid,
+        }
+    }
+
+    /// The result as `results.json` carries it.
+    pub fn result(&self) -> CheckerResult {
+        match self {
+            Report::Linearizability(r, what) => linearizability(r, what),
+            Report::Set(r) => set_result(r),
+            Report::Plain(r) => r.clone(),
+        }
+    }
+}
+
+/// Everything an analysis found, one report per checker, in the order asked for.
 #[derive(Debug, Clone)]
 pub struct Analysis {
-    pub results: Vec<CheckerResult>,
-    pub linearizability: Option<Box<CheckResult>>,
-    pub set: Option<Box<SetReport>>,
+    pub reports: Vec<Report>,
 }
 
 impl Analysis {
     /// The combined verdict: the worst checker's, and unknown when nothing was checked.
     pub fn validity(&self) -> Validity {
-        Validity::combine_checked(self.results.iter().map(|r| r.valid))
+        Validity::combine_checked(self.reports.iter().map(Report::validity))
+    }
+
+    /// Every checker's result, as `results.json` carries them.
+    pub fn results(&self) -> Vec<CheckerResult> {
+        self.reports.iter().map(Report::result).collect()
+    }
+
+    /// The linearizability checker's typed result, when it ran.
+    pub fn linearizability(&self) -> Option<&CheckResult> {
+        self.reports.iter().find_map(|r| match r {
+            Report::Linearizability(r, _) => Some(&**r),
+            _ => None,
+        })
+    }
+
+    /// The set checker's typed report, when it ran.
+    pub fn set(&self) -> Option<&SetReport> {
+        self.reports.iter().find_map(|r| match r {
+            Report::Set(r) => Some(&**r),
+            _ => None,
+        })
     }
 }
 
@@ -130,39 +177,31 @@ pub fn for_history(h: &History) -> Vec<Checker> {
 /// Runs `checkers` on `history`. An error is a history the checkers cannot read as
 /// their model's (an unknown operation, a model that does not fit): bad input, not a verdict.
 pub fn analyze(history: &History, checkers: &[Checker], options: &Options) -> Result<Analysis> {
-    let mut analysis = Analysis {
-        results: Vec::with_capacity(checkers.len()),
-        linearizability: None,
-        set: None,
-    };
+    let mut reports = Vec::with_capacity(checkers.len());
     // The JSON-level checkers share one conversion of the events.
     let events = std::cell::OnceCell::new();
     let events = || events.get_or_init(|| history.to_events()).as_slice();
     for &c in checkers {
-        let result = match c {
+        reports.push(match c {
             Checker::Linearizability => {
                 let model = options.model;
                 let r = check_history(history, model, options.initial.as_ref(), &options.limits)?;
-                linearizability(&mut analysis, r, "checked per key")
+                Report::Linearizability(Box::new(r), "checked per key")
             }
             Checker::ListAppendPerKey => {
                 let projected = list_append::project(history);
                 let r = check_history(&projected, Some(ModelKind::Kv), None, &options.limits)?;
                 let what = "list-append projected per key onto an append register";
-                linearizability(&mut analysis, r, what)
+                Report::Linearizability(Box::new(r), what)
             }
-            Checker::Set => {
-                let report = crate::set::check(events());
-                let result = set_result(&report);
-                analysis.set = Some(Box::new(report));
-                result
+            Checker::Set => Report::Set(Box::new(crate::set::check(events()))),
+            Checker::ReadsOfWrittenValues => {
+                Report::Plain(invariants::reads_of_written_values(events()))
             }
-            Checker::ReadsOfWrittenValues => invariants::reads_of_written_values(events()),
-            Checker::AppendReads => invariants::append_reads(events()),
-        };
-        analysis.results.push(result);
+            Checker::AppendReads => Report::Plain(invariants::append_reads(events())),
+        });
     }
-    Ok(analysis)
+    Ok(Analysis { reports })
 }
 
 fn set_result(report: &SetReport) -> CheckerResult {
@@ -184,8 +223,8 @@ fn set_result(report: &SetReport) -> CheckerResult {
     }
 }
 
-/// The linearizability checker's result, kept typed in `analysis` too.
-fn linearizability(analysis: &mut Analysis, r: CheckResult, what: &str) -> CheckerResult {
+/// The linearizability checker's result as `results.json` carries it.
+fn linearizability(r: &CheckResult, what: &str) -> CheckerResult {
     let name = Checker::Linearizability.name();
     let keys: serde_json::Map<String, Value> = r
         .keys
@@ -221,7 +260,7 @@ fn linearizability(analysis: &mut Analysis, r: CheckResult, what: &str) -> Check
             serde_json::to_value(cx).unwrap_or(Value::Null),
         ),
     };
-    let result = CheckerResult {
+    CheckerResult {
         name: name.into(),
         valid: r.verdict.validity(),
         summary,
@@ -232,7 +271,5 @@ fn linearizability(analysis: &mut Analysis, r: CheckResult, what: &str) -> Check
             "keys": keys,
             "counterexample": counterexample,
         }),
-    };
-    analysis.linearizability = Some(Box::new(r));
-    result
+    }
 }

@@ -232,15 +232,13 @@ fn check_file(
     };
     let elapsed_ms = t1.elapsed().as_secs_f64() * 1e3;
     let prepare_ms = analysis
-        .linearizability
-        .as_ref()
+        .linearizability()
         .map_or(0.0, |r| r.prepared_in.as_secs_f64() * 1e3);
     let outcome = FileOutcome::Checked(Box::new(Checked {
         format: history.format,
         warnings: history.warnings.clone(),
         check_ms: analysis
-            .linearizability
-            .as_ref()
+            .linearizability()
             .map_or(elapsed_ms, |r| r.elapsed.as_secs_f64() * 1e3),
         analysis,
         parse_ms,

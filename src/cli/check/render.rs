@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use checkers::analysis::CheckerResult;
+use checkers::analysis::{CheckerResult, Report};
 use checkers::set::SetReport;
 use checkers::{CheckResult, Counterexample, Validity, Verdict};
 use serde_json::json;
@@ -28,17 +28,18 @@ pub fn bad_input_json(path: &Path, msg: &str) -> serde_json::Value {
 pub fn file_text(path: &Path, c: &Checked) -> String {
     let format = c.format;
     let valid = c.analysis.validity();
-    let mut s = if let Some(report) = &c.analysis.set {
+    let mut s = if let Some(report) = c.analysis.set() {
         set_text(path, format, report, c.check_ms, valid)
-    } else if let Some(result) = &c.analysis.linearizability {
+    } else if let Some(result) = c.analysis.linearizability() {
         linearizability_text(path, format, result, valid)
     } else {
-        let why = first_reason(&c.analysis.results);
+        let why = first_reason(&c.analysis.results());
         format!("{}: {}{why} ({format})\n", path.display(), headline(valid))
     };
     // Other checkers (the workloads' invariants) speak only when they found something.
-    for r in c.analysis.results.iter().filter(|r| {
-        r.valid != Validity::Valid && !matches!(r.name.as_str(), "linearizability" | "set")
+    for r in c.analysis.reports.iter().filter_map(|r| match r {
+        Report::Plain(r) if r.valid != Validity::Valid => Some(r),
+        _ => None,
     }) {
         s.push_str(&format!("  {} ({}): {}\n", r.name, r.valid, r.summary));
     }
@@ -198,7 +199,7 @@ pub fn counterexample_text(cx: &Counterexample) -> String {
 /// analysis' combined verdict, and every checker's result under `checkers`.
 pub fn file_json(path: &Path, c: &Checked) -> serde_json::Value {
     let valid = c.analysis.validity();
-    let mut doc = if let Some(report) = &c.analysis.set {
+    let mut doc = if let Some(report) = c.analysis.set() {
         json!({
             "path": path.display().to_string(),
             "format": c.format.name(),
@@ -209,7 +210,7 @@ pub fn file_json(path: &Path, c: &Checked) -> serde_json::Value {
             "warnings": c.warnings,
             "timings": { "parse_ms": c.parse_ms, "check_ms": c.check_ms },
         })
-    } else if let Some(result) = &c.analysis.linearizability {
+    } else if let Some(result) = c.analysis.linearizability() {
         linearizability_json(path, c, result)
     } else {
         json!({
@@ -224,10 +225,10 @@ pub fn file_json(path: &Path, c: &Checked) -> serde_json::Value {
         if valid == Validity::Unknown && o.get("reason").is_none_or(|r| r.is_null()) {
             o.insert(
                 "reason".into(),
-                json!(first_reason(&c.analysis.results).trim_start_matches(": ")),
+                json!(first_reason(&c.analysis.results()).trim_start_matches(": ")),
             );
         }
-        o.insert("checkers".into(), json!(c.analysis.results));
+        o.insert("checkers".into(), json!(c.analysis.results()));
     }
     doc
 }
