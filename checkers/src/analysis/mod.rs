@@ -178,9 +178,6 @@ pub fn for_history(h: &History) -> Vec<Checker> {
 /// their model's (an unknown operation, a model that does not fit): bad input, not a verdict.
 pub fn analyze(history: &History, checkers: &[Checker], options: &Options) -> Result<Analysis> {
     let mut reports = Vec::with_capacity(checkers.len());
-    // The JSON-level checkers share one conversion of the events.
-    let events = std::cell::OnceCell::new();
-    let events = || events.get_or_init(|| history.to_events()).as_slice();
     for &c in checkers {
         reports.push(match c {
             Checker::Linearizability => {
@@ -194,11 +191,11 @@ pub fn analyze(history: &History, checkers: &[Checker], options: &Options) -> Re
                 let what = "list-append projected per key onto an append register";
                 Report::Linearizability(Box::new(r), what)
             }
-            Checker::Set => Report::Set(Box::new(crate::set::check(events()))),
+            Checker::Set => Report::Set(Box::new(crate::set::check_history(history))),
             Checker::ReadsOfWrittenValues => {
-                Report::Plain(invariants::reads_of_written_values(events()))
+                Report::Plain(invariants::reads_of_written_values(history))
             }
-            Checker::AppendReads => Report::Plain(invariants::append_reads(events())),
+            Checker::AppendReads => Report::Plain(invariants::append_reads(history)),
         });
     }
     Ok(Analysis { reports })
