@@ -5,19 +5,25 @@
 //! the parsed events as they are (one pass, no conversion), so they cost little beside the search.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 
 use serde_json::{json, Value};
 
 use super::{Checker, CheckerResult};
 use crate::history::EventType;
 use crate::parse::{History, Proc, RawEvent};
+use crate::search::FxHasher;
 use crate::value::Val;
 use crate::Validity;
+
+/// Hash tables keyed by the history's own values: FxHash, as the search's, since these are
+/// built over every operation of histories of millions.
+type Fx = BuildHasherDefault<FxHasher>;
 
 /// Pairs each completion with its process's invoke (processes are sequential), with the
 /// completion's position in the history.
 fn completed(h: &History) -> Vec<(&RawEvent, usize, &RawEvent)> {
-    let mut open: HashMap<i64, &RawEvent> = HashMap::new();
+    let mut open: HashMap<i64, &RawEvent, Fx> = HashMap::default();
     let mut pairs = Vec::new();
     for (i, e) in h.events.iter().enumerate() {
         let Proc::Client(p) = e.process else {
@@ -43,7 +49,7 @@ fn key_name(k: Option<&Val>) -> String {
 
 /// With writes unique per key, a read may only return null or a value some write or cas tried.
 pub fn reads_of_written_values(h: &History) -> CheckerResult {
-    let mut written: HashSet<(Option<&Val>, &Val)> = HashSet::new();
+    let mut written: HashSet<(Option<&Val>, &Val), Fx> = HashSet::default();
     for e in h.events.iter().filter(|e| e.kind == EventType::Invoke) {
         let v = match &*e.f {
             "write" => &e.value,
@@ -73,6 +79,21 @@ pub fn reads_of_written_values(h: &History) -> CheckerResult {
     )
 }
 
+/// [`reads_of_written_values`] for a history the linearizability checker found linearizable,
+/// which implies it: valid, with the number of reads, and no pass over the values.
+pub fn implied_by_linearizability(h: &History) -> CheckerResult {
+    let reads = h
+        .events
+        .iter()
+        .filter(|e| e.kind == EventType::Ok && &*e.f == "read")
+        .count();
+    verdict(
+        Checker::ReadsOfWrittenValues,
+        Vec::new(),
+        format!("{reads} reads returned written values (implied: the history is linearizable)"),
+    )
+}
+
 /// The micro-ops `[f, key, value]` of a transaction's value.
 fn micro_ops(v: &Val) -> impl Iterator<Item = (&str, &Val, &Val)> {
     v.as_list()
@@ -87,7 +108,7 @@ fn micro_ops(v: &Val) -> impl Iterator<Item = (&str, &Val, &Val)> {
 /// List-append reads: only appended values, no duplicates, and every read of a key a prefix of
 /// the longest (appends only ever extend a list).
 pub fn append_reads(h: &History) -> CheckerResult {
-    let mut appended: HashSet<(&Val, &Val)> = HashSet::new();
+    let mut appended: HashSet<(&Val, &Val), Fx> = HashSet::default();
     for e in h
         .events
         .iter()
@@ -99,7 +120,7 @@ pub fn append_reads(h: &History) -> CheckerResult {
             }
         }
     }
-    let mut reads: HashMap<&Val, Vec<(usize, &[Val])>> = HashMap::new();
+    let mut reads: HashMap<&Val, Vec<(usize, &[Val])>, Fx> = HashMap::default();
     let mut bad = Vec::new();
     for (_, index, done) in completed(h) {
         if &*done.f != "txn" || done.kind != EventType::Ok {
@@ -109,7 +130,7 @@ pub fn append_reads(h: &History) -> CheckerResult {
             let (Some(list), "r") = (list.as_list(), f) else {
                 continue;
             };
-            let mut seen = HashSet::new();
+            let mut seen: HashSet<&Val, Fx> = HashSet::default();
             for v in list {
                 let k = key_name(Some(key));
                 if !seen.insert(v) {
