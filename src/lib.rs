@@ -28,6 +28,7 @@
 //! - [`cli`]: argument definitions and the thin command functions (the binary's only module);
 //! - [`exit`]: errors and exit codes (Jepsen's), usable from every other module;
 //! - [`node`]: the openraft key-value node, the system under test, and its HTTP client;
+//! - [`system`]: the other systems faultline can test, each an adapter (etcd);
 //! - [`cluster`]: what a test runs against: Docker clusters, local process clusters, the
 //!   [`cluster::TestTarget`] trait, and the fault executors;
 //! - [`runner`]: campaigns, clients, the recorder and the phases of a test;
@@ -45,3 +46,4 @@ pub mod exit;
 pub mod node;
 pub mod report;
 pub mod runner;
+pub mod system;

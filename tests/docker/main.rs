@@ -4,5 +4,6 @@
 mod bugs;
 mod campaign;
 mod cluster;
+mod etcd;
 #[path = "../util/mod.rs"]
 mod util;

@@ -1,0 +1,192 @@
+//! The etcd image: Debian's `etcd-server` over the node image's Debian base, with the member
+//! entrypoint, built through the Docker API and tagged by content hash so an unchanged recipe
+//! builds nothing.
+//!
+//! By hand, on a machine with a registry (or with `faultline/base:bookworm` from
+//! `docker/build-base.sh`):
+//!
+//! ```text
+//! docker build --build-arg BASE=debian:bookworm-slim -t faultline/etcd:dev docker/etcd
+//! ```
+//!
+//! The build runs `apt-get install etcd-server`, so Debian's archive must be reachable from
+//! build containers. Where it is not, fetch the packages on a host that can
+//! (`apt-get download etcd-server`), add them to `docker/etcd/`, and install them with
+//! `dpkg -i` in the Dockerfile instead.
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Context};
+use bollard::query_parameters::BuildImageOptionsBuilder;
+use bollard::Docker;
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+
+use crate::cluster::docker::is_not_found;
+use crate::cluster::image::{LOCAL_BASE, REGISTRY_BASE};
+
+/// The recipe and the entrypoint, compiled in so building needs nothing else.
+const DOCKERFILE: &str = include_str!("../../../docker/etcd/Dockerfile");
+const ENTRYPOINT: &str = include_str!("../../../docker/etcd/faultline-etcd-member");
+pub const REPO: &str = "faultline/etcd";
+/// The value of the image's `io.faultline.image` label.
+pub const IMAGE_KIND: &str = "etcd";
+
+/// The tag of the etcd image over `base` (by default the local Debian base, else an already
+/// pulled `debian:bookworm-slim`), building it first unless an image with that content hash
+/// exists. Nothing is pulled: a missing base is an error saying how to make one.
+pub async fn ensure(docker: &Docker, base: Option<String>) -> anyhow::Result<String> {
+    let base = resolve_base(docker, base).await?;
+    let base_id = docker
+        .inspect_image(&base)
+        .await
+        .with_context(|| format!("inspecting the base image {base}"))?
+        .id
+        .unwrap_or_default();
+    let tag = format!("{REPO}:{}", &content_hash(&base_id)[..12]);
+    match docker.inspect_image(&tag).await {
+        Ok(_) => {
+            tracing::debug!(target: "faultline::system", %tag, "etcd image is up to date");
+        }
+        Err(e) if is_not_found(&e) => build(docker, &tag, &base).await?,
+        Err(e) => return Err(e).with_context(|| format!("inspecting image {tag}")),
+    }
+    Ok(tag)
+}
+
+/// The base asked for, else the node image's local base, else the registry base if present.
+async fn resolve_base(docker: &Docker, base: Option<String>) -> anyhow::Result<String> {
+    let candidates = match base {
+        Some(base) => vec![base],
+        None => vec![LOCAL_BASE.to_string(), REGISTRY_BASE.to_string()],
+    };
+    for candidate in &candidates {
+        match docker.inspect_image(candidate).await {
+            Ok(_) => return Ok(candidate.clone()),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e).with_context(|| format!("inspecting image {candidate}")),
+        }
+    }
+    bail!(
+        "no base image for the etcd image: {} not found; build {LOCAL_BASE} with \
+         `sudo docker/build-base.sh` (Debian's debootstrap, no registry needed) or \
+         `faultline image build`, or pull {REGISTRY_BASE}",
+        candidates.join(" and ")
+    )
+}
+
+/// What the image depends on: the recipe, the entrypoint and the exact base image.
+fn content_hash(base_id: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in [DOCKERFILE, ENTRYPOINT, base_id] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The context the engine builds from: the Dockerfile and the entrypoint, nothing else.
+fn context_tar() -> anyhow::Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, data, mode) in [
+        ("Dockerfile", DOCKERFILE, 0o644),
+        ("faultline-etcd-member", ENTRYPOINT, 0o755),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(mode);
+        header.set_cksum();
+        tar.append_data(&mut header, name, data.as_bytes())
+            .context("writing the etcd build context")?;
+    }
+    tar.into_inner().context("writing the etcd build context")
+}
+
+async fn build(docker: &Docker, tag: &str, base: &str) -> anyhow::Result<()> {
+    tracing::info!(target: "faultline::system", %tag, %base, "building the etcd image (apt-get install etcd-server)");
+    let context = context_tar()?;
+    let buildargs = HashMap::from([("BASE", base)]);
+    let labels = HashMap::from([("io.faultline.image", IMAGE_KIND)]);
+    let options = BuildImageOptionsBuilder::new()
+        .dockerfile("Dockerfile")
+        .t(tag)
+        .buildargs(&buildargs)
+        .labels(&labels)
+        .rm(true)
+        .forcerm(true)
+        .build();
+    let mut stream = docker.build_image(
+        options,
+        None,
+        Some(bollard::body_full(bytes::Bytes::from(context))),
+    );
+    let mut last_lines: Vec<String> = Vec::new();
+    while let Some(item) = stream.next().await {
+        let info = item.with_context(|| format!("building {tag} over {base}"))?;
+        if let Some(detail) = info.error_detail {
+            bail!(
+                "building {tag} over {base} failed: {}\n{}\n(apt-get needs Debian's archive \
+                 reachable from build containers; see src/system/etcd/image.rs for the \
+                 offline route)",
+                detail.message.unwrap_or_default(),
+                last_lines.join("\n")
+            );
+        }
+        if let Some(line) = info.stream {
+            let line = line.trim_end();
+            if !line.is_empty() {
+                tracing::debug!(target: "faultline::system", "build: {line}");
+                last_lines.push(line.to_string());
+                if last_lines.len() > 10 {
+                    last_lines.remove(0);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_depends_on_the_base() {
+        let a = content_hash("sha256:base1");
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, content_hash("sha256:base1"));
+        assert_ne!(a, content_hash("sha256:base2"));
+    }
+
+    #[test]
+    fn the_context_holds_the_recipe_and_an_executable_entrypoint() {
+        let tar_bytes = context_tar().unwrap();
+        let mut archive = tar::Archive::new(&tar_bytes[..]);
+        let entries: Vec<(String, u32)> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.path().unwrap().display().to_string(),
+                    e.header().mode().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            entries,
+            vec![
+                ("Dockerfile".into(), 0o644),
+                ("faultline-etcd-member".into(), 0o755)
+            ]
+        );
+        assert!(DOCKERFILE.contains("etcd-server"));
+        assert!(DOCKERFILE.contains("LABEL io.faultline.image=etcd"));
+        assert!(ENTRYPOINT.contains("exec etcd"));
+        assert!(ENTRYPOINT.starts_with("#!/bin/bash"));
+    }
+}
