@@ -10,6 +10,8 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use super::image::ImageSource;
 use crate::cluster::{self, names, Cluster, ClusterSpec, ClusterStatus};
 use crate::exit::{bad_input, Validity};
+use crate::system::etcd::Reads;
+use crate::system::SystemSpec;
 
 #[derive(Debug, Subcommand)]
 pub enum ClusterArgs {
@@ -40,7 +42,11 @@ pub struct UpArgs {
     /// How many nodes.
     #[arg(long, default_value_t = 3)]
     pub nodes: u64,
-    /// The node image; by default the image of this binary, built if missing.
+    /// What the cluster runs: faultline (its own node), etcd, or etcd-serializable (etcd whose
+    /// reads are served by each member locally).
+    #[arg(long, default_value = "faultline", value_parser = parse_system)]
+    pub system: SystemSpec,
+    /// The system's image; by default the image built for it here, built if missing.
     #[arg(long)]
     pub image: Option<String>,
     #[command(flatten)]
@@ -121,16 +127,42 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<Validity> {
     })
 }
 
+/// `faultline`, `etcd` or `etcd-serializable`.
+fn parse_system(s: &str) -> Result<SystemSpec, String> {
+    match s {
+        "faultline" => Ok(SystemSpec::Faultline),
+        "etcd" => Ok(SystemSpec::Etcd {
+            reads: Reads::Linearizable,
+        }),
+        "etcd-serializable" => Ok(SystemSpec::Etcd {
+            reads: Reads::Serializable,
+        }),
+        other => Err(format!(
+            "unknown system {other:?}: use faultline, etcd or etcd-serializable"
+        )),
+    }
+}
+
 async fn up(args: UpArgs) -> anyhow::Result<Validity> {
     let name = args.name.name;
     names::validate(&name)?;
-    let image = match args.image {
-        Some(image) => image,
-        None => {
+    if !args.node_args.is_empty() && !args.system.takes_planted_bugs() {
+        return Err(bad_input(format!(
+            "--node-arg is for faultline's own node, not {}",
+            args.system.kind()
+        )));
+    }
+    let image = match (args.image, &args.system) {
+        (Some(image), _) => image,
+        (None, SystemSpec::Faultline) => {
             let docker = cluster::docker::connect().await?;
             let built = cluster::image::ensure(&docker, &args.source.options()).await?;
             super::image::report(&built);
             built.tag
+        }
+        (None, system) => {
+            let docker = cluster::docker::connect().await?;
+            system.image(&docker, &args.source.options()).await?
         }
     };
     let start = Instant::now();
@@ -140,6 +172,7 @@ async fn up(args: UpArgs) -> anyhow::Result<Validity> {
         command: args
             .idle
             .then(|| vec!["sleep".to_string(), "infinity".to_string()]),
+        system: args.system,
         ..ClusterSpec::new(&name, args.nodes, image)
     };
     let cluster = Cluster::up(&spec).await?;

@@ -8,9 +8,11 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::cluster::block_on;
-use crate::cluster::client::{HttpClient, Reply};
+use crate::cluster::client::{Client, HttpClient, Reply};
 use crate::cluster::{names, Cluster};
 use crate::exit::Validity;
+use crate::system::{SystemClient, SystemSpec};
+use workloads::{Request, Response};
 
 #[derive(Debug, Subcommand)]
 pub enum KvArgs {
@@ -90,10 +92,18 @@ const RETRY_FOR: Duration = Duration::from_secs(5);
 
 async fn execute(cluster: &Cluster, op: &Op) -> anyhow::Result<Validity> {
     let api = HttpClient::new(Duration::from_secs(5))?;
+    let other = match cluster.system() {
+        SystemSpec::Faultline => None,
+        system => Some(system.client(Duration::from_secs(5))?),
+    };
     let deadline = tokio::time::Instant::now() + RETRY_FOR;
     loop {
         // Refusals are definite, so trying again cannot apply anything twice.
-        let refused = match attempt(cluster, &api, op).await? {
+        let outcome = match &other {
+            None => attempt(cluster, &api, op).await?,
+            Some(client) => attempt_any(cluster, client, op).await?,
+        };
+        let refused = match outcome {
             Ok(code) => return Ok(code),
             Err(refused) => refused,
         };
@@ -111,18 +121,77 @@ async fn execute(cluster: &Cluster, op: &Op) -> anyhow::Result<Validity> {
     }
 }
 
+/// [`attempt`] for any system, through its workload client: certainty as the workloads read it.
+async fn attempt_any(
+    cluster: &Cluster,
+    client: &SystemClient,
+    op: &Op,
+) -> anyhow::Result<Result<Validity, Vec<String>>> {
+    let request = match op {
+        Op::Get { key } => Request::Read { key: key.clone() },
+        Op::Put { key, value } => Request::Write {
+            key: key.clone(),
+            value: value.clone(),
+        },
+        Op::Cas { key, from, to } => Request::Cas {
+            key: key.clone(),
+            from: from.clone(),
+            to: to.clone(),
+        },
+    };
+    let mut refused = Vec::new();
+    for node in leader_first(cluster).await? {
+        match client.call(node.addr, &request).await {
+            Response::Ok(body) => {
+                match op {
+                    Op::Get { .. } => match body.get("value") {
+                        Some(serde_json::Value::String(v)) => println!("{v}"),
+                        Some(serde_json::Value::Null) | None => {}
+                        Some(other) => println!("{other}"),
+                    },
+                    Op::Put { .. } | Op::Cas { .. } => println!("ok"),
+                }
+                return Ok(Ok(Validity::Valid));
+            }
+            // A compare that did not match is the answer, not a refusal to try elsewhere.
+            Response::Fail { error, .. }
+                if matches!(op, Op::Cas { .. }) && error.contains("mismatch") =>
+            {
+                println!("{error}");
+                return Ok(Ok(Validity::Invalid));
+            }
+            Response::Fail { error, .. } => refused.push(format!("{}: {error}", node.name)),
+            Response::Info { error } => {
+                println!(
+                    "unknown: the request may or may not have been applied ({}: {error}); \
+                     check with `faultline kv get` and `faultline cluster status --name {}`",
+                    node.name,
+                    cluster.name()
+                );
+                return Ok(Ok(Validity::Unknown));
+            }
+        }
+    }
+    Ok(Err(refused))
+}
+
+/// The nodes, the leader first: the others are fallbacks (faultline's nodes forward to their
+/// leader; etcd's members serve through theirs).
+async fn leader_first(cluster: &Cluster) -> anyhow::Result<Vec<&crate::cluster::NodeInfo>> {
+    let leader = cluster.leader().await?;
+    let mut order: Vec<_> = cluster.nodes().iter().collect();
+    order.sort_by_key(|n| Some(&n.name) != leader.as_ref());
+    Ok(order)
+}
+
 /// One pass over the nodes, leader first: the outcome, or every node's refusal.
 async fn attempt(
     cluster: &Cluster,
     api: &HttpClient,
     op: &Op,
 ) -> anyhow::Result<Result<Validity, Vec<String>>> {
-    let leader = cluster.leader().await?;
-    // The leader first; every node forwards to the leader it knows, so the others are fallbacks.
-    let mut order: Vec<_> = cluster.nodes().iter().collect();
-    order.sort_by_key(|n| Some(&n.name) != leader.as_ref());
     let mut refused = Vec::new();
-    for node in order {
+    for node in leader_first(cluster).await? {
         let reply = match op {
             Op::Get { key } => api.get(node.addr, key).await,
             Op::Put { key, value } => api.put(node.addr, key, value).await,

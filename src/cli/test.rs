@@ -140,9 +140,10 @@ fn watch_ctrl_c() -> watch::Receiver<bool> {
 
 fn print_plan(plan: &Plan) {
     println!(
-        "campaign {}: {} nodes, {} workload, {} clients, {}s, seed {}",
+        "campaign {}: {} nodes of {}, {} workload, {} clients, {}s, seed {}",
         plan.name,
         plan.nodes,
+        plan.system.describe(),
         plan.workload.name(),
         plan.concurrency,
         plan.duration.as_secs_f64(),

@@ -10,6 +10,7 @@ use nemesis::fault::{FaultExecutor, Grudge, NodeName};
 use super::target::TestTarget;
 use crate::cluster::faults::FaultError;
 use crate::cluster::{self, Cluster, ClusterSpec, DockerFaults};
+use crate::system::SystemSpec;
 
 pub struct DockerTarget {
     cluster: Cluster,
@@ -24,6 +25,8 @@ pub struct DockerSetup {
     pub build: cluster::image::BuildOptions,
     /// Extra arguments for every `faultline node`.
     pub node_args: Vec<String>,
+    /// What the cluster runs.
+    pub system: SystemSpec,
 }
 
 impl DockerTarget {
@@ -39,14 +42,13 @@ impl DockerTarget {
             Some(image) => image.clone(),
             None => {
                 let docker = cluster::docker::connect().await?;
-                let built = cluster::image::ensure(&docker, &setup.build).await?;
-                tracing::info!(target: "faultline::runner", image = %built.tag, built = built.built, "node image ready in {:.1}s", built.elapsed.as_secs_f64());
-                built.tag
+                setup.system.image(&docker, &setup.build).await?
             }
         };
         let spec = ClusterSpec {
             node_args: setup.node_args.clone(),
             leader_timeout: Some(Duration::from_secs(30)),
+            system: setup.system.clone(),
             ..ClusterSpec::new(name, u64::from(nodes), image)
         };
         let cluster = Cluster::up(&spec).await?;
@@ -114,6 +116,13 @@ impl TestTarget for DockerTarget {
     }
 
     fn describe(&self) -> String {
-        format!("docker cluster {}", self.cluster.name())
+        match self.cluster.system() {
+            SystemSpec::Faultline => format!("docker cluster {}", self.cluster.name()),
+            system => format!(
+                "docker cluster {} of {}",
+                self.cluster.name(),
+                system.describe()
+            ),
+        }
     }
 }

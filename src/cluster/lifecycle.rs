@@ -21,6 +21,7 @@ use super::names::{self, CLUSTER_LABEL, DATA_DIR, NODE_LABEL, NODE_PORT};
 use super::subnet::{self, Subnet};
 use super::{Cluster, ClusterSpec, NodeInfo};
 use crate::exit::bad_input;
+use crate::system::{SystemSpec, SYSTEM_LABEL};
 
 pub async fn up(docker: Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> {
     names::validate(&spec.name)?;
@@ -139,7 +140,10 @@ async fn create(docker: &Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> 
         .map(|id| NodeInfo {
             name: names::node(id),
             id,
-            addr: SocketAddr::new(subnet::node_addr(&subnet, id).into(), NODE_PORT),
+            addr: SocketAddr::new(
+                subnet::node_addr(&subnet, id).into(),
+                spec.system.client_port(),
+            ),
             container: names::container(&spec.name, id),
         })
         .collect();
@@ -162,6 +166,7 @@ async fn create(docker: &Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> 
         name: spec.name.clone(),
         subnet,
         nodes,
+        system: spec.system.clone(),
     })
 }
 
@@ -233,7 +238,8 @@ async fn create_node(
     node: &NodeInfo,
     peers: &str,
 ) -> anyhow::Result<()> {
-    let labels = names::labels(&spec.name, Some(node.id));
+    let mut labels = names::labels(&spec.name, Some(node.id));
+    labels.insert(SYSTEM_LABEL.to_string(), spec.system.label());
     let volume = names::volume(&spec.name, node.id);
     docker
         .create_volume(VolumeCreateRequest {
@@ -244,8 +250,12 @@ async fn create_node(
         .await
         .with_context(|| format!("creating volume {volume}"))?;
 
-    let (entrypoint, cmd) = match &spec.command {
-        Some(command) => (Some(command.clone()), None),
+    let command = spec
+        .command
+        .clone()
+        .or_else(|| spec.system.container_command(&spec.name, spec.nodes));
+    let (entrypoint, cmd) = match command {
+        Some(command) => (Some(command), None),
         None => {
             let mut cmd: Vec<String> = vec![
                 "node".into(),
@@ -317,19 +327,21 @@ pub async fn connect(docker: Docker, name: &str) -> anyhow::Result<Cluster> {
              (`faultline cluster ls` lists the clusters)"
         );
     };
-    let mut nodes: Vec<NodeInfo> = list_containers(&docker, Some(name))
+    let containers: Vec<_> = list_containers(&docker, Some(name))
         .await?
+        .into_iter()
+        .filter_map(|c| c.labels)
+        .filter(|labels| !labels.contains_key(names::HELPER_LABEL))
+        .collect();
+    let system = SystemSpec::from_label(containers.iter().find_map(|l| l.get(SYSTEM_LABEL)))?;
+    let mut nodes: Vec<NodeInfo> = containers
         .iter()
-        .filter_map(|c| {
-            let labels = c.labels.as_ref()?;
-            if labels.contains_key(names::HELPER_LABEL) {
-                return None;
-            }
+        .filter_map(|labels| {
             let id = names::node_id(labels.get(NODE_LABEL)?)?;
             Some(NodeInfo {
                 name: names::node(id),
                 id,
-                addr: SocketAddr::new(subnet::node_addr(&subnet, id).into(), NODE_PORT),
+                addr: SocketAddr::new(subnet::node_addr(&subnet, id).into(), system.client_port()),
                 container: names::container(name, id),
             })
         })
@@ -345,6 +357,7 @@ pub async fn connect(docker: Docker, name: &str) -> anyhow::Result<Cluster> {
         name: name.to_string(),
         subnet,
         nodes,
+        system,
     })
 }
 

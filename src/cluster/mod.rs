@@ -40,6 +40,8 @@ use std::time::Duration;
 
 use bollard::Docker;
 
+use crate::system::SystemSpec;
+
 pub use faults::DockerFaults;
 pub use status::ClusterStatus;
 pub use target::TestTarget;
@@ -55,9 +57,11 @@ pub struct ClusterSpec {
     pub node_args: Vec<String>,
     /// How long `up` waits for a leader; `None` returns as soon as the containers run.
     pub leader_timeout: Option<Duration>,
-    /// Replaces `faultline node ...` as the containers' command: tests of the harness itself
+    /// Replaces the system's command in every container: tests of the harness itself
     /// (network, partitions) can run without a working node.
     pub command: Option<Vec<String>>,
+    /// What the containers run: faultline's node by default.
+    pub system: SystemSpec,
 }
 
 impl ClusterSpec {
@@ -70,6 +74,7 @@ impl ClusterSpec {
             node_args: Vec::new(),
             leader_timeout: Some(Duration::from_secs(30)),
             command: None,
+            system: SystemSpec::Faultline,
         }
     }
 }
@@ -93,6 +98,7 @@ pub struct Cluster {
     name: String,
     subnet: subnet::Subnet,
     nodes: Vec<NodeInfo>,
+    system: SystemSpec,
 }
 
 impl Cluster {
@@ -129,6 +135,11 @@ impl Cluster {
         &self.docker
     }
 
+    /// What the cluster runs.
+    pub fn system(&self) -> &SystemSpec {
+        &self.system
+    }
+
     /// Every node's container state and Raft status, and the faults in effect.
     pub async fn status(&self) -> anyhow::Result<ClusterStatus> {
         status::cluster_status(self).await
@@ -136,7 +147,13 @@ impl Cluster {
 
     /// The name of the current leader (the node that says it leads, in the highest term), if any.
     pub async fn leader(&self) -> anyhow::Result<Option<String>> {
-        Ok(status::leader_of(&status::node_states(self).await?))
+        let client = self.system.client(status::PROBE_TIMEOUT)?;
+        let nodes: Vec<_> = self
+            .nodes
+            .iter()
+            .map(|n| (n.name.clone(), n.addr))
+            .collect();
+        crate::system::leader(&client, &nodes).await
     }
 
     /// Polls until some node leads, or fails after `timeout` saying what each node reported.

@@ -6,10 +6,11 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 
-use super::client::{Client, HttpClient, NodeStatus};
+use super::client::{Client, NodeStatus};
 use super::docker::is_not_found;
 use super::faults::ActiveFaults;
-use super::{names, Cluster, NodeInfo};
+use super::{Cluster, NodeInfo};
+use crate::system::SystemClient;
 
 /// One node, as `cluster status --json` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -27,6 +28,9 @@ pub struct NodeState {
     pub applied_index: Option<u64>,
     /// Why the node's status could not be read, when it could not.
     pub error: Option<String>,
+    /// The id the node reports for itself (faultline's node id, etcd's member id).
+    #[serde(skip)]
+    pub raft_id: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,19 +57,40 @@ pub async fn cluster_status(cluster: &Cluster) -> anyhow::Result<ClusterStatus> 
 
 /// Every node's state, read in parallel; a node that does not answer is reported, not an error.
 pub async fn node_states(cluster: &Cluster) -> anyhow::Result<Vec<NodeState>> {
-    let api = HttpClient::new(Duration::from_millis(1500))?;
+    let client = cluster.system().client(PROBE_TIMEOUT)?;
     let reads = cluster
         .nodes()
         .iter()
-        .map(|node| read_node(cluster, &api, node));
-    futures::future::try_join_all(reads).await
+        .map(|node| read_node(cluster, &client, node));
+    let (mut nodes, leaders): (Vec<NodeState>, Vec<Option<u64>>) =
+        futures::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .unzip();
+    // A node names its leader by the leader's own id (a hash, for etcd): the node that reports
+    // that id as its own is the leader it means.
+    let ids: Vec<(u64, String)> = nodes
+        .iter()
+        .filter_map(|n| Some((n.raft_id?, n.name.clone())))
+        .collect();
+    for (node, leader) in nodes.iter_mut().zip(leaders) {
+        node.leader = leader.and_then(|l| {
+            ids.iter()
+                .find(|(id, _)| *id == l)
+                .map(|(_, name)| name.clone())
+        });
+    }
+    Ok(nodes)
 }
+
+/// How long a status probe may take.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 async fn read_node(
     cluster: &Cluster,
-    api: &HttpClient,
+    api: &SystemClient,
     node: &NodeInfo,
-) -> anyhow::Result<NodeState> {
+) -> anyhow::Result<(NodeState, Option<u64>)> {
     let state = container_state(cluster, &node.container).await?;
     let mut out = NodeState {
         name: node.name.clone(),
@@ -78,28 +103,32 @@ async fn read_node(
         last_log_index: None,
         applied_index: None,
         error: None,
+        raft_id: None,
     };
     if state != "running" {
-        return Ok(out);
+        return Ok((out, None));
     }
-    match api.status(node.addr).await.map_err(anyhow::Error::msg) {
+    let mut leader = None;
+    match api.status(node.addr).await {
         Ok(NodeStatus {
+            id,
             role,
             term,
-            leader,
+            leader: follows,
             last_log_index,
             applied_index,
             ..
         }) => {
+            out.raft_id = Some(id);
             out.role = Some(role);
             out.term = Some(term);
-            out.leader = leader.map(names::node);
+            leader = follows;
             out.last_log_index = last_log_index;
             out.applied_index = applied_index;
         }
-        Err(e) => out.error = Some(format!("{e:#}")),
+        Err(e) => out.error = Some(e),
     }
-    Ok(out)
+    Ok((out, leader))
 }
 
 /// `running`, `paused`, `exited`, ... or `missing` when the container is gone.
@@ -167,6 +196,7 @@ mod tests {
             last_log_index: None,
             applied_index: None,
             error: None,
+            raft_id: None,
         }
     }
 

@@ -8,6 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use super::duration::Dur;
 use crate::exit::bad_input;
+use crate::system::SystemSpec;
+
+fn is_default_system(s: &SystemSpec) -> bool {
+    *s == SystemSpec::Faultline
+}
 
 /// A campaign as written (and as saved next to its results, with the seed filled in).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,6 +24,9 @@ pub struct Campaign {
     /// Seeds the fault schedule and every process's operations; random when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// What is tested: faultline's own node (the default) or etcd.
+    #[serde(default, skip_serializing_if = "is_default_system")]
+    pub system: SystemSpec,
     #[serde(default)]
     pub cluster: ClusterSection,
     pub workload: WorkloadSection,

@@ -6,7 +6,7 @@ use tokio::sync::watch;
 
 use super::phases::{self, Options, Outcome};
 use super::plan::Plan;
-use crate::cluster::client::HttpClient;
+use crate::cluster::client::{Client, HttpClient};
 use crate::cluster::docker_target::{DockerSetup, DockerTarget};
 use crate::cluster::local::LocalTarget;
 use crate::cluster::target::TestTarget;
@@ -38,8 +38,8 @@ pub async fn run(
     launch: &Launch,
     interrupted: watch::Receiver<bool>,
 ) -> anyhow::Result<Outcome> {
-    let client = HttpClient::new(plan.client_timeout)?;
     if launch.local {
+        let client = HttpClient::new(plan.client_timeout)?;
         let target = LocalTarget::start_with(
             &plan.cluster_name,
             plan.nodes,
@@ -49,9 +49,11 @@ pub async fn run(
         .await?;
         execute(plan, target, client, dir, &launch.options, interrupted).await
     } else {
+        let client = plan.system.client(plan.client_timeout)?;
         let setup = DockerSetup {
             image: launch.image.clone(),
             node_args: plan.node_args.clone(),
+            system: plan.system.clone(),
             ..DockerSetup::default()
         };
         let target = DockerTarget::start(&plan.cluster_name, plan.nodes, &setup).await?;
@@ -59,10 +61,10 @@ pub async fn run(
     }
 }
 
-async fn execute<T: TestTarget>(
+async fn execute<T: TestTarget, C: Client>(
     plan: &Plan,
     target: T,
-    client: HttpClient,
+    client: C,
     dir: &RunDir,
     options: &Options,
     interrupted: watch::Receiver<bool>,

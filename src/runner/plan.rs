@@ -11,6 +11,8 @@ use super::campaign::Campaign;
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub name: String,
+    /// What is tested.
+    pub system: crate::system::SystemSpec,
     pub cluster_name: String,
     pub nodes: u32,
     /// Extra `faultline node` arguments for every node (the campaign's planted bugs).

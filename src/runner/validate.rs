@@ -86,6 +86,7 @@ pub fn validate(
     if overrides.local {
         refuse_partitions(&mut p, campaign);
     }
+    system(&mut p, campaign, overrides);
 
     if !p.found.is_empty() {
         return Err(bad_input(p.found.join("\n")));
@@ -95,6 +96,7 @@ pub fn validate(
     let fault_kinds = fault_kinds(campaign);
     Ok(Plan {
         name,
+        system: campaign.system.clone(),
         cluster_name,
         nodes,
         node_args,
@@ -116,6 +118,24 @@ pub fn validate(
             .unwrap_or_else(|| campaign.out.clone()),
         campaign: as_run,
     })
+}
+
+/// What the system can run: planted bugs live in faultline's own node, and only that node runs
+/// as local processes.
+fn system(p: &mut Problems, c: &Campaign, overrides: &Overrides) {
+    let kind = c.system.kind();
+    if !c.cluster.unsafe_bugs.is_empty() && !c.system.takes_planted_bugs() {
+        p.add(
+            "cluster.unsafe_bugs",
+            format!("planted bugs exist only in faultline's own node, not in {kind}"),
+        );
+    }
+    if overrides.local && c.system != crate::system::SystemSpec::Faultline {
+        p.add(
+            "system.kind",
+            format!("--local runs faultline's own node as local processes; {kind} runs in Docker (drop --local)"),
+        );
+    }
 }
 
 /// Local node processes share one network namespace: a campaign that partitions them is refused

@@ -1,8 +1,199 @@
-//! The systems faultline can test, each an adapter: how its members are started (an image and
-//! a command line for `cluster::Cluster`), how a client talks to it (an implementation of
-//! `cluster::client::Client`), and who leads. faultline's own node is served by `node` and
-//! `cluster::client` today.
+//! The systems faultline can test, each an adapter: which image its members run, the command
+//! each container starts with, the port clients reach it on, and the client that speaks its
+//! protocol (an implementation of [`crate::cluster::client::Client`], which also answers who
+//! leads: the member that says it leads in the highest term).
 //!
+//! - faultline's own openraft node (`crate::node`, spoken to by `cluster::client::HttpClient`);
 //! - [`etcd`]: etcd 3.4 (Debian's `etcd-server`) over its v3 JSON gateway.
+//!
+//! A campaign names its system in a `system:` section ([`SystemSpec`]); a cluster keeps it in a
+//! label on its containers, so later commands (`cluster status`, `fault`, `kv`) know what they
+//! talk to.
 
 pub mod etcd;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bollard::Docker;
+use nemesis::fault::NodeName;
+use serde::{Deserialize, Serialize};
+use workloads::{Request, Response};
+
+use crate::cluster::client::{Client, HttpClient, NodeStatus};
+use crate::cluster::image::BuildOptions;
+use crate::cluster::names;
+
+/// The label holding a cluster's [`SystemSpec`] as JSON, on every node container.
+pub const SYSTEM_LABEL: &str = "io.faultline.system";
+
+/// What a cluster runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum SystemSpec {
+    /// faultline's own openraft key-value node.
+    #[default]
+    Faultline,
+    /// etcd 3.4; `reads: serializable` serves reads from each member's local state.
+    Etcd {
+        #[serde(default)]
+        reads: etcd::Reads,
+    },
+}
+
+impl SystemSpec {
+    /// The kinds a campaign may name.
+    pub const KINDS: &'static [&'static str] = &["faultline", "etcd"];
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SystemSpec::Faultline => "faultline",
+            SystemSpec::Etcd { .. } => "etcd",
+        }
+    }
+
+    /// `etcd` or `etcd (serializable reads)`, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            SystemSpec::Etcd {
+                reads: etcd::Reads::Serializable,
+            } => "etcd (serializable reads)".into(),
+            other => other.kind().into(),
+        }
+    }
+
+    /// The port each member serves clients on, inside its own network namespace.
+    pub fn client_port(&self) -> u16 {
+        match self {
+            SystemSpec::Faultline => names::NODE_PORT,
+            SystemSpec::Etcd { .. } => etcd::member::CLIENT_PORT,
+        }
+    }
+
+    /// Whether its members can be planted with faultline's bugs (`--unsafe-bug`).
+    pub fn takes_planted_bugs(&self) -> bool {
+        matches!(self, SystemSpec::Faultline)
+    }
+
+    /// The image its members run, built when missing.
+    pub async fn image(&self, docker: &Docker, build: &BuildOptions) -> anyhow::Result<String> {
+        match self {
+            SystemSpec::Faultline => {
+                let built = crate::cluster::image::ensure(docker, build).await?;
+                tracing::info!(target: "faultline::cluster", image = %built.tag, built = built.built, "node image ready in {:.1}s", built.elapsed.as_secs_f64());
+                Ok(built.tag)
+            }
+            SystemSpec::Etcd { .. } => etcd::image::ensure(docker, build.base.clone()).await,
+        }
+    }
+
+    /// The command every container of an `nodes`-member cluster called `cluster` runs, or
+    /// `None` for faultline's node, whose per-node command the cluster writes itself.
+    pub fn container_command(&self, cluster: &str, nodes: u64) -> Option<Vec<String>> {
+        match self {
+            SystemSpec::Faultline => None,
+            SystemSpec::Etcd { .. } => Some(etcd::Members::new(cluster, nodes).container_command()),
+        }
+    }
+
+    /// Its client: `timeout` bounds each request.
+    pub fn client(&self, timeout: Duration) -> anyhow::Result<SystemClient> {
+        Ok(match self {
+            SystemSpec::Faultline => SystemClient::Faultline(HttpClient::new(timeout)?),
+            SystemSpec::Etcd { reads } => {
+                SystemClient::Etcd(etcd::EtcdClient::new(timeout, *reads)?)
+            }
+        })
+    }
+
+    /// The label value: the spec as JSON.
+    pub fn label(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| r#"{"kind":"faultline"}"#.into())
+    }
+
+    /// A spec read back from its label; a cluster from before systems had labels runs faultline.
+    pub fn from_label(label: Option<&String>) -> anyhow::Result<SystemSpec> {
+        match label {
+            None => Ok(SystemSpec::Faultline),
+            Some(text) => serde_json::from_str(text)
+                .map_err(|e| anyhow::anyhow!("the cluster's {SYSTEM_LABEL} label {text:?}: {e}")),
+        }
+    }
+}
+
+/// The client of whichever system a cluster runs.
+#[derive(Clone)]
+pub enum SystemClient {
+    Faultline(HttpClient),
+    Etcd(etcd::EtcdClient),
+}
+
+impl Client for SystemClient {
+    async fn call(&self, addr: SocketAddr, request: &Request) -> Response {
+        match self {
+            SystemClient::Faultline(c) => c.call(addr, request).await,
+            SystemClient::Etcd(c) => c.call(addr, request).await,
+        }
+    }
+
+    async fn status(&self, addr: SocketAddr) -> Result<NodeStatus, String> {
+        match self {
+            SystemClient::Faultline(c) => c.status(addr).await,
+            SystemClient::Etcd(c) => c.status(addr).await,
+        }
+    }
+}
+
+/// The node that says it leads in the highest term, by name. A node's claim about itself is
+/// what counts: a follower may still name a leader that is gone, and an isolated old leader
+/// believes it leads, but in an older term than the majority's new one. Fails only when no
+/// node answers at all.
+pub async fn leader<C: Client>(
+    client: &C,
+    nodes: &[(NodeName, SocketAddr)],
+) -> anyhow::Result<Option<NodeName>> {
+    let statuses = futures::future::join_all(nodes.iter().map(|(_, a)| client.status(*a))).await;
+    let mut errors = Vec::new();
+    let mut best: Option<(&NodeName, u64)> = None;
+    for ((name, _), status) in nodes.iter().zip(statuses) {
+        match status {
+            Ok(s) if s.role == "leader" && best.is_none_or(|(_, t)| s.term > t) => {
+                best = Some((name, s.term));
+            }
+            Ok(_) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    if !nodes.is_empty() && errors.len() == nodes.len() {
+        anyhow::bail!("no node answered: {}", errors.join("; "));
+    }
+    Ok(best.map(|(n, _)| n.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_read_from_campaign_yaml_and_round_trip_through_labels() {
+        let etcd: SystemSpec = serde_yaml::from_str("{kind: etcd, reads: serializable}").unwrap();
+        assert_eq!(
+            etcd,
+            SystemSpec::Etcd {
+                reads: etcd::Reads::Serializable
+            }
+        );
+        assert_eq!(SystemSpec::from_label(Some(&etcd.label())).unwrap(), etcd);
+        let plain: SystemSpec = serde_yaml::from_str("{kind: etcd}").unwrap();
+        assert_eq!(plain.client_port(), 2379);
+        assert_eq!(SystemSpec::from_label(None).unwrap(), SystemSpec::Faultline);
+        let e = serde_yaml::from_str::<SystemSpec>("{kind: etcd, raeds: serializable}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("raeds"), "{e}");
+        let e = serde_yaml::from_str::<SystemSpec>("{kind: mongodb}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mongodb"), "{e}");
+    }
+}
