@@ -187,7 +187,7 @@ mod tests {
     fn node(name: &str, role: Option<&str>, term: u64) -> NodeState {
         NodeState {
             name: name.into(),
-            id: names::node_id(name).unwrap(),
+            id: crate::cluster::names::node_id(name).unwrap(),
             addr: String::new(),
             state: "running".into(),
             role: role.map(String::from),
