@@ -43,7 +43,52 @@ pub enum Reply {
     Error { message: String, definite: bool },
 }
 
-/// Sends workload requests and status probes. `HttpClient` is the real one; tests use fakes.
+/// Sends workload requests and status probes: the adapter between the workloads and a
+/// system's protocol. [`HttpClient`] speaks faultline's node, `system::etcd::EtcdClient` etcd's
+/// v3 gateway, and tests use fakes. To test a system with a protocol of its own, implement it in
+/// your crate and run a campaign with it:
+///
+/// ```no_run
+/// use std::net::SocketAddr;
+/// use faultline::cluster::client::{Client, NodeStatus};
+/// use faultline::runner::{campaign, launch, validate};
+/// use workloads::{Request, Response};
+///
+/// /// A client of some store's own protocol (here, a sketch).
+/// #[derive(Clone)]
+/// struct MyClient;
+///
+/// impl Client for MyClient {
+///     async fn call(&self, addr: SocketAddr, request: &Request) -> Response {
+///         match request {
+///             // Ok carries what the workload reads back: `{"value": ..}` for a read.
+///             Request::Read { key } => Response::Ok(serde_json::json!({ "value": null })),
+///             // Fail only when the operation certainly did not happen; anything uncertain
+///             // (a timeout, a connection lost after sending) is Info.
+///             _ => Response::Info { error: format!("{addr}: not implemented") },
+///         }
+///     }
+///
+///     async fn status(&self, addr: SocketAddr) -> Result<NodeStatus, String> {
+///         // Who this node is, its role ("leader" or not) and term: the leader is the node that
+///         // says it leads in the highest term.
+///         Ok(NodeStatus { id: 1, role: "leader".into(), term: 1, ..NodeStatus::default() })
+///     }
+/// }
+///
+/// # async fn run() -> anyhow::Result<()> {
+/// let path = std::path::Path::new("my-campaign.yaml");
+/// let (c, text) = campaign::load(path)?;
+/// let plan = validate::validate(&c, &text, path, &validate::Overrides::default())?;
+/// let dir = launch::create_run_dir(&plan)?;
+/// let (_stop, interrupted) = tokio::sync::watch::channel(false);
+/// let outcome =
+///     launch::run_with_client(&plan, &dir, &launch::Launch::default(), MyClient, interrupted)
+///         .await?;
+/// println!("{}", outcome.results.valid);
+/// # Ok(())
+/// # }
+/// ```
 pub trait Client: Clone + Send + Sync + 'static {
     fn call(&self, addr: SocketAddr, request: &Request) -> impl Future<Output = Response> + Send;
     fn status(&self, addr: SocketAddr) -> impl Future<Output = Result<NodeStatus, String>> + Send;

@@ -8,11 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use super::duration::Dur;
 use crate::exit::bad_input;
-use crate::system::SystemSpec;
-
-fn is_default_system(s: &SystemSpec) -> bool {
-    *s == SystemSpec::Faultline
-}
 
 /// A campaign as written (and as saved next to its results, with the seed filled in).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,8 +20,8 @@ pub struct Campaign {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     /// What is tested: faultline's own node (the default) or etcd.
-    #[serde(default, skip_serializing_if = "is_default_system")]
-    pub system: SystemSpec,
+    #[serde(default, skip_serializing_if = "SystemSection::is_default")]
+    pub system: SystemSection,
     #[serde(default)]
     pub cluster: ClusterSection,
     pub workload: WorkloadSection,
@@ -54,6 +49,33 @@ pub struct Campaign {
     /// Results go to `<out>/<name>/<timestamp>/`.
     #[serde(default = "default_out")]
     pub out: PathBuf,
+}
+
+/// The system under test as written; `validate` turns it into a [`crate::system::SystemSpec`]
+/// (so an unknown kind is reported at its line, like an unknown workload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemSection {
+    /// `faultline` (the default) or `etcd`.
+    pub kind: String,
+    /// etcd: `linearizable` (the default) or `serializable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads: Option<crate::system::etcd::Reads>,
+}
+
+impl Default for SystemSection {
+    fn default() -> Self {
+        SystemSection {
+            kind: "faultline".into(),
+            reads: None,
+        }
+    }
+}
+
+impl SystemSection {
+    fn is_default(&self) -> bool {
+        *self == SystemSection::default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

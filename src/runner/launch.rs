@@ -50,15 +50,27 @@ pub async fn run(
         execute(plan, target, client, dir, &launch.options, interrupted).await
     } else {
         let client = plan.system.client(plan.client_timeout)?;
-        let setup = DockerSetup {
-            image: launch.image.clone(),
-            node_args: plan.node_args.clone(),
-            system: plan.system.clone(),
-            ..DockerSetup::default()
-        };
-        let target = DockerTarget::start(&plan.cluster_name, plan.nodes, &setup).await?;
-        execute(plan, target, client, dir, &launch.options, interrupted).await
+        run_with_client(plan, dir, launch, client, interrupted).await
     }
+}
+
+/// [`run`] on the Docker cluster of the plan's system, with a client of your own: the adapter
+/// for a protocol faultline does not speak (see [`Client`]).
+pub async fn run_with_client<C: Client>(
+    plan: &Plan,
+    dir: &RunDir,
+    launch: &Launch,
+    client: C,
+    interrupted: watch::Receiver<bool>,
+) -> anyhow::Result<Outcome> {
+    let setup = DockerSetup {
+        image: launch.image.clone(),
+        node_args: plan.node_args.clone(),
+        system: plan.system.clone(),
+        ..DockerSetup::default()
+    };
+    let target = DockerTarget::start(&plan.cluster_name, plan.nodes, &setup).await?;
+    execute(plan, target, client, dir, &launch.options, interrupted).await
 }
 
 async fn execute<T: TestTarget, C: Client>(

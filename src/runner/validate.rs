@@ -15,6 +15,7 @@ use super::validate_nemesis::{fault_kinds, schedule};
 use super::yaml_pos::locate;
 use crate::exit::bad_input;
 use crate::node::bugs::UnsafeBug;
+use crate::system::SystemSpec;
 
 /// Command-line values that override the file.
 #[derive(Debug, Clone, Default)]
@@ -86,7 +87,7 @@ pub fn validate(
     if overrides.local {
         refuse_partitions(&mut p, campaign);
     }
-    system(&mut p, campaign, overrides);
+    let system = system(&mut p, campaign, overrides);
 
     if !p.found.is_empty() {
         return Err(bad_input(p.found.join("\n")));
@@ -96,7 +97,7 @@ pub fn validate(
     let fault_kinds = fault_kinds(campaign);
     Ok(Plan {
         name,
-        system: campaign.system.clone(),
+        system,
         cluster_name,
         nodes,
         node_args,
@@ -120,22 +121,47 @@ pub fn validate(
     })
 }
 
-/// What the system can run: planted bugs live in faultline's own node, and only that node runs
-/// as local processes.
-fn system(p: &mut Problems, c: &Campaign, overrides: &Overrides) {
-    let kind = c.system.kind();
-    if !c.cluster.unsafe_bugs.is_empty() && !c.system.takes_planted_bugs() {
+/// The system under test, and what it can run: planted bugs live in faultline's own node, and
+/// only that node runs as local processes.
+fn system(p: &mut Problems, c: &Campaign, overrides: &Overrides) -> SystemSpec {
+    let section = &c.system;
+    let spec = match (section.kind.as_str(), section.reads) {
+        ("faultline", None) => SystemSpec::Faultline,
+        ("faultline", Some(_)) => {
+            p.add(
+                "system.reads",
+                "applies to etcd, not to faultline's own node (its reads are always linearizable)",
+            );
+            SystemSpec::Faultline
+        }
+        ("etcd", reads) => SystemSpec::Etcd {
+            reads: reads.unwrap_or_default(),
+        },
+        (other, _) => {
+            p.add(
+                "system.kind",
+                format!(
+                    "unknown system {other:?}; expected one of {}",
+                    SystemSpec::KINDS.join(", ")
+                ),
+            );
+            SystemSpec::Faultline
+        }
+    };
+    let kind = spec.kind();
+    if !c.cluster.unsafe_bugs.is_empty() && !spec.takes_planted_bugs() {
         p.add(
             "cluster.unsafe_bugs",
             format!("planted bugs exist only in faultline's own node, not in {kind}"),
         );
     }
-    if overrides.local && c.system != crate::system::SystemSpec::Faultline {
+    if overrides.local && spec != SystemSpec::Faultline {
         p.add(
             "system.kind",
             format!("--local runs faultline's own node as local processes; {kind} runs in Docker (drop --local)"),
         );
     }
+    spec
 }
 
 /// Local node processes share one network namespace: a campaign that partitions them is refused

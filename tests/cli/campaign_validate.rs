@@ -83,7 +83,7 @@ fn syntax_errors_and_missing_files_are_bad_input() {
 #[test]
 fn shipped_campaigns_are_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/campaigns");
-    for name in ["smoke", "demo", "local-set"] {
+    for name in ["smoke", "demo", "local-set", "etcd", "etcd-serializable"] {
         let path = root.join(format!("{name}.yaml"));
         let out = faultline(&["test", path.to_str().unwrap(), "--dry-run"]);
         assert_eq!(out.status.code(), Some(0), "{name}: {out:?}");
@@ -112,4 +112,42 @@ fn the_same_seed_gives_the_same_schedule() {
     };
     assert_eq!(run("5"), run("5"));
     assert_ne!(run("5"), run("6"));
+}
+
+#[test]
+fn bad_system_sections_name_line_and_field() {
+    let e = rejected("system:\n  kind: mongodb\nworkload: {kind: register}\n");
+    assert!(
+        e.contains(
+            "c.yaml:2:3: system.kind: unknown system \"mongodb\"; expected one of faultline, etcd"
+        ),
+        "{e}"
+    );
+    let e = rejected("system:\n  kind: etcd\n  raeds: serializable\nworkload: {kind: register}\n");
+    assert!(
+        e.contains("c.yaml:3:3: system: unknown field `raeds`"),
+        "{e}"
+    );
+    let e = rejected("system:\n  kind: etcd\n  reads: stale\nworkload: {kind: register}\n");
+    assert!(e.contains("c.yaml:3:") && e.contains("stale"), "{e}");
+    let e = rejected(
+        "system:\n  kind: etcd\ncluster:\n  unsafe_bugs: [stale-read]\nworkload: {kind: register}\n",
+    );
+    assert!(
+        e.contains("c.yaml:4:3: cluster.unsafe_bugs: planted bugs exist only in faultline's own node, not in etcd"),
+        "{e}"
+    );
+    // etcd runs in Docker only.
+    let dir = tempfile::tempdir().unwrap();
+    let path = campaign(
+        dir.path(),
+        "system:\n  kind: etcd\nworkload: {kind: register}\nnemesis: {faults: [{kill: leader}]}\n",
+    );
+    let out = faultline(&["test", path.to_str().unwrap(), "--local", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(254), "{out:?}");
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("c.yaml:2:3: system.kind: --local runs faultline's own node"),
+        "{e}"
+    );
 }

@@ -5,5 +5,6 @@ mod bugs;
 mod campaign;
 mod cluster;
 mod etcd;
+mod etcd_campaigns;
 #[path = "../util/mod.rs"]
 mod util;
