@@ -60,8 +60,9 @@ async fn run_in_helper(
         }),
         ..Default::default()
     };
-    // A helper left over from an interrupted run would block the name.
-    remove(docker, &helper).await;
+    // A helper left over from an interrupted run would block the name; a container of that name
+    // that faultline did not make is left alone, and said so.
+    remove_ours(docker, cluster, &helper).await?;
     docker
         .create_container(
             Some(CreateContainerOptionsBuilder::new().name(&helper).build()),
@@ -70,7 +71,9 @@ async fn run_in_helper(
         .await
         .with_context(|| format!("creating helper container {helper}"))?;
     let result = run_helper(docker, &helper).await;
-    remove(docker, &helper).await;
+    if let Err(e) = remove_ours(docker, cluster, &helper).await {
+        tracing::warn!(target: "faultline::nemesis", %helper, "removing helper container: {e:#}");
+    }
     result
 }
 
@@ -111,11 +114,29 @@ async fn run_helper(docker: &Docker, helper: &str) -> anyhow::Result<Output> {
     })
 }
 
-async fn remove(docker: &Docker, helper: &str) {
+/// Removes the helper container `helper` of `cluster` if it exists, after checking that it is
+/// one: labelled with the cluster and as a helper. Anything else of that name is not ours to
+/// touch, and blocks the fault with an error that says so.
+async fn remove_ours(docker: &Docker, cluster: &str, helper: &str) -> anyhow::Result<()> {
+    let labels = match docker.inspect_container(helper, None).await {
+        Ok(c) => c.config.and_then(|c| c.labels).unwrap_or_default(),
+        Err(e) if super::docker::is_not_found(&e) => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("inspecting container {helper}")),
+    };
+    let ours = labels.get(names::CLUSTER_LABEL).map(String::as_str) == Some(cluster)
+        && labels.contains_key(names::HELPER_LABEL);
+    if !ours {
+        bail!(
+            "a container named {helper} exists but was not made by faultline for cluster \
+             {cluster}; faultline never touches it: remove or rename it to let faults on \
+             paused nodes run"
+        );
+    }
     let options = RemoveContainerOptionsBuilder::new().force(true).build();
-    if let Err(e) = docker.remove_container(helper, Some(options)).await {
-        if !super::docker::is_not_found(&e) {
-            tracing::warn!(target: "faultline::nemesis", %helper, "removing helper container: {e}");
+    match docker.remove_container(helper, Some(options)).await {
+        Err(e) if !super::docker::is_not_found(&e) => {
+            Err(e).with_context(|| format!("removing helper container {helper}"))
         }
+        _ => Ok(()),
     }
 }

@@ -436,3 +436,34 @@ fn a_missing_image_or_cluster_exits_255_saying_what_to_run() {
     let out = faultline(&["kv", "get", "k", "--cluster", "test-nosuch"]);
     assert_eq!(out.status.code(), Some(255));
 }
+
+/// A container that faultline did not make is never touched, even when it bears the name of a
+/// helper faultline would start (regression: `fault` on a paused node force-removed it).
+#[test]
+fn an_unlabelled_container_named_like_a_helper_is_left_alone() {
+    let cluster = TestCluster::up("test-foreign", &["--idle", "--nodes", "2"]);
+    let foreign = "faultline-test-foreign-n2-netns";
+    let docker = |args: &[&str]| {
+        Command::new("docker")
+            .args(args)
+            .output()
+            .expect("running the docker CLI")
+    };
+    let created = docker(&["create", "--name", foreign, image(), "sleep", "1"]);
+    assert!(created.status.success(), "{created:?}");
+    struct Remove(&'static str);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = Command::new("docker").args(["rm", "-f", self.0]).output();
+        }
+    }
+    let _remove = Remove(foreign);
+    cluster.ok(&["fault", "pause", "n2"]);
+    // A partition of a paused node needs the helper: it is refused, saying why.
+    let bad = cluster.run(&["fault", "partition", "--isolate", "n2"]);
+    assert_eq!(bad.status.code(), Some(255), "{bad:?}");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("was not made by faultline"), "{stderr}");
+    let still = docker(&["inspect", "--format", "{{.Name}}", foreign]);
+    assert!(still.status.success(), "the foreign container was removed");
+}
