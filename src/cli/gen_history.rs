@@ -54,8 +54,18 @@ pub fn run(args: GenHistoryArgs) -> anyhow::Result<Validity> {
             )));
         }
     }
-    if args.procs == 0 || args.keys == 0 {
-        return Err(bad_input("--procs and --keys must be at least 1"));
+    // Past these a history is larger than any checker's budget; they also keep sizes from
+    // overflowing.
+    for (name, v, max) in [
+        ("--procs", args.procs, 1_000_000),
+        ("--keys", args.keys, 10_000_000),
+        ("--ops", args.ops, 1_000_000_000),
+    ] {
+        if v == 0 && name != "--ops" || v > max {
+            return Err(bad_input(format!(
+                "{name} {v} is out of range (1 to {max})"
+            )));
+        }
     }
     let cfg = GenConfig {
         seed: args.seed,

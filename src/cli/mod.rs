@@ -57,6 +57,9 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Serve a local page listing every run.
     Serve(serve::ServeArgs),
+    /// Panics on purpose: how a bug in faultline reaches a user (for the tests).
+    #[command(hide = true)]
+    InternalPanic,
 }
 
 /// Parses the arguments, runs the command, and maps the outcome to Jepsen's exit codes.
@@ -75,12 +78,15 @@ pub fn main() -> ExitCode {
     let serving = matches!(&cli.command, Command::Node(n) if n.cmd.is_none());
     init_tracing(serving);
     quiet_on_closed_stdout(&cli.command);
-    match run(cli.command) {
-        Ok(verdict) => ExitCode::from(exit::code(verdict)),
-        Err(err) => {
+    report_bugs_in_one_line();
+    match std::panic::catch_unwind(|| run(cli.command)) {
+        Ok(Ok(verdict)) => ExitCode::from(exit::code(verdict)),
+        Ok(Err(err)) => {
             eprintln!("error: {err:#}");
             ExitCode::from(exit::code_for(&err))
         }
+        // The hook has said what happened; a bug is the harness failing to run.
+        Err(_) => ExitCode::from(exit::HARNESS),
     }
 }
 
@@ -97,7 +103,33 @@ fn run(command: Command) -> anyhow::Result<Validity> {
         Command::Test(args) => test::run(args),
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::InternalPanic => panic!("asked to panic"),
     }
+}
+
+/// A panic is a bug in faultline: it says so in one line, where, and what to do, and the process
+/// exits 255. The backtrace (with build paths) only when asked for: `FAULTLINE_BACKTRACE=1`.
+fn report_bugs_in_one_line() {
+    if std::env::var_os("FAULTLINE_BACKTRACE").is_some_and(|v| v != "0") {
+        std::env::set_var("RUST_BACKTRACE", "1");
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: faultline hit a bug ({what}{at}); this is not your input's fault: please \
+             report it with the command you ran (FAULTLINE_BACKTRACE=1 shows the backtrace)"
+        );
+    }));
 }
 
 /// A command that prints results ends quietly when the reader of its output goes away

@@ -121,19 +121,40 @@ pub fn run(args: TestArgs) -> anyhow::Result<Validity> {
     Ok(outcome.results.valid)
 }
 
-/// The first Ctrl-C asks the run to stop and clean up; a second one exits at once.
+/// The first Ctrl-C, SIGTERM (a CI job cancelled, `timeout`, `docker stop`) or SIGHUP (the
+/// terminal closed) asks the run to stop and clean up: heal, tear down, write the results. A
+/// second one exits at once.
 fn watch_ctrl_c() -> watch::Receiver<bool> {
+    use tokio::signal::unix::{signal, SignalKind};
     let (tx, rx) = watch::channel(false);
+    let signals = (|| {
+        Ok::<_, std::io::Error>((
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::hangup())?,
+        ))
+    })();
+    let (mut int, mut term, mut hup) = match signals {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(target: "faultline::runner", "cannot watch for signals ({e}): Ctrl-C will end the run without cleanup");
+            return rx;
+        }
+    };
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        tracing::warn!(target: "faultline::runner", "Ctrl-C: healing and tearing down (press again to exit now)");
+        let mut next = async || {
+            tokio::select! {
+                _ = int.recv() => "Ctrl-C",
+                _ = term.recv() => "SIGTERM",
+                _ = hup.recv() => "SIGHUP",
+            }
+        };
+        let first = next().await;
+        tracing::warn!(target: "faultline::runner", "{first}: healing and tearing down (again to exit now)");
         let _ = tx.send(true);
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::error!(target: "faultline::runner", "second Ctrl-C: exiting without cleanup; the cluster may still run");
-            std::process::exit(i32::from(crate::exit::HARNESS));
-        }
+        let second = next().await;
+        tracing::error!(target: "faultline::runner", "second {second}: exiting without cleanup; the cluster may still run");
+        std::process::exit(i32::from(crate::exit::HARNESS));
     });
     rx
 }

@@ -6,3 +6,4 @@ mod check;
 mod cluster_args;
 mod corpora;
 mod report;
+mod robustness;

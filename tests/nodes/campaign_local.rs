@@ -145,6 +145,18 @@ fn a_set_campaign_passes_with_observed_faults_and_replays() {
 
 #[test]
 fn ctrl_c_heals_tears_down_and_leaves_a_checkable_history() {
+    interrupted_run_heals_tears_down_and_leaves_a_checkable_history(libc::SIGINT);
+}
+
+/// A CI job cancelled (SIGTERM) or a terminal closed (SIGHUP) ends a run as Ctrl-C does:
+/// healed, torn down (no node process left), results written, exit 2.
+#[test]
+fn sigterm_and_sighup_clean_up_as_ctrl_c_does() {
+    interrupted_run_heals_tears_down_and_leaves_a_checkable_history(libc::SIGTERM);
+    interrupted_run_heals_tears_down_and_leaves_a_checkable_history(libc::SIGHUP);
+}
+
+fn interrupted_run_heals_tears_down_and_leaves_a_checkable_history(signal: libc::c_int) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("long.yaml");
     std::fs::write(
@@ -177,10 +189,7 @@ fn ctrl_c_heals_tears_down_and_leaves_a_checkable_history() {
         std::thread::sleep(Duration::from_millis(100));
     };
     // SAFETY: signalling a child we spawned.
-    assert_eq!(
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
-        0
-    );
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
     let status = wait_with_deadline(&mut child, Duration::from_secs(60));
     assert_eq!(status.code(), Some(2), "an interrupted run has no verdict");
 

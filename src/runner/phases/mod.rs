@@ -322,7 +322,7 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
         }
         if self.is_interrupted() {
             self.notes
-                .push("interrupted by Ctrl-C: the history is partial".into());
+                .push("interrupted (Ctrl-C, SIGTERM or SIGHUP): the history is partial".into());
             valid = valid.worst(Validity::Unknown);
         }
         let (ok, fail, info) = (
