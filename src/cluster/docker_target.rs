@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use nemesis::fault::{FaultExecutor, Grudge, NodeName};
 
@@ -30,7 +29,8 @@ pub struct DockerSetup {
 }
 
 impl DockerTarget {
-    /// Builds the image if needed and starts a fresh cluster named `name`, waiting for a leader.
+    /// Builds the image if needed and starts a fresh cluster named `name` (the run waits for its
+    /// leader).
     /// A cluster of that name left over from an interrupted run is an error that says what to run:
     /// a run never reuses state it did not create.
     pub async fn start(
@@ -45,9 +45,11 @@ impl DockerTarget {
                 setup.system.image(&docker, &setup.build).await?
             }
         };
+        // The run's setup phase waits for the leader, and on failure keeps the nodes' logs and
+        // removes the cluster: a failed start never leaves one behind.
         let spec = ClusterSpec {
             node_args: setup.node_args.clone(),
-            leader_timeout: Some(Duration::from_secs(30)),
+            leader_timeout: None,
             system: setup.system.clone(),
             ..ClusterSpec::new(name, u64::from(nodes), image)
         };

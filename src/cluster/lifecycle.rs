@@ -48,13 +48,29 @@ pub async fn up(docker: Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> {
         }
     };
     if let Some(timeout) = spec.leader_timeout {
-        cluster.wait_for_leader(timeout).await.with_context(|| {
-            format!(
-                "cluster {name} is running but elected no leader; read the nodes' logs \
-                 (`faultline cluster logs n1 --name {name}`), then `faultline cluster down --name {name}`",
-                name = spec.name
-            )
-        })?;
+        if let Err(e) = cluster.wait_for_leader(timeout).await {
+            // Say what each node's log said last: the reason is usually there.
+            let mut last = Vec::new();
+            for node in cluster.nodes() {
+                if let Some(line) = super::logs::last_line(&cluster, node).await {
+                    last.push(format!("{}: {line}", node.name));
+                }
+            }
+            return Err(e).with_context(|| {
+                format!(
+                    "cluster {name} of {system} is running but elected no leader{logs}; read the \
+                     nodes' logs (`faultline cluster logs n1 --name {name}`), then `faultline \
+                     cluster down --name {name}`",
+                    name = spec.name,
+                    system = spec.system.describe(),
+                    logs = if last.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (last log lines: {})", last.join("; "))
+                    }
+                )
+            });
+        }
     }
     Ok(cluster)
 }

@@ -35,6 +35,25 @@ pub async fn copy(
     out.flush().await.context("writing the log")
 }
 
+/// The last non-empty line of a node's log, for an error that must say why a node would not
+/// come up; `None` when the log is empty or cannot be read.
+pub async fn last_line(cluster: &Cluster, node: &NodeInfo) -> Option<String> {
+    let options = LogsOptionsBuilder::new()
+        .stdout(true)
+        .stderr(true)
+        .tail("5")
+        .build();
+    let mut stream = cluster.docker().logs(&node.container, Some(options));
+    let mut text = String::new();
+    while let Some(Ok(chunk)) = stream.next().await {
+        text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+    }
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().chars().take(300).collect())
+}
+
 /// Writes `dir/<node>.log` for every node.
 pub async fn collect(cluster: &Cluster, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     tokio::fs::create_dir_all(dir)

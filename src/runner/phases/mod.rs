@@ -108,10 +108,17 @@ pub async fn execute<T: TestTarget, C: Client>(
         harness_errors: Vec::new(),
     };
     if let Err(e) = run.setup().await {
+        // The nodes' logs say why they never agreed on a leader: keep them, and quote them.
+        run.collect_logs().await;
+        let last = last_log_lines(&run.dir.logs());
         if let Err(te) = run.teardown(&mut cleanup).await {
             tracing::error!(target: "faultline::runner", "teardown after failed setup: {te}");
         }
-        return Err(e.context(format!("setting up {}", run.target.describe())));
+        return Err(e.context(format!(
+            "setting up {}{last}; the nodes' logs are in {}",
+            run.target.describe(),
+            run.dir.logs().display()
+        )));
     }
     cleanup.arm_heal();
     let recording = match Recording::start(&run) {
@@ -390,6 +397,35 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
             harness_errors: self.harness_errors,
             written,
         }
+    }
+}
+
+/// ` (last log lines: n1: ...; n2: ...)` from the logs collected in `dir`, or nothing.
+fn last_log_lines(dir: &std::path::Path) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    files.sort();
+    let lines: Vec<String> = files
+        .iter()
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(p).ok()?;
+            let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
+            let node = p.file_stem()?.to_string_lossy();
+            Some(format!(
+                "{node}: {}",
+                line.trim().chars().take(300).collect::<String>()
+            ))
+        })
+        .collect();
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!(" (last log lines: {})", lines.join("; "))
     }
 }
 
