@@ -104,19 +104,27 @@ impl HttpClient {
     /// `timeout` bounds each request; status probes use a shorter one so a paused node is seen
     /// quickly.
     pub fn new(timeout: Duration) -> anyhow::Result<HttpClient> {
-        let build = |timeout: Duration| {
-            reqwest::Client::builder()
-                .timeout(timeout)
-                .connect_timeout(timeout.min(Duration::from_secs(1)))
-                .no_proxy()
-                .build()
-                .context("building the HTTP client")
-        };
-        Ok(HttpClient {
-            http: build(timeout)?,
-            probe: build(timeout.min(Duration::from_millis(500)))?,
-        })
+        let (http, probe) = http_clients(timeout)?;
+        Ok(HttpClient { http, probe })
     }
+}
+
+/// The HTTP clients of a system's client, for requests and for status probes: `timeout` bounds
+/// each request, a probe at most 500 ms (a paused node is seen quickly), a connection at most
+/// 1 s; never through a proxy (only the cluster's own addresses are dialled).
+pub fn http_clients(timeout: Duration) -> anyhow::Result<(reqwest::Client, reqwest::Client)> {
+    let build = |timeout: Duration| {
+        reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(1)))
+            .no_proxy()
+            .build()
+            .context("building the HTTP client")
+    };
+    Ok((
+        build(timeout)?,
+        build(timeout.min(Duration::from_millis(500)))?,
+    ))
 }
 
 /// The plain key-value calls of `faultline kv`.
@@ -252,7 +260,7 @@ fn classify_reply(status: u16, body: serde_json::Value, url: &str) -> Reply {
 
 /// An error with its causes: reqwest's own message ("error sending request") hides the useful
 /// part ("connection refused").
-fn chain(err: &dyn std::error::Error) -> String {
+pub fn chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(e) = source {

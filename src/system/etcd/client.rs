@@ -61,19 +61,8 @@ impl EtcdClient {
     /// `timeout` bounds each request (etcd's own gives up after 5 s plus two election timeouts);
     /// status probes use a shorter one so a paused member is seen quickly.
     pub fn new(timeout: Duration, reads: Reads) -> anyhow::Result<EtcdClient> {
-        let build = |timeout: Duration| {
-            reqwest::Client::builder()
-                .timeout(timeout)
-                .connect_timeout(timeout.min(Duration::from_secs(1)))
-                .no_proxy()
-                .build()
-                .context("building the etcd HTTP client")
-        };
-        Ok(EtcdClient {
-            http: build(timeout)?,
-            probe: build(timeout.min(Duration::from_millis(500)))?,
-            reads,
-        })
+        let (http, probe) = crate::cluster::client::http_clients(timeout)?;
+        Ok(EtcdClient { http, probe, reads })
     }
 
     pub fn reads(&self) -> Reads {

@@ -206,17 +206,7 @@ pub fn transport(addr: &std::net::SocketAddr, what: &str, e: &reqwest::Error) ->
     }
 }
 
-/// An error with its causes: reqwest's own message hides the useful part.
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        source = e.source();
-    }
-    out
-}
+pub use crate::cluster::client::chain;
 
 fn snippet(body: &[u8]) -> String {
     String::from_utf8_lossy(body).chars().take(200).collect()

@@ -15,7 +15,7 @@
 
 mod append;
 pub mod client;
-mod gateway;
+pub mod gateway;
 pub mod image;
 pub mod member;
 
