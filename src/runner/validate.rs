@@ -471,6 +471,20 @@ mod tests {
         assert!(validate(&c, kills, Path::new("c.yaml"), &local).is_ok());
     }
 
+    /// A 1 ms window every 1 ms over a day would be 43 million windows: refused at once,
+    /// naming the field, without building any of them.
+    #[test]
+    fn schedules_of_absurd_size_are_refused_before_they_are_built() {
+        let text = "workload: {kind: register}\nduration: 24h\nnemesis:\n  faults: [{kill: leader}]\n  interval: 1ms\n  duration: 1ms\n";
+        let started = std::time::Instant::now();
+        let e = err(text);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(
+            e.contains("c.yaml:5:3: nemesis.interval: 1ms between windows of 1ms over 86400s makes over 100000 fault windows"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn explicit_schedules_are_used_as_given() {
         let text = "workload: {kind: register}\nnemesis:\n  schedule:\n    - {at: 3s, duration: 2s, pause: leader}\n    - {at: 1s, duration: 1s, partition: halves}\n";

@@ -148,6 +148,23 @@ fn generated(p: &mut Problems, c: &Campaign, nodes: usize, seed: u64) -> Schedul
                 format!("{} leaves no room in a run of {}", n.duration, c.duration),
             );
         }
+        // Each generated window takes at least half an interval plus its duration; past this
+        // many a schedule is not a test but a flood, and building it would exhaust memory.
+        let shortest = n.interval.0 / 2 + n.duration.0;
+        if shortest.is_zero()
+            || c.duration.0.as_secs_f64() / shortest.as_secs_f64() > MAX_WINDOWS as f64
+        {
+            p.add(
+                "nemesis.interval",
+                format!(
+                    "{} between windows of {} over {} makes over {MAX_WINDOWS} fault windows; \
+                     lengthen the interval or the window",
+                    n.interval, n.duration, c.duration
+                ),
+            );
+            // Nothing is generated for a campaign refused anyway.
+            return Schedule::explicit(Vec::new(), seed);
+        }
     }
     Schedule::generate(
         &ScheduleConfig {
@@ -159,6 +176,9 @@ fn generated(p: &mut Problems, c: &Campaign, nodes: usize, seed: u64) -> Schedul
         seed,
     )
 }
+
+/// The most fault windows a generated schedule may hold.
+const MAX_WINDOWS: usize = 100_000;
 
 /// The fault kinds the campaign asks for, for coverage.
 pub fn fault_kinds(c: &Campaign) -> Vec<String> {

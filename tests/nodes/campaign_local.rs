@@ -210,3 +210,53 @@ fn interrupted_run_heals_tears_down_and_leaves_a_checkable_history(signal: libc:
         processes_under(&run)
     );
 }
+
+/// Ctrl-C while the cluster is still starting: no verdict (exit 2, as any interrupted run),
+/// results that say so, and no node left running (regression: it exited 255).
+#[test]
+fn ctrl_c_during_setup_exits_2_with_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("early.yaml");
+    std::fs::write(
+        &path,
+        "name: early\nworkload: {kind: register}\nduration: 60s\nnemesis: {faults: [{kill: leader}]}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("results");
+    let mut child = faultline()
+        .args(["test", "--local", "--no-progress", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The local cluster's directory appears once the signal handlers are in place and the
+    // nodes are being started: interrupt then.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let run = loop {
+        let started = std::fs::read_dir(out.join("early"))
+            .ok()
+            .into_iter()
+            .flatten()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.join("cluster").exists());
+        if let Some(run) = started {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "the cluster never started");
+        std::thread::sleep(Duration::from_millis(20)); // poll
+    };
+    // SAFETY: signalling a child we spawned.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let status = wait_with_deadline(&mut child, Duration::from_secs(60));
+    assert_eq!(status.code(), Some(2), "an interrupted run has no verdict");
+    assert_eq!(results(&run)["interrupted"], true);
+    assert!(
+        processes_under(&run).is_empty(),
+        "{:?}",
+        processes_under(&run)
+    );
+}

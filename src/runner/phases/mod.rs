@@ -110,6 +110,15 @@ pub async fn execute<T: TestTarget, C: Client>(
     if let Err(e) = run.setup().await {
         // The nodes' logs say why they never agreed on a leader: keep them, and quote them.
         run.collect_logs().await;
+        if run.was_interrupted {
+            // Interrupted before anything ran: no verdict (exit 2), the cluster removed.
+            if let Err(te) = run.teardown(&mut cleanup).await {
+                run.harness_errors.push(te);
+            }
+            let live = Live::default();
+            let results = run.results(Vec::new(), Vec::new(), &live, 0, HistoryWritten::default());
+            return Ok(run.report(results, None));
+        }
         let last = last_log_lines(&run.dir.logs());
         if let Err(te) = run.teardown(&mut cleanup).await {
             tracing::error!(target: "faultline::runner", "teardown after failed setup: {te}");
