@@ -168,7 +168,12 @@ async fn create(docker: &Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> 
         .map(|n| format!("{}={}", n.id, n.addr))
         .collect::<Vec<_>>()
         .join(",");
-    try_join_all(nodes.iter().map(|n| create_node(docker, spec, n, &peers))).await?;
+    try_join_all(
+        nodes
+            .iter()
+            .map(|n| create_node(docker, spec, n, &nodes, &peers)),
+    )
+    .await?;
     try_join_all(nodes.iter().map(|n| async move {
         docker
             .start_container(&n.container, None)
@@ -252,6 +257,7 @@ async fn create_node(
     docker: &Docker,
     spec: &ClusterSpec,
     node: &NodeInfo,
+    nodes: &[NodeInfo],
     peers: &str,
 ) -> anyhow::Result<()> {
     let mut labels = names::labels(&spec.name, Some(node.id));
@@ -266,13 +272,11 @@ async fn create_node(
         .await
         .with_context(|| format!("creating volume {volume}"))?;
 
-    let command = spec
-        .command
-        .clone()
-        .or_else(|| spec.system.container_command(&spec.name, spec.nodes));
-    let (entrypoint, cmd) = match command {
-        Some(command) => (Some(command), None),
-        None => {
+    let system = spec.system.container(&spec.name, node, nodes);
+    let (entrypoint, cmd) = match (&spec.command, system) {
+        (Some(command), _) => (Some(command.clone()), None),
+        (None, Some(container)) => container,
+        (None, None) => {
             let mut cmd: Vec<String> = vec![
                 "node".into(),
                 "--id".into(),
@@ -295,12 +299,17 @@ async fn create_node(
         entrypoint,
         cmd,
         // Plain text: logs are read as files (`cluster logs --out`, the runner's results).
-        env: Some(vec!["FAULTLINE_LOG=info".into(), "NO_COLOR=1".into()]),
+        env: Some(
+            ["FAULTLINE_LOG=info".to_string(), "NO_COLOR=1".to_string()]
+                .into_iter()
+                .chain(spec.system.env().iter().cloned())
+                .collect(),
+        ),
         labels: Some(labels),
         host_config: Some(HostConfig {
             // iptables inside the node's namespace needs it; nothing else does.
             cap_add: Some(vec!["NET_ADMIN".into()]),
-            binds: Some(vec![format!("{volume}:{DATA_DIR}")]),
+            binds: Some(vec![format!("{volume}:{}", spec.system.data_dir())]),
             network_mode: Some(network.clone()),
             ..Default::default()
         }),

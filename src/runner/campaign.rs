@@ -61,6 +61,38 @@ pub struct SystemSection {
     /// etcd: `linearizable` (the default) or `serializable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reads: Option<crate::system::etcd::Reads>,
+    /// http: the image the nodes run (it must be in the local Docker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// http: replaces the image's entrypoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    /// http: each node's command, with `{id}`, `{name}`, `{ip}`, `{port}`, `{data_dir}`,
+    /// `{peers}`, `{cluster}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// http: one member of `{peers}`, with `{id}`, `{name}`, `{ip}`, `{port}` (default
+    /// `{id}={ip}:{port}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// http: between members of `{peers}` (default `,`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_separator: Option<String>,
+    /// http: the port clients reach each node on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// http: where each node's volume is mounted (default `/data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<String>,
+    /// http: extra environment, `NAME=value`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    /// http: how to ask a node whom it follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<crate::system::http::LeaderSpec>,
+    /// http: the register workload's requests and how to read their answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations: Option<crate::system::http::Operations>,
 }
 
 impl Default for SystemSection {
@@ -68,6 +100,16 @@ impl Default for SystemSection {
         SystemSection {
             kind: "faultline".into(),
             reads: None,
+            image: None,
+            entrypoint: None,
+            command: None,
+            peer: None,
+            peer_separator: None,
+            port: None,
+            data_dir: None,
+            env: Vec::new(),
+            leader: None,
+            operations: None,
         }
     }
 }

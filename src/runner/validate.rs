@@ -137,6 +137,7 @@ fn system(p: &mut Problems, c: &Campaign, overrides: &Overrides) -> SystemSpec {
         ("etcd", reads) => SystemSpec::Etcd {
             reads: reads.unwrap_or_default(),
         },
+        ("http", _) => http_system(p, c).unwrap_or_default(),
         (other, _) => {
             p.add(
                 "system.kind",
@@ -162,6 +163,73 @@ fn system(p: &mut Problems, c: &Campaign, overrides: &Overrides) -> SystemSpec {
         );
     }
     spec
+}
+
+/// A `kind: http` system: the fields it needs, every template and status mapping checked, and
+/// the register workload (the only one its operations describe).
+fn http_system(p: &mut Problems, c: &Campaign) -> Option<SystemSpec> {
+    let s = &c.system;
+    let mut missing = |field: &str, what: &str| {
+        p.add(
+            &format!("system.{field}"),
+            format!("kind: http needs {what}"),
+        );
+    };
+    if s.image.is_none() {
+        missing("image", "the image its nodes run");
+    }
+    if s.command.is_none() {
+        missing("command", "each node's command line (a template)");
+    }
+    if s.port.is_none() {
+        missing("port", "the port clients reach each node on");
+    }
+    if s.leader.is_none() {
+        missing(
+            "leader",
+            "a leader request: {path, field} naming where the leader is",
+        );
+    }
+    if s.operations.is_none() {
+        missing("operations", "the register operations: read, write and cas");
+    }
+    if s.reads.is_some() {
+        p.add(
+            "system.reads",
+            "applies to etcd; describe reads in operations.read",
+        );
+    }
+    if c.workload.kind != "register" {
+        p.add(
+            "workload.kind",
+            "kind: http runs the register workload (its operations describe read, write and cas)",
+        );
+    }
+    let spec = crate::system::http::HttpSpec {
+        image: s.image.clone()?,
+        entrypoint: s.entrypoint.clone(),
+        command: s.command.clone()?,
+        peer: s.peer.clone().unwrap_or_else(|| "{id}={ip}:{port}".into()),
+        peer_separator: s.peer_separator.clone().unwrap_or_else(|| ",".into()),
+        port: s.port?,
+        data_dir: s
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| crate::cluster::names::DATA_DIR.into()),
+        env: s.env.clone(),
+        leader: s.leader.clone()?,
+        operations: s.operations.clone()?,
+    };
+    for (field, problem) in spec.check() {
+        p.add(&format!("system.{field}"), problem);
+    }
+    if spec.operations.cas.is_none() && c.workload.cas.unwrap_or(1) > 0 {
+        p.add(
+            "system.operations",
+            "the register workload sends cas (weight `workload.cas`): describe operations.cas, or set workload.cas: 0",
+        );
+    }
+    Some(SystemSpec::Http(Box::new(spec)))
 }
 
 /// Local node processes share one network namespace: a campaign that partitions them is refused

@@ -11,6 +11,7 @@
 //! talk to.
 
 pub mod etcd;
+pub mod http;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -27,6 +28,9 @@ use crate::cluster::names;
 /// The label holding a cluster's [`SystemSpec`] as JSON, on every node container.
 pub const SYSTEM_LABEL: &str = "io.faultline.system";
 
+/// A container's entrypoint (`None`: the image's) and command (`None`: the image's).
+pub type Container = (Option<Vec<String>>, Option<Vec<String>>);
+
 /// What a cluster runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
@@ -39,16 +43,19 @@ pub enum SystemSpec {
         #[serde(default)]
         reads: etcd::Reads,
     },
+    /// Any image whose nodes answer HTTP, as the campaign describes it.
+    Http(Box<http::HttpSpec>),
 }
 
 impl SystemSpec {
     /// The kinds a campaign may name.
-    pub const KINDS: &'static [&'static str] = &["faultline", "etcd"];
+    pub const KINDS: &'static [&'static str] = &["faultline", "etcd", "http"];
 
     pub fn kind(&self) -> &'static str {
         match self {
             SystemSpec::Faultline => "faultline",
             SystemSpec::Etcd { .. } => "etcd",
+            SystemSpec::Http(_) => "http",
         }
     }
 
@@ -58,6 +65,7 @@ impl SystemSpec {
             SystemSpec::Etcd {
                 reads: etcd::Reads::Serializable,
             } => "etcd (serializable reads)".into(),
+            SystemSpec::Http(h) => format!("{} over http", h.image),
             other => other.kind().into(),
         }
     }
@@ -67,6 +75,23 @@ impl SystemSpec {
         match self {
             SystemSpec::Faultline => names::NODE_PORT,
             SystemSpec::Etcd { .. } => etcd::member::CLIENT_PORT,
+            SystemSpec::Http(h) => h.port,
+        }
+    }
+
+    /// Where each node's volume is mounted.
+    pub fn data_dir(&self) -> &str {
+        match self {
+            SystemSpec::Http(h) => &h.data_dir,
+            _ => names::DATA_DIR,
+        }
+    }
+
+    /// Extra environment of every container.
+    pub fn env(&self) -> &[String] {
+        match self {
+            SystemSpec::Http(h) => &h.env,
+            _ => &[],
         }
     }
 
@@ -84,15 +109,34 @@ impl SystemSpec {
                 Ok(built.tag)
             }
             SystemSpec::Etcd { .. } => etcd::image::ensure(docker, build.base.clone()).await,
+            SystemSpec::Http(h) => match docker.inspect_image(&h.image).await {
+                Ok(_) => Ok(h.image.clone()),
+                Err(e) => anyhow::bail!(
+                    "system.image {} is not in the local Docker ({e}); build or pull it first",
+                    h.image
+                ),
+            },
         }
     }
 
-    /// The command every container of an `nodes`-member cluster called `cluster` runs, or
-    /// `None` for faultline's node, whose per-node command the cluster writes itself.
-    pub fn container_command(&self, cluster: &str, nodes: u64) -> Option<Vec<String>> {
+    /// The entrypoint and command of `node`'s container, or `None` for faultline's node,
+    /// whose command the cluster writes itself.
+    pub fn container(
+        &self,
+        cluster: &str,
+        node: &crate::cluster::NodeInfo,
+        nodes: &[crate::cluster::NodeInfo],
+    ) -> Option<Container> {
         match self {
             SystemSpec::Faultline => None,
-            SystemSpec::Etcd { .. } => Some(etcd::Members::new(cluster, nodes).container_command()),
+            SystemSpec::Etcd { .. } => {
+                let members = etcd::Members::new(cluster, nodes.len() as u64);
+                Some((Some(members.container_command()), None))
+            }
+            SystemSpec::Http(h) => Some((
+                h.entrypoint.clone(),
+                Some(h.node_command(cluster, node, nodes)),
+            )),
         }
     }
 
@@ -102,6 +146,9 @@ impl SystemSpec {
             SystemSpec::Faultline => SystemClient::Faultline(HttpClient::new(timeout)?),
             SystemSpec::Etcd { reads } => {
                 SystemClient::Etcd(etcd::EtcdClient::new(timeout, *reads)?)
+            }
+            SystemSpec::Http(h) => {
+                SystemClient::Http(http::client::HttpSystemClient::new(h, timeout)?)
             }
         })
     }
@@ -126,6 +173,7 @@ impl SystemSpec {
 pub enum SystemClient {
     Faultline(HttpClient),
     Etcd(etcd::EtcdClient),
+    Http(http::client::HttpSystemClient),
 }
 
 impl Client for SystemClient {
@@ -133,6 +181,7 @@ impl Client for SystemClient {
         match self {
             SystemClient::Faultline(c) => c.call(addr, request).await,
             SystemClient::Etcd(c) => c.call(addr, request).await,
+            SystemClient::Http(c) => c.call(addr, request).await,
         }
     }
 
@@ -140,6 +189,7 @@ impl Client for SystemClient {
         match self {
             SystemClient::Faultline(c) => c.status(addr).await,
             SystemClient::Etcd(c) => c.status(addr).await,
+            SystemClient::Http(c) => c.status(addr).await,
         }
     }
 }

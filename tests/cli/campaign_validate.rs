@@ -83,7 +83,14 @@ fn syntax_errors_and_missing_files_are_bad_input() {
 #[test]
 fn shipped_campaigns_are_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/campaigns");
-    for name in ["smoke", "demo", "local-set", "etcd", "etcd-serializable"] {
+    for name in [
+        "smoke",
+        "demo",
+        "local-set",
+        "etcd",
+        "etcd-serializable",
+        "http-faultline",
+    ] {
         let path = root.join(format!("{name}.yaml"));
         let out = faultline(&["test", path.to_str().unwrap(), "--dry-run"]);
         assert_eq!(out.status.code(), Some(0), "{name}: {out:?}");
@@ -148,6 +155,45 @@ fn bad_system_sections_name_line_and_field() {
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
         e.contains("c.yaml:2:3: system.kind: --local runs faultline's own node"),
+        "{e}"
+    );
+}
+
+/// A `kind: http` description is checked before anything starts: its templates name only
+/// known placeholders, no status code means two things, and what it needs is there.
+#[test]
+fn bad_http_systems_name_line_and_field() {
+    let http = |ops: &str| {
+        format!(
+            "system:\n  kind: http\n  image: x\n  command: [run, \"{{id}}\"]\n  port: 80\n  leader: {{path: /s, field: leader}}\n  operations:\n{ops}workload: {{kind: register}}\n"
+        )
+    };
+    let e = rejected(&http(
+        "    read: {path: \"/k/{kye}\", ok: [200]}\n    write: {method: PUT, path: \"/k/{key}\", body: \"{value}\", ok: [200]}\n    cas: {method: POST, path: /c, ok: [200], fail: [409]}\n",
+    ));
+    assert!(
+        e.contains("system.operations.read.path: unknown placeholder {kye}"),
+        "{e}"
+    );
+    let e = rejected(&http(
+        "    read: {path: \"/k/{key}\", ok: [200]}\n    write: {method: PUT, path: \"/k/{key}\", ok: [200]}\n    cas: {method: POST, path: /c, ok: [200], fail: [200]}\n",
+    ));
+    assert!(
+        e.contains("system.operations.cas.fail: status 200 is mapped twice: in ok and in fail"),
+        "{e}"
+    );
+    let e = rejected("system:\n  kind: http\nworkload: {kind: register}\n");
+    for field in ["image", "command", "port", "leader", "operations"] {
+        assert!(
+            e.contains(&format!("system.{field}: kind: http needs")),
+            "{field}: {e}"
+        );
+    }
+    let e = rejected(&http(
+        "    read: {path: \"/k/{key}\", ok: [200]}\n    write: {method: PUT, path: \"/k/{key}\", ok: [200]}\n",
+    ));
+    assert!(
+        e.contains("system.operations: the register workload sends cas"),
         "{e}"
     );
 }

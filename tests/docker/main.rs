@@ -6,5 +6,6 @@ mod campaign;
 mod cluster;
 mod etcd;
 mod etcd_campaigns;
+mod http_system;
 #[path = "../util/mod.rs"]
 mod util;

@@ -1,0 +1,329 @@
+//! The client of a `kind: http` system: each workload request becomes the campaign's request,
+//! and its answer an outcome by the campaign's status mapping. Certainty follows the rule every
+//! system's client keeps: `ok` for the codes named ok, `fail` only for those named fail (and a
+//! connection refused before anything was sent), `info` for anything else.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use workloads::{Request, Response};
+
+use super::template::{self, url_encode};
+use super::{HttpSpec, LeaderNames, OpSpec};
+use crate::cluster::client::{chain, http_clients, Client, NodeStatus, UNREACHABLE};
+
+#[derive(Clone)]
+pub struct HttpSystemClient {
+    http: reqwest::Client,
+    probe: reqwest::Client,
+    spec: Arc<HttpSpec>,
+}
+
+impl HttpSystemClient {
+    pub fn new(spec: &HttpSpec, timeout: Duration) -> anyhow::Result<HttpSystemClient> {
+        let (http, probe) = http_clients(timeout)?;
+        Ok(HttpSystemClient {
+            http,
+            probe,
+            spec: Arc::new(spec.clone()),
+        })
+    }
+
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        addr: SocketAddr,
+        op: &OpSpec,
+        values: &BTreeMap<&str, String>,
+        absent_from: bool,
+    ) -> Result<(u16, Vec<u8>), Response> {
+        let path = template::render(&op.path, values, url_encode);
+        let url = format!("http://{addr}{path}");
+        let method = reqwest::Method::from_bytes(op.method.to_uppercase().as_bytes())
+            .unwrap_or(reqwest::Method::GET);
+        let mut request = client.request(method, &url);
+        if let Some(body) = &op.body {
+            request = request.body(template::render(body, values, str::to_string));
+        } else if let Some(form) = &op.form {
+            let form: BTreeMap<&str, String> = form
+                .iter()
+                .map(|(k, v)| (k.as_str(), template::render(v, values, str::to_string)))
+                .collect();
+            request = request.form(&form);
+        } else if let Some(json) = &op.json {
+            request = request.json(&fill_json(json, values, absent_from));
+        }
+        let response = request.send().await.map_err(|e| transport(addr, &e))?;
+        let status = response.status().as_u16();
+        match response.bytes().await {
+            Ok(body) => Ok((status, body.to_vec())),
+            // The node answered: whatever it did may have happened.
+            Err(e) => Err(Response::Info {
+                error: format!("{addr}: reading the answer: {}", chain(&e)),
+            }),
+        }
+    }
+
+    async fn run(&self, addr: SocketAddr, request: &Request) -> Response {
+        let ops = &self.spec.operations;
+        let mut values = BTreeMap::new();
+        let (op, absent_from) = match request {
+            Request::Read { key } => {
+                values.insert("key", key.clone());
+                (&ops.read, false)
+            }
+            Request::Write { key, value } => {
+                values.insert("key", key.clone());
+                values.insert("value", value.clone());
+                (&ops.write, false)
+            }
+            Request::Cas { key, from, to } => {
+                values.insert("key", key.clone());
+                values.insert("to", to.clone());
+                values.insert("from", from.clone().unwrap_or_default());
+                match (from, &ops.cas_absent, &ops.cas) {
+                    (None, Some(op), _) => (op, true),
+                    (_, _, Some(op)) => (op, from.is_none()),
+                    (_, _, None) => {
+                        return Response::Fail {
+                            status: None,
+                            error: "this system's campaign describes no cas operation".into(),
+                        }
+                    }
+                }
+            }
+            Request::Txn { .. } => {
+                return Response::Fail {
+                    status: None,
+                    error: "kind: http runs the register workload; list-append is not described"
+                        .into(),
+                }
+            }
+        };
+        let (status, body) = match self.send(&self.http, addr, op, &values, absent_from).await {
+            Ok(answer) => answer,
+            Err(outcome) => return outcome,
+        };
+        classify(op, matches!(request, Request::Read { .. }), status, &body)
+    }
+}
+
+/// The outcome of an answer, by the operation's status mapping.
+fn classify(op: &OpSpec, read: bool, status: u16, body: &[u8]) -> Response {
+    let text = || {
+        String::from_utf8_lossy(body)
+            .chars()
+            .take(200)
+            .collect::<String>()
+    };
+    if op.absent.contains(&status) {
+        return Response::Ok(json!({ "value": null }));
+    }
+    if op.ok.contains(&status) {
+        if !read {
+            return Response::Ok(json!({}));
+        }
+        let value = match &op.value {
+            None => Some(Value::String(String::from_utf8_lossy(body).into_owned())),
+            Some(path) => serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| at(&v, path).cloned()),
+        };
+        return match value {
+            Some(v) => Response::Ok(json!({ "value": v })),
+            // A 2xx we cannot read may still have been a real read: unknown, never ok.
+            None => Response::Info {
+                error: format!(
+                    "HTTP {status} without a value at {:?}: {}",
+                    op.value,
+                    text()
+                ),
+            },
+        };
+    }
+    if op.fail.contains(&status) {
+        return Response::Fail {
+            status: Some(status),
+            error: format!("HTTP {status}: {}", text()),
+        };
+    }
+    Response::Info {
+        error: format!("HTTP {status} (not mapped by the campaign): {}", text()),
+    }
+}
+
+/// The value at a dotted path (`node.value`, `kvs.0.value`) of a JSON answer.
+fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(v, |v, step| match v {
+        Value::Array(a) => a.get(step.parse::<usize>().ok()?),
+        _ => v.get(step),
+    })
+}
+
+/// A JSON body template filled in: string leaves are templates; a leaf that is exactly
+/// `"{from}"` is null when the cas is from absent.
+fn fill_json(v: &Value, values: &BTreeMap<&str, String>, absent_from: bool) -> Value {
+    match v {
+        Value::String(s) if absent_from && s == "{from}" => Value::Null,
+        Value::String(s) => Value::String(template::render(s, values, str::to_string)),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|x| fill_json(x, values, absent_from))
+                .collect(),
+        ),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), fill_json(x, values, absent_from)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// A transport error: failing to connect means nothing was sent; anything later is unknown.
+fn transport(addr: SocketAddr, e: &reqwest::Error) -> Response {
+    if e.is_connect() {
+        Response::Fail {
+            status: None,
+            error: format!("{UNREACHABLE}: {addr}: {}", chain(e)),
+        }
+    } else {
+        Response::Info {
+            error: format!("{addr}: {}", chain(e)),
+        }
+    }
+}
+
+/// The node id of a cluster address: node `n<i>` sits at host `.10+i` of the cluster's subnet.
+fn node_id(addr: SocketAddr) -> u64 {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) => u64::from(ip.octets()[3]).saturating_sub(10),
+        std::net::IpAddr::V6(_) => 0,
+    }
+}
+
+impl Client for HttpSystemClient {
+    async fn call(&self, addr: SocketAddr, request: &Request) -> Response {
+        self.run(addr, request).await
+    }
+
+    /// The node's own id (from its address), the leader it names (by id or name), and its
+    /// term when the campaign says where it is.
+    async fn status(&self, addr: SocketAddr) -> Result<NodeStatus, String> {
+        let leader = &self.spec.leader;
+        let probe = OpSpec {
+            method: leader.method.clone(),
+            path: leader.path.clone(),
+            json: None,
+            form: None,
+            body: None,
+            ok: (200..300).collect(),
+            fail: Vec::new(),
+            absent: Vec::new(),
+            value: None,
+        };
+        let (status, body) = self
+            .send(&self.probe, addr, &probe, &BTreeMap::new(), false)
+            .await
+            .map_err(|r| format!("{r:?}"))?;
+        if !(200..300).contains(&status) {
+            return Err(format!("{addr}{}: HTTP {status}", leader.path));
+        }
+        let answer: Value = serde_json::from_slice(&body)
+            .map_err(|e| format!("{addr}{}: not JSON: {e}", leader.path))?;
+        let named = at(&answer, &leader.field).filter(|v| !v.is_null());
+        let leader_id = named.and_then(|v| match (leader.names, v) {
+            (LeaderNames::Id, Value::Number(n)) => n.as_u64(),
+            (LeaderNames::Id, Value::String(s)) => s.parse().ok(),
+            (LeaderNames::Name, Value::String(s)) => crate::cluster::names::node_id(s),
+            _ => None,
+        });
+        let id = node_id(addr);
+        let term = leader
+            .term
+            .as_ref()
+            .and_then(|t| at(&answer, t))
+            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+            .unwrap_or(0);
+        Ok(NodeStatus {
+            id,
+            role: if leader_id == Some(id) {
+                "leader"
+            } else {
+                "follower"
+            }
+            .into(),
+            term,
+            leader: leader_id,
+            ..NodeStatus::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(ok: &[u16], fail: &[u16], absent: &[u16], value: Option<&str>) -> OpSpec {
+        OpSpec {
+            method: "GET".into(),
+            path: "/k/{key}".into(),
+            json: None,
+            form: None,
+            body: None,
+            ok: ok.to_vec(),
+            fail: fail.to_vec(),
+            absent: absent.to_vec(),
+            value: value.map(String::from),
+        }
+    }
+
+    #[test]
+    fn answers_map_to_certainty_by_the_campaign() {
+        let read = op(&[200], &[], &[404], Some("node.value"));
+        assert_eq!(
+            classify(&read, true, 200, br#"{"node":{"value":"7"}}"#),
+            Response::Ok(json!({"value": "7"}))
+        );
+        assert_eq!(
+            classify(&read, true, 404, b"{}"),
+            Response::Ok(json!({"value": null}))
+        );
+        assert!(matches!(
+            classify(&read, true, 200, b"{}"),
+            Response::Info { .. }
+        ));
+        assert!(matches!(
+            classify(&read, true, 503, b""),
+            Response::Info { .. }
+        ));
+        let cas = op(&[200], &[412], &[], None);
+        assert!(matches!(
+            classify(&cas, false, 412, b""),
+            Response::Fail {
+                status: Some(412),
+                ..
+            }
+        ));
+        assert_eq!(classify(&cas, false, 200, b""), Response::Ok(json!({})));
+    }
+
+    #[test]
+    fn json_bodies_fill_in_and_null_an_absent_from() {
+        let t = json!({"from": "{from}", "to": "{to}", "n": 1});
+        let values = BTreeMap::from([("from", String::new()), ("to", "b".to_string())]);
+        assert_eq!(
+            fill_json(&t, &values, true),
+            json!({"from": null, "to": "b", "n": 1})
+        );
+        let values = BTreeMap::from([("from", "a".to_string()), ("to", "b".to_string())]);
+        assert_eq!(
+            fill_json(&t, &values, false),
+            json!({"from": "a", "to": "b", "n": 1})
+        );
+        assert_eq!(at(&json!({"a": [{"b": 3}]}), "a.0.b"), Some(&json!(3)));
+    }
+}
