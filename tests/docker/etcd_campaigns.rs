@@ -98,3 +98,30 @@ fn etcd_serializable_reads_are_caught_stale() {
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("INVALID") && html.contains("id=\"counterexample\""));
 }
+
+/// etcd's v2 keys API described as `kind: http` (form bodies, nested values, 404 and 412, the
+/// leader from each member's own stats): the generic adapter drives a real system that was not
+/// written for faultline, through kills, pauses and partitions, and etcd stays linearizable.
+#[test]
+fn etcd_v2_described_over_http_passes() {
+    // The campaign names faultline/etcd:latest, which building the etcd image tags.
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async {
+            let docker = faultline::cluster::docker::connect().await?;
+            faultline::system::etcd::image::ensure(&docker, None).await
+        })
+        .expect("building the etcd image");
+    let (_tmp, dir, out) = run("etcd-v2-http");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = results(&dir);
+    assert!(
+        r["target"].as_str().unwrap().contains("over http"),
+        "{}",
+        r["target"]
+    );
+    for kind in ["kill", "pause", "partition"] {
+        let c = &r["coverage"][kind];
+        assert!(c["observed"].as_u64() > Some(0), "{kind}: {c}");
+    }
+}

@@ -51,6 +51,16 @@ pub async fn ensure(docker: &Docker, base: Option<String>) -> anyhow::Result<Str
         Err(e) if is_not_found(&e) => build(docker, &tag, &base).await?,
         Err(e) => return Err(e).with_context(|| format!("inspecting image {tag}")),
     }
+    // `faultline/etcd:latest` names the newest, for campaigns that describe etcd themselves
+    // (`kind: http`).
+    let latest = bollard::query_parameters::TagImageOptionsBuilder::new()
+        .repo(REPO)
+        .tag("latest")
+        .build();
+    docker
+        .tag_image(&tag, Some(latest))
+        .await
+        .with_context(|| format!("tagging {tag} as {REPO}:latest"))?;
     Ok(tag)
 }
 

@@ -234,7 +234,11 @@ impl Client for HttpSystemClient {
         }
         let answer: Value = serde_json::from_slice(&body)
             .map_err(|e| format!("{addr}{}: not JSON: {e}", leader.path))?;
-        let named = at(&answer, &leader.field).filter(|v| !v.is_null());
+        let named = leader
+            .field
+            .as_ref()
+            .and_then(|f| at(&answer, f))
+            .filter(|v| !v.is_null());
         let leader_id = named.and_then(|v| match (leader.names, v) {
             (LeaderNames::Id, Value::Number(n)) => n.as_u64(),
             (LeaderNames::Id, Value::String(s)) => s.parse().ok(),
@@ -248,16 +252,21 @@ impl Client for HttpSystemClient {
             .and_then(|t| at(&answer, t))
             .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
             .unwrap_or(0);
+        // A node that names its own role is believed about itself; otherwise it leads when the
+        // leader it names is itself.
+        let says_it_leads = match (&leader.role, &leader.leads) {
+            (Some(role), Some(leads)) => at(&answer, role).is_some_and(|v| match v {
+                Value::String(s) => s == leads,
+                // A number or a boolean: compared as the text it is written as.
+                other => serde_json::from_str::<Value>(leads).is_ok_and(|l| l == *other),
+            }),
+            _ => leader_id == Some(id),
+        };
         Ok(NodeStatus {
             id,
-            role: if leader_id == Some(id) {
-                "leader"
-            } else {
-                "follower"
-            }
-            .into(),
+            role: if says_it_leads { "leader" } else { "follower" }.into(),
             term,
-            leader: leader_id,
+            leader: leader_id.or(says_it_leads.then_some(id)),
             ..NodeStatus::default()
         })
     }

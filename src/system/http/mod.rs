@@ -46,10 +46,17 @@ pub struct LeaderSpec {
     pub method: String,
     pub path: String,
     /// Where the leader is in the JSON answer: a dotted path (`leader`, `leaderInfo.leader`).
-    pub field: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
     /// Whether that field holds the leader's node `id` (the default) or `name` (`n<i>`).
     #[serde(default)]
     pub names: LeaderNames,
+    /// Or where the node says its own role (a dotted path, e.g. `state`)...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// ...and the value of that role that means it leads (e.g. `StateLeader`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leads: Option<String>,
     /// Where the node's term is, when it says (a dotted path).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub term: Option<String>,
@@ -182,6 +189,17 @@ impl HttpSpec {
             "leader.path".into(),
             template::check(&self.leader.path, &[]),
         );
+        let l = &self.leader;
+        if l.field.is_none() && (l.role.is_none() || l.leads.is_none()) {
+            add(
+                "leader".into(),
+                Err(
+                    "say where the leader is: `field` (its id or name), or `role` and `leads` \
+                     (the node's own role, and the value that means it leads)"
+                        .into(),
+                ),
+            );
+        }
         let ops = &self.operations;
         for (name, op) in [
             ("read", Some(&ops.read)),
