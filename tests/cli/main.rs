@@ -8,4 +8,5 @@ mod cluster_args;
 mod corpora;
 mod report;
 mod robustness;
+mod serve;
 mod validation_scale;
