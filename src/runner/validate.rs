@@ -12,7 +12,7 @@ use workloads::WorkloadConfig;
 use super::campaign::Campaign;
 use super::plan::Plan;
 use super::validate_nemesis::{fault_kinds, schedule};
-use super::yaml_pos::locate;
+use super::yaml_pos::Positions;
 use crate::exit::bad_input;
 use crate::node::bugs::UnsafeBug;
 use crate::system::SystemSpec;
@@ -30,12 +30,17 @@ pub struct Overrides {
 pub struct Problems<'a> {
     text: &'a str,
     path: &'a Path,
+    /// Every field's position, indexed on the first error: a valid campaign costs no pass, and
+    /// each error after the first is a lookup, not a scan of the whole text.
+    positions: Option<Positions>,
     found: Vec<String>,
 }
 
 impl Problems<'_> {
     pub fn add(&mut self, field: &str, message: impl std::fmt::Display) {
-        let at = match locate(self.text, field) {
+        let text = self.text;
+        let positions = self.positions.get_or_insert_with(|| Positions::index(text));
+        let at = match positions.locate(field) {
             Some((line, col)) => format!("{}:{line}:{col}", self.path.display()),
             None => self.path.display().to_string(),
         };
@@ -59,6 +64,7 @@ pub fn validate(
     let mut p = Problems {
         text,
         path,
+        positions: None,
         found: Vec::new(),
     };
     let name = campaign.name.clone().unwrap_or_else(|| {

@@ -1,9 +1,14 @@
 //! Where a field sits in a YAML text, for semantic errors found after parsing (serde_yaml keeps
 //! no positions in the parsed value). A second pass over the block-style text tracks the path
 //! of every line; flow-style (`{..}`, `[..]`) content is located at its enclosing key.
+//!
+//! The pass is made once per text ([`Positions::index`]) and every error looks its field up:
+//! a campaign with thousands of bad entries must not rescan the whole text for each of them.
+
+use std::collections::HashMap;
 
 /// One step of a field path: `nemesis.faults[1].kill` is `nemesis`, `faults`, `1`, `kill`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Seg {
     Key(String),
     Index(usize),
@@ -31,12 +36,44 @@ struct Frame {
     is_item: bool,
 }
 
-/// The 1-based (line, column) of the field at `path` (as in `nemesis.faults[1].kill`), or of its
-/// closest enclosing field that the text spells out in block style.
+/// The 1-based (line, column) of every field path that the text spells out in block style.
+#[derive(Debug, Default)]
+pub struct Positions {
+    /// Each path's first occurrence, as the text is read top to bottom.
+    first: HashMap<Vec<Seg>, (usize, usize)>,
+}
+
+impl Positions {
+    /// Reads the text once, recording where each field path first appears.
+    pub fn index(text: &str) -> Positions {
+        let mut first = HashMap::new();
+        walk(text, |stack, lineno, indent| {
+            let path: Vec<Seg> = stack.iter().map(|f| f.seg.clone()).collect();
+            first.entry(path).or_insert((lineno + 1, indent + 1));
+        });
+        Positions { first }
+    }
+
+    /// The position of the field at `path` (as in `nemesis.faults[1].kill`), or of its closest
+    /// enclosing field that the text spells out in block style.
+    pub fn locate(&self, path: &str) -> Option<(usize, usize)> {
+        let want = parse_path(path);
+        (1..=want.len())
+            .rev()
+            .find_map(|depth| self.first.get(&want[..depth]).copied())
+    }
+}
+
+/// The 1-based (line, column) of the field at `path` in `text`; see [`Positions::locate`].
+/// Indexes the whole text: for more than one field, index once with [`Positions::index`].
 pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
-    let want = parse_path(path);
+    Positions::index(text).locate(path)
+}
+
+/// Tracks the path of every block-style line, calling `visit(stack, line, indent)` (0-based)
+/// each time a sequence item or a mapping key is entered.
+fn walk(text: &str, mut visit: impl FnMut(&[Frame], usize, usize)) {
     let mut stack: Vec<Frame> = Vec::new();
-    let mut best: Option<(usize, (usize, usize))> = None;
     for (lineno, raw) in text.lines().enumerate() {
         let body = raw.trim_start_matches(' ');
         if body.is_empty() || body.starts_with('#') || body.starts_with("---") {
@@ -68,7 +105,7 @@ pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
                 seg: Seg::Index(index),
                 is_item: true,
             });
-            consider(&stack, &want, lineno, indent, &mut best);
+            visit(&stack, lineno, indent);
             let after = rest[1..].trim_start_matches(' ');
             indent += rest.len() - after.len();
             rest = after;
@@ -87,24 +124,7 @@ pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
             seg: Seg::Key(key),
             is_item: false,
         });
-        consider(&stack, &want, lineno, indent, &mut best);
-    }
-    best.map(|(_, pos)| pos)
-}
-
-fn consider(
-    stack: &[Frame],
-    want: &[Seg],
-    lineno: usize,
-    indent: usize,
-    best: &mut Option<(usize, (usize, usize))>,
-) {
-    let path: Vec<&Seg> = stack.iter().map(|f| &f.seg).collect();
-    if path.len() > want.len() || path.iter().zip(want).any(|(a, b)| *a != b) {
-        return;
-    }
-    if best.as_ref().is_none_or(|(depth, _)| path.len() > *depth) {
-        *best = Some((path.len(), (lineno + 1, indent + 1)));
+        visit(&stack, lineno, indent);
     }
 }
 
@@ -158,6 +178,19 @@ concurrency: 4
     fn missing_fields_fall_back_to_their_parent() {
         assert_eq!(locate(TEXT, "workload.cas"), Some((2, 1)));
         assert_eq!(locate(TEXT, "cluster.nodes"), None);
+    }
+
+    #[test]
+    fn one_index_answers_every_field_at_its_first_occurrence() {
+        let positions = Positions::index(TEXT);
+        assert_eq!(positions.locate("nemesis.schedule[1]"), Some((13, 3)));
+        assert_eq!(positions.locate("nemesis.schedule[1].at"), Some((13, 5)));
+        assert_eq!(positions.locate("workload.keys"), Some((4, 3)));
+        // A repeated key (refused by the parser, but the index must not panic on it) is found
+        // where it first appears, as a top-to-bottom search would.
+        let twice = Positions::index("a:\n  b: 1\na:\n  b: 2\n");
+        assert_eq!(twice.locate("a.b"), Some((2, 3)));
+        assert_eq!(Positions::index("").locate("a"), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The command line on its own: `check` (and the reference corpora), `report`, campaign
-//! validation and the cluster commands' argument errors. No Docker, no nodes.
+//! validation (and its speed), the cluster commands' argument errors and `serve`. No Docker, no
+//! nodes.
 
 mod campaign_validate;
 mod check;
@@ -7,3 +8,5 @@ mod cluster_args;
 mod corpora;
 mod report;
 mod robustness;
+mod serve;
+mod validation_scale;

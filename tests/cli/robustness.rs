@@ -140,3 +140,47 @@ fn a_broken_pipe_does_not_end_serve() {
     let _ = child.wait();
     assert_eq!(exited, None, "serve ended on SIGPIPE");
 }
+
+/// `check` refuses a named pipe (254, saying what it is) instead of opening it: the open blocks
+/// until something writes, so a stray FIFO hung the check for ever.
+#[test]
+fn check_refuses_a_fifo_instead_of_blocking_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("history.jsonl");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path we own; mkfifo(3) only creates the file.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let out = faultline_within(&["check", fifo.to_str().unwrap()], Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(254), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("is a named pipe (FIFO)"), "{said}");
+    assert!(said.contains("history.jsonl"), "{said}");
+
+    // Found while walking a directory, it is refused the same way, not opened.
+    let out = faultline_within(
+        &["check", dir.path().to_str().unwrap()],
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(254), "{out:?}");
+}
+
+/// Runs faultline, failing the test if it has not ended within `limit` (then it is killed).
+fn faultline_within(args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .env("FAULTLINE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running faultline");
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("faultline {args:?} was still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20)); // poll
+    }
+    child.wait_with_output().unwrap()
+}

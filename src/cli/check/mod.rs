@@ -149,6 +149,36 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Why `path` cannot be checked without being opened, if it is not a regular file: opening a
+/// named pipe blocks until something writes to it, and a device or socket is no history.
+/// Links are followed (a link to a history is fine).
+fn not_a_file(path: &Path) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = match std::fs::metadata(path) {
+        Ok(meta) => meta.file_type(),
+        // Left to the open, which says why it cannot read the path.
+        Err(_) => return None,
+    };
+    let what = if kind.is_file() {
+        return None;
+    } else if kind.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else {
+        "a special file"
+    };
+    Some(format!(
+        "{} is {what}, not a history file: give a regular file (or a directory of them); \
+         to check a stream, write it to a file first",
+        path.display()
+    ))
+}
+
 /// What happened to one file.
 enum FileOutcome {
     Checked(Box<Checked>),
@@ -192,6 +222,9 @@ fn check_file(
     last: bool,
 ) -> anyhow::Result<FileOutcome> {
     let t0 = Instant::now();
+    if let Some(why) = not_a_file(path) {
+        return Ok(FileOutcome::BadInput(why));
+    }
     let src = match super::history_file::open(path) {
         Ok(s) => s,
         Err(e) => {
