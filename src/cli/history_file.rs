@@ -49,7 +49,8 @@ impl Deref for HistoryFile {
     }
 }
 
-/// Opens `path`: a large regular file is mapped, anything else (a small file, a pipe) is read.
+/// Opens `path`: a large regular file is mapped, a small one read (`check` refuses anything but
+/// regular files before it gets here).
 pub fn open(path: &Path) -> std::io::Result<HistoryFile> {
     let mut file = File::open(path)?;
     let meta = file.metadata()?;
