@@ -111,16 +111,21 @@ fn content_hash(binary: &[u8], base_id: &str) -> String {
 
 /// The context the engine builds from: the Dockerfile and the binary, nothing else.
 fn context_tar(binary: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (name, data, mode) in [
+    tar_of(&[
         ("Dockerfile", DOCKERFILE.as_bytes(), 0o644),
         ("faultline", binary, 0o755),
-    ] {
+    ])
+}
+
+/// A build context: each file with its mode.
+pub fn tar_of(files: &[(&str, &[u8], u32)]) -> anyhow::Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, data, mode) in files {
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
-        header.set_mode(mode);
+        header.set_mode(*mode);
         header.set_cksum();
-        tar.append_data(&mut header, name, data)
+        tar.append_data(&mut header, name, *data)
             .context("writing the build context")?;
     }
     tar.into_inner().context("writing the build context")
@@ -128,9 +133,22 @@ fn context_tar(binary: &[u8]) -> anyhow::Result<Vec<u8>> {
 
 async fn build(docker: &Docker, tag: &str, base: &str, binary: &[u8]) -> anyhow::Result<()> {
     tracing::info!(target: "faultline::cluster", %tag, %base, "building the node image");
-    let context = context_tar(binary)?;
+    build_context(docker, tag, base, "node", context_tar(binary)?)
+        .await
+        .map_err(|(e, _)| e)
+}
+
+/// Builds `tag` from a context (`Dockerfile` at its root, `ARG BASE`), labelled
+/// `io.faultline.image=<kind>`. On failure, also the build's last lines of output.
+pub async fn build_context(
+    docker: &Docker,
+    tag: &str,
+    base: &str,
+    kind: &str,
+    context: Vec<u8>,
+) -> Result<(), (anyhow::Error, Vec<String>)> {
     let buildargs = HashMap::from([("BASE", base)]);
-    let labels = HashMap::from([("io.faultline.image", "node")]);
+    let labels = HashMap::from([("io.faultline.image", kind)]);
     let options = BuildImageOptionsBuilder::new()
         .dockerfile("Dockerfile")
         .t(tag)
@@ -144,18 +162,27 @@ async fn build(docker: &Docker, tag: &str, base: &str, binary: &[u8]) -> anyhow:
         None,
         Some(bollard::body_full(bytes::Bytes::from(context))),
     );
+    let mut last_lines: Vec<String> = Vec::new();
     while let Some(item) = stream.next().await {
-        let info = item.with_context(|| format!("building {tag} over {base}"))?;
+        let info = match item.with_context(|| format!("building {tag} over {base}")) {
+            Ok(info) => info,
+            Err(e) => return Err((e, last_lines)),
+        };
         if let Some(detail) = info.error_detail {
-            bail!(
+            let e = anyhow::anyhow!(
                 "building {tag} over {base} failed: {}",
                 detail.message.unwrap_or_default()
             );
+            return Err((e, last_lines));
         }
         if let Some(line) = info.stream {
             let line = line.trim_end();
             if !line.is_empty() {
                 tracing::debug!(target: "faultline::cluster", "build: {line}");
+                last_lines.push(line.to_string());
+                if last_lines.len() > 10 {
+                    last_lines.remove(0);
+                }
             }
         }
     }

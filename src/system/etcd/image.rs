@@ -14,12 +14,8 @@
 //! (`apt-get download etcd-server`), add them to `docker/etcd/`, and install them with
 //! `dpkg -i` in the Dockerfile instead.
 
-use std::collections::HashMap;
-
 use anyhow::{bail, Context};
-use bollard::query_parameters::BuildImageOptionsBuilder;
 use bollard::Docker;
-use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::cluster::docker::is_not_found;
@@ -101,63 +97,23 @@ fn content_hash(base_id: &str) -> String {
 
 /// The context the engine builds from: the Dockerfile and the entrypoint, nothing else.
 fn context_tar() -> anyhow::Result<Vec<u8>> {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (name, data, mode) in [
-        ("Dockerfile", DOCKERFILE, 0o644),
-        ("faultline-etcd-member", ENTRYPOINT, 0o755),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(mode);
-        header.set_cksum();
-        tar.append_data(&mut header, name, data.as_bytes())
-            .context("writing the etcd build context")?;
-    }
-    tar.into_inner().context("writing the etcd build context")
+    crate::cluster::image::tar_of(&[
+        ("Dockerfile", DOCKERFILE.as_bytes(), 0o644),
+        ("faultline-etcd-member", ENTRYPOINT.as_bytes(), 0o755),
+    ])
 }
 
 async fn build(docker: &Docker, tag: &str, base: &str) -> anyhow::Result<()> {
     tracing::info!(target: "faultline::system", %tag, %base, "building the etcd image (apt-get install etcd-server)");
-    let context = context_tar()?;
-    let buildargs = HashMap::from([("BASE", base)]);
-    let labels = HashMap::from([("io.faultline.image", IMAGE_KIND)]);
-    let options = BuildImageOptionsBuilder::new()
-        .dockerfile("Dockerfile")
-        .t(tag)
-        .buildargs(&buildargs)
-        .labels(&labels)
-        .rm(true)
-        .forcerm(true)
-        .build();
-    let mut stream = docker.build_image(
-        options,
-        None,
-        Some(bollard::body_full(bytes::Bytes::from(context))),
-    );
-    let mut last_lines: Vec<String> = Vec::new();
-    while let Some(item) = stream.next().await {
-        let info = item.with_context(|| format!("building {tag} over {base}"))?;
-        if let Some(detail) = info.error_detail {
-            bail!(
-                "building {tag} over {base} failed: {}\n{}\n(apt-get needs Debian's archive \
-                 reachable from build containers; see src/system/etcd/image.rs for the \
-                 offline route)",
-                detail.message.unwrap_or_default(),
+    crate::cluster::image::build_context(docker, tag, base, IMAGE_KIND, context_tar()?)
+        .await
+        .map_err(|(e, last_lines)| {
+            e.context(format!(
+                "{}\n(apt-get needs Debian's archive reachable from build containers; see \
+                 src/system/etcd/image.rs for the offline route)",
                 last_lines.join("\n")
-            );
-        }
-        if let Some(line) = info.stream {
-            let line = line.trim_end();
-            if !line.is_empty() {
-                tracing::debug!(target: "faultline::system", "build: {line}");
-                last_lines.push(line.to_string());
-                if last_lines.len() > 10 {
-                    last_lines.remove(0);
-                }
-            }
-        }
-    }
-    Ok(())
+            ))
+        })
 }
 
 #[cfg(test)]
