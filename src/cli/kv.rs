@@ -143,14 +143,7 @@ async fn attempt_any(
     for node in leader_first(cluster).await? {
         match client.call(node.addr, &request).await {
             Response::Ok(body) => {
-                match op {
-                    Op::Get { .. } => match body.get("value") {
-                        Some(serde_json::Value::String(v)) => println!("{v}"),
-                        Some(serde_json::Value::Null) | None => {}
-                        Some(other) => println!("{other}"),
-                    },
-                    Op::Put { .. } | Op::Cas { .. } => println!("ok"),
-                }
+                print_ok(op, &body);
                 return Ok(Ok(Validity::Valid));
             }
             // A compare that did not match is the answer, not a refusal to try elsewhere.
@@ -162,17 +155,33 @@ async fn attempt_any(
             }
             Response::Fail { error, .. } => refused.push(format!("{}: {error}", node.name)),
             Response::Info { error } => {
-                println!(
-                    "unknown: the request may or may not have been applied ({}: {error}); \
-                     check with `faultline kv get` and `faultline cluster status --name {}`",
-                    node.name,
-                    cluster.name()
-                );
+                print_unknown(cluster, &node.name, &error);
                 return Ok(Ok(Validity::Unknown));
             }
         }
     }
     Ok(Err(refused))
+}
+
+/// What a request that happened prints: a get's bare value (nothing when absent), else `ok`.
+fn print_ok(op: &Op, body: &serde_json::Value) {
+    match op {
+        Op::Get { .. } => match body.get("value") {
+            Some(serde_json::Value::String(v)) => println!("{v}"),
+            Some(serde_json::Value::Null) | None => {}
+            Some(other) => println!("{other}"),
+        },
+        Op::Put { .. } | Op::Cas { .. } => println!("ok"),
+    }
+}
+
+/// What an uncertain outcome prints: never retried, since a retried cas could apply twice.
+fn print_unknown(cluster: &Cluster, node: &str, error: &str) {
+    println!(
+        "unknown: the request may or may not have been applied ({node}: {error}); \
+         check with `faultline kv get` and `faultline cluster status --name {}`",
+        cluster.name()
+    );
 }
 
 /// The nodes, the leader first: the others are fallbacks (faultline's nodes forward to their
@@ -199,14 +208,7 @@ async fn attempt(
         };
         match reply {
             Reply::Ok(body) => {
-                match op {
-                    Op::Get { .. } => match body.get("value") {
-                        Some(serde_json::Value::String(v)) => println!("{v}"),
-                        Some(serde_json::Value::Null) | None => {}
-                        Some(other) => println!("{other}"),
-                    },
-                    Op::Put { .. } | Op::Cas { .. } => println!("ok"),
-                }
+                print_ok(op, &body);
                 return Ok(Ok(Validity::Valid));
             }
             Reply::CasMismatch { current } => {
@@ -226,12 +228,7 @@ async fn attempt(
                 message,
                 definite: false,
             } => {
-                println!(
-                    "unknown: the request may or may not have been applied ({}: {message}); \
-                     check with `faultline kv get` and `faultline cluster status --name {}`",
-                    node.name,
-                    cluster.name()
-                );
+                print_unknown(cluster, &node.name, &message);
                 return Ok(Ok(Validity::Unknown));
             }
         }

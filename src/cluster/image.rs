@@ -117,6 +117,22 @@ fn context_tar(binary: &[u8]) -> anyhow::Result<Vec<u8>> {
     ])
 }
 
+/// A build context's files and their modes, in order (for tests of the contexts).
+#[cfg(test)]
+pub fn context_entries(tar_bytes: &[u8]) -> Vec<(String, u32)> {
+    tar::Archive::new(tar_bytes)
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.path().unwrap().display().to_string(),
+                e.header().mode().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// A build context: each file with its mode.
 pub fn tar_of(files: &[(&str, &[u8], u32)]) -> anyhow::Result<Vec<u8>> {
     let mut tar = tar::Builder::new(Vec::new());
@@ -302,18 +318,7 @@ mod tests {
     #[test]
     fn the_context_holds_the_dockerfile_and_an_executable_binary() {
         let tar_bytes = context_tar(b"\x7fELF").unwrap();
-        let mut archive = tar::Archive::new(&tar_bytes[..]);
-        let entries: Vec<(String, u32)> = archive
-            .entries()
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                (
-                    e.path().unwrap().display().to_string(),
-                    e.header().mode().unwrap(),
-                )
-            })
-            .collect();
+        let entries = context_entries(&tar_bytes);
         assert_eq!(
             entries,
             vec![("Dockerfile".into(), 0o644), ("faultline".into(), 0o755)]

@@ -131,18 +131,7 @@ mod tests {
     #[test]
     fn the_context_holds_the_recipe_and_an_executable_entrypoint() {
         let tar_bytes = context_tar().unwrap();
-        let mut archive = tar::Archive::new(&tar_bytes[..]);
-        let entries: Vec<(String, u32)> = archive
-            .entries()
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                (
-                    e.path().unwrap().display().to_string(),
-                    e.header().mode().unwrap(),
-                )
-            })
-            .collect();
+        let entries = crate::cluster::image::context_entries(&tar_bytes);
         assert_eq!(
             entries,
             vec![
