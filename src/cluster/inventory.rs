@@ -92,7 +92,7 @@ pub async fn list_networks(
         .context("listing faultline networks")
 }
 
-async fn list_volume_objects(
+pub async fn list_volume_objects(
     docker: &Docker,
     cluster: Option<&str>,
 ) -> anyhow::Result<Vec<bollard::models::Volume>> {

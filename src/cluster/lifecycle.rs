@@ -35,7 +35,7 @@ pub async fn up(docker: Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> {
     check_image(&docker, &spec.image).await?;
     let kept = check_clash(&docker, spec).await?;
 
-    let cluster = match create(&docker, spec).await {
+    let cluster = match create(&docker, spec, kept_subnet(&docker, &kept).await?).await {
         Ok(cluster) => cluster,
         Err(e) => {
             // Nothing of a half-built cluster may linger. The clash check guarantees that
@@ -150,8 +150,30 @@ async fn check_clash(docker: &Docker, spec: &ClusterSpec) -> anyhow::Result<Vec<
     Ok(kept)
 }
 
-async fn create(docker: &Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> {
-    let subnet = create_network(docker, &spec.name).await?;
+/// The subnet a cluster's kept volumes were made on: their nodes' data names peers by address,
+/// so a cluster that resumes from them must come back on the same addresses.
+async fn kept_subnet(docker: &Docker, kept: &[String]) -> anyhow::Result<Option<Subnet>> {
+    for volume in kept {
+        let v = docker
+            .inspect_volume(volume)
+            .await
+            .with_context(|| format!("inspecting volume {volume}"))?;
+        if let Some(s) = v.labels.get(SUBNET_LABEL).and_then(|s| Subnet::parse(s)) {
+            return Ok(Some(s));
+        }
+    }
+    Ok(None)
+}
+
+/// On the volumes of each node: the subnet the cluster was made on.
+const SUBNET_LABEL: &str = "io.faultline.subnet";
+
+async fn create(
+    docker: &Docker,
+    spec: &ClusterSpec,
+    want: Option<Subnet>,
+) -> anyhow::Result<Cluster> {
+    let subnet = create_network(docker, &spec.name, want).await?;
     let nodes: Vec<NodeInfo> = (1..=spec.nodes)
         .map(|id| NodeInfo {
             name: names::node(id),
@@ -171,7 +193,7 @@ async fn create(docker: &Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> 
     try_join_all(
         nodes
             .iter()
-            .map(|n| create_node(docker, spec, n, &nodes, &peers)),
+            .map(|n| create_node(docker, spec, subnet, n, &nodes, &peers)),
     )
     .await?;
     try_join_all(nodes.iter().map(|n| async move {
@@ -194,24 +216,45 @@ async fn create(docker: &Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> 
 /// Creates the bridge network on the first free /24. Another `up` may take the same subnet
 /// between our look and our create; the engine then refuses, and we look again, this time at a
 /// random free /24 so that racing `up`s spread out instead of colliding again.
-async fn create_network(docker: &Docker, name: &str) -> anyhow::Result<Subnet> {
+async fn create_network(
+    docker: &Docker,
+    name: &str,
+    want: Option<Subnet>,
+) -> anyhow::Result<Subnet> {
     use rand::seq::SliceRandom;
     for attempt in 0..20 {
         let all = docker
             .list_networks(None)
             .await
             .context("listing Docker networks to find a free subnet")?;
-        let taken: Vec<Subnet> = all
+        let mut taken: Vec<Subnet> = all
             .iter()
             .filter_map(|n| n.ipam.as_ref()?.config.as_ref())
             .flatten()
             .filter_map(|c| Subnet::parse(c.subnet.as_deref()?))
             .collect();
+        if let Some(want) = want {
+            if taken.contains(&want) {
+                bail!(
+                    "the kept volumes of cluster {name} hold nodes addressed on {want}, which \
+                     another Docker network now uses; free it, or start afresh with \
+                     `faultline cluster down --name {name}` (without --keep-volumes)"
+                );
+            }
+        }
+        // Subnets other clusters' kept volumes were made on are theirs to come back to.
+        taken.extend(
+            super::inventory::list_volume_objects(docker, None)
+                .await?
+                .iter()
+                .filter(|v| v.labels.get(CLUSTER_LABEL).map(String::as_str) != Some(name))
+                .filter_map(|v| Subnet::parse(v.labels.get(SUBNET_LABEL)?)),
+        );
         let free = subnet::free(&taken);
-        let chosen = if attempt == 0 {
-            free.first()
-        } else {
-            free.choose(&mut rand::thread_rng())
+        let chosen = match want {
+            Some(ref want) => Some(want),
+            None if attempt == 0 => free.first(),
+            None => free.choose(&mut rand::thread_rng()),
         };
         let Some(&subnet) = chosen else {
             bail!(
@@ -256,6 +299,7 @@ async fn create_network(docker: &Docker, name: &str) -> anyhow::Result<Subnet> {
 async fn create_node(
     docker: &Docker,
     spec: &ClusterSpec,
+    subnet: Subnet,
     node: &NodeInfo,
     nodes: &[NodeInfo],
     peers: &str,
@@ -263,10 +307,12 @@ async fn create_node(
     let mut labels = names::labels(&spec.name, Some(node.id));
     labels.insert(SYSTEM_LABEL.to_string(), spec.system.label());
     let volume = names::volume(&spec.name, node.id);
+    let mut volume_labels = labels.clone();
+    volume_labels.insert(SUBNET_LABEL.to_string(), subnet.to_string());
     docker
         .create_volume(VolumeCreateRequest {
             name: Some(volume.clone()),
-            labels: Some(labels.clone()),
+            labels: Some(volume_labels),
             ..Default::default()
         })
         .await

@@ -279,8 +279,13 @@ fn down_with_kept_volumes_lets_the_next_up_resume_the_data() {
             (Some(0), Some(3))
         );
 
+        // Another cluster started meanwhile must not take the subnet the kept data's nodes
+        // are addressed on (regression: it did, and the resumed nodes never found each other).
+        let squatter = TestCluster::up("test-keep-other", &["--idle", "--nodes", "1"]);
+
         // The same guard still owns the name: it removes the new cluster and the volumes.
         ok(&["cluster", "up", "--name", name, "--image", image()]);
+        drop(squatter);
         assert_eq!(cluster.ok(&["kv", "get", "k"]), "durable\n");
     }
     assert_nothing_left(name);
