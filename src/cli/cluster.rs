@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 use super::image::ImageSource;
+use crate::cluster::reach::ReachChoice;
 use crate::cluster::{self, names, Cluster, ClusterSpec, ClusterStatus};
 use crate::exit::{bad_input, Validity};
 use crate::system::etcd::Reads;
@@ -60,6 +61,10 @@ pub struct UpArgs {
     /// Return once the containers run, without waiting for a leader.
     #[arg(long)]
     pub no_wait: bool,
+    /// How to reach the nodes: auto (published ports when the engine is remote or Docker
+    /// Desktop), bridge (their addresses on the cluster network) or published.
+    #[arg(long, value_enum, env = "FAULTLINE_REACH", default_value = "auto")]
+    pub reach: ReachChoice,
     /// Run `sleep infinity` instead of the node (tests of the harness itself).
     #[arg(long, hide = true)]
     pub idle: bool,
@@ -173,6 +178,7 @@ async fn up(args: UpArgs) -> anyhow::Result<Validity> {
             .idle
             .then(|| vec!["sleep".to_string(), "infinity".to_string()]),
         system: args.system,
+        reach: args.reach,
         ..ClusterSpec::new(&name, args.nodes, image)
     };
     let cluster = Cluster::up(&spec).await?;

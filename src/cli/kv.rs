@@ -141,7 +141,7 @@ async fn attempt_any(
     };
     let mut refused = Vec::new();
     for node in leader_first(cluster).await? {
-        match client.call(node.addr, &request).await {
+        match client.call(node.dial, &request).await {
             Response::Ok(body) => {
                 print_ok(op, &body);
                 return Ok(Ok(Validity::Valid));
@@ -202,9 +202,9 @@ async fn attempt(
     let mut refused = Vec::new();
     for node in leader_first(cluster).await? {
         let reply = match op {
-            Op::Get { key } => api.get(node.addr, key).await,
-            Op::Put { key, value } => api.put(node.addr, key, value).await,
-            Op::Cas { key, from, to } => api.cas(node.addr, key, from.as_deref(), to).await,
+            Op::Get { key } => api.get(node.dial, key).await,
+            Op::Put { key, value } => api.put(node.dial, key, value).await,
+            Op::Cas { key, from, to } => api.cas(node.dial, key, from.as_deref(), to).await,
         };
         match reply {
             Reply::Ok(body) => {

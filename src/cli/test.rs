@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use tokio::sync::watch;
 
+use crate::cluster::reach::ReachChoice;
 use crate::exit::Validity;
 use crate::runner::campaign;
 use crate::runner::launch::{self, Launch};
@@ -49,6 +50,16 @@ pub struct TestArgs {
     /// The node image for the Docker cluster (default: this binary's, built if missing).
     #[arg(long, conflicts_with = "local")]
     pub image: Option<String>,
+    /// How to reach the Docker cluster's nodes: auto (published ports when the engine is remote
+    /// or Docker Desktop), bridge (their addresses on the cluster network) or published.
+    #[arg(
+        long,
+        value_enum,
+        env = "FAULTLINE_REACH",
+        default_value = "auto",
+        conflicts_with = "local"
+    )]
+    pub reach: ReachChoice,
 }
 
 pub fn run(args: TestArgs) -> anyhow::Result<Validity> {
@@ -92,6 +103,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<Validity> {
     let launch = Launch {
         local: args.local,
         image: args.image.clone(),
+        reach: args.reach,
         options: Options {
             keep_cluster: args.keep_cluster,
             progress: !args.no_progress,

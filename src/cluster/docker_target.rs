@@ -26,6 +26,8 @@ pub struct DockerSetup {
     pub node_args: Vec<String>,
     /// What the cluster runs.
     pub system: SystemSpec,
+    /// How the nodes are reached.
+    pub reach: cluster::reach::ReachChoice,
 }
 
 impl DockerTarget {
@@ -51,6 +53,7 @@ impl DockerTarget {
             node_args: setup.node_args.clone(),
             leader_timeout: None,
             system: setup.system.clone(),
+            reach: setup.reach,
             ..ClusterSpec::new(name, u64::from(nodes), image)
         };
         let cluster = Cluster::up(&spec).await?;

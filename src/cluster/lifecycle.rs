@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use anyhow::{bail, Context};
 use bollard::models::{
     ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig,
-    NetworkCreateRequest, NetworkingConfig, VolumeCreateRequest,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
@@ -18,6 +18,7 @@ use futures::future::try_join_all;
 use super::docker::{is_conflict, is_not_found, status_of};
 use super::inventory::{list_containers, list_networks, list_volumes};
 use super::names::{self, CLUSTER_LABEL, DATA_DIR, NODE_LABEL, NODE_PORT};
+use super::reach::{Reach, DIAL_LABEL};
 use super::subnet::{self, Subnet};
 use super::{Cluster, ClusterSpec, NodeInfo};
 use crate::exit::bad_input;
@@ -35,7 +36,9 @@ pub async fn up(docker: Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> {
     check_image(&docker, &spec.image).await?;
     let kept = check_clash(&docker, spec).await?;
 
-    let cluster = match create(&docker, spec, kept_subnet(&docker, &kept).await?).await {
+    let reach = super::reach::resolve(&docker, spec.reach, spec.nodes).await?;
+    let subnet = kept_subnet(&docker, &kept).await?;
+    let cluster = match create(&docker, spec, subnet, reach).await {
         Ok(cluster) => cluster,
         Err(e) => {
             // Nothing of a half-built cluster may linger. The clash check guarantees that
@@ -172,18 +175,11 @@ async fn create(
     docker: &Docker,
     spec: &ClusterSpec,
     want: Option<Subnet>,
+    reach: Reach,
 ) -> anyhow::Result<Cluster> {
     let subnet = create_network(docker, &spec.name, want).await?;
     let nodes: Vec<NodeInfo> = (1..=spec.nodes)
-        .map(|id| NodeInfo {
-            name: names::node(id),
-            id,
-            addr: SocketAddr::new(
-                subnet::node_addr(&subnet, id).into(),
-                spec.system.client_port(),
-            ),
-            container: names::container(&spec.name, id),
-        })
+        .map(|id| node_info(&spec.name, subnet, id, spec.system.client_port(), reach))
         .collect();
     let peers = nodes
         .iter()
@@ -193,7 +189,7 @@ async fn create(
     try_join_all(
         nodes
             .iter()
-            .map(|n| create_node(docker, spec, subnet, n, &nodes, &peers)),
+            .map(|n| create_node(docker, spec, (subnet, reach), n, &nodes, &peers)),
     )
     .await?;
     try_join_all(nodes.iter().map(|n| async move {
@@ -203,7 +199,7 @@ async fn create(
             .with_context(|| format!("starting container {}", n.container))
     }))
     .await?;
-    tracing::info!(target: "faultline::cluster", cluster = %spec.name, %subnet, nodes = spec.nodes, "cluster started");
+    tracing::info!(target: "faultline::cluster", cluster = %spec.name, %subnet, nodes = spec.nodes, ?reach, "cluster started");
     Ok(Cluster {
         docker: docker.clone(),
         name: spec.name.clone(),
@@ -296,16 +292,31 @@ async fn create_network(
     )
 }
 
+/// Node `id` of cluster `cluster`: its names, its address on `subnet` and how it is dialled.
+fn node_info(cluster: &str, subnet: Subnet, id: u64, port: u16, reach: Reach) -> NodeInfo {
+    let addr = SocketAddr::new(subnet::node_addr(&subnet, id).into(), port);
+    NodeInfo {
+        name: names::node(id),
+        id,
+        addr,
+        dial: reach.dial(&subnet, id, addr),
+        container: names::container(cluster, id),
+    }
+}
+
 async fn create_node(
     docker: &Docker,
     spec: &ClusterSpec,
-    subnet: Subnet,
+    (subnet, reach): (Subnet, Reach),
     node: &NodeInfo,
     nodes: &[NodeInfo],
     peers: &str,
 ) -> anyhow::Result<()> {
     let mut labels = names::labels(&spec.name, Some(node.id));
     labels.insert(SYSTEM_LABEL.to_string(), spec.system.label());
+    if let Some(host) = reach.label() {
+        labels.insert(DIAL_LABEL.to_string(), host);
+    }
     let volume = names::volume(&spec.name, node.id);
     let mut volume_labels = labels.clone();
     volume_labels.insert(SUBNET_LABEL.to_string(), subnet.to_string());
@@ -352,11 +363,15 @@ async fn create_node(
                 .collect(),
         ),
         labels: Some(labels),
+        exposed_ports: reach
+            .bind_ip()
+            .map(|_| vec![format!("{}/tcp", node.addr.port())]),
         host_config: Some(HostConfig {
             // iptables inside the node's namespace needs it; nothing else does.
             cap_add: Some(vec!["NET_ADMIN".into()]),
             binds: Some(vec![format!("{volume}:{}", spec.system.data_dir())]),
             network_mode: Some(network.clone()),
+            port_bindings: published(reach, node),
             ..Default::default()
         }),
         networking_config: Some(NetworkingConfig {
@@ -383,6 +398,18 @@ async fn create_node(
     Ok(())
 }
 
+/// The engine-host port a node's client port is published on, when the cluster is reached so.
+fn published(reach: Reach, node: &NodeInfo) -> Option<HashMap<String, Option<Vec<PortBinding>>>> {
+    let host_ip = reach.bind_ip()?;
+    Some(HashMap::from([(
+        format!("{}/tcp", node.addr.port()),
+        Some(vec![PortBinding {
+            host_ip: Some(host_ip),
+            host_port: Some(node.dial.port().to_string()),
+        }]),
+    )]))
+}
+
 /// The cluster called `name`, from its labelled network and containers.
 pub async fn connect(docker: Docker, name: &str) -> anyhow::Result<Cluster> {
     names::validate(name)?;
@@ -405,16 +432,12 @@ pub async fn connect(docker: Docker, name: &str) -> anyhow::Result<Cluster> {
         .filter(|labels| !labels.contains_key(names::HELPER_LABEL))
         .collect();
     let system = SystemSpec::from_label(containers.iter().find_map(|l| l.get(SYSTEM_LABEL)))?;
+    let reach = Reach::from_label(containers.iter().find_map(|l| l.get(DIAL_LABEL)))?;
     let mut nodes: Vec<NodeInfo> = containers
         .iter()
         .filter_map(|labels| {
             let id = names::node_id(labels.get(NODE_LABEL)?)?;
-            Some(NodeInfo {
-                name: names::node(id),
-                id,
-                addr: SocketAddr::new(subnet::node_addr(&subnet, id).into(), system.client_port()),
-                container: names::container(name, id),
-            })
+            Some(node_info(name, subnet, id, system.client_port(), reach))
         })
         .collect();
     nodes.sort_by_key(|n| n.id);

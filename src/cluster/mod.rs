@@ -10,9 +10,10 @@
 //! and nothing without that label is ever listed, changed or removed.
 //!
 //! Modules: `target` (the [`TestTarget`] trait), `docker_target` and `local` (its Docker and
-//! local-process implementations), `node_process` (a local node's command line), `client` (HTTP to the nodes: workload requests, status,
-//! `faultline kv`), `docker` (connection, error shapes), `names` (names and labels), `subnet`
-//! (picking a free /24), `image` (the node image), `lifecycle` (up, connect, down), `inventory`
+//! local-process implementations), `node_process` (a local node's command line), `client` (HTTP
+//! to the nodes: workload requests, status, `faultline kv`), `docker` (connection, error shapes),
+//! `names` (names and labels), `subnet` (picking a free /24), `reach` (bridge addresses or
+//! published ports), `image` (the node image), `lifecycle` (up, connect, down), `inventory`
 //! (listing by label, `ls`), `status` (container state plus each node's `/status`), `exec`
 //! (`docker exec`), `netns` (commands in a node's network namespace), `faults` (the fault
 //! executor), `partition` (a grudge as iptables rules), `logs`.
@@ -31,6 +32,7 @@ pub mod names;
 pub mod netns;
 pub mod node_process;
 pub mod partition;
+pub mod reach;
 pub mod status;
 pub mod subnet;
 pub mod target;
@@ -62,6 +64,8 @@ pub struct ClusterSpec {
     pub command: Option<Vec<String>>,
     /// What the containers run: faultline's node by default.
     pub system: SystemSpec,
+    /// How faultline reaches the nodes (bridge addresses or published ports).
+    pub reach: reach::ReachChoice,
 }
 
 impl ClusterSpec {
@@ -75,6 +79,7 @@ impl ClusterSpec {
             leader_timeout: Some(Duration::from_secs(30)),
             command: None,
             system: SystemSpec::Faultline,
+            reach: reach::ReachChoice::Auto,
         }
     }
 }
@@ -85,8 +90,11 @@ pub struct NodeInfo {
     /// `n1`, `n2`, ...
     pub name: String,
     pub id: u64,
-    /// The node's API address on the cluster network.
+    /// The node's client address on the cluster network: what its peers use.
     pub addr: SocketAddr,
+    /// Where faultline dials the node's client port: `addr` itself, or a port published on the
+    /// engine's host (see [`reach`]).
+    pub dial: SocketAddr,
     /// The container's name, `faultline-<cluster>-n<id>`.
     pub container: String,
 }
@@ -151,7 +159,7 @@ impl Cluster {
         let nodes: Vec<_> = self
             .nodes
             .iter()
-            .map(|n| (n.name.clone(), n.addr))
+            .map(|n| (n.name.clone(), n.dial))
             .collect();
         crate::system::leader(&client, &nodes).await
     }

@@ -17,7 +17,11 @@ use crate::system::SystemClient;
 pub struct NodeState {
     pub name: String,
     pub id: u64,
+    /// Where faultline (and a person with `curl`) reaches the node's client port.
     pub addr: String,
+    /// The node's address on the cluster network, when it differs from `addr` (published ports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_addr: Option<String>,
     /// The container's state: running, paused, exited, missing, ...
     pub state: String,
     pub role: Option<String>,
@@ -95,7 +99,8 @@ async fn read_node(
     let mut out = NodeState {
         name: node.name.clone(),
         id: node.id,
-        addr: node.addr.to_string(),
+        addr: node.dial.to_string(),
+        network_addr: (node.dial != node.addr).then(|| node.addr.to_string()),
         state: state.clone(),
         role: None,
         term: None,
@@ -109,7 +114,7 @@ async fn read_node(
         return Ok((out, None));
     }
     let mut leader = None;
-    match api.status(node.addr).await {
+    match api.status(node.dial).await {
         Ok(NodeStatus {
             id,
             role,
@@ -189,6 +194,7 @@ mod tests {
             name: name.into(),
             id: crate::cluster::names::node_id(name).unwrap(),
             addr: String::new(),
+            network_addr: None,
             state: "running".into(),
             role: role.map(String::from),
             term: Some(term),

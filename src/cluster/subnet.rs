@@ -38,6 +38,11 @@ impl Subnet {
     pub fn gateway(&self) -> Ipv4Addr {
         self.host(1)
     }
+
+    /// The third octet of the base address: what tells the /24s of the pool apart.
+    pub fn third_octet(&self) -> u8 {
+        self.base.octets()[2]
+    }
 }
 
 impl std::fmt::Display for Subnet {

@@ -9,6 +9,7 @@ use super::plan::Plan;
 use crate::cluster::client::{Client, HttpClient};
 use crate::cluster::docker_target::{DockerSetup, DockerTarget};
 use crate::cluster::local::LocalTarget;
+use crate::cluster::reach::ReachChoice;
 use crate::cluster::target::TestTarget;
 use crate::report::RunDir;
 
@@ -19,6 +20,8 @@ pub struct Launch {
     pub local: bool,
     /// The node image for Docker (default: this binary's, built if missing).
     pub image: Option<String>,
+    /// How the Docker cluster's nodes are reached (bridge addresses or published ports).
+    pub reach: ReachChoice,
     pub options: Options,
 }
 
@@ -67,6 +70,7 @@ pub async fn run_with_client<C: Client>(
         image: launch.image.clone(),
         node_args: plan.node_args.clone(),
         system: plan.system.clone(),
+        reach: launch.reach,
         ..DockerSetup::default()
     };
     let target = DockerTarget::start(&plan.cluster_name, plan.nodes, &setup).await?;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use faultline::cluster::client::{Client, NodeStatus, UNREACHABLE};
 use faultline::cluster::{lifecycle, Cluster, ClusterSpec};
-use faultline::system::etcd::{self, client_addr, EtcdClient, Members, Reads};
+use faultline::system::etcd::{self, EtcdClient, Members, Reads};
 use nemesis::fault::FaultExecutor;
 use serde_json::json;
 use workloads::{MicroOp, Request, Response};
@@ -148,7 +148,7 @@ async fn scenario(name: &str) {
         ..ClusterSpec::new(name, 3, image)
     };
     let cluster = Cluster::up(&spec).await.expect("cluster up");
-    let addrs: Vec<SocketAddr> = cluster.nodes().iter().map(client_addr).collect();
+    let addrs: Vec<SocketAddr> = cluster.nodes().iter().map(|n| n.dial).collect();
     let client = EtcdClient::new(Duration::from_secs(10), Reads::Linearizable).unwrap();
     let first = leader(&client, &addrs, None).await;
 
@@ -257,7 +257,7 @@ async fn scenario(name: &str) {
         .nodes()
         .iter()
         .filter(|n| n.name != first)
-        .map(client_addr)
+        .map(|n| n.dial)
         .collect();
     let second = leader(&client, &survivors, Some(&first)).await;
     eprintln!(
@@ -265,7 +265,7 @@ async fn scenario(name: &str) {
         killed_at.elapsed().as_secs_f64()
     );
     let new_status = client
-        .status(client_addr(cluster.node(&second).unwrap()))
+        .status(cluster.node(&second).unwrap().dial)
         .await
         .unwrap();
     assert!(
@@ -297,7 +297,7 @@ async fn scenario(name: &str) {
         .nodes()
         .iter()
         .find(|n| n.name != first && n.name != second)
-        .map(client_addr)
+        .map(|n| n.dial)
         .unwrap();
     let (put, get) = (write("k", "5"), read("k"));
     let (w, linearizable, stale) = tokio::join!(
@@ -320,7 +320,7 @@ async fn scenario(name: &str) {
         .await
         .unwrap();
     for killed in [&first, &second] {
-        let addr = client_addr(cluster.node(killed).unwrap());
+        let addr = cluster.node(killed).unwrap().dial;
         let rejoined = wait_for(
             "a killed member to rejoin",
             Duration::from_secs(60),
