@@ -11,7 +11,6 @@ use super::image::ImageSource;
 use crate::cluster::reach::ReachChoice;
 use crate::cluster::{self, names, Cluster, ClusterSpec, ClusterStatus};
 use crate::exit::{bad_input, Validity};
-use crate::system::etcd::Reads;
 use crate::system::SystemSpec;
 
 #[derive(Debug, Subcommand)]
@@ -45,7 +44,7 @@ pub struct UpArgs {
     pub nodes: u64,
     /// What the cluster runs: faultline (its own node), etcd, or etcd-serializable (etcd whose
     /// reads are served by each member locally).
-    #[arg(long, default_value = "faultline", value_parser = parse_system)]
+    #[arg(long, default_value = "faultline", value_parser = SystemSpec::from_name)]
     pub system: SystemSpec,
     /// The system's image; by default the image built for it here, built if missing.
     #[arg(long)]
@@ -130,22 +129,6 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<Validity> {
             ClusterArgs::Ls(a) => ls(a).await,
         }
     })
-}
-
-/// `faultline`, `etcd` or `etcd-serializable`.
-fn parse_system(s: &str) -> Result<SystemSpec, String> {
-    match s {
-        "faultline" => Ok(SystemSpec::Faultline),
-        "etcd" => Ok(SystemSpec::Etcd {
-            reads: Reads::Linearizable,
-        }),
-        "etcd-serializable" => Ok(SystemSpec::Etcd {
-            reads: Reads::Serializable,
-        }),
-        other => Err(format!(
-            "unknown system {other:?}: use faultline, etcd or etcd-serializable"
-        )),
-    }
 }
 
 async fn up(args: UpArgs) -> anyhow::Result<Validity> {

@@ -51,6 +51,33 @@ impl SystemSpec {
     /// The kinds a campaign may name.
     pub const KINDS: &'static [&'static str] = &["faultline", "etcd", "http"];
 
+    /// The systems a command line may name (`--system`): `faultline`, `etcd` or
+    /// `etcd-serializable` (etcd whose reads each member serves from its local state).
+    pub fn from_name(name: &str) -> Result<SystemSpec, String> {
+        match name {
+            "faultline" => Ok(SystemSpec::Faultline),
+            "etcd" => Ok(SystemSpec::Etcd {
+                reads: etcd::Reads::Linearizable,
+            }),
+            "etcd-serializable" => Ok(SystemSpec::Etcd {
+                reads: etcd::Reads::Serializable,
+            }),
+            other => Err(format!(
+                "unknown system {other:?}: use faultline, etcd or etcd-serializable"
+            )),
+        }
+    }
+
+    /// The name [`SystemSpec::from_name`] reads, for the systems it knows.
+    pub fn name(&self) -> String {
+        match self {
+            SystemSpec::Etcd {
+                reads: etcd::Reads::Serializable,
+            } => "etcd-serializable".into(),
+            other => other.kind().into(),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             SystemSpec::Faultline => "faultline",
