@@ -147,6 +147,15 @@ pub fn tar_of(files: &[(&str, &[u8], u32)]) -> anyhow::Result<Vec<u8>> {
     tar.into_inner().context("writing the build context")
 }
 
+/// A build context of a whole directory (a user's, with its Dockerfile at the root).
+pub fn tar_dir(dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.append_dir_all(".", dir)
+        .with_context(|| format!("packing {} as a build context", dir.display()))?;
+    tar.into_inner()
+        .with_context(|| format!("packing {} as a build context", dir.display()))
+}
+
 async fn build(docker: &Docker, tag: &str, base: &str, binary: &[u8]) -> anyhow::Result<()> {
     tracing::info!(target: "faultline::cluster", %tag, %base, "building the node image");
     build_context(docker, tag, base, "node", context_tar(binary)?)

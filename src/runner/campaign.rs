@@ -61,9 +61,13 @@ pub struct SystemSection {
     /// etcd: `linearizable` (the default) or `serializable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reads: Option<crate::system::etcd::Reads>,
-    /// http: the image the nodes run (it must be in the local Docker).
+    /// http: the image the nodes run (it must be in the local Docker, unless `build` makes it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// http: a directory with a Dockerfile (relative to the campaign file), built through the
+    /// Docker API before each run and tagged `image` (default `faultline/http-<campaign>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<std::path::PathBuf>,
     /// http: replaces the image's entrypoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<Vec<String>>,
@@ -101,6 +105,7 @@ impl Default for SystemSection {
             kind: "faultline".into(),
             reads: None,
             image: None,
+            build: None,
             entrypoint: None,
             command: None,
             peer: None,

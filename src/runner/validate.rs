@@ -67,11 +67,7 @@ pub fn validate(
         positions: None,
         found: Vec::new(),
     };
-    let name = campaign.name.clone().unwrap_or_else(|| {
-        path.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "campaign".into())
-    });
+    let name = campaign_name(campaign, path);
     check_name(&mut p, "name", &name);
     let cluster_name = campaign
         .cluster
@@ -100,6 +96,11 @@ pub fn validate(
     }
     let mut as_run = campaign.clone();
     as_run.seed = Some(seed);
+    // The run directory keeps the campaign; a replay reads it from there, so a build
+    // directory is kept by its absolute path.
+    if let SystemSpec::Http(h) = &system {
+        as_run.system.build = h.build.clone();
+    }
     let fault_kinds = fault_kinds(campaign);
     Ok(Plan {
         name,
@@ -125,6 +126,44 @@ pub fn validate(
             .unwrap_or_else(|| campaign.out.clone()),
         campaign: as_run,
     })
+}
+
+/// The campaign's `name`, else its file's stem.
+fn campaign_name(campaign: &Campaign, path: &Path) -> String {
+    campaign.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "campaign".into())
+    })
+}
+
+/// `system.build`: a directory holding a Dockerfile, relative to the campaign file; its
+/// absolute path.
+fn build_dir(p: &mut Problems, dir: &Path) -> Option<PathBuf> {
+    let base = p.path.parent().unwrap_or(Path::new("."));
+    let dir = base.join(dir);
+    let dir = match std::fs::canonicalize(&dir) {
+        Ok(dir) if dir.is_dir() => dir,
+        Ok(_) => {
+            p.add(
+                "system.build",
+                format!("{} is not a directory", dir.display()),
+            );
+            return None;
+        }
+        Err(e) => {
+            p.add("system.build", format!("{}: {e}", dir.display()));
+            return None;
+        }
+    };
+    if !dir.join("Dockerfile").is_file() {
+        p.add(
+            "system.build",
+            format!("{} has no Dockerfile", dir.display()),
+        );
+        return None;
+    }
+    Some(dir)
 }
 
 /// The system under test, and what it can run: planted bugs live in faultline's own node, and
@@ -181,8 +220,11 @@ fn http_system(p: &mut Problems, c: &Campaign) -> Option<SystemSpec> {
             format!("kind: http needs {what}"),
         );
     };
-    if s.image.is_none() {
-        missing("image", "the image its nodes run");
+    if s.image.is_none() && s.build.is_none() {
+        missing(
+            "image",
+            "the image its nodes run, or `build`: a directory with a Dockerfile",
+        );
     }
     if s.command.is_none() {
         missing("command", "each node's command line (a template)");
@@ -211,8 +253,15 @@ fn http_system(p: &mut Problems, c: &Campaign) -> Option<SystemSpec> {
             "kind: http runs the register workload (its operations describe read, write and cas)",
         );
     }
+    let build = s.build.as_ref().and_then(|dir| build_dir(p, dir));
+    let image = match (&s.image, &s.build) {
+        (Some(image), _) => image.clone(),
+        (None, Some(_)) => format!("faultline/http-{}", campaign_name(c, p.path)),
+        (None, None) => return None,
+    };
     let spec = crate::system::http::HttpSpec {
-        image: s.image.clone()?,
+        image,
+        build,
         entrypoint: s.entrypoint.clone(),
         command: s.command.clone()?,
         peer: s.peer.clone().unwrap_or_else(|| "{id}={ip}:{port}".into()),

@@ -136,13 +136,7 @@ impl SystemSpec {
                 Ok(built.tag)
             }
             SystemSpec::Etcd { .. } => etcd::image::ensure(docker, build.base.clone()).await,
-            SystemSpec::Http(h) => match docker.inspect_image(&h.image).await {
-                Ok(_) => Ok(h.image.clone()),
-                Err(e) => anyhow::bail!(
-                    "system.image {} is not in the local Docker ({e}); build or pull it first",
-                    h.image
-                ),
-            },
+            SystemSpec::Http(h) => h.ensure_image(docker).await,
         }
     }
 

@@ -197,3 +197,32 @@ fn bad_http_systems_name_line_and_field() {
         "{e}"
     );
 }
+
+/// `system.build` names a directory with a Dockerfile, relative to the campaign file; anything
+/// else is refused before anything starts, naming the field and the path.
+#[test]
+fn an_http_build_directory_must_hold_a_dockerfile() {
+    let http = |build: &str| {
+        format!(
+            "system:\n  kind: http\n  build: {build}\n  command: [run]\n  port: 80\n  leader: {{path: /s, field: leader}}\n  operations:\n    read: {{path: \"/k/{{key}}\", ok: [200]}}\n    write: {{method: PUT, path: \"/k/{{key}}\", ok: [200]}}\n    cas: {{method: POST, path: /c, ok: [200], fail: [409]}}\nworkload: {{kind: register}}\n"
+        )
+    };
+    let e = rejected(&http("no-such-dir"));
+    assert!(e.contains("c.yaml:3:3: system.build: "), "{e}");
+    assert!(e.contains("no-such-dir"), "{e}");
+
+    // A directory beside the campaign, but without a Dockerfile; then with one, it validates.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("ctx")).unwrap();
+    let path = campaign(dir.path(), &http("ctx"));
+    let out = faultline(&["test", path.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(254), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("system.build: ")
+            && String::from_utf8_lossy(&out.stderr).contains("has no Dockerfile"),
+        "{out:?}"
+    );
+    std::fs::write(dir.path().join("ctx/Dockerfile"), "FROM scratch\n").unwrap();
+    let out = faultline(&["test", path.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}

@@ -96,3 +96,54 @@ fn the_node_described_over_http_passes_and_its_planted_bug_is_caught() {
         .unwrap();
     assert!(lin["detail"]["counterexample"]["ops"].is_array(), "{lin}");
 }
+
+/// `system.build`: the campaign gives a directory with a Dockerfile instead of an image; the
+/// image is built through the Docker API (tagged `faultline/http-<campaign>`) and the run passes.
+#[test]
+fn an_http_system_built_from_a_directory_runs() {
+    let mut c = campaign();
+    let system = c["system"].as_mapping_mut().unwrap();
+    system.remove("image");
+    system.insert("build".into(), "ctx".into());
+    c["name"] = "http-built".into();
+    c["cluster"]["name"] = "t-http-built".into();
+    c["duration"] = "8s".into();
+    c["nemesis"] =
+        serde_yaml::from_str("{faults: [{kill: random-node}], interval: 3s, duration: 2s}")
+            .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("ctx")).unwrap();
+    std::fs::write(
+        tmp.path().join("ctx/Dockerfile"),
+        "FROM faultline/node:latest\nLABEL io.faultline.test=built-from-a-directory\n",
+    )
+    .unwrap();
+    let path = tmp.path().join("c.yaml");
+    std::fs::write(&path, serde_yaml::to_string(&c).unwrap()).unwrap();
+    let out_dir = tmp.path().join("results");
+    let out = faultline(&[
+        "test",
+        path.to_str().unwrap(),
+        "--no-progress",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_nothing_left("t-http-built");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let r = results(&out_dir.join("http-built/latest"));
+    assert!(
+        r["target"]
+            .as_str()
+            .unwrap()
+            .contains("faultline/http-http-built"),
+        "{}",
+        r["target"]
+    );
+    let inspect = Command::new("docker")
+        .args(["image", "inspect", "--format", "{{json .Config.Labels}}"])
+        .arg("faultline/http-http-built")
+        .output()
+        .expect("running docker");
+    let labels = String::from_utf8_lossy(&inspect.stdout);
+    assert!(labels.contains("built-from-a-directory"), "{labels}");
+}

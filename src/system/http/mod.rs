@@ -20,7 +20,11 @@ use serde::{Deserialize, Serialize};
 /// The system as the campaign describes it, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpSpec {
+    /// The image the nodes run; with `build`, the tag the build gets.
     pub image: String,
+    /// A directory with a Dockerfile (absolute), built through the Docker API before each run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<std::path::PathBuf>,
     /// Replaces the image's entrypoint when given.
     pub entrypoint: Option<Vec<String>>,
     /// Each node's command (template: see [`template::NODE`]).
@@ -122,6 +126,36 @@ fn get() -> String {
 }
 
 impl HttpSpec {
+    /// The nodes' image: built from `build` when the campaign gives a directory (Docker's layer
+    /// cache makes an unchanged one quick), else `image` as it is in the local Docker.
+    pub async fn ensure_image(&self, docker: &bollard::Docker) -> anyhow::Result<String> {
+        use crate::cluster::image;
+        if let Some(dir) = &self.build {
+            tracing::info!(target: "faultline::system", tag = %self.image, dir = %dir.display(), "building the system's image");
+            let context = image::tar_dir(dir)?;
+            // `ARG BASE` in the Dockerfile gets faultline's local Debian base.
+            image::build_context(docker, &self.image, image::LOCAL_BASE, "http", context)
+                .await
+                .map_err(|(e, last_lines)| {
+                    e.context(format!(
+                        "building system.build {} as {}; its last lines:\n{}",
+                        dir.display(),
+                        self.image,
+                        last_lines.join("\n")
+                    ))
+                })?;
+            return Ok(self.image.clone());
+        }
+        match docker.inspect_image(&self.image).await {
+            Ok(_) => Ok(self.image.clone()),
+            Err(e) => anyhow::bail!(
+                "system.image {} is not in the local Docker ({e}); build or pull it first, \
+                 or give system.build, a directory with its Dockerfile",
+                self.image
+            ),
+        }
+    }
+
     /// `node`'s command line: the template filled in with its id, name, address, the port,
     /// the data directory, the cluster's name and the peer list.
     pub fn node_command(
