@@ -147,3 +147,35 @@ fn an_http_system_built_from_a_directory_runs() {
     let labels = String::from_utf8_lossy(&inspect.stdout);
     assert!(labels.contains("built-from-a-directory"), "{labels}");
 }
+
+/// A node that cannot start: `test` exits 255 as soon as every node has exited (not after the
+/// whole leader wait), naming each node and quoting what its log said last, and leaves nothing
+/// behind.
+#[test]
+fn nodes_that_never_become_ready_exit_255_quoting_their_logs() {
+    let mut c = campaign();
+    c["system"]["entrypoint"] = serde_yaml::from_str("[sh, -c]").unwrap();
+    c["system"]["command"] = serde_yaml::from_str(
+        "[\"echo starting node {name} >&2; echo 'node {name}: cannot open {data_dir}/db: disk on fire' >&2; exit 3\"]",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (_tmp, dir, out) = run(&c, "t-http-dead");
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{out:?}");
+    assert!(stderr.contains("no node is running"), "{stderr}");
+    for node in ["n1", "n2", "n3"] {
+        assert!(
+            stderr.contains(&format!(
+                "{node}: node {node}: cannot open /data/db: disk on fire"
+            )),
+            "{node}: {stderr}"
+        );
+    }
+    // Well inside the 60 s leader wait.
+    assert!(took < std::time::Duration::from_secs(45), "took {took:?}");
+    // The logs are kept with the results.
+    let log = std::fs::read_to_string(dir.join("logs/n2.log")).unwrap();
+    assert!(log.contains("starting node n2"), "{log}");
+}

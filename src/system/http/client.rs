@@ -228,7 +228,10 @@ impl Client for HttpSystemClient {
         let (status, body) = self
             .send(&self.probe, addr, &probe, &BTreeMap::new(), false)
             .await
-            .map_err(|r| format!("{r:?}"))?;
+            .map_err(|r| match r {
+                Response::Fail { error, .. } | Response::Info { error } => error,
+                Response::Ok(_) => format!("{addr}{}: no answer", leader.path),
+            })?;
         if !(200..300).contains(&status) {
             return Err(format!("{addr}{}: HTTP {status}", leader.path));
         }
