@@ -9,6 +9,7 @@ pub mod history_file;
 pub mod image;
 pub mod kv;
 pub mod report;
+pub mod runtime;
 pub mod serve;
 pub mod test;
 

@@ -17,12 +17,16 @@ use futures::future::try_join_all;
 
 use super::docker::{is_conflict, is_not_found, status_of};
 use super::inventory::{list_containers, list_networks, list_volumes};
-use super::names::{self, CLUSTER_LABEL, DATA_DIR, NODE_LABEL, NODE_PORT};
+use super::names::{self, CLUSTER_LABEL, DATA_DIR, NODE_LABEL, NODE_PORT, SYSTEM_LABEL};
 use super::reach::{Reach, DIAL_LABEL};
 use super::subnet::{self, Subnet};
+use super::NodeSystem;
 use super::{Cluster, ClusterSpec, NodeInfo};
 use crate::exit::bad_input;
-use crate::system::{SystemSpec, SYSTEM_LABEL};
+
+/// Reads what a cluster runs back from its containers' `io.faultline.system` label.
+pub type SystemFromLabel =
+    dyn Fn(Option<&String>) -> anyhow::Result<std::sync::Arc<dyn NodeSystem>> + Send + Sync;
 
 pub async fn up(docker: Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> {
     names::validate(&spec.name)?;
@@ -411,7 +415,11 @@ fn published(reach: Reach, node: &NodeInfo) -> Option<HashMap<String, Option<Vec
 }
 
 /// The cluster called `name`, from its labelled network and containers.
-pub async fn connect(docker: Docker, name: &str) -> anyhow::Result<Cluster> {
+pub async fn connect(
+    docker: Docker,
+    name: &str,
+    system_from_label: &SystemFromLabel,
+) -> anyhow::Result<Cluster> {
     names::validate(name)?;
     let networks = list_networks(&docker, Some(name)).await?;
     let subnet = networks
@@ -431,7 +439,7 @@ pub async fn connect(docker: Docker, name: &str) -> anyhow::Result<Cluster> {
         .filter_map(|c| c.labels)
         .filter(|labels| !labels.contains_key(names::HELPER_LABEL))
         .collect();
-    let system = SystemSpec::from_label(containers.iter().find_map(|l| l.get(SYSTEM_LABEL)))?;
+    let system = system_from_label(containers.iter().find_map(|l| l.get(SYSTEM_LABEL)))?;
     let reach = Reach::from_label(containers.iter().find_map(|l| l.get(DIAL_LABEL)))?;
     let mut nodes: Vec<NodeInfo> = containers
         .iter()

@@ -4,7 +4,7 @@
 //! runner drives either through, and the one client of the node's HTTP API.
 //!
 //! The test runner drives a Docker cluster through this API:
-//! `Cluster::up(&spec)` (a fresh cluster, waiting for a leader), `Cluster::connect(name)`,
+//! `Cluster::up(&spec)` (a fresh cluster, waiting for a leader), `Cluster::connect(name, ..)`,
 //! `nodes()`, `status()`, `leader()`, `wait_for_leader(..)`, `faults()`, `collect_logs(dir)`,
 //! `down(keep_volumes)`. Every Docker object it creates carries `io.faultline.cluster=<name>`,
 //! and nothing without that label is ever listed, changed or removed.
@@ -31,6 +31,7 @@ pub mod logs;
 pub mod names;
 pub mod netns;
 pub mod node_process;
+pub mod node_system;
 pub mod partition;
 pub mod reach;
 pub mod status;
@@ -38,13 +39,13 @@ pub mod subnet;
 pub mod target;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::Docker;
 
-use crate::system::SystemSpec;
-
 pub use faults::DockerFaults;
+pub use node_system::NodeSystem;
 pub use status::ClusterStatus;
 pub use target::TestTarget;
 
@@ -62,15 +63,21 @@ pub struct ClusterSpec {
     /// Replaces the system's command in every container: tests of the harness itself
     /// (network, partitions) can run without a working node.
     pub command: Option<Vec<String>>,
-    /// What the containers run: faultline's node by default.
-    pub system: SystemSpec,
+    /// What the containers run (the system adapters' `SystemSpec` for every system faultline
+    /// tests).
+    pub system: Arc<dyn NodeSystem>,
     /// How faultline reaches the nodes (bridge addresses or published ports).
     pub reach: reach::ReachChoice,
 }
 
 impl ClusterSpec {
     /// A spec with the defaults: no extra node arguments, a 30 s leader wait.
-    pub fn new(name: impl Into<String>, nodes: u64, image: impl Into<String>) -> ClusterSpec {
+    pub fn new(
+        name: impl Into<String>,
+        nodes: u64,
+        image: impl Into<String>,
+        system: Arc<dyn NodeSystem>,
+    ) -> ClusterSpec {
         ClusterSpec {
             name: name.into(),
             nodes,
@@ -78,7 +85,7 @@ impl ClusterSpec {
             node_args: Vec::new(),
             leader_timeout: Some(Duration::from_secs(30)),
             command: None,
-            system: SystemSpec::Faultline,
+            system,
             reach: reach::ReachChoice::Auto,
         }
     }
@@ -106,7 +113,7 @@ pub struct Cluster {
     name: String,
     subnet: subnet::Subnet,
     nodes: Vec<NodeInfo>,
-    system: SystemSpec,
+    system: Arc<dyn NodeSystem>,
 }
 
 impl Cluster {
@@ -116,10 +123,14 @@ impl Cluster {
         lifecycle::up(docker, spec).await
     }
 
-    /// The existing cluster called `name`.
-    pub async fn connect(name: &str) -> anyhow::Result<Cluster> {
+    /// The existing cluster called `name`; `system` reads back what its containers run from
+    /// their `io.faultline.system` label (`None`: a cluster from before systems had labels).
+    pub async fn connect(
+        name: &str,
+        system: &lifecycle::SystemFromLabel,
+    ) -> anyhow::Result<Cluster> {
         let docker = docker::connect().await?;
-        lifecycle::connect(docker, name).await
+        lifecycle::connect(docker, name, system).await
     }
 
     pub fn name(&self) -> &str {
@@ -144,8 +155,8 @@ impl Cluster {
     }
 
     /// What the cluster runs.
-    pub fn system(&self) -> &SystemSpec {
-        &self.system
+    pub fn system(&self) -> &dyn NodeSystem {
+        &*self.system
     }
 
     /// Every node's container state and Raft status, and the faults in effect.
@@ -155,13 +166,13 @@ impl Cluster {
 
     /// The name of the current leader (the node that says it leads, in the highest term), if any.
     pub async fn leader(&self) -> anyhow::Result<Option<String>> {
-        let client = self.system.client(status::PROBE_TIMEOUT)?;
+        let probe = self.system.prober(status::PROBE_TIMEOUT)?;
         let nodes: Vec<_> = self
             .nodes
             .iter()
             .map(|n| (n.name.clone(), n.dial))
             .collect();
-        crate::system::leader(&client, &nodes).await
+        node_system::leader(&*probe, &nodes).await
     }
 
     /// Polls until some node leads, or fails after `timeout` saying what each node reported.

@@ -6,11 +6,11 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 
-use super::client::{Client, NodeStatus};
+use super::client::NodeStatus;
 use super::docker::is_not_found;
 use super::faults::ActiveFaults;
+use super::node_system::StatusProbe;
 use super::{Cluster, NodeInfo};
-use crate::system::SystemClient;
 
 /// One node, as `cluster status --json` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,11 +61,11 @@ pub async fn cluster_status(cluster: &Cluster) -> anyhow::Result<ClusterStatus> 
 
 /// Every node's state, read in parallel; a node that does not answer is reported, not an error.
 pub async fn node_states(cluster: &Cluster) -> anyhow::Result<Vec<NodeState>> {
-    let client = cluster.system().client(PROBE_TIMEOUT)?;
+    let client = cluster.system().prober(PROBE_TIMEOUT)?;
     let reads = cluster
         .nodes()
         .iter()
-        .map(|node| read_node(cluster, &client, node));
+        .map(|node| read_node(cluster, &*client, node));
     let (mut nodes, leaders): (Vec<NodeState>, Vec<Option<u64>>) =
         futures::future::try_join_all(reads)
             .await?
@@ -92,7 +92,7 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 async fn read_node(
     cluster: &Cluster,
-    api: &SystemClient,
+    api: &dyn StatusProbe,
     node: &NodeInfo,
 ) -> anyhow::Result<(NodeState, Option<u64>)> {
     let state = container_state(cluster, &node.container).await?;
@@ -114,7 +114,7 @@ async fn read_node(
         return Ok((out, None));
     }
     let mut leader = None;
-    match api.status(node.dial).await {
+    match api.probe(node.dial).await {
         Ok(NodeStatus {
             id,
             role,

@@ -8,6 +8,7 @@ use super::phases::{self, Options, Outcome};
 use super::plan::Plan;
 use crate::cluster::client::{Client, HttpClient};
 use crate::cluster::docker_target::{DockerSetup, DockerTarget};
+use crate::cluster::image::BuildOptions;
 use crate::cluster::local::LocalTarget;
 use crate::cluster::reach::ReachChoice;
 use crate::cluster::target::TestTarget;
@@ -66,12 +67,18 @@ pub async fn run_with_client<C: Client>(
     client: C,
     interrupted: watch::Receiver<bool>,
 ) -> anyhow::Result<Outcome> {
+    let image = match &launch.image {
+        Some(image) => image.clone(),
+        None => {
+            let docker = crate::cluster::docker::connect().await?;
+            plan.system.image(&docker, &BuildOptions::default()).await?
+        }
+    };
     let setup = DockerSetup {
-        image: launch.image.clone(),
+        image,
         node_args: plan.node_args.clone(),
-        system: plan.system.clone(),
+        system: plan.system.clone().shared(),
         reach: launch.reach,
-        ..DockerSetup::default()
     };
     let target = DockerTarget::start(&plan.cluster_name, plan.nodes, &setup).await?;
     execute(plan, target, client, dir, &launch.options, interrupted).await

@@ -6,30 +6,30 @@
 //! - faultline's own openraft node (`crate::node`, spoken to by `cluster::client::HttpClient`);
 //! - [`etcd`]: etcd 3.4 (Debian's `etcd-server`) over its v3 JSON gateway.
 //!
-//! A campaign names its system in a `system:` section ([`SystemSpec`]); a cluster keeps it in a
-//! label on its containers, so later commands (`cluster status`, `fault`, `kv`) know what they
-//! talk to.
+//! - [`http`]: any image whose nodes answer HTTP, described in the campaign.
+//!
+//! A campaign names its system in a `system:` section ([`SystemSpec`]). The cluster holds it as
+//! a [`NodeSystem`] (what `cluster` needs to know: the container command, the port, the data
+//! directory, the status probe) and keeps it in a label on its containers, so later commands
+//! (`cluster status`, `fault`, `kv`) know what they talk to; [`connect`] reads it back.
+//! `system` builds on `cluster`, never the reverse.
 
 pub mod etcd;
 pub mod http;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::Docker;
-use nemesis::fault::NodeName;
 use serde::{Deserialize, Serialize};
 use workloads::{Request, Response};
 
 use crate::cluster::client::{Client, HttpClient, NodeStatus};
 use crate::cluster::image::BuildOptions;
-use crate::cluster::names;
-
-/// The label holding a cluster's [`SystemSpec`] as JSON, on every node container.
-pub const SYSTEM_LABEL: &str = "io.faultline.system";
-
-/// A container's entrypoint (`None`: the image's) and command (`None`: the image's).
-pub type Container = (Option<Vec<String>>, Option<Vec<String>>);
+use crate::cluster::names::{self, SYSTEM_LABEL};
+use crate::cluster::node_system::{Container, NodeSystem, StatusProbe};
+use crate::cluster::{Cluster, NodeInfo};
 
 /// What a cluster runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,8 +145,8 @@ impl SystemSpec {
     pub fn container(
         &self,
         cluster: &str,
-        node: &crate::cluster::NodeInfo,
-        nodes: &[crate::cluster::NodeInfo],
+        node: &NodeInfo,
+        nodes: &[NodeInfo],
     ) -> Option<Container> {
         match self {
             SystemSpec::Faultline => None,
@@ -172,6 +172,17 @@ impl SystemSpec {
                 SystemClient::Http(http::client::HttpSystemClient::new(h, timeout)?)
             }
         })
+    }
+
+    /// The spec as the cluster holds it.
+    pub fn shared(self) -> Arc<dyn NodeSystem> {
+        Arc::new(self)
+    }
+
+    /// The spec of a cluster's system, when it is one of faultline's (it always is, unless a
+    /// Rust user brought their own [`NodeSystem`]).
+    pub fn of(system: &dyn NodeSystem) -> Option<&SystemSpec> {
+        system.as_any().downcast_ref()
     }
 
     /// The label value: the spec as JSON.
@@ -215,30 +226,47 @@ impl Client for SystemClient {
     }
 }
 
-/// The node that says it leads in the highest term, by name. A node's claim about itself is
-/// what counts: a follower may still name a leader that is gone, and an isolated old leader
-/// believes it leads, but in an older term than the majority's new one. Fails only when no
-/// node answers at all.
-pub async fn leader<C: Client>(
-    client: &C,
-    nodes: &[(NodeName, SocketAddr)],
-) -> anyhow::Result<Option<NodeName>> {
-    let statuses = futures::future::join_all(nodes.iter().map(|(_, a)| client.status(*a))).await;
-    let mut errors = Vec::new();
-    let mut best: Option<(&NodeName, u64)> = None;
-    for ((name, _), status) in nodes.iter().zip(statuses) {
-        match status {
-            Ok(s) if s.role == "leader" && best.is_none_or(|(_, t)| s.term > t) => {
-                best = Some((name, s.term));
-            }
-            Ok(_) => {}
-            Err(e) => errors.push(e),
-        }
+/// The existing cluster called `name`, whatever system it runs.
+pub async fn connect(name: &str) -> anyhow::Result<Cluster> {
+    Cluster::connect(name, &|label| Ok(SystemSpec::from_label(label)?.shared())).await
+}
+
+impl NodeSystem for SystemSpec {
+    fn kind(&self) -> &'static str {
+        SystemSpec::kind(self)
     }
-    if !nodes.is_empty() && errors.len() == nodes.len() {
-        anyhow::bail!("no node answered: {}", errors.join("; "));
+
+    fn describe(&self) -> String {
+        SystemSpec::describe(self)
     }
-    Ok(best.map(|(n, _)| n.clone()))
+
+    fn label(&self) -> String {
+        SystemSpec::label(self)
+    }
+
+    fn client_port(&self) -> u16 {
+        SystemSpec::client_port(self)
+    }
+
+    fn data_dir(&self) -> &str {
+        SystemSpec::data_dir(self)
+    }
+
+    fn env(&self) -> &[String] {
+        SystemSpec::env(self)
+    }
+
+    fn container(&self, cluster: &str, node: &NodeInfo, nodes: &[NodeInfo]) -> Option<Container> {
+        SystemSpec::container(self, cluster, node, nodes)
+    }
+
+    fn prober(&self, timeout: Duration) -> anyhow::Result<Box<dyn StatusProbe>> {
+        Ok(Box::new(self.client(timeout)?))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use faultline::cluster::client::{Client, NodeStatus, UNREACHABLE};
 use faultline::cluster::{lifecycle, Cluster, ClusterSpec};
-use faultline::system::etcd::{self, EtcdClient, Members, Reads};
+use faultline::system::etcd::{self, EtcdClient, Reads};
+use faultline::system::SystemSpec;
 use nemesis::fault::FaultExecutor;
 use serde_json::json;
 use workloads::{MicroOp, Request, Response};
@@ -141,11 +142,13 @@ async fn scenario(name: &str) {
     let image = etcd::image::ensure(&docker, None)
         .await
         .unwrap_or_else(|e| panic!("building the etcd image: {e:#}"));
-    let members = Members::new(name, 3);
+    // The system gives each container etcd's member command and the client port 2379.
+    let system = SystemSpec::Etcd {
+        reads: Reads::Linearizable,
+    };
     let spec = ClusterSpec {
-        command: Some(members.container_command()),
         leader_timeout: None,
-        ..ClusterSpec::new(name, 3, image)
+        ..ClusterSpec::new(name, 3, image, system.shared())
     };
     let cluster = Cluster::up(&spec).await.expect("cluster up");
     let addrs: Vec<SocketAddr> = cluster.nodes().iter().map(|n| n.dial).collect();

@@ -190,10 +190,9 @@ async fn bench_docker(system: &SystemSpec, args: &NodeBenchArgs) -> anyhow::Resu
     let docker = crate::cluster::docker::connect().await?;
     let image = system.image(&docker, &Default::default()).await?;
     let spec = ClusterSpec {
-        system: system.clone(),
         reach: args.reach,
         leader_timeout: None,
-        ..ClusterSpec::new(&name, 3, image)
+        ..ClusterSpec::new(&name, 3, image, system.clone().shared())
     };
     let cluster = Cluster::up(&spec).await?;
     let nodes: Vec<(NodeName, SocketAddr)> = cluster
@@ -263,7 +262,7 @@ async fn wait_for_leader<C: Client>(
 ) -> anyhow::Result<NodeName> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let last = match crate::system::leader(client, nodes).await {
+        let last = match crate::cluster::node_system::leader(client, nodes).await {
             Ok(Some(leader)) => return Ok(leader),
             Ok(None) => "no node leads yet".to_string(),
             Err(e) => format!("{e:#}"),
