@@ -93,6 +93,20 @@ pub fn published_port(subnet: &Subnet, id: u64) -> u16 {
     PORT_BASE + slot + id as u16
 }
 
+/// The id of the node dialled at `addr`, for clients that must tell which node answered: on the
+/// cluster network node `n<i>` sits at host `.10+i`; through a published port, the port says it.
+pub fn node_id_at(addr: SocketAddr) -> Option<u64> {
+    match addr.ip() {
+        IpAddr::V4(ip) if super::subnet::in_pool(ip) => u64::from(ip.octets()[3])
+            .checked_sub(10)
+            .filter(|&id| id > 0),
+        _ => {
+            let slot = addr.port().checked_sub(PORT_BASE + 1)?;
+            Some(u64::from(slot) % PUBLISHED_MAX_NODES + 1)
+        }
+    }
+}
+
 /// Decides how to reach a new cluster of `nodes` nodes.
 pub async fn resolve(docker: &Docker, choice: ReachChoice, nodes: u64) -> anyhow::Result<Reach> {
     let engine = EngineHost::from_env(std::env::var("DOCKER_HOST").ok().as_deref())?;
@@ -226,6 +240,21 @@ mod tests {
             }
         }
         assert!(seen.len() > 10_000);
+    }
+
+    #[test]
+    fn the_node_is_known_by_its_address_on_the_network_or_its_published_port() {
+        let subnet = super::super::subnet::free(&[])[7];
+        for id in [1, 2, 3, 9, 40] {
+            let addr = SocketAddr::new(super::super::subnet::node_addr(&subnet, id).into(), 7000);
+            assert_eq!(node_id_at(addr), Some(id));
+            let published = Reach::Published {
+                host: Ipv4Addr::LOCALHOST.into(),
+            }
+            .dial(&subnet, id, addr);
+            assert_eq!(node_id_at(published), Some(id), "{published}");
+        }
+        assert_eq!(node_id_at("127.0.0.1:80".parse().unwrap()), None);
     }
 
     #[test]

@@ -59,6 +59,11 @@ fn mask(prefix: u8) -> u32 {
     }
 }
 
+/// Whether `ip` is in the /16 the clusters' subnets come from.
+pub fn in_pool(ip: Ipv4Addr) -> bool {
+    ip.octets()[..2] == POOL.octets()[..2]
+}
+
 /// The address of node `id` in the cluster's subnet.
 pub fn node_addr(subnet: &Subnet, id: u64) -> Ipv4Addr {
     // ids are capped at MAX_NODES, so this always fits in the /24.

@@ -98,7 +98,8 @@ fn the_node_described_over_http_passes_and_its_planted_bug_is_caught() {
 }
 
 /// `system.build`: the campaign gives a directory with a Dockerfile instead of an image; the
-/// image is built through the Docker API (tagged `faultline/http-<campaign>`) and the run passes.
+/// image is built through the Docker API (tagged `faultline/http-<campaign>`) and the run, its
+/// nodes reached through published ports, passes.
 #[test]
 fn an_http_system_built_from_a_directory_runs() {
     let mut c = campaign();
@@ -121,10 +122,14 @@ fn an_http_system_built_from_a_directory_runs() {
     let path = tmp.path().join("c.yaml");
     std::fs::write(&path, serde_yaml::to_string(&c).unwrap()).unwrap();
     let out_dir = tmp.path().join("results");
+    // Through published ports, too: the leader probe must tell which node answered by the
+    // port it was dialled at (regression: it read the id off a bridge address only).
     let out = faultline(&[
         "test",
         path.to_str().unwrap(),
         "--no-progress",
+        "--reach",
+        "published",
         "--out",
         out_dir.to_str().unwrap(),
     ]);

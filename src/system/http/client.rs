@@ -197,12 +197,9 @@ fn transport(addr: SocketAddr, e: &reqwest::Error) -> Response {
     }
 }
 
-/// The node id of a cluster address: node `n<i>` sits at host `.10+i` of the cluster's subnet.
+/// The node id of the address a node was dialled at (its cluster address or published port).
 fn node_id(addr: SocketAddr) -> u64 {
-    match addr.ip() {
-        std::net::IpAddr::V4(ip) => u64::from(ip.octets()[3]).saturating_sub(10),
-        std::net::IpAddr::V6(_) => 0,
-    }
+    crate::cluster::reach::node_id_at(addr).unwrap_or(0)
 }
 
 impl Client for HttpSystemClient {
