@@ -247,10 +247,12 @@ fn http_system(p: &mut Problems, c: &Campaign) -> Option<SystemSpec> {
             "applies to etcd; describe reads in operations.read",
         );
     }
-    if c.workload.kind != "register" {
+    if !matches!(c.workload.kind.as_str(), "register" | "set") {
         p.add(
             "workload.kind",
-            "kind: http runs the register workload (its operations describe read, write and cas)",
+            "kind: http runs the register workload (operations read, write, cas) or the set \
+             workload (operations add, read_set); list-append needs multi-key transactions, \
+             which one request per operation cannot describe",
         );
     }
     let build = s.build.as_ref().and_then(|dir| build_dir(p, dir));
@@ -278,7 +280,16 @@ fn http_system(p: &mut Problems, c: &Campaign) -> Option<SystemSpec> {
     for (field, problem) in spec.check() {
         p.add(&format!("system.{field}"), problem);
     }
-    if spec.operations.cas.is_none() && c.workload.cas.unwrap_or(1) > 0 {
+    for (field, why) in spec.operations.missing_for(&c.workload.kind) {
+        p.add(
+            &format!("system.operations.{field}"),
+            format!("{why}: describe its request"),
+        );
+    }
+    if c.workload.kind == "register"
+        && spec.operations.cas.is_none()
+        && c.workload.cas.unwrap_or(1) > 0
+    {
         p.add(
             "system.operations",
             "the register workload sends cas (weight `workload.cas`): describe operations.cas, or set workload.cas: 0",

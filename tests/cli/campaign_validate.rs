@@ -226,3 +226,27 @@ fn an_http_build_directory_must_hold_a_dockerfile() {
     let out = faultline(&["test", path.to_str().unwrap(), "--dry-run"]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
+
+/// Over `kind: http`, each workload needs its own operations described (the set workload `add`
+/// and `read_set`), and list-append, whose transactions span keys, is refused.
+#[test]
+fn http_workloads_need_their_operations_described() {
+    let http = |workload: &str| {
+        format!(
+            "system:\n  kind: http\n  image: x\n  command: [run]\n  port: 80\n  leader: {{path: /s, field: leader}}\n  operations:\n    read: {{path: \"/k/{{key}}\", ok: [200]}}\n    write: {{method: PUT, path: \"/k/{{key}}\", ok: [200]}}\n    cas: {{method: POST, path: /c, ok: [200], fail: [409]}}\nworkload: {{kind: {workload}}}\n"
+        )
+    };
+    let e = rejected(&http("set"));
+    for field in ["add", "read_set"] {
+        assert!(
+            e.contains(&format!("system.operations.{field}: the set workload")),
+            "{field}: {e}"
+        );
+    }
+    let e = rejected(&http("list-append"));
+    assert!(
+        e.contains("workload.kind: kind: http runs the register workload")
+            && e.contains("list-append needs multi-key transactions"),
+        "{e}"
+    );
+}

@@ -184,3 +184,50 @@ fn nodes_that_never_become_ready_exit_255_quoting_their_logs() {
     let log = std::fs::read_to_string(dir.join("logs/n2.log")).unwrap();
     assert!(log.contains("starting node n2"), "{log}");
 }
+
+/// The set workload over `kind: http`: adds and whole-set reads described as requests to the
+/// node's `POST /txn`. The correct node passes with every node killed twice; with lazy-fsync
+/// planted in its command line, the killed nodes lose acknowledged adds and the run fails
+/// naming them.
+#[test]
+fn the_set_workload_described_over_http_finds_lost_adds() {
+    let mut set = campaign();
+    set["name"] = "http-set".into();
+    set["system"]["operations"] = serde_yaml::from_str(
+        r#"
+add: {method: POST, path: /txn, json: {ops: [[append, "{key}", "{value}"]]}, ok: [200]}
+read_set: {method: POST, path: /txn, json: {ops: [[r, "{key}", null]]}, ok: [200], value: ops.0.2}
+"#,
+    )
+    .unwrap();
+    set["workload"] = serde_yaml::from_str("{kind: set, keys: 2}").unwrap();
+    set["duration"] = "12s".into();
+    set["quiet"] = "2s".into();
+    set["nemesis"] = serde_yaml::from_str(
+        "{schedule: [{at: 4s, duration: 2s, kill: all}, {at: 9s, duration: 2s, kill: all}]}",
+    )
+    .unwrap();
+    let (_tmp, dir, out) = run(&set, "t-http-set");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let r = results(&dir);
+    assert!(r["stats"]["ok"].as_u64() > Some(50), "{}", r["stats"]);
+
+    let mut buggy = set;
+    let command = buggy["system"]["command"].as_sequence_mut().unwrap();
+    command.push("--unsafe-bug".into());
+    command.push("lazy-fsync".into());
+    let (_tmp, dir, out) = run(&buggy, "t-http-set-bug");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let r = results(&dir);
+    let set_checker = r["checkers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "set")
+        .unwrap_or_else(|| panic!("no set checker in {}", r["checkers"]));
+    assert_eq!(set_checker["valid"], false, "{set_checker}");
+    assert!(
+        set_checker["summary"].as_str().unwrap().contains("lost"),
+        "{set_checker}"
+    );
+}

@@ -2,8 +2,8 @@
 //! faultline by nothing else. The campaign gives the image, each node's command line as a
 //! template (its id, name, address, port, data directory and the peer list), the client port,
 //! the data directory to keep on the node's volume, a leader request (and where in its JSON
-//! answer the leader's id or name is), and for each register operation the request to send and
-//! how to read the answer: which status codes mean ok, certainly failed or absent, and where
+//! answer the leader's id or name is), and for each operation of the register and set workloads
+//! the request to send and how to read the answer: which status codes mean ok, certainly failed or absent, and where
 //! the value is. Any other answer is `info`, as for every system.
 //!
 //! - [`template`]: `{placeholder}` templates, checked at validation and filled per node and
@@ -74,12 +74,15 @@ pub enum LeaderNames {
     Name,
 }
 
-/// The register workload's operations.
+/// The workloads' operations: `read`, `write` and `cas` for the register workload, `add` and
+/// `read_set` for the set workload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Operations {
-    pub read: OpSpec,
-    pub write: OpSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<OpSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write: Option<OpSpec>,
     /// A compare-and-set from a value to another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cas: Option<OpSpec>,
@@ -87,6 +90,51 @@ pub struct Operations {
     /// with `{from}` empty (or null where it is a whole JSON string).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cas_absent: Option<OpSpec>,
+    /// Adds the unique element `{value}` to the set `{key}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add: Option<OpSpec>,
+    /// Reads the whole set `{key}`: `value` names where the JSON answer holds its elements (an
+    /// array; `null` or an `absent` status is the empty set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_set: Option<OpSpec>,
+}
+
+impl Operations {
+    /// What the workload `kind` needs described, as `(field, what it is for)`, that is not.
+    pub fn missing_for(&self, kind: &str) -> Vec<(&'static str, &'static str)> {
+        let needs: &[(&str, bool, &str)] = match kind {
+            "register" => &[
+                (
+                    "read",
+                    self.read.is_some(),
+                    "the register workload reads a key",
+                ),
+                (
+                    "write",
+                    self.write.is_some(),
+                    "the register workload writes a key",
+                ),
+            ],
+            "set" => &[
+                (
+                    "add",
+                    self.add.is_some(),
+                    "the set workload adds elements to a set",
+                ),
+                (
+                    "read_set",
+                    self.read_set.is_some(),
+                    "the set workload reads a whole set",
+                ),
+            ],
+            _ => &[],
+        };
+        needs
+            .iter()
+            .filter(|(_, given, _)| !given)
+            .map(|(field, _, why)| (*field, *why))
+            .collect()
+    }
 }
 
 /// One request and how to read its answer.
@@ -236,10 +284,12 @@ impl HttpSpec {
         }
         let ops = &self.operations;
         for (name, op) in [
-            ("read", Some(&ops.read)),
-            ("write", Some(&ops.write)),
+            ("read", ops.read.as_ref()),
+            ("write", ops.write.as_ref()),
             ("cas", ops.cas.as_ref()),
             ("cas_absent", ops.cas_absent.as_ref()),
+            ("add", ops.add.as_ref()),
+            ("read_set", ops.read_set.as_ref()),
         ] {
             if let Some(op) = op {
                 for (field, r) in op.check() {
