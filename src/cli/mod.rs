@@ -8,6 +8,7 @@ pub mod gen_history;
 pub mod history_file;
 pub mod image;
 pub mod kv;
+pub mod matrix;
 pub mod report;
 pub mod runtime;
 pub mod serve;

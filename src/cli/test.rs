@@ -23,9 +23,20 @@ use crate::runner::validate::{validate, Overrides};
     after_help = "Results go to <out>/<campaign>/<UTC timestamp>/: history.jsonl, campaign.yaml (as run, with its seed), results.json, logs/.\nBy default the cluster is a fresh Docker cluster named after the campaign's cluster name, built from this binary's node image; --local runs `faultline node` processes on 127.0.0.1 instead (no partitions)."
 )]
 pub struct TestArgs {
-    /// The campaign file (see "Campaigns" in README.md). Not needed with --replay.
-    #[arg(required_unless_present = "replay", conflicts_with = "replay")]
-    pub campaign: Option<PathBuf>,
+    /// The campaign file (see "Campaigns" in README.md); several, or with --seeds, run as a
+    /// matrix. Not needed with --replay.
+    #[arg(required_unless_present = "replay", conflicts_with = "replay", num_args = 1..)]
+    pub campaign: Vec<PathBuf>,
+    /// Run every campaign on N seeds (1..=N, or from --seed on), one run after another, then
+    /// print a summary table and write summary.json and one junit.xml for them all; the exit
+    /// code is the worst (255, then 2, then 1, then 0).
+    #[arg(
+        long,
+        visible_alias = "test-count",
+        value_name = "N",
+        conflicts_with = "replay"
+    )]
+    pub seeds: Option<u32>,
     /// Results directory root (overrides the campaign's `out`).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -63,25 +74,55 @@ pub struct TestArgs {
 }
 
 pub fn run(args: TestArgs) -> anyhow::Result<Validity> {
+    if args.campaign.len() > 1 || args.seeds.is_some() {
+        return super::matrix::run(&args);
+    }
     // Everything about the input is checked before anything starts (exit 254).
-    let plan = match (&args.replay, &args.campaign) {
+    let plan = match (&args.replay, args.campaign.first()) {
         (Some(dir), _) => replay::plan(dir, args.out.clone(), args.local)?,
-        (None, Some(path)) => {
-            let (c, text) = campaign::load(path)?;
-            let overrides = Overrides {
-                seed: args.seed,
-                out: args.out.clone(),
-                local: args.local,
-            };
-            validate(&c, &text, path, &overrides)?
-        }
+        (None, Some(path)) => plan_for(path, args.seed, &args)?,
         (None, None) => unreachable!("clap requires a campaign or --replay"),
     };
     if args.dry_run {
         print_plan(&plan);
         return Ok(Validity::Valid);
     }
-    let dir = launch::create_run_dir(&plan)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let interrupted = runtime.block_on(async { watch_ctrl_c() });
+    let (dir, outcome) = run_plan(&plan, &args, &runtime, interrupted)?;
+    if !outcome.harness_errors.is_empty() {
+        anyhow::bail!(
+            "the harness failed (results in {}): {}",
+            dir.path().display(),
+            outcome.harness_errors.join("; ")
+        );
+    }
+    Ok(outcome.results.valid)
+}
+
+/// The campaign at `path` validated into a plan, with `seed` instead of its own when given.
+pub(super) fn plan_for(
+    path: &std::path::Path,
+    seed: Option<u64>,
+    args: &TestArgs,
+) -> anyhow::Result<Plan> {
+    let (c, text) = campaign::load(path)?;
+    let overrides = Overrides {
+        seed,
+        out: args.out.clone(),
+        local: args.local,
+    };
+    validate(&c, &text, path, &overrides)
+}
+
+/// Runs one validated plan into a fresh run directory, printing what runs and how it ended.
+pub(super) fn run_plan(
+    plan: &Plan,
+    args: &TestArgs,
+    runtime: &tokio::runtime::Runtime,
+    interrupted: watch::Receiver<bool>,
+) -> anyhow::Result<(crate::report::RunDir, Outcome)> {
+    let dir = launch::create_run_dir(plan)?;
     println!(
         "campaign {} seed {} ({} windows of faults){} -> {}",
         plan.name,
@@ -110,12 +151,8 @@ pub fn run(args: TestArgs) -> anyhow::Result<Validity> {
             ..Options::default()
         },
     };
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let outcome = runtime.block_on(async {
-        let interrupted = watch_ctrl_c();
-        launch::run(&plan, &dir, &launch, interrupted).await
-    })?;
-    print_summary(&plan, &outcome);
+    let outcome = runtime.block_on(launch::run(plan, &dir, &launch, interrupted))?;
+    print_summary(plan, &outcome);
     if let Some(w) = &outcome.written {
         println!(
             "report: {}\njunit:  {}",
@@ -123,20 +160,13 @@ pub fn run(args: TestArgs) -> anyhow::Result<Validity> {
             w.junit.display()
         );
     }
-    if !outcome.harness_errors.is_empty() {
-        anyhow::bail!(
-            "the harness failed (results in {}): {}",
-            dir.path().display(),
-            outcome.harness_errors.join("; ")
-        );
-    }
-    Ok(outcome.results.valid)
+    Ok((dir, outcome))
 }
 
 /// The first Ctrl-C, SIGTERM (a CI job cancelled, `timeout`, `docker stop`) or SIGHUP (the
 /// terminal closed) asks the run to stop and clean up: heal, tear down, write the results. A
 /// second one exits at once.
-fn watch_ctrl_c() -> watch::Receiver<bool> {
+pub(super) fn watch_ctrl_c() -> watch::Receiver<bool> {
     use tokio::signal::unix::{signal, SignalKind};
     let (tx, rx) = watch::channel(false);
     let signals = (|| {
@@ -171,7 +201,7 @@ fn watch_ctrl_c() -> watch::Receiver<bool> {
     rx
 }
 
-fn print_plan(plan: &Plan) {
+pub(super) fn print_plan(plan: &Plan) {
     println!(
         "campaign {}: {} nodes of {}, {} workload, {} clients, {}s, seed {}",
         plan.name,

@@ -221,27 +221,63 @@ fn render(run: &RunData, stats: &stats::Stats) -> anyhow::Result<Written> {
     let checkers = checks::checker_results(&run.results);
     let html_path = run.dir.join("report.html");
     write(&html_path, &html::render(run, stats, &checkers))?;
-    let name = run.campaign_name();
-    let timestamp = run
-        .results
-        .get("started_at")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_owned();
     let junit_path = run.dir.join("junit.xml");
-    let xml = junit::render(&junit::Suite {
-        name: &name,
-        seed: run.results.get("seed").and_then(|v| v.as_u64()),
-        timestamp: &timestamp,
-        duration_s: stats.duration_s,
-        checkers: &checkers,
-    });
-    write(&junit_path, &xml)?;
+    let suite = junit_suite(run, stats, &checkers, &run.campaign_name());
+    write(&junit_path, &junit::document(&[suite]))?;
     Ok(Written {
         html: html_path,
         junit: junit_path,
         verdict: run.valid(),
     })
+}
+
+/// A run as one JUnit test suite called `name`.
+fn junit_suite(
+    run: &RunData,
+    stats: &stats::Stats,
+    checkers: &[checks::CheckerResult],
+    name: &str,
+) -> junit::Rendered {
+    let text = |key: &str| run.results.get(key).and_then(|v| v.as_str()).unwrap_or("");
+    let notes: Vec<String> = run
+        .results
+        .get("notes")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    junit::testsuite(&junit::Suite {
+        name,
+        seed: run.results.get("seed").and_then(|v| v.as_u64()),
+        timestamp: text("started_at"),
+        duration_s: stats.duration_s,
+        checkers,
+        verdict: run.valid(),
+        notes: &notes,
+    })
+}
+
+/// One `junit.xml` at `path` for several stored runs, each a suite named `<campaign>[seed=S]`
+/// (a matrix of runs).
+pub fn write_junit_of_runs(path: &Path, dirs: &[PathBuf]) -> anyhow::Result<()> {
+    let mut suites = Vec::new();
+    for dir in dirs {
+        let stored = load(dir)?;
+        let mut run = RunData::from_events(&stored.history.to_events());
+        run.dir = dir.clone();
+        run.results = stored.results.to_value();
+        let stats = stats::compute(&run.ops, &run.windows, run.end_ns);
+        let checkers = checks::checker_results(&run.results);
+        let name = match run.results.get("seed").and_then(|v| v.as_u64()) {
+            Some(seed) => format!("{}[seed={seed}]", run.campaign_name()),
+            None => run.campaign_name(),
+        };
+        suites.push(junit_suite(&run, &stats, &checkers, &name));
+    }
+    write(path, &junit::document(&suites))
 }
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
