@@ -38,6 +38,9 @@ pub fn render(run: &RunData, stats: &Stats, checkers: &[CheckerResult]) -> Strin
         verdict.label()
     );
     header(&mut page, run, &name, verdict, stats);
+    if verdict == Validity::Unknown {
+        why_unknown(&mut page, run, checkers);
+    }
     checkers_section(&mut page, checkers);
     counterexample_section(&mut page, run, checkers);
     timeline_section(&mut page, run, ts);
@@ -64,7 +67,7 @@ fn header(page: &mut String, run: &RunData, name: &str, verdict: Validity, stats
     let headline = match verdict {
         Validity::Valid => "VALID: no violation found",
         Validity::Invalid => "INVALID: a violation was found",
-        Validity::Unknown => "UNKNOWN: no verdict (a checker hit its limit, or no results)",
+        Validity::Unknown => "UNKNOWN: no verdict",
     };
     let _ = write!(
         page,
@@ -301,13 +304,74 @@ fn faults_section(page: &mut String, run: &RunData, stats: &Stats) {
         .get("coverage")
         .or_else(|| run.results.get("fault_coverage"))
     {
+        coverage_table(page, coverage);
+    }
+    page.push_str("</section>");
+}
+
+/// Fault coverage as a table: each kind, how many windows were scheduled, applied, observed in
+/// effect, skipped and failed; a kind applied but not (all) observed is marked.
+fn coverage_table(page: &mut String, coverage: &serde_json::Value) {
+    let Some(kinds) = coverage.as_object() else {
         let _ = write!(
             page,
             "<h3>Coverage</h3><pre>{}</pre>",
             esc(&serde_json::to_string_pretty(coverage).unwrap_or_default())
         );
+        return;
+    };
+    page.push_str("<h3>Coverage</h3><table><tr><th>fault</th><th>scheduled</th><th>applied</th><th>observed</th><th>skipped</th><th>failed</th></tr>");
+    for (kind, c) in kinds {
+        let n = |k: &str| c.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        let short = n("observed") < n("applied") || n("failed") > 0 || n("applied") == 0;
+        let _ = write!(
+            page,
+            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            if short { " class=\"short\"" } else { "" },
+            esc(kind),
+            n("scheduled"),
+            n("applied"),
+            n("observed"),
+            n("skipped"),
+            n("failed")
+        );
     }
-    page.push_str("</section>");
+    page.push_str("</table>");
+}
+
+/// Under an unknown verdict's headline: the real reasons, from the run's notes and the
+/// checkers that gave no verdict.
+fn why_unknown(page: &mut String, run: &RunData, checkers: &[CheckerResult]) {
+    let mut reasons: Vec<String> = run
+        .results
+        .get("notes")
+        .and_then(|n| n.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    reasons.extend(
+        checkers
+            .iter()
+            .filter(|c| c.verdict == Validity::Unknown)
+            .map(|c| {
+                if c.summary.is_empty() {
+                    format!("{}: gave no verdict", c.name)
+                } else {
+                    format!("{}: {}", c.name, c.summary)
+                }
+            }),
+    );
+    if reasons.is_empty() {
+        reasons.push("no results were recorded".into());
+    }
+    page.push_str("<section class=\"why\"><h2>Why there is no verdict</h2><ul>");
+    for r in &reasons {
+        let _ = write!(page, "<li>{}</li>", esc(r));
+    }
+    page.push_str("</ul></section>");
 }
 
 fn logs_section(page: &mut String, run: &RunData) {
@@ -364,7 +428,8 @@ td.valid{color:#2e7d32;font-weight:600}td.invalid{color:#c62828;font-weight:600}
 .swatch{display:inline-block;width:10px;height:10px;margin:0 4px 0 8px;border-radius:2px}\
 .warn{color:#a15c00}.hint{color:#555}pre.cex{background:#fff4f4;border-left:4px solid #c62828;padding:8px;white-space:pre-wrap}\
 svg text.axis{font-size:10px;fill:#666}svg text.label{font-size:11px;fill:#111}\
-svg.timeline{border:1px solid #eee;cursor:grab;background:#fff}";
+svg.timeline{border:1px solid #eee;cursor:grab;background:#fff}\
+section.why{border-left:4px solid #ef8f00}tr.short td{color:#a15c00;font-weight:600}";
 
 /// Zoom and pan for the timeline: changes the SVG viewBox horizontally only.
 const SCRIPT: &str = "document.querySelectorAll('svg.zoomable').forEach(function(s){\

@@ -145,3 +145,36 @@ fn report_of_a_directory_without_history_is_bad_input() {
     assert_eq!(out.status.code(), Some(254));
     assert!(String::from_utf8_lossy(&out.stderr).contains("history.jsonl"));
 }
+
+/// An unknown run says why in report.html's top band (its notes and the checkers without a
+/// verdict), not a generic "a checker hit its limit"; coverage is a table; junit.xml carries the
+/// unknown verdict as an error even though every checker passed.
+#[test]
+fn an_unknown_run_says_why_in_the_report_and_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(dir.path());
+    let results = json!({
+        "valid": "unknown", "seed": 3, "campaign": "smoke",
+        "notes": ["fault kind pause was applied 1 time(s) but never observed"],
+        "checkers": {"linearizable": {"valid": true}},
+        "coverage": {"kill": {"scheduled": 1, "applied": 1, "observed": 1, "skipped": 0, "failed": 0},
+                     "pause": {"scheduled": 1, "applied": 1, "observed": 0, "skipped": 0, "failed": 0}}
+    });
+    fs::write(dir.path().join("results.json"), results.to_string()).unwrap();
+    report(dir.path());
+    let html = fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(
+        html.contains("Why there is no verdict"),
+        "no reasons section"
+    );
+    assert!(html.contains("<li>fault kind pause was applied 1 time(s) but never observed</li>"));
+    assert!(!html.contains("hit its limit"));
+    assert!(
+        html.contains("<tr class=\"short\"><td>pause</td><td>1</td><td>1</td><td>0</td>"),
+        "coverage is not a table marking the unobserved kind"
+    );
+    let junit = fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    roxmltree::Document::parse(&junit).unwrap();
+    assert!(junit.contains("errors=\"1\""), "{junit}");
+    assert!(junit.contains("never observed</error>"), "{junit}");
+}
