@@ -80,7 +80,7 @@ pub fn main() -> ExitCode {
     let serving = matches!(&cli.command, Command::Node(n) if n.cmd.is_none());
     init_tracing(serving);
     quiet_on_closed_stdout(&cli.command);
-    report_bugs_in_one_line();
+    report_bugs_in_one_line(serving);
     match std::panic::catch_unwind(|| run(cli.command)) {
         Ok(Ok(verdict)) => ExitCode::from(exit::code(verdict)),
         Ok(Err(err)) => {
@@ -111,26 +111,36 @@ fn run(command: Command) -> anyhow::Result<Validity> {
 
 /// A panic is a bug in faultline: it says so in one line, where, and what to do, and the process
 /// exits 255. The backtrace (with build paths) only when asked for: `FAULTLINE_BACKTRACE=1`.
-fn report_bugs_in_one_line() {
-    if std::env::var_os("FAULTLINE_BACKTRACE").is_some_and(|v| v != "0") {
+/// A serving node aborts on any panic, wherever it happened (as with `panic = "abort"`): a node
+/// whose Raft task died would otherwise hang, half alive, instead of visibly crashing.
+fn report_bugs_in_one_line(abort: bool) {
+    let verbose = std::env::var_os("FAULTLINE_BACKTRACE").is_some_and(|v| v != "0");
+    if verbose {
         std::env::set_var("RUST_BACKTRACE", "1");
-        return;
     }
-    std::panic::set_hook(Box::new(|info| {
-        let what = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic".into());
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!(
-            "error: faultline hit a bug ({what}{at}); this is not your input's fault: please \
-             report it with the command you ran (FAULTLINE_BACKTRACE=1 shows the backtrace)"
-        );
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if verbose {
+            default(info);
+        } else {
+            let what = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            let at = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            eprintln!(
+                "error: faultline hit a bug ({what}{at}); this is not your input's fault: please \
+                 report it with the command you ran (FAULTLINE_BACKTRACE=1 shows the backtrace)"
+            );
+        }
+        if abort {
+            std::process::abort();
+        }
     }));
 }
 

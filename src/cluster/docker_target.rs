@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use nemesis::fault::{FaultExecutor, Grudge, NodeName};
 
-use super::target::TestTarget;
+use super::target::{Exited, TestTarget, LAST_LINES};
 use crate::cluster::faults::FaultError;
 use crate::cluster::{self, Cluster, ClusterSpec, DockerFaults, NodeSystem};
 
@@ -100,6 +100,19 @@ impl TestTarget for DockerTarget {
         let state = cluster::status::container_state(&self.cluster, &info.container).await?;
         // A paused container is still running: only a kill stops it.
         Ok(state == "running" || state == "paused")
+    }
+
+    async fn exited(&self, node: &NodeName) -> anyhow::Result<Option<Exited>> {
+        let Some(info) = self.cluster.node(node) else {
+            anyhow::bail!("no node {node} in cluster {}", self.cluster.name());
+        };
+        let Some(code) = cluster::status::exit_code(&self.cluster, &info.container).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Exited {
+            code,
+            last_lines: cluster::logs::last_lines(&self.cluster, info, LAST_LINES).await,
+        }))
     }
 
     async fn collect_logs(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {

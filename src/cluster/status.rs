@@ -149,6 +149,23 @@ pub async fn container_state(cluster: &Cluster, container: &str) -> anyhow::Resu
     }
 }
 
+/// A stopped container's exit code: `None` while it runs or is paused (or is restarting);
+/// `Some(None)` when it is gone or its code is unknown.
+pub async fn exit_code(cluster: &Cluster, container: &str) -> anyhow::Result<Option<Option<i64>>> {
+    match cluster.docker().inspect_container(container, None).await {
+        Ok(c) => {
+            let state = c.state.unwrap_or_default();
+            let status = state.status.map(|s| s.to_string()).unwrap_or_default();
+            Ok(match status.as_str() {
+                "exited" | "dead" => Some(state.exit_code),
+                _ => None,
+            })
+        }
+        Err(e) if is_not_found(&e) => Ok(Some(None)),
+        Err(e) => Err(e).with_context(|| format!("inspecting container {container}")),
+    }
+}
+
 /// The node that says it leads in the highest term. An isolated old leader may still believe
 /// it leads, but in an older term than the majority's new leader.
 pub fn leader_of(nodes: &[NodeState]) -> Option<String> {

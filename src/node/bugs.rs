@@ -3,7 +3,7 @@
 //! They exist to prove that faultline's campaigns catch real mistakes: each one is a genuine code
 //! path through this node (the read path, the ack path, the log writer, cas), never a simulation
 //! in the harness. Where a bug lives: `stale-read` and `lease-read` in `read.rs`, `early-ack` and
-//! `racy-cas` in `write.rs`, `lazy-fsync` in `log/writer.rs`.
+//! `racy-cas` in `write.rs`, `lazy-fsync` in `log/writer.rs`, `crash` in `state_machine.rs`.
 
 use clap::ValueEnum;
 
@@ -29,6 +29,10 @@ pub enum UnsafeBug {
     /// reads, both caught by Jepsen in 2014: a deposed leader behind a partition answers stale
     /// values).
     LeaseRead,
+    /// PLANTED BUG: every replica's state machine panics when it applies log entry 200 (a
+    /// poison pill), and the node process aborts: the cluster stops serving. Its data stays
+    /// consistent; only the crash checker sees it.
+    Crash,
 }
 
 impl UnsafeBug {
@@ -39,6 +43,7 @@ impl UnsafeBug {
             UnsafeBug::LazyFsync => "lazy-fsync",
             UnsafeBug::RacyCas => "racy-cas",
             UnsafeBug::LeaseRead => "lease-read",
+            UnsafeBug::Crash => "crash",
         }
     }
 

@@ -91,6 +91,10 @@ pub struct SystemSection {
     /// http: extra environment, `NAME=value`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<String>,
+    /// http: what marks a panic or fatal error in a node's log (default: Rust's and Go's panic
+    /// lines, `panicked at`, `panic:` and `fatal error:`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crash_markers: Vec<String>,
     /// http: how to ask a node whom it follows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader: Option<crate::system::http::LeaderSpec>,
@@ -111,6 +115,7 @@ impl Default for SystemSection {
             peer: None,
             peer_separator: None,
             port: None,
+            crash_markers: Vec::new(),
             data_dir: None,
             env: Vec::new(),
             leader: None,
@@ -250,6 +255,10 @@ pub struct CheckerSection {
     pub time_limit: Dur,
     #[serde(default = "default_memory_mb")]
     pub memory_limit_mb: u64,
+    /// The crash checker: a node that exits by itself, or a panic or fatal line in a node's
+    /// log, makes the run invalid. On by default.
+    #[serde(default = "default_true")]
+    pub crash: bool,
 }
 
 impl Default for CheckerSection {
@@ -257,8 +266,13 @@ impl Default for CheckerSection {
         CheckerSection {
             time_limit: default_time_limit(),
             memory_limit_mb: default_memory_mb(),
+            crash: true,
         }
     }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_concurrency() -> u32 {

@@ -124,6 +124,10 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         self.event(&record.kind, describe(index, "start", &action), None);
         record.start_ns = Some(self.recorder.now());
         record.action = Some(action.clone());
+        if let Action::Kill { nodes } = &action {
+            // Before the kill is sent: the crash watcher must never take it for a crash.
+            self.live.taking_down(nodes);
+        }
         if let Err(e) = action.apply(&*self.target).await {
             let error = format!("{e}");
             tracing::error!(target: "faultline::nemesis", window = index, error = %error, "fault failed");
@@ -157,6 +161,9 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         }
         let undo = action.inverse();
         let result = undo.apply(&*self.target).await;
+        if let (Action::Kill { nodes }, Ok(())) = (&action, &result) {
+            self.live.brought_back(nodes);
+        }
         self.live.remove_active(&label(&action));
         record.end_ns = Some(self.recorder.now());
         let error = result

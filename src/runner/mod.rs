@@ -17,6 +17,7 @@ pub mod campaign;
 pub mod check;
 pub mod clients;
 pub mod coverage;
+pub mod crash;
 pub mod duration;
 pub mod faults;
 pub mod launch;

@@ -91,6 +91,9 @@ async fn faults_are_applied_observed_recorded_and_healed() {
     assert_eq!(r.checkers[0].valid, Validity::Valid, "{:?}", r.checkers[0]);
     assert_eq!(r.checkers[1].name, "linearizability");
     assert_eq!(r.checkers[1].valid, Validity::Valid, "{:?}", r.checkers[1]);
+    // The killed leader was down on purpose: not a crash.
+    assert_eq!(r.checkers[2].name, "crash");
+    assert_eq!(r.checkers[2].valid, Validity::Valid, "{:?}", r.checkers[2]);
     assert_eq!(r.valid, Validity::Valid);
 
     // The pause produced info; each retired its process.
@@ -314,9 +317,16 @@ async fn test_and_check_of_its_directory_agree_for_every_workload() {
         let verdicts = |rs: &[checkers::analysis::CheckerResult]| -> Vec<(String, Validity)> {
             rs.iter().map(|c| (c.name.clone(), c.valid)).collect()
         };
+        // The crash checker judges the run's processes and logs, not the history: `test` adds
+        // it after the history's checkers (valid here, nothing crashed), `check` has no run.
+        let (crash, of_history) = r.checkers.split_last().unwrap();
+        assert_eq!(
+            (crash.name.as_str(), crash.valid),
+            ("crash", Validity::Valid)
+        );
         assert_eq!(
             verdicts(&again.results()),
-            verdicts(&r.checkers),
+            verdicts(of_history),
             "{workload}"
         );
         assert_eq!(again.validity(), r.valid, "{workload}");
@@ -326,4 +336,52 @@ async fn test_and_check_of_its_directory_agree_for_every_workload() {
         assert!(dir.path().join("report.html").is_file());
         assert!(dir.path().join("history.edn").is_file());
     }
+}
+
+/// A node that exits by itself, outside any kill window, is a crash: recorded in the history
+/// with its exit code and last log line, found again as a panic line in its log, and the run is
+/// invalid however correct its data; kills the nemesis made in the same run are not crashes.
+/// `checker: {crash: false}` turns the checker off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_exits_by_itself_is_a_crash_and_a_kill_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    fake.state.lock().unwrap().crash_after = Some((1, 300));
+    let (_tx, rx) = watch::channel(false);
+    let out = run(&plan(FAULTY), &fake, dir.path(), rx).await;
+    let r = &out.results;
+    let crash = r.checkers.iter().find(|c| c.name == "crash").unwrap();
+    assert_eq!(crash.valid, Validity::Invalid, "{crash:?}");
+    assert!(
+        crash.summary.contains("n2 exited by itself with code 134"),
+        "{}",
+        crash.summary
+    );
+    assert!(
+        crash
+            .summary
+            .contains("n2.log:2: error: faultline hit a bug (planted)"),
+        "{}",
+        crash.summary
+    );
+    assert_eq!(
+        crash.detail["crashes"].as_array().unwrap().len(),
+        1,
+        "{}",
+        crash.detail
+    );
+    assert_eq!(r.valid, Validity::Invalid);
+    let (events, _) = read_events(dir.path());
+    let recorded: Vec<_> = events.iter().filter(|e| e.f == "crash").collect();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0].value["targets"], serde_json::json!(["n2"]));
+    assert_eq!(recorded[0].value["exit_code"], 134);
+
+    let off = FAULTY.replace("quiet: 50ms", "quiet: 50ms\nchecker: {crash: false}");
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    fake.state.lock().unwrap().crash_after = Some((1, 300));
+    let (_tx, rx) = watch::channel(false);
+    let out = run(&plan(&off), &fake, dir.path(), rx).await;
+    assert!(out.results.checkers.iter().all(|c| c.name != "crash"));
 }

@@ -102,6 +102,7 @@ pub fn validate(
         as_run.system.build = h.build.clone();
     }
     let fault_kinds = fault_kinds(campaign);
+    let crash_markers = system.crash_markers();
     Ok(Plan {
         name,
         system,
@@ -119,6 +120,8 @@ pub fn validate(
         client_timeout: campaign.client.timeout.0,
         checker_time_limit: campaign.checker.time_limit.0,
         checker_memory_mb: campaign.checker.memory_limit_mb,
+        crash_check: campaign.checker.crash,
+        crash_markers,
         seed,
         out: overrides
             .out
@@ -274,6 +277,7 @@ fn http_system(p: &mut Problems, c: &Campaign) -> Option<SystemSpec> {
             .clone()
             .unwrap_or_else(|| crate::cluster::names::DATA_DIR.into()),
         env: s.env.clone(),
+        crash_markers: s.crash_markers.clone(),
         leader: s.leader.clone()?,
         operations: s.operations.clone()?,
     };

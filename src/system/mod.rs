@@ -122,6 +122,23 @@ impl SystemSpec {
         }
     }
 
+    /// What marks a panic or a fatal error in its nodes' logs (the crash checker looks for
+    /// them): faultline's panic line (its hook's, or Rust's with a backtrace), Go's panics and
+    /// fatal errors for etcd, the campaign's list (or both kinds) for an http system.
+    pub fn crash_markers(&self) -> Vec<String> {
+        const RUST: &[&str] = &["faultline hit a bug", "panicked at"];
+        const GO: &[&str] = &["panic:", "fatal error:"];
+        let list: Vec<&str> = match self {
+            SystemSpec::Faultline => RUST.to_vec(),
+            SystemSpec::Etcd { .. } => GO.to_vec(),
+            SystemSpec::Http(h) if !h.crash_markers.is_empty() => {
+                return h.crash_markers.clone();
+            }
+            SystemSpec::Http(_) => ["panicked at", "panic:", "fatal error:"].to_vec(),
+        };
+        list.into_iter().map(String::from).collect()
+    }
+
     /// Whether its members can be planted with faultline's bugs (`--unsafe-bug`).
     pub fn takes_planted_bugs(&self) -> bool {
         matches!(self, SystemSpec::Faultline)

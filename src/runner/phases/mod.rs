@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use super::check;
 use super::coverage;
+use super::crash;
 use super::faults::NEMESIS;
 use super::live::Live;
 use super::plan::Plan;
@@ -141,15 +142,25 @@ pub async fn execute<T: TestTarget, C: Client>(
     };
     let ran = run.run(&recording).await;
     let mut faults = ran.faults;
+    let mut crashes = ran.crashes;
     run.final_heal(&mut cleanup, &recording, &mut faults).await;
     run.quiet_and_final_reads(&recording, ran.last_process)
         .await;
+    // After the heal every node should run: one that does not has crashed since.
+    if !run.is_interrupted() {
+        let more = crash::sweep(&*run.target, &recording.live, &recording.recorder, &crashes).await;
+        crashes.extend(more);
+    }
     let written = run.close_history(recording);
     run.collect_logs().await;
     if let Err(e) = run.teardown(&mut cleanup).await {
         run.harness_errors.push(e);
     }
-    let (checkers, history) = run.check().await;
+    let (mut checkers, history) = run.check().await;
+    if run.plan.crash_check && !run.options.no_history {
+        let hits = crash::scan_logs(&run.dir.logs(), &run.plan.crash_markers);
+        checkers.push(crash::result(&crashes, &hits));
+    }
     let results = run.results(checkers, faults, &ran.live, ran.run_ms, written);
     Ok(run.report(results, history))
 }
@@ -214,6 +225,10 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
             f.end_ns = Some(healed_at);
         }
         recording.live.clear_active();
+        if error.is_none() {
+            // Every node was started again: from here on, any node that is down crashed.
+            recording.live.brought_back(&self.names);
+        }
         self.timed("heal", t, error.clone());
         self.harness_errors.extend(error);
     }

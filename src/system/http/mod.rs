@@ -38,6 +38,9 @@ pub struct HttpSpec {
     pub data_dir: String,
     /// Extra environment, `NAME=value`.
     pub env: Vec<String>,
+    /// What marks a panic or fatal error in a node's log; Rust's and Go's when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crash_markers: Vec<String>,
     pub leader: LeaderSpec,
     pub operations: Operations,
 }
