@@ -1,6 +1,7 @@
 //! Fuzzing the parsers of the root crate: campaigns (random YAML trees built from the campaign
 //! vocabulary, the real campaigns of tests/campaigns with their trees changed, and their text
-//! damaged) through parsing and validation, and the command line's durations and sizes. The
+//! damaged) through parsing and validation, the command line's durations and sizes, and a run
+//! directory's `history.jsonl` and `results.json` through `faultline report`'s rendering. The
 //! properties: nothing panics; a campaign is a plan or bad input (254) whose every line names
 //! the file and a line or a field; a duration is in its bounds or refused with a message.
 //!
@@ -502,6 +503,150 @@ fn duration_text() -> impl Strategy<Value = String> {
     ]
 }
 
+/// A run's history: registers, a set, a transaction, the nemesis (with a fault window), an
+/// indeterminate write and a partial last line.
+const RUN_HISTORY: &str = concat!(
+    r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"write","key":"k1","value":1}"#,
+    "\n",
+    r#"{"index":1,"time":5000000,"process":0,"type":"ok","f":"write","key":"k1","value":1}"#,
+    "\n",
+    r#"{"index":2,"time":6000000,"process":"nemesis","type":"info","f":"kill","value":{"targets":["n1"]}}"#,
+    "\n",
+    r#"{"index":3,"time":10000000,"process":1,"type":"invoke","f":"cas","key":"k1","value":[1,2]}"#,
+    "\n",
+    r#"{"index":4,"time":15000000,"process":1,"type":"ok","f":"cas","key":"k1","value":[1,2]}"#,
+    "\n",
+    r#"{"index":5,"time":20000000,"process":2,"type":"invoke","f":"read","key":"k1","value":null}"#,
+    "\n",
+    r#"{"index":6,"time":25000000,"process":2,"type":"ok","f":"read","key":"k1","value":1}"#,
+    "\n",
+    r#"{"index":7,"time":30000000,"process":"nemesis","type":"info","f":"start","value":{"targets":["n1"]}}"#,
+    "\n",
+    r#"{"index":8,"time":31000000,"process":3,"type":"invoke","f":"add","key":"s","value":4}"#,
+    "\n",
+    r#"{"index":9,"time":32000000,"process":3,"type":"fail","f":"add","key":"s","value":4,"error":"503"}"#,
+    "\n",
+    r#"{"index":10,"time":33000000,"process":4,"type":"invoke","f":"txn","value":[["append","x",1],["r","y",null]]}"#,
+    "\n",
+    r#"{"index":11,"time":34000000,"process":4,"type":"ok","f":"txn","value":[["append","x",1],["r","y",[]]]}"#,
+    "\n",
+    r#"{"index":12,"time":40000000,"process":0,"type":"invoke","f":"write","key":"k1","value":3}"#,
+    "\n",
+    r#"{"index":13,"time":45000000,"process":0,"type":"info","f":"write","key":"k1","value":3,"error":"timeout"}"#,
+    "\n",
+    r#"{"index":14,"time":"#,
+);
+
+/// `results.json` as faultline writes it (typed), and as another tool might.
+const RUN_RESULTS: [&str; 2] = [
+    r#"{"campaign":"c","seed":7,"run":"20261206T000000Z","target":"3 local nodes","valid":false,
+"notes":["a note"],"interrupted":false,
+"checkers":[{"name":"linearizability","valid":false,"summary":"not linearizable on key k1","detail":{"model":"register","ops":3,"millis":1.0,"keys":{"k1":{"valid":"invalid"}},"counterexample":{"key":"k1","explanation":"read 1 after write 2","ops":[]}}}],
+"stats":{"ops":7,"ok":5,"fail":1,"info":1,"processes":5,"run_ms":45,"ops_per_sec":155.5,"history_events":14,"history_bytes":1200},
+"faults":[{"window":0,"kind":"kill","at_ms":6,"duration_ms":24,"start_ns":6000000,"end_ns":30000000,"status":"applied","observed":true,"effect":"n1 down"},
+{"window":1,"kind":"partition","at_ms":40,"duration_ms":5,"status":"failed","error":"refused"}],
+"coverage":{"kill":{"scheduled":1,"applied":1,"observed":1,"skipped":0,"failed":0}},
+"phases":[{"phase":"setup","ms":3},{"phase":"check","ms":1,"error":"x"}],
+"faultline_version":"0.1.0","started_at":"20261206T000000Z"}"#,
+    r#"{"valid?": false, "seed": 42, "checkers": {"linearizable": {"valid": false, "counterexample": {"key": "k1", "ops": [{"index": 0}]}}}}"#,
+];
+
+/// What a damaged JSON file may contain.
+const JSON_TOKENS: &[&[u8]] = &[
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b"\"",
+    b",",
+    b":",
+    b"null",
+    b"true",
+    b"false",
+    b"-1",
+    b"0",
+    b"1e400",
+    b"18446744073709551616",
+    b"18446744073709551615",
+    b"9999999999999999999",
+    b"-9223372036854775808",
+    b"1.5",
+    b"\"\\u0000\"",
+    b"\"valid\":",
+    b"\"unknown\"",
+    b"\"time\":",
+    b"\"process\":",
+    b"\"nemesis\"",
+    b"\"type\":",
+    b"\"info\"",
+    b"\"ok\"",
+    b"\"invoke\"",
+    b"\"f\":",
+    b"\"kill\"",
+    b"\"partition\"",
+    b"\"value\":",
+    b"{\"targets\":[\"n1\"]}",
+    b"\"start_ns\":",
+    b"\"end_ns\":",
+    b"\"faults\":",
+    b"\"window\":",
+    b"\n",
+    b"\xff",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: mutate::cases(150),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// A run directory's files damaged: `faultline report` renders them or refuses them as bad
+    /// input, never panics.
+    #[test]
+    fn damaged_run_directories(
+        history in mutate::mutations(5),
+        results in 0usize..3,
+        results_damage in prop::option::of(mutate::mutations(4)),
+    ) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let h = mutate::apply(RUN_HISTORY.as_bytes(), &[], JSON_TOKENS, &history);
+        std::fs::write(dir.path().join("history.jsonl"), &h).expect("write");
+        let r = RUN_RESULTS.get(results).map(|r| match &results_damage {
+            Some(m) => mutate::apply(r.as_bytes(), &[], JSON_TOKENS, m),
+            None => r.as_bytes().to_vec(),
+        });
+        if let Some(r) = &r {
+            std::fs::write(dir.path().join("results.json"), r).expect("write");
+        }
+        let mut both = h.clone();
+        both.extend_from_slice(b"\n--- results.json ---\n");
+        both.extend_from_slice(r.as_deref().unwrap_or_default());
+        mutate::saving_failures(&both, "run", || {
+            match faultline::report::store::write_reports(dir.path()) {
+                // A page for a dozen operations stays small, whatever their times.
+                Ok(w) => {
+                    let size = std::fs::metadata(&w.html).expect("report.html").len();
+                    assert!(size < 8 << 20, "a report of {size} bytes");
+                }
+                Err(e) => assert_eq!(code_for(&e), BAD_INPUT, "{e:#}"),
+            }
+        });
+    }
+}
+
+#[test]
+fn the_run_seeds_reach_the_typed_results() {
+    let r: faultline::report::results::Results =
+        serde_json::from_str(RUN_RESULTS[0]).expect("a typed results.json");
+    assert_eq!(r.faults.len(), 2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("history.jsonl"), RUN_HISTORY).expect("write");
+    std::fs::write(dir.path().join("results.json"), RUN_RESULTS[0]).expect("write");
+    let w = faultline::report::store::write_reports(dir.path()).expect("the seed renders");
+    assert_eq!(w.verdict, faultline::exit::Validity::Invalid);
+}
+
 /// Every campaign that once found a bug (tests/data/fuzz/campaigns, see its README) is a plan
 /// or bad input naming its line or field. `FAULTLINE_FUZZ_REPLAY=DIR` runs DIR's instead.
 #[test]
@@ -523,4 +668,45 @@ fn found_campaigns_stay_fixed() {
         "these inputs fail:\n{}",
         failed.join("\n")
     );
+}
+
+/// Every run directory that once found a bug (tests/data/fuzz/runs/*/, see the README there):
+/// `faultline report` on a copy renders it (exit 0), or refuses it as bad input (254), never
+/// anything else.
+#[test]
+fn found_run_directories_stay_fixed() {
+    let root = root().join("tests/data/fuzz/runs");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no run directories in {}", root.display());
+    for dir in dirs {
+        let copy = tempfile::tempdir().expect("tempdir");
+        for f in mutate::files_in(&dir) {
+            std::fs::copy(&f, copy.path().join(f.file_name().expect("name"))).expect("copy");
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .arg("report")
+            .arg(copy.path())
+            .output()
+            .expect("run faultline");
+        assert!(
+            matches!(out.status.code(), Some(0 | 254)),
+            "{}: {out:?}",
+            dir.display()
+        );
+        if out.status.code() == Some(0) {
+            let size = std::fs::metadata(copy.path().join("report.html"))
+                .expect("report.html")
+                .len();
+            assert!(
+                size < 8 << 20,
+                "{}: a report of {size} bytes",
+                dir.display()
+            );
+        }
+    }
 }
