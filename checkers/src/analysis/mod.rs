@@ -178,12 +178,19 @@ pub fn for_history(h: &History) -> Vec<Checker> {
 /// `ok`. Failed operations certainly did not happen and indeterminate ones may never have, so
 /// every checker drops or excuses them all, and any verdict but unknown would be vacuous (an
 /// empty or truncated file, a run whose clients never got an answer, a nemesis-only log).
+/// Porcupine's etcd logs are the exception: there a `:fail :cas` is a cas that completed and
+/// found another value, an observation like an `ok`.
 pub fn nothing_to_check(history: &History) -> Option<String> {
     use crate::history::EventType;
     let (mut invoked, mut failed, mut info, mut others) = (0usize, 0usize, 0usize, 0usize);
     for e in &history.events {
         match (&e.process, e.kind) {
             (Proc::Client(_), EventType::Ok) => return None,
+            (Proc::Client(_), EventType::Fail)
+                if history.format == Format::EtcdLog && &*e.f == "cas" =>
+            {
+                return None
+            }
             (Proc::Client(_), EventType::Invoke) => invoked += 1,
             (Proc::Client(_), EventType::Fail) => failed += 1,
             (Proc::Client(_), EventType::Info) => info += 1,
@@ -442,6 +449,23 @@ mod tests {
         assert_eq!(nothing_to_check(&one_ok), None);
         let a = analyze(&one_ok, &for_history(&one_ok), &Options::default()).unwrap();
         assert_eq!(a.validity(), Validity::Valid, "{:?}", a.results());
+
+        // In an etcd log a failed cas is an observation (the register held another value than
+        // nil, so the indeterminate write took effect first): checked, and valid.
+        let etcd = |text: &str| crate::parse::parse(text.as_bytes(), Format::EtcdLog).unwrap();
+        let failed_cas = etcd(concat!(
+            "INFO  jepsen.util - 1\t:invoke\t:write\t1\n",
+            "INFO  jepsen.util - 1\t:info\t:write\t1\n",
+            "INFO  jepsen.util - 3\t:invoke\t:cas\t[nil 4]\n",
+            "INFO  jepsen.util - 3\t:fail\t:cas\t[nil 4]\n",
+        ));
+        assert_eq!(nothing_to_check(&failed_cas), None);
+        let a = analyze(&failed_cas, &for_history(&failed_cas), &Options::default()).unwrap();
+        assert_eq!(a.validity(), Validity::Valid, "{:?}", a.results());
+        let failed_read = etcd(
+            "INFO  jepsen.util - 3\t:invoke\t:read\tnil\nINFO  jepsen.util - 3\t:fail\t:read\tnil\n",
+        );
+        assert!(nothing_to_check(&failed_read).is_some());
 
         let unreadable = history(&[&ev(0, "0", "invoke", "frobnicate", "1")]);
         assert!(analyze(
