@@ -218,11 +218,11 @@ fn exercise(bytes: &[u8]) {
     mutate::saving_failures(bytes, "history", || {
         for f in Format::ALL {
             if let Ok(h) = parse::parse(bytes, f) {
-                analyse(&h);
+                analyse(&h, bytes);
             }
         }
         match parse::parse_auto(bytes) {
-            Ok(h) => analyse(&h),
+            Ok(h) => analyse(&h, bytes),
             Err(Error::Syntax { pos, msg } | Error::Event { pos, msg }) => {
                 assert!(
                     pos.offset <= bytes.len(),
@@ -235,8 +235,8 @@ fn exercise(bytes: &[u8]) {
     })
 }
 
-fn analyse(h: &parse::History) {
-    let lines = bytes_lines(h);
+fn analyse(h: &parse::History, bytes: &[u8]) {
+    let lines = bytes.iter().filter(|&&b| b == b'\n').count() + 1;
     for e in &h.events {
         assert!(
             e.line >= 1 && e.line <= lines,
@@ -266,12 +266,6 @@ fn analyse(h: &parse::History) {
             serde_json::to_string(&results).expect("results encode as JSON");
         }
     }
-}
-
-/// An upper bound on the line an event can be on (events of a vector may follow its last line
-/// break).
-fn bytes_lines(h: &parse::History) -> usize {
-    h.events.iter().map(|e| e.line).max().unwrap_or(0).max(1)
 }
 
 proptest! {
