@@ -347,7 +347,10 @@ mod tests {
                 .take(3)
                 .collect();
             for p in &faults[3..] {
-                assert!(partitions.contains(&p), "seed {seed}: {p:?} not among {partitions:?}");
+                assert!(
+                    partitions.contains(&p),
+                    "seed {seed}: {p:?} not among {partitions:?}"
+                );
             }
         }
     }

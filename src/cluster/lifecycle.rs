@@ -9,13 +9,12 @@ use bollard::models::{
     ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig,
     NetworkCreateRequest, NetworkingConfig, PortBinding, VolumeCreateRequest,
 };
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
-};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveVolumeOptionsBuilder};
 use bollard::Docker;
 use futures::future::try_join_all;
 
 use super::docker::{is_conflict, is_not_found, status_of};
+pub use super::down::{down, Removed};
 use super::inventory::{list_containers, list_networks, list_volumes};
 use super::names::{self, CLUSTER_LABEL, DATA_DIR, NODE_LABEL, NODE_PORT, SYSTEM_LABEL};
 use super::reach::{Reach, DIAL_LABEL};
@@ -461,61 +460,4 @@ pub async fn connect(
         nodes,
         system,
     })
-}
-
-/// What `down` removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Removed {
-    pub containers: usize,
-    pub networks: usize,
-    pub volumes: usize,
-}
-
-/// Removes everything labelled with this cluster: containers (SIGKILL, no grace: the data is in
-/// the volume), then the network, then the volumes unless kept. Objects already gone are fine.
-pub async fn down(docker: &Docker, name: &str, keep_volumes: bool) -> anyhow::Result<Removed> {
-    names::validate(name)?;
-    let mut removed = Removed::default();
-    let containers = list_containers(docker, Some(name)).await?;
-    let force = RemoveContainerOptionsBuilder::new()
-        .force(true)
-        .v(true)
-        .build();
-    for result in
-        futures::future::join_all(containers.iter().filter_map(|c| c.id.clone()).map(|id| {
-            let force = force.clone();
-            async move {
-                match docker.remove_container(&id, Some(force)).await {
-                    Ok(()) => Ok(true),
-                    Err(e) if is_not_found(&e) => Ok(false),
-                    Err(e) => Err(e).with_context(|| format!("removing container {id}")),
-                }
-            }
-        }))
-        .await
-    {
-        removed.containers += usize::from(result?);
-    }
-    for network in list_networks(docker, Some(name)).await? {
-        let id = network.id.unwrap_or_default();
-        match docker.remove_network(&id).await {
-            Ok(()) => removed.networks += 1,
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("removing network {}", network.name.unwrap_or(id)))
-            }
-        }
-    }
-    if !keep_volumes {
-        for volume in list_volumes(docker, Some(name)).await? {
-            let options = RemoveVolumeOptionsBuilder::new().force(true).build();
-            match docker.remove_volume(&volume, Some(options)).await {
-                Ok(()) => removed.volumes += 1,
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(e).with_context(|| format!("removing volume {volume}")),
-            }
-        }
-    }
-    Ok(removed)
 }

@@ -13,7 +13,8 @@
 //! local-process implementations), `node_process` (a local node's command line), `client` (HTTP
 //! to the nodes: workload requests, status, `faultline kv`), `docker` (connection, error shapes),
 //! `names` (names and labels), `subnet` (picking a free /24), `reach` (bridge addresses or
-//! published ports), `image` (the node image), `lifecycle` (up, connect, down), `inventory`
+//! published ports), `image` (the node image), `lifecycle` (up, connect), `down` (removal by
+//! label; what blocks it named, never removed), `inventory`
 //! (listing by label, `ls`), `status` (container state plus each node's `/status`), `exec`
 //! (`docker exec`), `netns` (commands in a node's network namespace), `faults` (the fault
 //! executor), `partition` (a grudge as iptables rules), `logs`.
@@ -21,6 +22,7 @@
 pub mod client;
 pub mod docker;
 pub mod docker_target;
+pub mod down;
 pub mod exec;
 pub mod faults;
 pub mod image;

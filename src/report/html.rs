@@ -19,7 +19,9 @@ const MAX_LATENCY_POINTS: usize = 12_000;
 pub fn render(run: &RunData, stats: &Stats, checkers: &[CheckerResult]) -> String {
     let verdict = run.valid();
     let name = run.campaign_name();
-    let start_ns = run.ops.first().map(|o| o.invoke_ns).unwrap_or(0).min(
+    // The earliest invocation, not the first listed: a hand-edited or damaged history need not
+    // be in time order (found by fuzzing: a subtraction below overflowed).
+    let start_ns = run.ops.iter().map(|o| o.invoke_ns).min().unwrap_or(0).min(
         run.windows
             .iter()
             .map(|w| w.start_ns)
@@ -28,7 +30,7 @@ pub fn render(run: &RunData, stats: &Stats, checkers: &[CheckerResult]) -> Strin
     );
     let ts = TimeScale {
         start_ns,
-        end_ns: run.end_ns.max(start_ns + 1),
+        end_ns: run.end_ns.max(start_ns.saturating_add(1)),
     };
     let mut page = String::with_capacity(1 << 20);
     let _ = write!(
@@ -183,10 +185,10 @@ fn counterexample_timeline(ops: &[Op]) -> String {
         .map(|o| o.complete_ns.unwrap_or(o.invoke_ns))
         .max()
         .unwrap_or(start);
-    let pad = (end - start).max(1) / 10;
+    let pad = end.saturating_sub(start).max(1) / 10;
     let ts = TimeScale {
         start_ns: start.saturating_sub(pad),
-        end_ns: end + pad,
+        end_ns: end.saturating_add(pad),
     };
     let row = 26.0;
     let height = ops.len() as f64 * row + 8.0;
@@ -248,7 +250,7 @@ fn plots_section(page: &mut String, run: &RunData, ts: TimeScale) {
     fault_legend(page);
     page.push_str("</p>");
     page.push_str(&svg::latency(&points, &run.windows, ts));
-    let span_s = (ts.end_ns - ts.start_ns) as f64 / 1e9;
+    let span_s = ts.end_ns.saturating_sub(ts.start_ns) as f64 / 1e9;
     let bin_s = if span_s > 600.0 {
         (span_s / 300.0).ceil()
     } else {
@@ -258,12 +260,12 @@ fn plots_section(page: &mut String, run: &RunData, ts: TimeScale) {
         &run.ops
             .iter()
             .map(|o| Op {
-                invoke_ns: o.invoke_ns - ts.start_ns,
-                complete_ns: o.complete_ns.map(|c| c - ts.start_ns),
+                invoke_ns: o.invoke_ns.saturating_sub(ts.start_ns),
+                complete_ns: o.complete_ns.map(|c| c.saturating_sub(ts.start_ns)),
                 ..o.clone()
             })
             .collect::<Vec<_>>(),
-        ts.end_ns - ts.start_ns,
+        ts.end_ns.saturating_sub(ts.start_ns),
         (bin_s * 1e9) as u64,
     );
     let _ = write!(

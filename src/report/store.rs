@@ -189,16 +189,37 @@ pub fn load(dir: &Path) -> anyhow::Result<Stored> {
     })
 }
 
-/// `results.json` alone (for listings): typed when faultline wrote it.
+/// `results.json` alone (for listings): typed when faultline wrote it, kept as it is when
+/// another tool did. Anything but a JSON object (not JSON, not UTF-8, a directory, an array) is
+/// bad input, saying what is wrong.
 pub fn load_results(dir: &Path) -> anyhow::Result<StoredResults> {
     let path = dir.join("results.json");
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
+    if path.is_dir() {
+        return Err(bad_input(format!(
+            "{} is a directory, not a results file",
+            path.display()
+        )));
+    }
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StoredResults::Missing),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    let value: Value = serde_json::from_str(&text)
+    let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| bad_input(format!("{}: not JSON: {e}", path.display())))?;
+    if !value.is_object() {
+        return Err(bad_input(format!(
+            "{}: not a results document (a JSON object with `valid`), but {}",
+            path.display(),
+            match &value {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "null",
+            }
+        )));
+    }
     Ok(match serde_json::from_value::<Results>(value.clone()) {
         Ok(r) => StoredResults::Ours(Box::new(r)),
         Err(_) => StoredResults::Foreign(value),

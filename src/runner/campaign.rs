@@ -337,16 +337,48 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Campaign> {
             Some((head, _)) if e.location().is_some() => head.to_string(),
             _ => message,
         };
-        match e.location() {
-            Some(loc) => bad_input(format!(
+        match (e.location(), second_document(text)) {
+            (Some(loc), _) => bad_input(format!(
                 "{}:{}:{}: {message}",
                 path.display(),
                 loc.line(),
                 loc.column()
             )),
-            None => bad_input(format!("{}: {message}", path.display())),
+            // serde_yaml says only that there is more than one document, not where.
+            (None, Some(line)) if message.contains("more than one document") => bad_input(format!(
+                "{}:{line}:1: a second YAML document starts here; a campaign is one \
+                     document (remove this `---` or `...`, or what follows it)",
+                path.display()
+            )),
+            (None, _) => bad_input(format!("{}: {message}", path.display())),
         }
     })
+}
+
+/// The line where a second YAML document starts, if one does: a `---` or a directive after
+/// content or after a `...`, or content after a `...` (which ended the first).
+fn second_document(text: &str) -> Option<usize> {
+    let (mut content, mut ended) = (false, false);
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_end();
+        let start = t == "---" || t.starts_with("--- ") || t.starts_with("---\t");
+        let end = t == "..." || t.starts_with("... ") || t.starts_with("...\t");
+        let blank = t.trim_start().is_empty() || t.trim_start().starts_with('#');
+        if start || end {
+            if content && start || ended {
+                return Some(i + 1);
+            }
+            ended |= end;
+            content |= t.len() > 3 && !t[3..].trim_start().starts_with('#');
+        } else if !blank {
+            // A directive (`%YAML`) after content begins the next document too.
+            if ended || content && t.starts_with('%') {
+                return Some(i + 1);
+            }
+            content |= !t.starts_with('%');
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -367,6 +399,28 @@ mod tests {
         assert_eq!(c.concurrency, 5);
         assert_eq!(c.nemesis.faults.len(), 2);
         assert!(err("concurrency: 3\n").contains("missing field `workload`"));
+    }
+
+    /// Found by fuzzing (tests/data/fuzz/campaigns/second-document*.yaml): serde_yaml names no
+    /// position for a second document; the error does.
+    #[test]
+    fn a_second_document_is_named_by_its_line() {
+        for (text, line) in [
+            ("workload: {kind: set}\n---\nquiet: 1s\n", 2),
+            ("---\nworkload: {kind: set}\n--- # again\nquiet: 1s\n", 3),
+            ("# c\nworkload: {kind: set}\n...\nquiet: 1s\n", 4),
+            ("workload: {kind: set}\n...\n---\nquiet: 1s\n", 3),
+            (
+                "%YAML 1.2\n---\nworkload: {kind: set}\n%YAML 1.2\nquiet: 1s\n",
+                4,
+            ),
+        ] {
+            let e = err(text);
+            assert!(
+                e.starts_with(&format!("c.yaml:{line}:1: a second YAML document")),
+                "{text:?}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct State {
     /// been served, if any.
     pub crash_after: Option<(usize, u64)>,
     pub served: u64,
+    /// Every client request is refused (a system that never serves), so nothing completes ok.
+    pub refuse_clients: bool,
 }
 
 impl State {
@@ -216,7 +218,16 @@ impl TestTarget for Fake {
 impl Client for Fake {
     async fn call(&self, addr: SocketAddr, request: &Request) -> Response {
         let i = self.index(addr);
-        let node = self.state.lock().unwrap().nodes[i];
+        let (node, refuse) = {
+            let s = self.state.lock().unwrap();
+            (s.nodes[i], s.refuse_clients)
+        };
+        if refuse {
+            return Response::Fail {
+                status: Some(503),
+                error: "refused: not serving".into(),
+            };
+        }
         match node {
             NodeState::Down => {
                 return Response::Fail {

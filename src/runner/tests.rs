@@ -192,6 +192,51 @@ async fn lost_adds_make_the_run_invalid() {
     );
 }
 
+/// A run whose clients completed nothing (every request refused) has nothing to check: it is
+/// unknown, saying so, not valid; and `check` of its directory agrees. (The register workload:
+/// the others' final reads would retry for their deadline; `checkers` tests every workload's
+/// checkers on such histories.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_clients_completed_nothing_is_unknown_not_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    fake.state.lock().unwrap().refuse_clients = true;
+    let (_tx, rx) = watch::channel(false);
+    let p = plan("workload: {kind: register}\nops: 20\nquiet: 10ms\nnemesis: {faults: []}\n");
+    let opts = Options {
+        final_reads_deadline: Duration::from_millis(200),
+        ..options()
+    };
+    let out = execute(
+        &p,
+        fake.clone(),
+        fake.clone(),
+        &RunDir::at(dir.path()),
+        &opts,
+        rx,
+    )
+    .await
+    .unwrap();
+    let r = &out.results;
+    assert_eq!(r.stats.ok, 0, "{:?}", r.stats);
+    assert!(r.stats.fail >= 20, "{:?}", r.stats);
+    assert_eq!(r.valid, Validity::Unknown, "{:?}", r.checkers);
+    // The history's checkers have nothing to check; the crash checker (the run's processes,
+    // not the history) found no crash.
+    let (crash, of_history) = r.checkers.split_last().unwrap();
+    assert_eq!((crash.name.as_str(), crash.valid), ("crash", Validity::Valid));
+    assert!(!of_history.is_empty());
+    for c in of_history {
+        assert_eq!(c.valid, Validity::Unknown, "{c:?}");
+        assert!(c.summary.contains("nothing to check"), "{c:?}");
+    }
+    let bytes = std::fs::read(dir.path().join("history.jsonl")).unwrap();
+    let history = checkers::parse::parse_auto(&bytes).unwrap();
+    let chosen = checkers::analysis::for_history(&history);
+    let again = checkers::analysis::analyze(&history, &chosen, &Default::default()).unwrap();
+    assert_eq!(again.validity(), Validity::Unknown);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_faults_are_reported_not_passed() {
     let dir = tempfile::tempdir().unwrap();

@@ -178,3 +178,42 @@ fn an_unknown_run_says_why_in_the_report_and_junit() {
     assert!(junit.contains("errors=\"1\""), "{junit}");
     assert!(junit.contains("never observed</error>"), "{junit}");
 }
+
+/// A `results.json` that is not a results document is bad input (254) naming the file and what
+/// is wrong with it, in one line: never 255 or a raw error. Another tool's JSON object is still
+/// rendered.
+#[test]
+fn report_of_a_bad_results_json_is_bad_input_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_run(tmp.path());
+    let results = tmp.path().join("results.json");
+    let cases: [(&[u8], &str); 7] = [
+        (b"not json{", "not JSON"),
+        (b"", "not JSON"),
+        (b"{\"valid\": tr", "not JSON"),
+        (b"\xff\xfe{}", "not JSON"),
+        (b"[1, 2]", "not a results document"),
+        (b"null", "not a results document"),
+        (b"\"valid\"", "not a results document"),
+    ];
+    for (content, needle) in cases {
+        fs::write(&results, content).unwrap();
+        let out = faultline().arg("report").arg(tmp.path()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(254), "{content:?}: {stderr}");
+        assert!(
+            stderr.contains("results.json") && stderr.contains(needle),
+            "{content:?}: {stderr}"
+        );
+        assert_eq!(stderr.trim().lines().count(), 1, "{content:?}: {stderr}");
+    }
+    fs::remove_file(&results).unwrap();
+    fs::create_dir(&results).unwrap();
+    let out = faultline().arg("report").arg(tmp.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "{stderr}");
+    assert!(stderr.contains("is a directory"), "{stderr}");
+    fs::remove_dir(&results).unwrap();
+    fs::write(&results, br#"{"valid?": true, "from": "another tool"}"#).unwrap();
+    report(tmp.path());
+}

@@ -554,3 +554,79 @@ fn an_unlabelled_container_named_like_a_helper_is_left_alone() {
     let still = docker(&["inspect", "--format", "{{.Name}}", foreign]);
     assert!(still.status.success(), "the foreign container was removed");
 }
+
+/// `cluster down` blocked by a container faultline did not make (attached to the cluster's
+/// network, using a node's volume): the rest is removed, the exit is 254 with a message naming
+/// the container and what to do, never a raw Docker error, and the container is left running.
+/// Once the user removed it, `down` finishes the job.
+#[test]
+fn cluster_down_blocked_by_a_foreign_container_names_it_and_leaves_it() {
+    let name = "rb-down-foreign";
+    let intruder = "rb-down-foreign-intruder";
+    let docker = |args: &[&str]| {
+        Command::new("docker")
+            .args(args)
+            .output()
+            .expect("running the docker CLI")
+    };
+    struct Remove(&'static str);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = Command::new("docker").args(["rm", "-f", self.0]).output();
+        }
+    }
+    // One left by an interrupted earlier run, before the cluster's own `down` meets it.
+    drop(Remove(intruder));
+    let cluster = TestCluster::up(name, &["--idle", "--nodes", "1"]);
+    // Dropped before the cluster, so that its `down` finds nothing in the way.
+    let _remove = Remove(intruder);
+    let network = format!("faultline-{name}");
+    let volume = format!("faultline-{name}-n1-data");
+    let started = docker(&[
+        "run",
+        "-d",
+        "--name",
+        intruder,
+        "--network",
+        &network,
+        "-v",
+        &format!("{volume}:/mnt"),
+        "--entrypoint",
+        "sleep",
+        image(),
+        "600",
+    ]);
+    assert!(started.status.success(), "{started:?}");
+
+    let out = faultline(&["cluster", "down", "--name", name]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "{out:?}");
+    for needle in [
+        "only partly removed (1 containers",
+        &format!("network {network} has containers attached: {intruder} ("),
+        &format!("volume {volume} is used by: {intruder} ("),
+        &format!("docker network disconnect {network} {intruder}"),
+        "never removes what it did not make",
+        &format!("faultline cluster down --name {name}` again"),
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} in\n{stderr}");
+    }
+    for noise in ["Docker responded", "status code", "panicked", "backtrace"] {
+        assert!(!stderr.contains(noise), "{noise:?} in\n{stderr}");
+    }
+    let running = docker(&["inspect", "--format", "{{.State.Running}}", intruder]);
+    assert_eq!(
+        String::from_utf8_lossy(&running.stdout).trim(),
+        "true",
+        "the foreign container was stopped or removed: {running:?}"
+    );
+    let node = docker(&["inspect", &format!("faultline-{name}-n1")]);
+    assert!(!node.status.success(), "the cluster's own node was left");
+
+    let removed = docker(&["rm", "-f", intruder]);
+    assert!(removed.status.success(), "{removed:?}");
+    let again = faultline(&["cluster", "down", "--name", name]);
+    assert_eq!(again.status.code(), Some(0), "{again:?}");
+    assert_nothing_left(name);
+    drop(cluster);
+}

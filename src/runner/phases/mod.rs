@@ -46,6 +46,8 @@ pub struct Options {
     pub no_history: bool,
     /// How long a fresh cluster may take to elect a leader, and the healed one to settle.
     pub leader_deadline: Duration,
+    /// How long the final reads may keep retrying.
+    pub final_reads_deadline: Duration,
 }
 
 impl Default for Options {
@@ -55,6 +57,7 @@ impl Default for Options {
             progress: true,
             no_history: false,
             leader_deadline: LEADER_DEADLINE,
+            final_reads_deadline: FINAL_READS_DEADLINE,
         }
     }
 }
@@ -248,7 +251,7 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
         };
         let reads = async {
             settle.await?;
-            let deadline = tokio::time::Instant::now() + FINAL_READS_DEADLINE;
+            let deadline = tokio::time::Instant::now() + self.options.final_reads_deadline;
             let (_, missing) = recording
                 .workers
                 .final_reads(last_process + 1, deadline)
