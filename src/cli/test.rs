@@ -224,6 +224,33 @@ pub(super) fn print_plan(plan: &Plan) {
             w.duration.as_secs_f64()
         );
     }
+    // What the schedule gives of what the run must cover; leader or follower, and the side a
+    // partition leaves the leader on, are decided when each window starts.
+    let mut windows: std::collections::BTreeMap<&str, usize> = Default::default();
+    for w in &plan.schedule.windows {
+        *windows.entry(w.fault.kind()).or_default() += 1;
+    }
+    let given: Vec<String> = windows.iter().map(|(k, n)| format!("{k} x{n}")).collect();
+    println!(
+        "coverage: {} windows ({}); required: {}",
+        plan.schedule.windows.len(),
+        if given.is_empty() {
+            "none".into()
+        } else {
+            given.join(", ")
+        },
+        if plan.required_coverage.is_empty() {
+            "nothing".into()
+        } else {
+            plan.required_coverage.join(", ")
+        }
+    );
+    for r in &plan.required_coverage {
+        let kind = r.split('-').next().unwrap_or(r);
+        if !windows.contains_key(kind) {
+            println!("  {r}: no {kind} window in this schedule: the run will be unknown");
+        }
+    }
 }
 
 fn print_summary(plan: &Plan, outcome: &Outcome) {

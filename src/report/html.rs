@@ -308,6 +308,41 @@ fn faults_section(page: &mut String, run: &RunData, stats: &Stats) {
     {
         coverage_table(page, coverage);
     }
+    if let Some(modes) = run.results.get("modes").and_then(|m| m.as_object()) {
+        let required: Vec<&str> = run
+            .results
+            .get("required_coverage")
+            .and_then(|r| r.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        page.push_str("<h3>Coverage by mode</h3><table><tr><th>mode</th><th>applied</th><th>observed</th><th>required</th></tr>");
+        let mut names: Vec<&str> = modes.keys().map(String::as_str).collect();
+        names.extend(
+            required
+                .iter()
+                .filter(|r| r.contains('-') && !modes.contains_key(**r)),
+        );
+        for name in names {
+            let m = modes.get(name);
+            let n = |k: &str| {
+                m.and_then(|m| m.get(k))
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0)
+            };
+            let is_required = required.contains(&name);
+            let short = is_required && (n("applied") == 0 || n("observed") == 0);
+            let _ = write!(
+                page,
+                "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                if short { " class=\"short\"" } else { "" },
+                esc(name),
+                n("applied"),
+                n("observed"),
+                if is_required { "yes" } else { "" }
+            );
+        }
+        page.push_str("</table>");
+    }
     page.push_str("</section>");
 }
 

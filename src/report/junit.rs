@@ -18,6 +18,9 @@ pub struct Suite<'a> {
     pub verdict: Validity,
     /// ...and why (`results.json`'s notes).
     pub notes: &'a [String],
+    /// The fault coverage the campaign required, each with what is missing of it (`None`:
+    /// covered): a case each, failed when missing.
+    pub coverage: &'a [(String, Option<String>)],
 }
 
 /// One `<testsuite>` element and its counts, for a document of one run or of many.
@@ -80,6 +83,20 @@ pub fn testsuite(suite: &Suite<'_>) -> Rendered {
             let name = format!("{}[key={key}]", c.name);
             case(&mut cases, &classname, &name, 0.0, *verdict, &text);
         }
+    }
+    for (mode, missing) in suite.coverage {
+        let verdict = if missing.is_some() {
+            Validity::Invalid
+        } else {
+            Validity::Valid
+        };
+        count(verdict);
+        let name = format!("coverage[{mode}]");
+        let text = missing
+            .as_ref()
+            .map(|m| format!("required fault coverage missing: {m}"))
+            .unwrap_or_default();
+        case(&mut cases, &classname, &name, 0.0, verdict, &text);
     }
     if suite.verdict > checkers_verdict {
         count(suite.verdict);
@@ -195,6 +212,7 @@ mod tests {
             checkers: &checkers,
             verdict: Validity::Invalid,
             notes: &[],
+            coverage: &[],
         })]);
         assert!(
             xml.contains("tests=\"2\" failures=\"1\" errors=\"0\""),
@@ -221,6 +239,7 @@ mod tests {
             checkers: &checkers,
             verdict: Validity::Unknown,
             notes: &notes,
+            coverage: &[],
         };
         let xml = document(&[testsuite(&suite)]);
         assert!(

@@ -270,6 +270,29 @@ fn junit_suite(
                 .collect()
         })
         .unwrap_or_default();
+    let strings = |key: &str| -> Vec<String> {
+        run.results
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|n| n.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let missing = strings("missing_coverage");
+    // `kill-leader (applied 0, observed 0)` is what is missing of `kill-leader`.
+    let coverage: Vec<(String, Option<String>)> = strings("required_coverage")
+        .into_iter()
+        .map(|mode| {
+            let gap = missing
+                .iter()
+                .find(|m| m.split(' ').next() == Some(mode.as_str()))
+                .cloned();
+            (mode, gap)
+        })
+        .collect();
     junit::testsuite(&junit::Suite {
         name,
         seed: run.results.get("seed").and_then(|v| v.as_u64()),
@@ -278,6 +301,7 @@ fn junit_suite(
         checkers,
         verdict: run.valid(),
         notes: &notes,
+        coverage: &coverage,
     })
 }
 

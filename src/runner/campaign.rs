@@ -192,6 +192,10 @@ pub struct NemesisSection {
     /// Explicit timed faults; when given, no windows are generated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schedule: Vec<TimedFault>,
+    /// Modes the run must cover (apply and observe at least once) besides every kind listed:
+    /// `kill-leader`, `partition-leader-minority`, `partition-halves`, ...
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require: Vec<String>,
 }
 
 impl Default for NemesisSection {
@@ -201,6 +205,7 @@ impl Default for NemesisSection {
             interval: default_interval(),
             duration: default_fault_duration(),
             schedule: Vec::new(),
+            require: Vec::new(),
         }
     }
 }

@@ -26,6 +26,9 @@ pub struct Plan {
     pub schedule: Schedule,
     /// Fault kinds the campaign asks for (`kill`, `pause`, `partition`).
     pub fault_kinds: Vec<String>,
+    /// What the run must cover (apply and observe at least once) to pass: every kind it asks
+    /// for, and the modes of `nemesis.require`.
+    pub required_coverage: Vec<String>,
     pub quiet: Duration,
     pub client_timeout: Duration,
     pub checker_time_limit: Duration,

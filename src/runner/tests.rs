@@ -224,7 +224,10 @@ async fn a_run_whose_clients_completed_nothing_is_unknown_not_valid() {
     // The history's checkers have nothing to check; the crash checker (the run's processes,
     // not the history) found no crash.
     let (crash, of_history) = r.checkers.split_last().unwrap();
-    assert_eq!((crash.name.as_str(), crash.valid), ("crash", Validity::Valid));
+    assert_eq!(
+        (crash.name.as_str(), crash.valid),
+        ("crash", Validity::Valid)
+    );
     assert!(!of_history.is_empty());
     for c in of_history {
         assert_eq!(c.valid, Validity::Unknown, "{c:?}");

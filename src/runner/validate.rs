@@ -102,6 +102,7 @@ pub fn validate(
         as_run.system.build = h.build.clone();
     }
     let fault_kinds = fault_kinds(campaign);
+    let required_coverage = required_coverage(&mut p, campaign, &fault_kinds);
     let crash_markers = system.crash_markers();
     Ok(Plan {
         name,
@@ -116,6 +117,7 @@ pub fn validate(
         ops: (campaign.ops > 0).then_some(campaign.ops),
         schedule,
         fault_kinds,
+        required_coverage,
         quiet: campaign.quiet.0,
         client_timeout: campaign.client.timeout.0,
         checker_time_limit: campaign.checker.time_limit.0,
@@ -129,6 +131,38 @@ pub fn validate(
             .unwrap_or_else(|| campaign.out.clone()),
         campaign: as_run,
     })
+}
+
+/// Every kind the campaign asks for, then the modes of `nemesis.require`, each checked: a known
+/// mode, of a kind the campaign has.
+fn required_coverage(p: &mut Problems, c: &Campaign, kinds: &[String]) -> Vec<String> {
+    let mut required = kinds.to_vec();
+    for (i, mode) in c.nemesis.require.iter().enumerate() {
+        let field = format!("nemesis.require[{i}]");
+        let kind = if kinds.contains(mode) {
+            Some(mode.as_str())
+        } else {
+            crate::runner::coverage::kind_of_mode(mode)
+        };
+        match kind {
+            None => p.add(
+                &field,
+                format!(
+                    "unknown mode {mode:?}; expected a fault kind, one of {}, or partition-<pattern> \
+                     with a pattern of {}",
+                    crate::runner::coverage::MODES.join(", "),
+                    crate::runner::coverage::PATTERNS.join(", ")
+                ),
+            ),
+            Some(kind) if !kinds.iter().any(|k| k == kind) => p.add(
+                &field,
+                format!("{mode} can never be covered: the campaign has no {kind} fault"),
+            ),
+            Some(_) if !required.contains(mode) => required.push(mode.clone()),
+            Some(_) => {}
+        }
+    }
+    required
 }
 
 /// The campaign's `name`, else its file's stem.

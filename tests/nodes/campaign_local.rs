@@ -260,3 +260,61 @@ fn ctrl_c_during_setup_exits_2_with_results() {
         processes_under(&run)
     );
 }
+
+/// A required mode the campaign's duration cannot give exits 2 naming it (and writes it into
+/// results.json and junit.xml); the same campaign run long enough covers it and exits 0.
+#[test]
+fn a_required_mode_the_run_never_covers_is_unknown_and_a_longer_run_passes() {
+    let campaign = |duration: &str| {
+        format!(
+            "name: require\nseed: 3\ncluster: {{nodes: 3}}\nworkload: {{kind: register, keys: 2}}\n\
+             concurrency: 3\nduration: {duration}\nquiet: 1s\n\
+             nemesis: {{faults: [{{kill: leader}}], interval: 2s, duration: 800ms, require: [kill-leader]}}\n"
+        )
+    };
+    let run = |duration: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("require.yaml");
+        std::fs::write(&path, campaign(duration)).unwrap();
+        let out = faultline()
+            .arg("test")
+            .arg(&path)
+            .args(["--local", "--no-progress", "--out"])
+            .arg(dir.path().join("results"))
+            .output()
+            .unwrap();
+        (dir, out)
+    };
+    // 1 s: the first window (after a gap of 1 to 3 s) never starts.
+    let (dir, out) = run("1s");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("required fault coverage missing")
+            && stdout.contains("kill-leader (applied 0, observed 0)"),
+        "{stdout}"
+    );
+    let short = run_dir(&dir.path().join("results"), "require");
+    let r = results(&short);
+    assert_eq!(
+        r["missing_coverage"][1], "kill-leader (applied 0, observed 0)",
+        "{r}"
+    );
+    let junit = std::fs::read_to_string(short.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("name=\"coverage[kill-leader]\"")
+            && junit.contains(
+                "required fault coverage missing: kill-leader (applied 0, observed 0)</failure>"
+            ),
+        "{junit}"
+    );
+
+    let (dir, out) = run("8s");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let r = results(&run_dir(&dir.path().join("results"), "require"));
+    assert!(
+        r["modes"]["kill-leader"]["observed"].as_u64() >= Some(1),
+        "{r}"
+    );
+}

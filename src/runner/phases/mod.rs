@@ -348,10 +348,25 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
         written: HistoryWritten,
     ) -> Results {
         let coverage = coverage::coverage(&self.plan.fault_kinds, &faults);
+        let modes = coverage::mode_coverage(&faults);
         let (coverage_notes, undermined) = coverage::coverage_notes(&coverage);
         self.notes.extend(coverage_notes);
         let mut valid = Validity::combine_checked(checkers.iter().map(|c| c.valid));
         if undermined {
+            valid = valid.worst(Validity::Unknown);
+        }
+        // An interrupted run is unknown anyway; its missing coverage is no news.
+        let missing_coverage = if self.is_interrupted() {
+            Vec::new()
+        } else {
+            coverage::missing(&self.plan.required_coverage, &coverage, &modes)
+        };
+        if !missing_coverage.is_empty() {
+            self.notes.push(format!(
+                "required fault coverage missing (each must be applied and observed at least \
+                 once; a longer duration or a shorter interval gives it more windows): {}",
+                missing_coverage.join(", ")
+            ));
             valid = valid.worst(Validity::Unknown);
         }
         if self.is_interrupted() {
@@ -392,6 +407,9 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
             },
             faults,
             coverage,
+            modes,
+            required_coverage: self.plan.required_coverage.clone(),
+            missing_coverage,
             phases: std::mem::take(&mut self.phases),
             faultline_version: String::new(),
             started_at: None,
