@@ -146,7 +146,8 @@ pub async fn execute<T: TestTarget, C: Client>(
     let ran = run.run(&recording).await;
     let mut faults = ran.faults;
     let mut crashes = ran.crashes;
-    run.final_heal(&mut cleanup, &recording, &mut faults).await;
+    run.final_heal(&mut cleanup, &recording, &mut faults, &crashes)
+        .await;
     run.quiet_and_final_reads(&recording, ran.last_process)
         .await;
     // After the heal every node should run: one that does not has crashed since.
@@ -204,6 +205,7 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
         cleanup: &mut Cleanup<T>,
         recording: &Recording<C>,
         faults: &mut [FaultRecord],
+        crashed: &[crash::Crash],
     ) {
         let t = Instant::now();
         let recorder = &recording.recorder;
@@ -228,12 +230,35 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
             f.end_ns = Some(healed_at);
         }
         recording.live.clear_active();
-        if error.is_none() {
+        self.timed("heal", t, error.clone());
+        let Some(error) = error else {
             // Every node was started again: from here on, any node that is down crashed.
             recording.live.brought_back(&self.names);
+            return;
+        };
+        // A node that crashed by itself and does not stay up when started again is the system
+        // failing (a crash loop, for the crash checker), not the harness.
+        let mut down = Vec::new();
+        for name in &self.names {
+            if matches!(self.target.exited(name).await, Ok(Some(_))) {
+                down.push(name.clone());
+            }
         }
-        self.timed("heal", t, error.clone());
-        self.harness_errors.extend(error);
+        let crash_loop = !down.is_empty()
+            && down
+                .iter()
+                .all(|n| crashed.iter().any(|c| &c.node == n));
+        if crash_loop {
+            // Those still down are known crashes; any other node that goes down is a new one.
+            recording.live.brought_back(&self.names);
+            self.notes.push(format!(
+                "final heal: {error}; {} crashed by itself during the run and did not stay up \
+                 when started again",
+                down.join(", ")
+            ));
+        } else {
+            self.harness_errors.push(error);
+        }
     }
 
     /// The quiet period (a leader again, then `quiet` of calm) and the workload's final reads,
