@@ -27,6 +27,7 @@ pub mod phases;
 pub mod plan;
 pub mod progress;
 pub mod recorder;
+pub mod recovery;
 pub mod replay;
 pub mod validate;
 pub mod validate_nemesis;

@@ -26,6 +26,7 @@ fn options() -> Options {
     Options {
         progress: false,
         leader_deadline: Duration::from_secs(2),
+        recovery_deadline: Duration::from_secs(2),
         ..Options::default()
     }
 }
@@ -34,6 +35,23 @@ fn options() -> Options {
 fn read_events(dir: &Path) -> (Vec<checkers::history::Event>, Option<String>) {
     let h = super::check::read_history(&dir.join("history.jsonl")).unwrap();
     (h.to_events(), h.warnings.first().cloned())
+}
+
+/// The history's checkers, and the run's own (crash, recovery) as names and verdicts.
+fn split_run_checkers(
+    all: &[checkers::analysis::CheckerResult],
+) -> (
+    Vec<checkers::analysis::CheckerResult>,
+    Vec<(String, Validity)>,
+) {
+    let (run, history): (Vec<_>, Vec<_>) = all
+        .iter()
+        .cloned()
+        .partition(|c| c.name == "crash" || c.name == "recovery");
+    (
+        history,
+        run.into_iter().map(|c| (c.name, c.valid)).collect(),
+    )
 }
 
 async fn run(plan: &Plan, fake: &Fake, dir: &Path, interrupted: watch::Receiver<bool>) -> Outcome {
@@ -205,6 +223,7 @@ async fn a_run_whose_clients_completed_nothing_is_unknown_not_valid() {
     let p = plan("workload: {kind: register}\nops: 20\nquiet: 10ms\nnemesis: {faults: []}\n");
     let opts = Options {
         final_reads_deadline: Duration::from_millis(200),
+        recovery_deadline: Duration::from_millis(200),
         ..options()
     };
     let out = execute(
@@ -222,14 +241,17 @@ async fn a_run_whose_clients_completed_nothing_is_unknown_not_valid() {
     assert!(r.stats.fail >= 20, "{:?}", r.stats);
     assert_eq!(r.valid, Validity::Unknown, "{:?}", r.checkers);
     // The history's checkers have nothing to check; the crash checker (the run's processes,
-    // not the history) found no crash.
-    let (crash, of_history) = r.checkers.split_last().unwrap();
+    // not the history) found no crash; the recovery write was never acknowledged.
+    let (of_history, of_run) = split_run_checkers(&r.checkers);
     assert_eq!(
-        (crash.name.as_str(), crash.valid),
-        ("crash", Validity::Valid)
+        of_run,
+        [
+            ("crash".to_string(), Validity::Valid),
+            ("recovery".to_string(), Validity::Unknown)
+        ]
     );
     assert!(!of_history.is_empty());
-    for c in of_history {
+    for c in &of_history {
         assert_eq!(c.valid, Validity::Unknown, "{c:?}");
         assert!(c.summary.contains("nothing to check"), "{c:?}");
     }
@@ -365,16 +387,21 @@ async fn test_and_check_of_its_directory_agree_for_every_workload() {
         let verdicts = |rs: &[checkers::analysis::CheckerResult]| -> Vec<(String, Validity)> {
             rs.iter().map(|c| (c.name.clone(), c.valid)).collect()
         };
-        // The crash checker judges the run's processes and logs, not the history: `test` adds
-        // it after the history's checkers (valid here, nothing crashed), `check` has no run.
-        let (crash, of_history) = r.checkers.split_last().unwrap();
+        // The crash and recovery checkers judge the run's processes, logs and cluster, not the
+        // history: `test` adds them after the history's checkers (valid here: nothing crashed,
+        // the store recovered), `check` has no run.
+        let (of_history, of_run) = split_run_checkers(&r.checkers);
         assert_eq!(
-            (crash.name.as_str(), crash.valid),
-            ("crash", Validity::Valid)
+            of_run,
+            [
+                ("crash".to_string(), Validity::Valid),
+                ("recovery".to_string(), Validity::Valid)
+            ],
+            "{workload}"
         );
         assert_eq!(
             verdicts(&again.results()),
-            verdicts(of_history),
+            verdicts(&of_history),
             "{workload}"
         );
         assert_eq!(again.validity(), r.valid, "{workload}");

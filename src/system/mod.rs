@@ -139,6 +139,15 @@ impl SystemSpec {
         list.into_iter().map(String::from).collect()
     }
 
+    /// Whether its client can write a register and read it back (the recovery check's write):
+    /// every system but an http one whose campaign describes no `read` or `write`.
+    pub fn reads_and_writes_registers(&self) -> bool {
+        match self {
+            SystemSpec::Http(h) => h.operations.read.is_some() && h.operations.write.is_some(),
+            _ => true,
+        }
+    }
+
     /// Whether its members can be planted with faultline's bugs (`--unsafe-bug`).
     pub fn takes_planted_bugs(&self) -> bool {
         matches!(self, SystemSpec::Faultline)

@@ -318,3 +318,83 @@ fn a_required_mode_the_run_never_covers_is_unknown_and_a_longer_run_passes() {
         "{r}"
     );
 }
+
+/// A node whose data directory is destroyed while it is killed cannot rejoin: the recovery
+/// check after the final heal says which node never answered (unknown, with the reason), the
+/// crash checker reports it exiting by itself, and the run does not pass.
+#[test]
+fn a_node_whose_data_is_destroyed_fails_the_recovery_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rec.yaml");
+    std::fs::write(
+        &path,
+        "name: rec\nseed: 1\ncluster: {nodes: 3}\nworkload: {kind: register, keys: 2}\n\
+         concurrency: 3\nduration: 6s\nquiet: 1s\n\
+         nemesis: {schedule: [{at: 1s, duration: 3s, kill: random-node}]}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("results");
+    let mut child = faultline()
+        .arg("test")
+        .arg(&path)
+        .args(["--local", "--no-progress", "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once the kill is in the history, the killed node's data directory becomes a file.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let killed = loop {
+        assert!(Instant::now() < deadline, "no kill in the history");
+        let runs = std::fs::read_dir(out.join("rec"))
+            .into_iter()
+            .flatten()
+            .flatten();
+        let kill = runs
+            .map(|e| e.path())
+            .filter(|p| !p.ends_with("latest"))
+            .find_map(|run| {
+                let text = std::fs::read_to_string(run.join("history.jsonl")).ok()?;
+                let line = text.lines().find(|l| l.contains("\"f\":\"kill\""))?;
+                let e: Value = serde_json::from_str(line).ok()?;
+                Some((run, e["value"]["targets"][0].as_str()?.to_string()))
+            });
+        if let Some(k) = kill {
+            break k;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (run, node) = killed;
+    let data = run.join("cluster").join(&node);
+    std::fs::remove_dir_all(&data).unwrap();
+    std::fs::write(&data, "not a directory").unwrap();
+    let status = wait_with_deadline(&mut child, Duration::from_secs(120));
+    assert_eq!(status.code(), Some(1));
+    let r = results(&run);
+    let checker = |name: &str| {
+        r["checkers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} checker in {r}"))
+            .clone()
+    };
+    let recovery = checker("recovery");
+    assert_eq!(recovery["valid"], "unknown", "{recovery}");
+    let summary = recovery["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("nodes that never answered after the final heal")
+            && summary.contains(&format!("{node}:")),
+        "{summary}"
+    );
+    let crash = checker("crash");
+    assert_eq!(crash["valid"], false, "{crash}");
+    assert!(
+        crash["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{node} exited by itself")),
+        "{crash}"
+    );
+}

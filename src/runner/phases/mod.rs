@@ -24,6 +24,7 @@ use super::faults::NEMESIS;
 use super::live::Live;
 use super::plan::Plan;
 use super::recorder::Written as HistoryWritten;
+use super::recovery;
 use crate::cluster::client::Client;
 use crate::cluster::target::TestTarget;
 use crate::exit::Validity;
@@ -34,6 +35,8 @@ use run::Recording;
 
 /// How long a fresh cluster may take to elect a leader, and the healed one to settle.
 const LEADER_DEADLINE: Duration = Duration::from_secs(60);
+/// How long, once a leader is back, every node may take to answer and read back the write.
+const RECOVERY_DEADLINE: Duration = Duration::from_secs(20);
 /// How long the final reads may keep retrying.
 const FINAL_READS_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -48,6 +51,9 @@ pub struct Options {
     pub leader_deadline: Duration,
     /// How long the final reads may keep retrying.
     pub final_reads_deadline: Duration,
+    /// How long, once a leader is back, every node may take to answer and read back the
+    /// recovery check's write.
+    pub recovery_deadline: Duration,
 }
 
 impl Default for Options {
@@ -58,6 +64,7 @@ impl Default for Options {
             no_history: false,
             leader_deadline: LEADER_DEADLINE,
             final_reads_deadline: FINAL_READS_DEADLINE,
+            recovery_deadline: RECOVERY_DEADLINE,
         }
     }
 }
@@ -150,6 +157,7 @@ pub async fn execute<T: TestTarget, C: Client>(
         .await;
     run.quiet_and_final_reads(&recording, ran.last_process)
         .await;
+    let recovered = run.recovery().await;
     // After the heal every node should run: one that does not has crashed since.
     if !run.is_interrupted() {
         let more = crash::sweep(&*run.target, &recording.live, &recording.recorder, &crashes).await;
@@ -164,6 +172,9 @@ pub async fn execute<T: TestTarget, C: Client>(
     if run.plan.crash_check && !run.options.no_history {
         let hits = crash::scan_logs(&run.dir.logs(), &run.plan.crash_markers);
         checkers.push(crash::result(&crashes, &hits));
+    }
+    if let Some(outcome) = &recovered {
+        checkers.push(recovery::result(outcome));
     }
     let results = run.results(checkers, faults, &ran.live, ran.run_ms, written);
     Ok(run.report(results, history))
@@ -244,10 +255,8 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
                 down.push(name.clone());
             }
         }
-        let crash_loop = !down.is_empty()
-            && down
-                .iter()
-                .all(|n| crashed.iter().any(|c| &c.node == n));
+        let crash_loop =
+            !down.is_empty() && down.iter().all(|n| crashed.iter().any(|c| &c.node == n));
         if crash_loop {
             // Those still down are known crashes; any other node that goes down is a new one.
             recording.live.brought_back(&self.names);
@@ -299,6 +308,30 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
                 .push(format!("quiet period and final reads: {e}"));
         }
         self.timed("final-reads", t, error);
+    }
+
+    /// The recovery check (see [`recovery`]), unless the run was interrupted or keeps no
+    /// history.
+    async fn recovery(&mut self) -> Option<recovery::Outcome> {
+        if self.is_interrupted() || self.options.no_history {
+            return None;
+        }
+        let t = Instant::now();
+        let value = format!("recovered-{}-{}", self.plan.seed, self.dir.path().display());
+        let mut interrupted = self.interrupted.clone();
+        let outcome = tokio::select! {
+            o = recovery::check(
+                &*self.target,
+                &self.client,
+                self.options.leader_deadline,
+                self.options.recovery_deadline,
+                self.plan.system.reads_and_writes_registers(),
+                value,
+            ) => Some(o),
+            _ = interrupted.wait_for(|i| *i) => None,
+        };
+        self.timed("recovery", t, None);
+        outcome
     }
 
     /// Stops the progress line and the recorder, and waits for the history to be on disk. A
