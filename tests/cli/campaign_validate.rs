@@ -250,3 +250,20 @@ fn http_workloads_need_their_operations_described() {
         "{e}"
     );
 }
+
+/// Two explicit windows of the same kind that overlap are refused, both named (undoing one would
+/// undo both); windows of different kinds may overlap.
+#[test]
+fn overlapping_windows_of_one_kind_are_refused_naming_both() {
+    let e = rejected(
+        "workload: {kind: register}\nduration: 20s\nnemesis:\n  schedule:\n    - {at: 2s, duration: 6s, partition: halves}\n    - {at: 3s, duration: 2s, kill: leader}\n    - {at: 5s, duration: 4s, partition: isolate-one}\n",
+    );
+    assert!(
+        e.contains("c.yaml:7:5: nemesis.schedule[2]: overlaps nemesis.schedule[0], another partition window"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("schedule[1]"),
+        "a kill may overlap a partition: {e}"
+    );
+}
