@@ -1,6 +1,7 @@
 //! The command line: argument definitions and dispatch. Each command's arguments live with the
 //! module that runs it.
 
+pub mod analyze;
 pub mod check;
 pub mod cluster;
 pub mod fault;
@@ -57,6 +58,9 @@ pub enum Command {
     Test(test::TestArgs),
     /// Regenerate the report of a result directory.
     Report(report::ReportArgs),
+    /// Re-check a recorded run with this faultline's checkers; rewrites results.json (the old
+    /// verdict kept under `previous`), junit.xml and report.html. Exit code as `check`.
+    Analyze(analyze::AnalyzeArgs),
     /// Serve a local page listing every run.
     Serve(serve::ServeArgs),
     /// Panics on purpose: how a bug in faultline reaches a user (for the tests).
@@ -104,6 +108,7 @@ fn run(command: Command) -> anyhow::Result<Validity> {
         Command::Fault(args) => fault::run(args),
         Command::Test(args) => test::run(args),
         Command::Report(args) => report::run(args),
+        Command::Analyze(args) => analyze::run(args),
         Command::Serve(args) => serve::run(args),
         Command::InternalPanic => panic!("asked to panic"),
     }

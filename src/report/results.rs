@@ -129,10 +129,24 @@ pub struct Results {
     /// When the run started (its directory's UTC timestamp).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
+    /// The verdict before `faultline analyze` re-checked the run, to compare.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Previous>,
     /// What only the whole history tells: latency percentiles overall and per fault window,
     /// operations by `f` and outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<Analysis>,
+}
+
+/// A run's verdict as it was recorded, before a re-analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Previous {
+    pub valid: Validity,
+    /// Each checker's verdict then.
+    pub checkers: Vec<(String, Validity)>,
+    /// The faultline that wrote it.
+    #[serde(default)]
+    pub faultline_version: String,
 }
 
 #[cfg(test)]
@@ -159,6 +173,7 @@ mod tests {
             phases: Vec::new(),
             faultline_version: "0.1.0".into(),
             started_at: Some("20261206T000000Z".into()),
+            previous: None,
             analysis: None,
         };
         let text = serde_json::to_string(&r).unwrap();

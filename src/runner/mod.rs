@@ -13,6 +13,7 @@
 //!   `replay` rebuilds a recorded run's plan; `memory` is an in-memory store for the runner's
 //!   benchmark.
 
+pub mod analyze;
 pub mod campaign;
 pub mod check;
 pub mod clients;

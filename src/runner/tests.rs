@@ -460,3 +460,64 @@ async fn a_node_that_exits_by_itself_is_a_crash_and_a_kill_is_not() {
     let out = run(&plan(&off), &fake, dir.path(), rx).await;
     assert!(out.results.checkers.iter().all(|c| c.name != "crash"));
 }
+
+/// `faultline analyze`: a recorded run is re-checked with the current checkers; the history's
+/// checkers run again (an old wrong verdict is corrected), the run's own checkers (crash,
+/// recovery) stand as recorded, and the old verdict is kept under `previous`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyze_rechecks_the_history_and_keeps_what_judged_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    let (_tx, rx) = watch::channel(false);
+    let out = run(&plan(FAULTY), &fake, dir.path(), rx).await;
+    assert_eq!(out.results.valid, Validity::Valid);
+    // As an older faultline might have written it: linearizability wrongly invalid.
+    let path = dir.path().join("results.json");
+    let mut r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    r["valid"] = false.into();
+    for c in r["checkers"].as_array_mut().unwrap() {
+        if c["name"] == "linearizability" {
+            c["valid"] = false.into();
+        }
+    }
+    std::fs::write(&path, r.to_string()).unwrap();
+    let limits = super::check::Limits {
+        time: Duration::from_secs(10),
+        memory_mb: 512,
+    };
+    let again = super::analyze::reanalyze(dir.path(), limits).unwrap();
+    assert_eq!(again.valid, Validity::Valid);
+    let previous = again.previous.as_ref().unwrap();
+    assert_eq!(previous.valid, Validity::Invalid);
+    assert!(previous
+        .checkers
+        .contains(&("linearizability".to_string(), Validity::Invalid)));
+    let names: Vec<&str> = again.checkers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "reads-of-written-values",
+            "linearizability",
+            "crash",
+            "recovery"
+        ]
+    );
+    let stored = store::load(dir.path()).unwrap();
+    assert_eq!(stored.results.validity(), Validity::Valid);
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(junit.contains("failures=\"0\""), "{junit}");
+
+    // A crash recorded by the run stands: the history cannot clear it.
+    let mut r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for c in r["checkers"].as_array_mut().unwrap() {
+        if c["name"] == "crash" {
+            c["valid"] = false.into();
+        }
+    }
+    r["valid"] = false.into();
+    std::fs::write(&path, r.to_string()).unwrap();
+    let again = super::analyze::reanalyze(dir.path(), limits).unwrap();
+    assert_eq!(again.valid, Validity::Invalid);
+}

@@ -471,6 +471,7 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
             phases: std::mem::take(&mut self.phases),
             faultline_version: String::new(),
             started_at: None,
+            previous: None,
             analysis: None,
         }
     }
