@@ -155,9 +155,10 @@ pub async fn execute<T: TestTarget, C: Client>(
     let mut crashes = ran.crashes;
     run.final_heal(&mut cleanup, &recording, &mut faults, &crashes)
         .await;
-    run.quiet_and_final_reads(&recording, ran.last_process)
+    let no_leader = run
+        .quiet_and_final_reads(&recording, ran.last_process)
         .await;
-    let recovered = run.recovery().await;
+    let recovered = run.recovery(no_leader).await;
     // After the heal every node should run: one that does not has crashed since.
     if !run.is_interrupted() {
         let more = crash::sweep(&*run.target, &recording.live, &recording.recorder, &crashes).await;
@@ -272,14 +273,23 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
 
     /// The quiet period (a leader again, then `quiet` of calm) and the workload's final reads,
     /// unless the run was interrupted.
-    async fn quiet_and_final_reads(&mut self, recording: &Recording<C>, last_process: u64) {
+    /// Returns why no leader came back, when none did (the recovery check need not wait again).
+    async fn quiet_and_final_reads(
+        &mut self,
+        recording: &Recording<C>,
+        last_process: u64,
+    ) -> Option<String> {
         if self.is_interrupted() {
-            return;
+            return None;
         }
         let t = Instant::now();
         let mut interrupted = self.interrupted.clone();
+        let no_leader = std::sync::Mutex::new(None);
         let settle = async {
-            wait_for_leader(&*self.target, self.options.leader_deadline).await?;
+            if let Err(e) = wait_for_leader(&*self.target, self.options.leader_deadline).await {
+                *no_leader.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{e:#}"));
+                return Err(e);
+            }
             tokio::time::sleep(self.plan.quiet).await;
             Ok::<_, anyhow::Error>(())
         };
@@ -308,13 +318,18 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
                 .push(format!("quiet period and final reads: {e}"));
         }
         self.timed("final-reads", t, error);
+        no_leader.into_inner().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The recovery check (see [`recovery`]), unless the run was interrupted or keeps no
     /// history.
-    async fn recovery(&mut self) -> Option<recovery::Outcome> {
+    async fn recovery(&mut self, no_leader: Option<String>) -> Option<recovery::Outcome> {
         if self.is_interrupted() || self.options.no_history {
             return None;
+        }
+        if let Some(e) = no_leader {
+            // The quiet period already waited the whole leader wait in vain.
+            return Some(recovery::Outcome::NoLeader(e));
         }
         let t = Instant::now();
         let value = format!("recovered-{}-{}", self.plan.seed, self.dir.path().display());
