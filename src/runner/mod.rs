@@ -32,6 +32,7 @@ pub mod recovery;
 pub mod replay;
 pub mod validate;
 pub mod validate_nemesis;
+pub mod validate_system;
 pub mod yaml_pos;
 
 #[cfg(test)]

@@ -8,8 +8,8 @@
 //! error and Ctrl-C alike.
 
 mod guard;
-mod verdict;
 mod run;
+mod verdict;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -411,7 +411,6 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
         self.timed("check", t, None);
         (results, Arc::into_inner(history))
     }
-
 }
 
 /// ` (last log lines: n1: ...; n2: ...)` from the logs collected in `dir`, or nothing.
