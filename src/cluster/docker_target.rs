@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use nemesis::fault::{FaultExecutor, Grudge, NodeName};
+use nemesis::link::{LinkFault, LinkKind};
 
 use super::target::TestTarget;
 use crate::cluster::faults::FaultError;
@@ -78,6 +79,14 @@ impl FaultExecutor for DockerTarget {
     async fn heal(&self) -> Result<(), FaultError> {
         self.faults.heal().await
     }
+
+    async fn degrade(&self, fault: &LinkFault) -> Result<(), FaultError> {
+        self.faults.degrade(fault).await
+    }
+
+    async fn restore(&self, kind: LinkKind) -> Result<(), FaultError> {
+        self.faults.restore(kind).await
+    }
 }
 
 impl TestTarget for DockerTarget {
@@ -100,6 +109,19 @@ impl TestTarget for DockerTarget {
         let state = cluster::status::container_state(&self.cluster, &info.container).await?;
         // A paused container is still running: only a kill stops it.
         Ok(state == "running" || state == "paused")
+    }
+
+    async fn observe_links(&self, kind: LinkKind) -> anyhow::Result<(bool, String)> {
+        let (links, unreadable) = self.faults.active_links().await;
+        let (observed, effect) = links.observe(kind);
+        if unreadable.is_empty() {
+            Ok((observed, effect))
+        } else {
+            Ok((
+                observed,
+                format!("{effect}; unreadable: {}", unreadable.join("; ")),
+            ))
+        }
     }
 
     async fn collect_logs(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {

@@ -38,6 +38,8 @@ pub enum LocalError {
     UnknownNode(NodeName),
     #[error("the local process target cannot partition the network (use the Docker target, or drop partitions from the campaign)")]
     PartitionUnsupported,
+    #[error("the local process target cannot degrade links (use the Docker target, or drop loss, slow and delay from the campaign)")]
+    LinksUnsupported,
 }
 
 struct Node {
@@ -208,6 +210,15 @@ impl FaultExecutor for LocalTarget {
         // No partition is ever in place (see `partition`).
         Ok(())
     }
+
+    async fn degrade(&self, _fault: &nemesis::link::LinkFault) -> Result<(), LocalError> {
+        Err(LocalError::LinksUnsupported)
+    }
+
+    async fn restore(&self, _kind: nemesis::link::LinkKind) -> Result<(), LocalError> {
+        // No link fault is ever in place (see `degrade`).
+        Ok(())
+    }
 }
 
 impl TestTarget for LocalTarget {
@@ -239,6 +250,14 @@ impl TestTarget for LocalTarget {
                 .with_context(|| format!("checking node {name}"))?
                 .is_none(),
         })
+    }
+
+    async fn observe_links(
+        &self,
+        _kind: nemesis::link::LinkKind,
+    ) -> anyhow::Result<(bool, String)> {
+        // Validation refuses link faults for local runs; none is ever in place.
+        Ok((false, "local processes have no link faults".into()))
     }
 
     async fn collect_logs(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {

@@ -16,7 +16,8 @@
 //! published ports), `image` (the node image), `lifecycle` (up, connect, down), `inventory`
 //! (listing by label, `ls`), `status` (container state plus each node's `/status`), `exec`
 //! (`docker exec`), `netns` (commands in a node's network namespace), `faults` (the fault
-//! executor), `partition` (a grudge as iptables rules), `logs`.
+//! executor), `partition` (a grudge as iptables rules), `links` (lossy, slow and delayed links as
+//! iptables rules and tc qdiscs), `link_faults` (the executor's link faults), `logs`.
 
 pub mod client;
 pub mod docker;
@@ -26,6 +27,8 @@ pub mod faults;
 pub mod image;
 pub mod inventory;
 pub mod lifecycle;
+pub mod link_faults;
+pub mod links;
 pub mod local;
 pub mod logs;
 pub mod names;

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use nemesis::fault::{FaultExecutor, NodeName};
+use nemesis::link::LinkKind;
 
 /// A running cluster under test: its nodes, who leads, its logs, and its end. Faults come from
 /// [`FaultExecutor`], whose methods must return only once the fault is in effect.
@@ -19,6 +20,13 @@ pub trait TestTarget: FaultExecutor + 'static {
     /// Whether the node's process (container) is running; a paused node is still running.
     /// Fault coverage uses it to observe that a kill took effect.
     fn is_running(&self, node: &NodeName) -> impl Future<Output = anyhow::Result<bool>> + Send;
+
+    /// Whether link faults of this kind are in effect and did something to the traffic (read
+    /// back from the nodes), with what they did. Fault coverage asks it at the end of a window.
+    fn observe_links(
+        &self,
+        kind: LinkKind,
+    ) -> impl Future<Output = anyhow::Result<(bool, String)>> + Send;
 
     /// Writes each node's log into `dir` and returns the files written.
     fn collect_logs(&self, dir: &Path)

@@ -337,7 +337,7 @@ fn legend(page: &mut String) {
 }
 
 fn fault_legend(page: &mut String) {
-    for f in ["kill", "pause", "partition"] {
+    for f in ["kill", "pause", "partition", "loss", "slow", "delay"] {
         let _ = write!(
             page,
             "<span class=\"swatch\" style=\"background:{}\"></span>{f} ",

@@ -32,6 +32,8 @@ pub struct State {
     pub fail_partitions: bool,
     /// Elements the store "loses" (to test that checkers catch it).
     pub drop_adds: bool,
+    /// Link fault kinds in effect.
+    pub links: std::collections::BTreeSet<nemesis::link::LinkKind>,
 }
 
 impl State {
@@ -146,6 +148,19 @@ impl FaultExecutor for Fake {
         self.state.lock().unwrap().calls.push("heal".into());
         Ok(())
     }
+    async fn degrade(&self, fault: &nemesis::link::LinkFault) -> Result<(), FakeError> {
+        let mut s = self.state.lock().unwrap();
+        s.calls
+            .push(format!("{} {}", fault.shape, fault.links.0.len()));
+        s.links.insert(fault.shape.kind());
+        Ok(())
+    }
+    async fn restore(&self, kind: nemesis::link::LinkKind) -> Result<(), FakeError> {
+        let mut s = self.state.lock().unwrap();
+        s.calls.push(format!("heal-{kind}"));
+        s.links.remove(&kind);
+        Ok(())
+    }
 }
 
 impl TestTarget for Fake {
@@ -163,6 +178,10 @@ impl TestTarget for Fake {
             .position(|(n, _)| n == node)
             .expect("a fake node");
         Ok(self.state.lock().unwrap().nodes[i] != NodeState::Down)
+    }
+    async fn observe_links(&self, kind: nemesis::link::LinkKind) -> anyhow::Result<(bool, String)> {
+        let on = self.state.lock().unwrap().links.contains(&kind);
+        Ok((on, format!("fake {kind} in effect: {on}")))
     }
     async fn collect_logs(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir)?;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use checkers::history::{EventType, NemesisTag, Process};
 use futures::future::join_all;
-use nemesis::{Action, FaultSpec, Pattern, Schedule, Target};
+use nemesis::{Action, FaultSpec, Schedule};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -92,7 +92,7 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         deadline: Instant,
     ) -> Option<Vec<Option<NodeStatus>>> {
         let names: Vec<String> = self.target.nodes().into_iter().map(|(n, _)| n).collect();
-        let leader = if needs_leader(spec) {
+        let leader = if spec.needs_leader() {
             match self.target.leader().await {
                 Ok(l) => l,
                 Err(e) => {
@@ -152,6 +152,16 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         if let Some(before) = before {
             let after = self.statuses().await;
             let (observed, effect) = partition_effect(&self.names(), &before, &after);
+            record.observed = Some(observed);
+            record.effect = Some(effect);
+        }
+        // A link fault took effect when its rules or qdiscs are still in place at the end of
+        // its window and dropped (loss) or carried (slow, delay) some of the cluster's traffic.
+        if let Some(fault) = action.link_fault() {
+            let (observed, effect) = match self.target.observe_links(fault.shape.kind()).await {
+                Ok(o) => o,
+                Err(e) => (false, format!("reading the link faults back: {e:#}")),
+            };
             record.observed = Some(observed);
             record.effect = Some(effect);
         }
@@ -263,24 +273,24 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
     }
 }
 
-fn needs_leader(spec: &FaultSpec) -> bool {
-    matches!(
-        spec,
-        FaultSpec::Kill {
-            target: Target::Leader
-        } | FaultSpec::Pause {
-            target: Target::Leader
-        } | FaultSpec::Partition {
-            pattern: Pattern::IsolateLeader
-        }
-    )
-}
-
 /// The history value of a nemesis event: window, phase, targets and (for partitions) the grudge.
 pub fn describe(window: usize, phase: &str, action: &Action) -> Value {
     let mut v = json!({"window": window, "phase": phase, "targets": action.nodes()});
-    if let Action::Partition { grudge } = action {
-        v["grudge"] = json!(grudge);
+    match action {
+        Action::Partition { grudge } => v["grudge"] = json!(grudge),
+        Action::Loss { links, percent } => {
+            v["links"] = json!(links);
+            v["percent"] = json!(percent);
+        }
+        Action::Slow { links, rate } => {
+            v["links"] = json!(links);
+            v["rate"] = json!(rate);
+        }
+        Action::Delay { links, delay } => {
+            v["links"] = json!(links);
+            v["delay"] = json!(delay);
+        }
+        _ => {}
     }
     v
 }
