@@ -7,5 +7,6 @@ mod cluster;
 mod etcd;
 mod etcd_campaigns;
 mod http_system;
+mod links;
 #[path = "../util/mod.rs"]
 mod util;
