@@ -395,3 +395,183 @@ fn delay_is_refused_without_netem_and_applied_and_healed_with_it() {
     cluster.ok(&["fault", "heal"]);
     assert_clean(&name);
 }
+
+/// Removes a cluster that `faultline test --keep-cluster` left, however the test ends.
+struct Down(&'static str);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let out = faultline(&["cluster", "down", "--name", self.0]);
+        if !out.status.success() && !std::thread::panicking() {
+            panic!(
+                "cluster down --name {}: {}",
+                self.0,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// The one run directory under `<out>/<name>/`.
+fn run_dir(out: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let runs: Vec<_> = std::fs::read_dir(out.join(name))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.is_symlink())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
+}
+
+#[test]
+fn a_campaign_applies_and_observes_loss_and_slow_and_ends_healed() {
+    let name = "lk-campaign";
+    let _ = faultline(&["cluster", "down", "--name", name]);
+    let _down = Down(name);
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("lk-campaign.yaml");
+    std::fs::write(
+        &path,
+        "name: lk-campaign\nseed: 3\nworkload: {kind: register, keys: 2}\nconcurrency: 3\nduration: 12s\nquiet: 2s\nnemesis:\n  schedule:\n    - {at: 1s, duration: 4s, loss: {pattern: all, percent: 30}}\n    - {at: 6s, duration: 4s, slow: {pattern: isolate-leader, rate: 1mbit}}\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("results");
+    let run = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .env("FAULTLINE_LOG", "warn")
+        .args(["test", "--no-progress", "--keep-cluster", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let dir = run_dir(&out, name);
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}\n{}\nresults: {results:#}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for kind in ["loss", "slow"] {
+        let c = &results["coverage"][kind];
+        assert_eq!(
+            (c["applied"].as_u64(), c["observed"].as_u64()),
+            (Some(1), Some(1)),
+            "{kind}: {c}"
+        );
+    }
+    let effect = |kind: &str| {
+        results["faults"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["kind"] == kind)
+            .and_then(|f| f["effect"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    // The loss measured on the cluster's own traffic by the rules' counters.
+    let loss = effect("loss");
+    eprintln!("loss window: {loss}\nslow window: {}", effect("slow"));
+    let share: f64 = loss
+        .rsplit_once('(')
+        .and_then(|(_, p)| p.strip_suffix("%)"))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no measured share in {loss:?}"));
+    assert!((20.0..=40.0).contains(&share), "{loss}");
+    assert!(
+        effect("slow").contains("bytes went through tbf"),
+        "{}",
+        effect("slow")
+    );
+    // The history names the links and the share.
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
+    assert!(
+        history.contains(r#""f":"loss""#) && history.contains(r#""percent":30.0"#),
+        "{history:.2000}"
+    );
+    // The report's fault strip draws both kinds.
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    for kind in ["loss", "slow"] {
+        assert!(
+            html.contains(&format!("data-fault=\"{kind}\"")),
+            "no {kind} window in the report"
+        );
+    }
+    assert_clean(name);
+}
+
+#[test]
+fn an_interrupted_campaign_restores_an_open_loss_window_in_the_final_heal() {
+    let name = "lk-interrupt";
+    let _ = faultline(&["cluster", "down", "--name", name]);
+    let _down = Down(name);
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("lk-interrupt.yaml");
+    std::fs::write(
+        &path,
+        "name: lk-interrupt\nworkload: {kind: register, keys: 2}\nconcurrency: 2\nduration: 60s\nquiet: 1s\nnemesis:\n  schedule:\n    - {at: 1s, duration: 50s, loss: {pattern: halves, percent: 20}}\n    - {at: 1s, duration: 50s, slow: {pattern: all, rate: 2mbit}}\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("results");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .env("FAULTLINE_LOG", "warn")
+        .args(["test", "--no-progress", "--keep-cluster", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until both faults are in the nodes, read back from them.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let applied = Command::new("docker")
+            .args([
+                "exec",
+                &format!("faultline-{name}-n1"),
+                "sh",
+                "-c",
+                "iptables -S FAULTLINE-LOSS; tc qdisc show dev eth0",
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        if applied.contains("statistic") && applied.contains("tbf") {
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended before its faults were applied: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the faults never showed in n1: {applied}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: signalling a child we spawned.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the runner did not stop within 40 s of Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(2), "an interrupted run has no verdict");
+    let history = std::fs::read_to_string(run_dir(&out, name).join("history.jsonl")).unwrap();
+    assert!(
+        history.contains(r#""f":"heal-all""#),
+        "no final heal recorded"
+    );
+    // The final heal restored both open windows: nothing is left in any node.
+    assert_clean(name);
+}
