@@ -44,6 +44,15 @@ pub enum Action {
     Restore {
         link: LinkKind,
     },
+    /// Move these nodes' clocks by `offset_secs` (negative: back).
+    Clock {
+        nodes: Vec<NodeName>,
+        offset_secs: i64,
+    },
+    /// Put these nodes' clocks back to real time.
+    ResetClocks {
+        nodes: Vec<NodeName>,
+    },
 }
 
 impl Action {
@@ -70,6 +79,9 @@ impl Action {
                 link: self.link_fault().expect("a link action").shape.kind(),
             },
             Action::Restore { link } => Action::Restore { link: *link },
+            Action::Clock { nodes, .. } | Action::ResetClocks { nodes } => Action::ResetClocks {
+                nodes: nodes.clone(),
+            },
         }
     }
 
@@ -114,6 +126,8 @@ impl Action {
                 LinkKind::Slow => "heal-slow",
                 LinkKind::Delay => "heal-delay",
             },
+            Action::Clock { .. } => "clock",
+            Action::ResetClocks { .. } => "reset-clock",
         }
     }
 
@@ -123,7 +137,9 @@ impl Action {
             Action::Kill { nodes }
             | Action::Start { nodes }
             | Action::Pause { nodes }
-            | Action::Resume { nodes } => nodes.clone(),
+            | Action::Resume { nodes }
+            | Action::Clock { nodes, .. }
+            | Action::ResetClocks { nodes } => nodes.clone(),
             Action::Loss { links, .. }
             | Action::Slow { links, .. }
             | Action::Delay { links, .. } => {
@@ -166,6 +182,8 @@ impl Action {
                 exec.degrade(&fault).await
             }
             Action::Restore { link } => exec.restore(*link).await,
+            Action::Clock { nodes, offset_secs } => exec.bump_clock(nodes, *offset_secs).await,
+            Action::ResetClocks { nodes } => exec.reset_clocks(nodes).await,
         }
     }
 }
@@ -177,8 +195,8 @@ pub struct HealError<E: std::error::Error + 'static> {
     pub failures: Vec<(&'static str, E)>,
 }
 
-/// Brings the cluster back to health: heal partitions, restore every kind of degraded link, resume
-/// paused nodes, start killed ones.
+/// Brings the cluster back to health: heal partitions, restore every kind of degraded link, put
+/// every clock back, resume paused nodes, start killed ones.
 /// Every step runs even when an earlier one fails, since a half-healed cluster is worse than a
 /// reported error. Executors must treat these on healthy nodes as no-ops.
 pub async fn heal_all<E: FaultExecutor>(
@@ -195,6 +213,9 @@ pub async fn heal_all<E: FaultExecutor>(
         },
         Action::Restore {
             link: LinkKind::Delay,
+        },
+        Action::ResetClocks {
+            nodes: nodes.to_vec(),
         },
         Action::Resume {
             nodes: nodes.to_vec(),
@@ -276,6 +297,20 @@ mod tests {
             self.calls.lock().unwrap().push(format!("restore {kind}"));
             Ok(())
         }
+        async fn bump_clock(&self, n: &[NodeName], offset: i64) -> Result<(), Boom> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("clock {n:?} {offset:+}"));
+            Ok(())
+        }
+        async fn reset_clocks(&self, n: &[NodeName]) -> Result<(), Boom> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("reset-clock {n:?}"));
+            Ok(())
+        }
     }
 
     /// The executor above never awaits anything, so one poll finishes the future.
@@ -302,6 +337,34 @@ mod tests {
             grudge: Grudge::default(),
         };
         assert_eq!(part.inverse(), Action::Heal);
+    }
+
+    #[test]
+    fn a_clock_bump_is_undone_by_resetting_the_same_nodes() {
+        let bump = Action::Clock {
+            nodes: vec!["n2".into()],
+            offset_secs: -30,
+        };
+        assert_eq!(
+            bump.inverse(),
+            Action::ResetClocks {
+                nodes: vec!["n2".into()]
+            }
+        );
+        assert_eq!(
+            (bump.name(), bump.inverse().name()),
+            ("clock", "reset-clock")
+        );
+        let exec = Log::default();
+        block_on(bump.apply(&exec)).unwrap();
+        block_on(bump.inverse().apply(&exec)).unwrap();
+        assert_eq!(
+            exec.calls.lock().unwrap().clone(),
+            vec![
+                "clock [\"n2\"] -30".to_string(),
+                "reset-clock [\"n2\"]".into()
+            ]
+        );
     }
 
     #[test]
@@ -361,6 +424,7 @@ mod tests {
                 "restore loss".into(),
                 "restore slow".into(),
                 "restore delay".into(),
+                "reset-clock [\"n1\", \"n2\"]".into(),
                 "resume [\"n1\", \"n2\"]".into(),
                 "start [\"n1\", \"n2\"]".into()
             ]

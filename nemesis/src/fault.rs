@@ -1,7 +1,7 @@
 //! The fault vocabulary and the executor trait.
 //!
-//! Faults come in inverse pairs (kill/start, pause/resume, partition/heal, degrade/restore), as
-//! in Jepsen and turmoil, so a run can always be brought back to a healthy cluster.
+//! Faults come in inverse pairs (kill/start, pause/resume, partition/heal, degrade/restore,
+//! bump-clock/reset-clocks), as in Jepsen and turmoil, so a run can always be brought back to a healthy cluster.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -44,4 +44,16 @@ pub trait FaultExecutor: Send + Sync {
     /// Remove every link fault of this kind that this executor added, and nothing else; a no-op
     /// when none is in place.
     fn restore(&self, kind: LinkKind) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Move the nodes' clocks (wall and monotonic, as the node's process sees them) by
+    /// `offset_secs` from real time, replacing any shift in place.
+    fn bump_clock(
+        &self,
+        nodes: &[NodeName],
+        offset_secs: i64,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Put the nodes' clocks back to real time; a no-op where none is shifted.
+    fn reset_clocks(
+        &self,
+        nodes: &[NodeName],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }

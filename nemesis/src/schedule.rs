@@ -41,6 +41,11 @@ pub enum FaultSpec {
         pattern: LinkPattern,
         delay: Delay,
     },
+    /// Move the targets' clocks by `offset_secs` (negative: back) for the window.
+    Clock {
+        target: Target,
+        offset_secs: i64,
+    },
 }
 
 impl FaultSpec {
@@ -54,13 +59,16 @@ impl FaultSpec {
             FaultSpec::Loss { .. } => "loss",
             FaultSpec::Slow { .. } => "slow",
             FaultSpec::Delay { .. } => "delay",
+            FaultSpec::Clock { .. } => "clock",
         }
     }
 
     /// Whether resolving the fault needs the current leader.
     pub fn needs_leader(&self) -> bool {
         match self {
-            FaultSpec::Kill { target } | FaultSpec::Pause { target } => *target == Target::Leader,
+            FaultSpec::Kill { target }
+            | FaultSpec::Pause { target }
+            | FaultSpec::Clock { target, .. } => *target == Target::Leader,
             FaultSpec::Partition { pattern } => *pattern == Pattern::IsolateLeader,
             FaultSpec::Loss { pattern, .. }
             | FaultSpec::Slow { pattern, .. }
@@ -77,6 +85,10 @@ impl FaultSpec {
             FaultSpec::Loss { pattern, percent } => format!("loss {percent} {pattern}"),
             FaultSpec::Slow { pattern, rate } => format!("slow {rate} {pattern}"),
             FaultSpec::Delay { pattern, delay } => format!("delay {delay} {pattern}"),
+            FaultSpec::Clock {
+                target,
+                offset_secs,
+            } => format!("clock {offset_secs:+}s {target}"),
         }
     }
 
@@ -109,6 +121,13 @@ impl FaultSpec {
                 links: pattern.links(nodes, leader, rng)?,
                 delay: *delay,
             },
+            FaultSpec::Clock {
+                target,
+                offset_secs,
+            } => Action::Clock {
+                nodes: target.resolve(nodes, leader, rng)?,
+                offset_secs: *offset_secs,
+            },
         })
     }
 
@@ -136,10 +155,15 @@ impl FaultSpec {
                 pattern: LinkPattern::Cut(Pattern::Grudge(links.clone())),
                 delay: *delay,
             }),
+            Action::Clock { nodes, offset_secs } => Some(FaultSpec::Clock {
+                target: Target::Nodes(nodes.clone()),
+                offset_secs: *offset_secs,
+            }),
             Action::Start { .. }
             | Action::Resume { .. }
             | Action::Heal
-            | Action::Restore { .. } => None,
+            | Action::Restore { .. }
+            | Action::ResetClocks { .. } => None,
         }
     }
 }
@@ -420,6 +444,33 @@ mod tests {
                 .unwrap();
             assert_eq!(again, action);
         }
+    }
+
+    #[test]
+    fn clock_windows_resolve_serialize_and_replay() {
+        let w = Window {
+            at: Duration::from_secs(1),
+            duration: Duration::from_secs(2),
+            fault: FaultSpec::Clock {
+                target: Target::RandomNode,
+                offset_secs: -90,
+            },
+        };
+        let json = serde_json::to_value(&w).unwrap();
+        assert_eq!(json["fault"], "clock");
+        assert_eq!(json["offset_secs"], -90);
+        assert_eq!(serde_json::from_value::<Window>(json).unwrap(), w);
+        assert_eq!(w.fault.describe(), "clock -90s random-node");
+        let action = w
+            .fault
+            .resolve(&nodes(), None, &mut ChaCha8Rng::seed_from_u64(1))
+            .unwrap();
+        assert_eq!(action.nodes().len(), 1);
+        let again = FaultSpec::exact(&action)
+            .unwrap()
+            .resolve(&nodes(), None, &mut ChaCha8Rng::seed_from_u64(2))
+            .unwrap();
+        assert_eq!(again, action);
     }
 
     #[test]

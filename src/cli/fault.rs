@@ -37,8 +37,23 @@ pub enum FaultArgs {
     Slow(SlowArgs),
     /// Delay the packets on links (a netem qdisc on the sending end; needs a kernel with netem).
     Delay(DelayArgs),
-    /// Remove every partition and link fault faultline added.
+    /// Move nodes' clocks (libfaketime preloaded in faultline's node; the host's clock is
+    /// untouched), replacing any shift in place; `heal` puts them back.
+    Clock(ClockArgs),
+    /// Remove every partition and link fault faultline added, and put every clock back.
     Heal(HealArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClockArgs {
+    /// Nodes, e.g. n1 n3; `leader` means the current leader.
+    #[arg(required = true)]
+    pub nodes: Vec<String>,
+    /// How far: +30s, -2m, 1h (ahead when unsigned).
+    #[arg(long, allow_hyphen_values = true)]
+    pub offset: String,
+    #[command(flatten)]
+    pub cluster: ClusterArg,
 }
 
 /// Which links a link fault degrades.
@@ -161,6 +176,28 @@ pub fn run(args: FaultArgs) -> anyhow::Result<Validity> {
                 };
                 link_fault(&a.links, Shape::Delay(delay)).await?
             }
+            FaultArgs::Clock(a) => {
+                let offset = crate::runner::validate_nemesis::parse_offset(&a.offset)
+                    .map_err(|e| bad_input(format!("--offset: {e}")))?;
+                let cluster = crate::system::connect(&a.cluster.cluster).await?;
+                if let Err(why) = crate::system::clock_faults(cluster.system().kind()) {
+                    return Err(bad_input(format!(
+                        "cluster {} cannot take clock faults: {why}",
+                        cluster.name()
+                    )));
+                }
+                let mut nodes = Vec::new();
+                for name in &a.nodes {
+                    nodes.push(resolve(&cluster, name).await?);
+                }
+                cluster.faults().bump_clock(&nodes, offset).await?;
+                let what = format!(
+                    "moved the clock of {} by {}",
+                    nodes.join(","),
+                    crate::cluster::clock::spec(offset)
+                );
+                (cluster, what)
+            }
             FaultArgs::Heal(a) => {
                 let cluster = crate::system::connect(&a.cluster.cluster).await?;
                 let faults = cluster.faults();
@@ -174,10 +211,17 @@ pub fn run(args: FaultArgs) -> anyhow::Result<Validity> {
                         errors.push(format!("{kind}: {e}"));
                     }
                 }
+                let all: Vec<NodeName> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
+                if let Err(e) = faults.reset_clocks(&all).await {
+                    errors.push(format!("clocks: {e}"));
+                }
                 if !errors.is_empty() {
                     anyhow::bail!("heal failed: {}", errors.join("; "));
                 }
-                (cluster, "healed all partitions and link faults".to_string())
+                (
+                    cluster,
+                    "healed all partitions, link faults and clocks".to_string(),
+                )
             }
         };
         println!("{what} in {:.2} s", start.elapsed().as_secs_f64());

@@ -87,6 +87,14 @@ impl FaultExecutor for DockerTarget {
     async fn restore(&self, kind: LinkKind) -> Result<(), FaultError> {
         self.faults.restore(kind).await
     }
+
+    async fn bump_clock(&self, nodes: &[NodeName], offset_secs: i64) -> Result<(), FaultError> {
+        self.faults.bump_clock(nodes, offset_secs).await
+    }
+
+    async fn reset_clocks(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
+        self.faults.reset_clocks(nodes).await
+    }
 }
 
 impl TestTarget for DockerTarget {

@@ -55,6 +55,9 @@ pub struct ActiveFaults {
     /// Lossy, slow and delayed links.
     #[serde(flatten)]
     pub links: ActiveLinks,
+    /// Node -> how far its clock is moved, in seconds.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub clocks: BTreeMap<NodeName, i64>,
     /// Nodes whose rules could not be read (with why).
     pub unreadable: Vec<String>,
 }
@@ -65,6 +68,7 @@ impl ActiveFaults {
             && self.paused.is_empty()
             && self.partition.0.is_empty()
             && self.links.is_empty()
+            && self.clocks.is_empty()
             && self.unreadable.is_empty()
     }
 
@@ -87,6 +91,14 @@ impl ActiveFaults {
             ));
         }
         parts.extend(self.links.describe());
+        if !self.clocks.is_empty() {
+            let shifted: Vec<String> = self
+                .clocks
+                .iter()
+                .map(|(n, o)| format!("{n} {}", super::clock::spec(*o)))
+                .collect();
+            parts.push(format!("clock: {}", shifted.join(", ")));
+        }
         if !self.unreadable.is_empty() {
             parts.push(format!("unreadable: {}", self.unreadable.join("; ")));
         }
@@ -371,6 +383,9 @@ impl DockerFaults {
         let (links, unreadable) = self.active_links().await;
         faults.links = links;
         faults.unreadable.extend(unreadable);
+        let (clocks, unreadable) = self.active_clocks().await;
+        faults.clocks = clocks;
+        faults.unreadable.extend(unreadable);
         Ok(faults)
     }
 }
@@ -427,6 +442,14 @@ impl FaultExecutor for DockerFaults {
 
     async fn restore(&self, kind: LinkKind) -> Result<(), FaultError> {
         self.restore_links(kind).await
+    }
+
+    async fn bump_clock(&self, nodes: &[NodeName], offset_secs: i64) -> Result<(), FaultError> {
+        self.bump_clocks(nodes, offset_secs).await
+    }
+
+    async fn reset_clocks(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
+        self.reset_clock_files(nodes).await
     }
 }
 

@@ -40,6 +40,8 @@ pub enum LocalError {
     PartitionUnsupported,
     #[error("the local process target cannot degrade links (use the Docker target, or drop loss, slow and delay from the campaign)")]
     LinksUnsupported,
+    #[error("the local process target cannot move a node's clock (use the Docker target, or drop clock faults from the campaign)")]
+    ClockUnsupported,
 }
 
 struct Node {
@@ -217,6 +219,15 @@ impl FaultExecutor for LocalTarget {
 
     async fn restore(&self, _kind: nemesis::link::LinkKind) -> Result<(), LocalError> {
         // No link fault is ever in place (see `degrade`).
+        Ok(())
+    }
+
+    async fn bump_clock(&self, _nodes: &[NodeName], _offset_secs: i64) -> Result<(), LocalError> {
+        Err(LocalError::ClockUnsupported)
+    }
+
+    async fn reset_clocks(&self, _nodes: &[NodeName]) -> Result<(), LocalError> {
+        // No clock is ever moved (see `bump_clock`).
         Ok(())
     }
 }

@@ -67,6 +67,7 @@ const INVERSES: &[(&str, &str)] = &[
     ("loss", "heal-loss"),
     ("slow", "heal-slow"),
     ("delay", "heal-delay"),
+    ("clock", "reset-clock"),
     ("start-partition", "stop-partition"),
 ];
 

@@ -26,6 +26,7 @@ pub fn fault_color(fault: &str) -> &'static str {
         "loss" => "#d68910",
         "slow" => "#17a589",
         "delay" => "#a04000",
+        "clock" => "#b7950b",
         _ => "#7f8c8d",
     }
 }
@@ -351,12 +352,19 @@ mod tests {
         );
         assert!(s.contains("class=\"fault-window\" data-fault=\"partition\""));
         // Each link fault has a colour of its own in the strip.
-        let colours: std::collections::BTreeSet<&str> =
-            ["kill", "pause", "partition", "loss", "slow", "delay"]
-                .iter()
-                .map(|f| fault_color(f))
-                .collect();
-        assert_eq!(colours.len(), 6);
+        let colours: std::collections::BTreeSet<&str> = [
+            "kill",
+            "pause",
+            "partition",
+            "loss",
+            "slow",
+            "delay",
+            "clock",
+        ]
+        .iter()
+        .map(|f| fault_color(f))
+        .collect();
+        assert_eq!(colours.len(), 7);
         assert!(s.contains("x=\"110.0\""), "{s}");
     }
 }

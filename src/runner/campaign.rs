@@ -219,6 +219,18 @@ pub struct FaultEntry {
     /// `{pattern: all, ms: 100, jitter_ms: 20}`: delay the links' packets (needs netem).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<DelayEntry>,
+    /// `{target: leader, offset: +30s}`: move the targets' clocks (faultline's node only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockEntry>,
+}
+
+/// A clock fault as written: a target and a signed whole number of seconds, minutes or hours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockEntry {
+    pub target: String,
+    /// `+30s`, `-2m`, `1h` (a bare duration moves the clock ahead).
+    pub offset: String,
 }
 
 /// A lossy-links fault as written; `pattern` defaults to `all`.
@@ -270,6 +282,8 @@ pub struct TimedFault {
     pub slow: Option<SlowEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<DelayEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockEntry>,
 }
 
 impl TimedFault {
@@ -282,6 +296,7 @@ impl TimedFault {
             loss: self.loss.clone(),
             slow: self.slow.clone(),
             delay: self.delay.clone(),
+            clock: self.clock.clone(),
         }
     }
 }
@@ -296,6 +311,7 @@ impl FaultEntry {
             ("loss", self.loss.is_some()),
             ("slow", self.slow.is_some()),
             ("delay", self.delay.is_some()),
+            ("clock", self.clock.is_some()),
         ]
         .into_iter()
         .filter(|(_, on)| *on)

@@ -34,6 +34,8 @@ pub struct State {
     pub drop_adds: bool,
     /// Link fault kinds in effect.
     pub links: std::collections::BTreeSet<nemesis::link::LinkKind>,
+    /// Each node's clock offset, in seconds (absent: real time).
+    pub clocks: std::collections::BTreeMap<usize, i64>,
 }
 
 impl State {
@@ -161,6 +163,33 @@ impl FaultExecutor for Fake {
         s.links.remove(&kind);
         Ok(())
     }
+    async fn bump_clock(&self, nodes: &[NodeName], offset_secs: i64) -> Result<(), FakeError> {
+        let mut s = self.state.lock().unwrap();
+        s.calls
+            .push(format!("clock {} {offset_secs:+}", nodes.join(",")));
+        for n in nodes {
+            let i = self
+                .addrs
+                .iter()
+                .position(|(a, _)| a == n)
+                .expect("a fake node");
+            s.clocks.insert(i, offset_secs);
+        }
+        Ok(())
+    }
+    async fn reset_clocks(&self, nodes: &[NodeName]) -> Result<(), FakeError> {
+        let mut s = self.state.lock().unwrap();
+        s.calls.push(format!("reset-clock {}", nodes.join(",")));
+        for n in nodes {
+            let i = self
+                .addrs
+                .iter()
+                .position(|(a, _)| a == n)
+                .expect("a fake node");
+            s.clocks.remove(&i);
+        }
+        Ok(())
+    }
 }
 
 impl TestTarget for Fake {
@@ -243,6 +272,10 @@ impl Client for Fake {
             .into(),
             term: s.term,
             leader: s.leader.map(|l| l as u64 + 1),
+            time_ms: Some(
+                crate::runner::faults::now_ms()
+                    .saturating_add_signed(s.clocks.get(&i).copied().unwrap_or(0) * 1000),
+            ),
             ..NodeStatus::default()
         })
     }

@@ -17,6 +17,17 @@ use crate::cluster::client::{Client, NodeStatus};
 use crate::cluster::target::TestTarget;
 use crate::report::results::{FaultRecord, FaultStatus};
 
+/// How far a shifted node's reported time may be from the asked offset (libfaketime rereads its
+/// control file once a second; the status request takes some time too).
+const CLOCK_TOLERANCE_MS: i64 = 1500;
+
+/// The harness's wall clock in ms since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// How long to wait for a fault's effect at most (and never past its window).
 const OBSERVE_FOR: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(100);
@@ -138,6 +149,9 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         let (observed, effect) = match &action {
             Action::Kill { nodes } => self.observe_down(nodes, deadline).await,
             Action::Pause { nodes } => self.observe_silent(nodes, deadline).await,
+            Action::Clock { nodes, offset_secs } => {
+                self.observe_clock(nodes, *offset_secs, deadline).await
+            }
             _ => (None, None),
         };
         record.observed = observed;
@@ -267,6 +281,56 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         }
     }
 
+    /// A clock fault took effect when every shifted node reports a time `offset_secs` from the
+    /// harness's own clock (the nodes share the host's kernel clock), within a second and a half.
+    async fn observe_clock(
+        &self,
+        nodes: &[String],
+        offset_secs: i64,
+        deadline: Instant,
+    ) -> (Option<bool>, Option<String>) {
+        let addrs: Vec<_> = self
+            .target
+            .nodes()
+            .into_iter()
+            .filter(|(n, _)| nodes.contains(n))
+            .collect();
+        loop {
+            let answers = join_all(addrs.iter().map(|(_, a)| self.client.status(*a))).await;
+            let now = now_ms() as i64;
+            let seen: Vec<(String, Option<i64>)> = addrs
+                .iter()
+                .zip(&answers)
+                .map(|((n, _), r)| {
+                    let skew = r
+                        .as_ref()
+                        .ok()
+                        .and_then(|s| s.time_ms)
+                        .map(|t| t as i64 - now);
+                    (n.clone(), skew)
+                })
+                .collect();
+            let shifted = seen.iter().all(|(_, skew)| {
+                skew.is_some_and(|s| (s - offset_secs * 1000).abs() <= CLOCK_TOLERANCE_MS)
+            });
+            let said = seen
+                .iter()
+                .map(|(n, skew)| match skew {
+                    Some(s) => format!("{n} reads {:+.1}s", *s as f64 / 1000.0),
+                    None => format!("{n} reports no time"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            if shifted {
+                return (Some(true), Some(said));
+            }
+            if Instant::now() >= deadline {
+                return (Some(false), Some(format!("asked {offset_secs:+}s; {said}")));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     fn event(&self, f: &str, value: Value, error: Option<String>) {
         self.recorder
             .record(NEMESIS, EventType::Info, f, None, value, error);
@@ -290,6 +354,7 @@ pub fn describe(window: usize, phase: &str, action: &Action) -> Value {
             v["links"] = json!(links);
             v["delay"] = json!(delay);
         }
+        Action::Clock { offset_secs, .. } => v["offset_secs"] = json!(offset_secs),
         _ => {}
     }
     v

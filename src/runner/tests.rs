@@ -75,6 +75,7 @@ nemesis:
     - {at: 100ms, duration: 300ms, loss: {pattern: halves, percent: 30}}
     - {at: 500ms, duration: 300ms, slow: {pattern: isolate-leader, rate: 1mbit}}
     - {at: 900ms, duration: 250ms, loss: {percent: 5}}
+    - {at: 300ms, duration: 500ms, clock: {target: leader, offset: +30s}}
 ";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,7 +84,7 @@ async fn link_faults_are_applied_observed_recorded_and_restored() {
     let fake = Fake::new(3);
     let (_tx, rx) = watch::channel(false);
     let p = plan(LINKS);
-    assert_eq!(p.fault_kinds, vec!["loss", "slow"]);
+    assert_eq!(p.fault_kinds, vec!["loss", "slow", "clock"]);
     let out = run(&p, &fake, dir.path(), rx).await;
     let r = &out.results;
     assert!(out.harness_errors.is_empty(), "{:?}", out.harness_errors);
@@ -105,7 +106,25 @@ async fn link_faults_are_applied_observed_recorded_and_restored() {
         r.faults[0].effect.as_deref(),
         Some("fake loss in effect: true")
     );
+    // The clock fault was seen in the node's reported time.
+    let clock = &r.coverage["clock"];
+    assert_eq!((clock.applied, clock.observed), (1, 1), "{:?}", r.faults);
+    let effect = r
+        .faults
+        .iter()
+        .find(|f| f.kind == "clock")
+        .unwrap()
+        .effect
+        .clone()
+        .unwrap();
+    assert!(
+        effect.starts_with("n1 reads +30.0s") || effect.starts_with("n1 reads +29.9s"),
+        "{effect}"
+    );
     let calls = fake.calls();
+    assert!(calls.contains(&"clock n1 +30".to_string()), "{calls:?}");
+    assert!(calls.contains(&"reset-clock n1".to_string()), "{calls:?}");
+    assert!(fake.state.lock().unwrap().clocks.is_empty());
     assert!(calls.contains(&"loss 30% 3".to_string()), "{calls:?}");
     assert!(calls.contains(&"slow 1mbit 3".to_string()), "{calls:?}");
     // Each window was undone by restoring its own kind, and the final heal restored them all.
@@ -189,7 +208,7 @@ async fn faults_are_applied_observed_recorded_and_healed() {
 
     // The final heal resumed and started every node; the cluster was torn down.
     let calls = fake.calls();
-    let tail = &calls[calls.len() - 6..];
+    let tail = &calls[calls.len() - 7..];
     assert_eq!(
         tail,
         [
@@ -197,6 +216,7 @@ async fn faults_are_applied_observed_recorded_and_healed() {
             "heal-loss",
             "heal-slow",
             "heal-delay",
+            "reset-clock n1,n2,n3",
             "resume n1,n2,n3",
             "start n1,n2,n3"
         ]

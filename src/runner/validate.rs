@@ -89,7 +89,9 @@ pub fn validate(
         .seed
         .or(campaign.seed)
         .unwrap_or_else(rand::random::<u64>);
+    let system = system(&mut p, campaign, overrides);
     let host = Host {
+        clocks: system.clock_faults(),
         nodes: nodes as usize,
         netem: overrides.netem.as_ref(),
         local: overrides.local,
@@ -98,7 +100,6 @@ pub fn validate(
     if overrides.local {
         refuse_partitions(&mut p, campaign);
     }
-    let system = system(&mut p, campaign, overrides);
 
     if !p.found.is_empty() {
         return Err(bad_input(p.found.join("\n")));
@@ -315,6 +316,10 @@ fn refuse_partitions(p: &mut Problems, c: &Campaign) {
             "--local runs the nodes as processes on 127.0.0.1, which cannot be partitioned: \
              use the Docker target, or drop partitions from the campaign"
                 .to_string()
+        } else if kind == "clock" {
+            "--local runs the nodes as processes on 127.0.0.1 without libfaketime: use the \
+             Docker target, or drop clock faults from the campaign"
+                .to_string()
         } else {
             format!(
                 "--local runs the nodes as processes on 127.0.0.1, whose links cannot be \
@@ -323,7 +328,7 @@ fn refuse_partitions(p: &mut Problems, c: &Campaign) {
         }
     };
     let n = &c.nemesis;
-    let networked = ["partition", "loss", "slow", "delay"];
+    let networked = ["partition", "loss", "slow", "delay", "clock"];
     if n.schedule.is_empty() {
         for (i, f) in n.faults.iter().enumerate() {
             for kind in f.kinds().into_iter().filter(|k| networked.contains(k)) {
@@ -513,9 +518,11 @@ mod tests {
 
     #[test]
     fn link_faults_become_specs_with_all_as_the_default_pattern() {
-        let text = "workload: {kind: register}\nnemesis:\n  faults:\n    - loss: {pattern: halves, percent: 30}\n    - slow: {rate: 1mbit}\n    - loss: {percent: 2.5}\n";
+        let text = "workload: {kind: register}\nnemesis:\n  schedule:\n    - {at: 1s, duration: 1s, loss: {pattern: halves, percent: 30}}\n    - {at: 3s, duration: 1s, slow: {rate: 1mbit}}\n    - {at: 5s, duration: 1s, loss: {percent: 2.5}}\n";
         let p = plan(text).unwrap();
         assert_eq!(p.fault_kinds, vec!["loss", "slow"]);
+        let generated = plan("workload: {kind: register}\nnemesis:\n  faults:\n    - loss: {pattern: halves, percent: 30}\n    - slow: {rate: 1mbit}\n").unwrap();
+        assert_eq!(generated.fault_kinds, vec!["loss", "slow"]);
         let specs: Vec<String> = p
             .schedule
             .windows
@@ -551,7 +558,7 @@ mod tests {
         );
         let e = err("workload: {kind: register}\nnemesis:\n  faults:\n    - loss: {percent: 30, pattern: halves}\n    - kill: leader\n    - {loss: {percent: 3}, slow: {rate: 1mbit}}\n");
         assert!(
-            e.contains("nemesis.faults[2]: give exactly one of kill, pause, partition, loss, slow or delay (found loss, slow)"),
+            e.contains("nemesis.faults[2]: give exactly one of kill, pause, partition, loss, slow, delay or clock (found loss, slow)"),
             "{e}"
         );
     }
@@ -611,6 +618,46 @@ mod tests {
         assert!(e.contains("nemesis.faults[2].delay: --local"), "{e}");
         // Refused for being local, not for netem (which a local run never probes).
         assert!(!e.contains("netem"), "{e}");
+    }
+
+    #[test]
+    fn clock_faults_are_for_systems_that_take_a_preload() {
+        let text = "workload: {kind: register}\nnemesis:\n  faults:\n    - clock: {target: leader, offset: +30s}\n    - clock: {target: random-node, offset: -2m}\n";
+        let p = plan(text).unwrap();
+        assert_eq!(p.fault_kinds, vec!["clock"]);
+        let specs: Vec<String> = p
+            .schedule
+            .windows
+            .iter()
+            .map(|w| w.fault.describe())
+            .collect();
+        assert!(specs.iter().any(|s| s == "clock +30s leader"), "{specs:?}");
+        // etcd is a Go binary: refused before anything starts, naming the field and why.
+        let e = err("system: {kind: etcd}\nworkload: {kind: register}\nnemesis:\n  faults:\n    - clock: {target: leader, offset: +30s}\n");
+        assert!(
+            e.contains("c.yaml:5:7: nemesis.faults[0].clock: this system cannot take clock faults: etcd is a Go binary"),
+            "{e}"
+        );
+        let e = err("workload: {kind: register}\nnemesis:\n  faults:\n    - clock: {target: everyone, offset: 1.5s}\n");
+        assert!(
+            e.contains("nemesis.faults[0].clock.target: unknown target \"everyone\""),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "nemesis.faults[0].clock.offset: \"1.5s\": an offset is a whole number of seconds"
+            ),
+            "{e}"
+        );
+        let c = parse(text, Path::new("c.yaml")).unwrap();
+        let local = Overrides {
+            local: true,
+            ..Overrides::default()
+        };
+        let e = validate(&c, text, Path::new("c.yaml"), &local)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nemesis.faults[0].clock: --local runs the nodes as processes on 127.0.0.1 without libfaketime"), "{e}");
     }
 
     #[test]

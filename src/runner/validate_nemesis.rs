@@ -13,6 +13,8 @@ use super::validate::Problems;
 /// packets (netem; `None` when it was not probed).
 pub struct Host<'a> {
     pub nodes: usize,
+    /// Whether the system's nodes take clock faults, or why not.
+    pub clocks: Result<(), String>,
     pub netem: Option<&'a Result<(), String>>,
     /// A local run refuses every link fault on its own (see `validate`).
     pub local: bool,
@@ -26,7 +28,7 @@ fn fault(p: &mut Problems, field: &str, entry: &FaultEntry, host: &Host) -> Opti
         p.add(
             field,
             format!(
-                "give exactly one of kill, pause, partition, loss, slow or delay (found {})",
+                "give exactly one of kill, pause, partition, loss, slow, delay or clock (found {})",
                 if given.is_empty() {
                     "none".into()
                 } else {
@@ -48,6 +50,31 @@ fn fault(p: &mut Problems, field: &str, entry: &FaultEntry, host: &Host) -> Opti
     }
     if let Some(t) = &entry.pause {
         return target(p, "pause", t).map(|target| FaultSpec::Pause { target });
+    }
+    if let Some(c) = &entry.clock {
+        let t = target(p, "clock.target", &c.target);
+        let offset = match parse_offset(&c.offset) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                p.add(&format!("{field}.clock.offset"), e);
+                None
+            }
+        };
+        let mut ok = true;
+        if let Err(why) = &host.clocks {
+            if !host.local {
+                p.add(
+                    &format!("{field}.clock"),
+                    format!("this system cannot take clock faults: {why}"),
+                );
+                ok = false;
+            }
+        }
+        let (target, offset_secs) = (t?, offset?);
+        return ok.then_some(FaultSpec::Clock {
+            target,
+            offset_secs,
+        });
     }
     // The links a link fault degrades: `all` unless the entry names a pattern.
     let links = |p: &mut Problems, kind: &str, pattern: &Option<String>| {
@@ -168,6 +195,30 @@ fn fault(p: &mut Problems, field: &str, entry: &FaultEntry, host: &Host) -> Opti
     }
 }
 
+/// A clock offset: `+30s`, `-2m`, `1h` (ahead when unsigned), a whole number of seconds, not 0,
+/// at most ten years either way.
+pub fn parse_offset(text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    let (sign, rest) = match t.strip_prefix('-') {
+        Some(r) => (-1, r),
+        None => (1, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let d: Dur = rest
+        .parse()
+        .map_err(|e| format!("{text:?} is not an offset ({e}); write e.g. +30s, -2m or 1h"))?;
+    if d.0.subsec_nanos() != 0 {
+        return Err(format!("{text:?}: an offset is a whole number of seconds"));
+    }
+    let secs = d.0.as_secs() as i64;
+    if secs == 0 {
+        return Err(format!("{text:?}: an offset of 0 moves nothing"));
+    }
+    if secs > 10 * 365 * 86_400 {
+        return Err(format!("{text:?} is more than ten years"));
+    }
+    Ok(sign * secs)
+}
+
 /// The longest delay (and jitter) a campaign may ask for, in ms.
 const MAX_DELAY_MS: u32 = 10_000;
 
@@ -283,4 +334,19 @@ pub fn fault_kinds(c: &Campaign) -> Vec<String> {
 pub fn asks_for_delay(c: &Campaign) -> bool {
     c.nemesis.faults.iter().any(|f| f.delay.is_some())
         || c.nemesis.schedule.iter().any(|f| f.delay.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_offset;
+
+    #[test]
+    fn offsets_are_signed_whole_seconds() {
+        assert_eq!(parse_offset("+30s"), Ok(30));
+        assert_eq!(parse_offset("-2m"), Ok(-120));
+        assert_eq!(parse_offset("1h"), Ok(3600));
+        for bad in ["0s", "1.5s", "soon", "+", "20y"] {
+            assert!(parse_offset(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -424,7 +424,7 @@ fn run_dir(out: &std::path::Path, name: &str) -> std::path::PathBuf {
 }
 
 #[test]
-fn a_campaign_applies_and_observes_loss_and_slow_and_ends_healed() {
+fn a_campaign_applies_and_observes_loss_slow_and_clock_and_ends_healed() {
     let name = "lk-campaign";
     let _ = faultline(&["cluster", "down", "--name", name]);
     let _down = Down(name);
@@ -432,7 +432,7 @@ fn a_campaign_applies_and_observes_loss_and_slow_and_ends_healed() {
     let path = tmp.path().join("lk-campaign.yaml");
     std::fs::write(
         &path,
-        "name: lk-campaign\nseed: 3\nworkload: {kind: register, keys: 2}\nconcurrency: 3\nduration: 12s\nquiet: 2s\nnemesis:\n  schedule:\n    - {at: 1s, duration: 4s, loss: {pattern: all, percent: 30}}\n    - {at: 6s, duration: 4s, slow: {pattern: isolate-leader, rate: 1mbit}}\n",
+        "name: lk-campaign\nseed: 3\nworkload: {kind: register, keys: 2}\nconcurrency: 3\nduration: 15s\nquiet: 3s\nnemesis:\n  schedule:\n    - {at: 1s, duration: 4s, loss: {pattern: all, percent: 30}}\n    - {at: 6s, duration: 4s, slow: {pattern: isolate-leader, rate: 1mbit}}\n    - {at: 11s, duration: 3s, clock: {target: random-node, offset: +3s}}\n",
     )
     .unwrap();
     let out = tmp.path().join("results");
@@ -453,7 +453,7 @@ fn a_campaign_applies_and_observes_loss_and_slow_and_ends_healed() {
         String::from_utf8_lossy(&run.stdout),
         String::from_utf8_lossy(&run.stderr)
     );
-    for kind in ["loss", "slow"] {
+    for kind in ["loss", "slow", "clock"] {
         let c = &results["coverage"][kind];
         assert_eq!(
             (c["applied"].as_u64(), c["observed"].as_u64()),
@@ -473,7 +473,11 @@ fn a_campaign_applies_and_observes_loss_and_slow_and_ends_healed() {
     };
     // The loss measured on the cluster's own traffic by the rules' counters.
     let loss = effect("loss");
-    eprintln!("loss window: {loss}\nslow window: {}", effect("slow"));
+    eprintln!(
+        "loss window: {loss}\nslow window: {}\nclock window: {}",
+        effect("slow"),
+        effect("clock")
+    );
     let share: f64 = loss
         .rsplit_once('(')
         .and_then(|(_, p)| p.strip_suffix("%)"))
@@ -500,6 +504,13 @@ fn a_campaign_applies_and_observes_loss_and_slow_and_ends_healed() {
         );
     }
     assert_clean(name);
+    for node in ["n1", "n2", "n3"] {
+        let clock = in_node_ok(name, node, "cat /etc/faultline-clock 2>/dev/null || true");
+        assert!(
+            clock.trim().is_empty() || clock.trim() == "+0s",
+            "{node}: {clock}"
+        );
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod bugs;
 mod campaign;
+mod clocks;
 mod cluster;
 mod etcd;
 mod etcd_campaigns;
