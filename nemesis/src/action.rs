@@ -44,10 +44,14 @@ pub enum Action {
     Restore {
         link: LinkKind,
     },
-    /// Move these nodes' clocks by `offset_secs` (negative: back).
+    /// Move these nodes' clocks by `offset_secs` (negative: back). With `strobe_ms` the clocks
+    /// go back and forth between the offset and real time every `strobe_ms` for the window:
+    /// applying the step sets the offset, and the nemesis toggles (see [`strobe`]).
     Clock {
         nodes: Vec<NodeName>,
         offset_secs: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        strobe_ms: Option<u64>,
     },
     /// Put these nodes' clocks back to real time.
     ResetClocks {
@@ -182,10 +186,43 @@ impl Action {
                 exec.degrade(&fault).await
             }
             Action::Restore { link } => exec.restore(*link).await,
-            Action::Clock { nodes, offset_secs } => exec.bump_clock(nodes, *offset_secs).await,
+            Action::Clock {
+                nodes, offset_secs, ..
+            } => exec.bump_clock(nodes, *offset_secs).await,
             Action::ResetClocks { nodes } => exec.reset_clocks(nodes).await,
         }
     }
+}
+
+/// Strobes the clocks of a [`Action::Clock`] step with `strobe_ms`, already set to
+/// `offset_secs`: back to real time, then to the offset again, and so on, once per `wait`.
+/// `wait(period)` waits one period and answers whether to go on (false ends the strobe, e.g. at
+/// the end of the window). Returns how many times it toggled, or the first toggle that failed.
+/// The caller resets the clocks afterwards, as for any clock step.
+pub async fn strobe<E, W, F>(
+    exec: &E,
+    nodes: &[NodeName],
+    offset_secs: i64,
+    period: std::time::Duration,
+    mut wait: W,
+) -> Result<u64, E::Error>
+where
+    E: FaultExecutor,
+    W: FnMut(std::time::Duration) -> F,
+    F: std::future::Future<Output = bool>,
+{
+    let mut toggles = 0;
+    let mut shifted = true;
+    while wait(period).await {
+        if shifted {
+            exec.reset_clocks(nodes).await?;
+        } else {
+            exec.bump_clock(nodes, offset_secs).await?;
+        }
+        shifted = !shifted;
+        toggles += 1;
+    }
+    Ok(toggles)
 }
 
 /// Every step of the final heal that failed. The other steps still ran.
@@ -344,6 +381,7 @@ mod tests {
         let bump = Action::Clock {
             nodes: vec!["n2".into()],
             offset_secs: -30,
+            strobe_ms: None,
         };
         assert_eq!(
             bump.inverse(),
@@ -363,6 +401,34 @@ mod tests {
             vec![
                 "clock [\"n2\"] -30".to_string(),
                 "reset-clock [\"n2\"]".into()
+            ]
+        );
+    }
+
+    #[test]
+    fn a_strobe_toggles_between_real_time_and_the_offset_until_told_to_stop() {
+        let exec = Log::default();
+        let nodes = vec!["n1".to_string()];
+        let mut waits = 0;
+        let toggles = block_on(strobe(
+            &exec,
+            &nodes,
+            5,
+            std::time::Duration::from_secs(2),
+            |period| {
+                assert_eq!(period.as_secs(), 2);
+                waits += 1;
+                std::future::ready(waits <= 3)
+            },
+        ))
+        .unwrap();
+        assert_eq!(toggles, 3);
+        assert_eq!(
+            exec.calls.lock().unwrap().clone(),
+            vec![
+                "reset-clock [\"n1\"]".to_string(),
+                "clock [\"n1\"] +5".into(),
+                "reset-clock [\"n1\"]".into()
             ]
         );
     }

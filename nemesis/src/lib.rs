@@ -15,7 +15,7 @@ pub mod partition;
 pub mod schedule;
 pub mod target;
 
-pub use action::{heal_all, Action, HealError};
+pub use action::{heal_all, strobe, Action, HealError};
 pub use link::{Delay, LinkFault, LinkKind, LinkPattern, Percent, Rate, Shape};
 pub use partition::Pattern;
 pub use schedule::{FaultSpec, Schedule, ScheduleConfig, Window};

@@ -41,10 +41,13 @@ pub enum FaultSpec {
         pattern: LinkPattern,
         delay: Delay,
     },
-    /// Move the targets' clocks by `offset_secs` (negative: back) for the window.
+    /// Move the targets' clocks by `offset_secs` (negative: back) for the window; with
+    /// `strobe_ms`, back and forth between the offset and real time every `strobe_ms`.
     Clock {
         target: Target,
         offset_secs: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        strobe_ms: Option<u64>,
     },
 }
 
@@ -88,7 +91,13 @@ impl FaultSpec {
             FaultSpec::Clock {
                 target,
                 offset_secs,
+                strobe_ms: None,
             } => format!("clock {offset_secs:+}s {target}"),
+            FaultSpec::Clock {
+                target,
+                offset_secs,
+                strobe_ms: Some(ms),
+            } => format!("clock {offset_secs:+}s {target} strobed every {ms}ms"),
         }
     }
 
@@ -124,9 +133,11 @@ impl FaultSpec {
             FaultSpec::Clock {
                 target,
                 offset_secs,
+                strobe_ms,
             } => Action::Clock {
                 nodes: target.resolve(nodes, leader, rng)?,
                 offset_secs: *offset_secs,
+                strobe_ms: *strobe_ms,
             },
         })
     }
@@ -155,9 +166,14 @@ impl FaultSpec {
                 pattern: LinkPattern::Cut(Pattern::Grudge(links.clone())),
                 delay: *delay,
             }),
-            Action::Clock { nodes, offset_secs } => Some(FaultSpec::Clock {
+            Action::Clock {
+                nodes,
+                offset_secs,
+                strobe_ms,
+            } => Some(FaultSpec::Clock {
                 target: Target::Nodes(nodes.clone()),
                 offset_secs: *offset_secs,
+                strobe_ms: *strobe_ms,
             }),
             Action::Start { .. }
             | Action::Resume { .. }
@@ -454,6 +470,7 @@ mod tests {
             fault: FaultSpec::Clock {
                 target: Target::RandomNode,
                 offset_secs: -90,
+                strobe_ms: None,
             },
         };
         let json = serde_json::to_value(&w).unwrap();

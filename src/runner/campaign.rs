@@ -231,6 +231,9 @@ pub struct ClockEntry {
     pub target: String,
     /// `+30s`, `-2m`, `1h` (a bare duration moves the clock ahead).
     pub offset: String,
+    /// Back and forth between the offset and real time every this long (at least 2s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strobe: Option<Dur>,
 }
 
 /// A lossy-links fault as written; `pattern` defaults to `all`.

@@ -43,7 +43,7 @@ pub const NEMESIS: Process = Process::Nemesis(NemesisTag::Nemesis);
 
 impl<T: TestTarget, C: Client> Nemesis<T, C> {
     /// Runs the schedule until its end or until `stop` turns true. Windows still open at the end
-    /// are left for the final heal.
+    /// are left for the final heal (strobes stop first, so they never fight it).
     pub async fn run(
         &self,
         schedule: &Schedule,
@@ -68,6 +68,7 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
             })
             .collect();
         let mut before: BTreeMap<usize, Vec<Option<NodeStatus>>> = BTreeMap::new();
+        let mut strobes: BTreeMap<usize, Strobe> = BTreeMap::new();
         let t0 = tokio::time::Instant::from_std(self.recorder.start());
         for step in schedule.timeline() {
             if *stop.borrow() {
@@ -81,17 +82,79 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
             let record = &mut records[step.window];
             if step.start {
                 let deadline = Instant::now() + window.duration.min(OBSERVE_FOR);
+                let opened = tokio::time::Instant::now();
                 if let Some(snapshot) = self
                     .start_window(schedule, step.window, &window.fault, record, deadline)
                     .await
                 {
                     before.insert(step.window, snapshot);
                 }
+                if let Some(strobe) = self.start_strobe(record, opened) {
+                    strobes.insert(step.window, strobe);
+                }
             } else if record.status == FaultStatus::Applied {
+                let strobed = match strobes.remove(&step.window) {
+                    Some(s) => Some(s.stop().await),
+                    None => None,
+                };
                 self.end_window(record, before.remove(&step.window)).await;
+                if let Some(result) = strobed {
+                    note_strobe(record, result);
+                }
             }
         }
+        // Strobes of windows still open stop here, before the final heal puts the clocks back.
+        for (window, strobe) in std::mem::take(&mut strobes) {
+            note_strobe(&mut records[window], strobe.stop().await);
+        }
         records
+    }
+
+    /// Starts toggling the clocks of an applied clock window with `strobe_ms`, every period from
+    /// `opened` (when the window started, before its effect was awaited).
+    fn start_strobe(&self, record: &FaultRecord, opened: tokio::time::Instant) -> Option<Strobe> {
+        if record.status != FaultStatus::Applied {
+            return None;
+        }
+        let Some(Action::Clock {
+            nodes,
+            offset_secs,
+            strobe_ms: Some(ms),
+        }) = record.action.clone()
+        else {
+            return None;
+        };
+        let (stop, rx) = watch::channel(false);
+        let target = self.target.clone();
+        let task = tokio::spawn(async move {
+            let mut next = opened;
+            let wait = move |period: Duration| {
+                next += period;
+                let at = next;
+                let mut rx = rx.clone();
+                async move {
+                    tokio::select! {
+                        biased;
+                        // A stop (or the nemesis gone) ends the strobe; a period passed goes on.
+                        _ = rx.wait_for(|s| *s) => false,
+                        _ = tokio::time::sleep_until(at) => true,
+                    }
+                }
+            };
+            nemesis::strobe(
+                &*target,
+                &nodes,
+                offset_secs,
+                Duration::from_millis(ms),
+                wait,
+            )
+            .await
+            .map_err(|e| e.to_string())
+        });
+        Some(Strobe {
+            stop,
+            task: AbortOnDrop(Some(task)),
+        })
     }
 
     async fn start_window(
@@ -149,9 +212,9 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         let (observed, effect) = match &action {
             Action::Kill { nodes } => self.observe_down(nodes, deadline).await,
             Action::Pause { nodes } => self.observe_silent(nodes, deadline).await,
-            Action::Clock { nodes, offset_secs } => {
-                self.observe_clock(nodes, *offset_secs, deadline).await
-            }
+            Action::Clock {
+                nodes, offset_secs, ..
+            } => self.observe_clock(nodes, *offset_secs, deadline).await,
             _ => (None, None),
         };
         record.observed = observed;
@@ -337,6 +400,53 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
     }
 }
 
+/// A clock strobe running for an open window.
+struct Strobe {
+    stop: watch::Sender<bool>,
+    task: AbortOnDrop,
+}
+
+/// Aborts the task if it is dropped unawaited (the nemesis itself failed), so a strobe never
+/// outlives the nemesis.
+struct AbortOnDrop(Option<tokio::task::JoinHandle<Result<u64, String>>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Strobe {
+    /// Stops the strobe and says how many times it toggled, or why it failed.
+    async fn stop(mut self) -> Result<u64, String> {
+        let _ = self.stop.send(true);
+        match self.task.0.take() {
+            Some(task) => task
+                .await
+                .unwrap_or_else(|e| Err(format!("the strobe task failed: {e}"))),
+            None => Err("the strobe task was already gone".into()),
+        }
+    }
+}
+
+/// A strobe's outcome in its window's record: how often it toggled, or the failure (which makes
+/// the window failed: its clocks did not do what was asked).
+fn note_strobe(record: &mut FaultRecord, result: Result<u64, String>) {
+    match result {
+        Ok(toggles) => {
+            let effect = record.effect.take().unwrap_or_default();
+            record.effect = Some(format!("{effect}; strobed {toggles} times"));
+        }
+        Err(e) => {
+            tracing::error!(target: "faultline::nemesis", window = record.window, error = %e, "clock strobe failed");
+            record.status = FaultStatus::Failed;
+            record.error = Some(format!("strobing the clock: {e}"));
+        }
+    }
+}
+
 /// The history value of a nemesis event: window, phase, targets and (for partitions) the grudge.
 pub fn describe(window: usize, phase: &str, action: &Action) -> Value {
     let mut v = json!({"window": window, "phase": phase, "targets": action.nodes()});
@@ -354,7 +464,16 @@ pub fn describe(window: usize, phase: &str, action: &Action) -> Value {
             v["links"] = json!(links);
             v["delay"] = json!(delay);
         }
-        Action::Clock { offset_secs, .. } => v["offset_secs"] = json!(offset_secs),
+        Action::Clock {
+            offset_secs,
+            strobe_ms,
+            ..
+        } => {
+            v["offset_secs"] = json!(offset_secs);
+            if let Some(ms) = strobe_ms {
+                v["strobe_ms"] = json!(ms);
+            }
+        }
         _ => {}
     }
     v

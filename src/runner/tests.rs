@@ -140,6 +140,41 @@ async fn link_faults_are_applied_observed_recorded_and_restored() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strobed_clock_toggles_during_its_window_and_stops_before_the_final_heal() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    let (_tx, rx) = watch::channel(false);
+    let text = "name: fake-strobe\nseed: 7\nworkload: {kind: register, keys: 2}\nconcurrency: 2\nduration: 3s\nquiet: 50ms\nnemesis:\n  schedule:\n    - {at: 100ms, duration: 2600ms, clock: {target: leader, offset: +30s, strobe: 2s}}\n";
+    let out = run(&plan(text), &fake, dir.path(), rx).await;
+    let r = &out.results;
+    assert!(out.harness_errors.is_empty(), "{:?}", out.harness_errors);
+    let c = &r.coverage["clock"];
+    assert_eq!(
+        (c.applied, c.observed, c.failed),
+        (1, 1, 0),
+        "{:?}",
+        r.faults
+    );
+    let effect = r.faults[0].effect.clone().unwrap();
+    assert!(effect.ends_with("; strobed 1 times"), "{effect}");
+    let calls: Vec<String> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("clock") || c.starts_with("reset-clock"))
+        .collect();
+    // Set, toggled back once at 2 s, undone at the window's end, then the final heal.
+    assert_eq!(
+        calls,
+        [
+            "clock n1 +30",
+            "reset-clock n1",
+            "reset-clock n1",
+            "reset-clock n1,n2,n3"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_are_applied_observed_recorded_and_healed() {
     let dir = tempfile::tempdir().unwrap();
     let fake = Fake::new(3);

@@ -649,6 +649,16 @@ mod tests {
             ),
             "{e}"
         );
+        let e = err("workload: {kind: register}\nnemesis:\n  faults:\n    - clock: {target: leader, offset: +5s, strobe: 500ms}\n");
+        assert!(
+            e.contains("nemesis.faults[0].clock.strobe: 500ms is too quick"),
+            "{e}"
+        );
+        let p = plan("workload: {kind: register}\nnemesis:\n  schedule:\n    - {at: 1s, duration: 9s, clock: {target: leader, offset: +5s, strobe: 2s}}\n").unwrap();
+        assert_eq!(
+            p.schedule.windows[0].fault.describe(),
+            "clock +5s leader strobed every 2000ms"
+        );
         let c = parse(text, Path::new("c.yaml")).unwrap();
         let local = Overrides {
             local: true,

@@ -61,6 +61,19 @@ fn fault(p: &mut Problems, field: &str, entry: &FaultEntry, host: &Host) -> Opti
             }
         };
         let mut ok = true;
+        if let Some(strobe) = &c.strobe {
+            if strobe.0 < MIN_STROBE {
+                p.add(
+                    &format!("{field}.clock.strobe"),
+                    format!(
+                        "{strobe} is too quick: the node rereads its clock's control file once a \
+                         second, so strobe at least every {}",
+                        Dur(MIN_STROBE)
+                    ),
+                );
+                ok = false;
+            }
+        }
         if let Err(why) = &host.clocks {
             if !host.local {
                 p.add(
@@ -74,6 +87,7 @@ fn fault(p: &mut Problems, field: &str, entry: &FaultEntry, host: &Host) -> Opti
         return ok.then_some(FaultSpec::Clock {
             target,
             offset_secs,
+            strobe_ms: c.strobe.map(|d| d.0.as_millis() as u64),
         });
     }
     // The links a link fault degrades: `all` unless the entry names a pattern.
@@ -218,6 +232,9 @@ pub fn parse_offset(text: &str) -> Result<i64, String> {
     }
     Ok(sign * secs)
 }
+
+/// The quickest clock strobe: libfaketime rereads its control file once a second.
+const MIN_STROBE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The longest delay (and jitter) a campaign may ask for, in ms.
 const MAX_DELAY_MS: u32 = 10_000;

@@ -432,7 +432,7 @@ fn a_campaign_applies_and_observes_loss_slow_and_clock_and_ends_healed() {
     let path = tmp.path().join("lk-campaign.yaml");
     std::fs::write(
         &path,
-        "name: lk-campaign\nseed: 3\nworkload: {kind: register, keys: 2}\nconcurrency: 3\nduration: 15s\nquiet: 3s\nnemesis:\n  schedule:\n    - {at: 1s, duration: 4s, loss: {pattern: all, percent: 30}}\n    - {at: 6s, duration: 4s, slow: {pattern: isolate-leader, rate: 1mbit}}\n    - {at: 11s, duration: 3s, clock: {target: random-node, offset: +3s}}\n",
+        "name: lk-campaign\nseed: 3\nworkload: {kind: register, keys: 2}\nconcurrency: 3\nduration: 18s\nquiet: 3s\nnemesis:\n  schedule:\n    - {at: 1s, duration: 4s, loss: {pattern: all, percent: 30}}\n    - {at: 6s, duration: 4s, slow: {pattern: isolate-leader, rate: 1mbit}}\n    - {at: 11s, duration: 5s, clock: {target: random-node, offset: +3s, strobe: 2s}}\n",
     )
     .unwrap();
     let out = tmp.path().join("results");
@@ -489,6 +489,16 @@ fn a_campaign_applies_and_observes_loss_slow_and_clock_and_ends_healed() {
         "{}",
         effect("slow")
     );
+    // The clock was seen moved, then strobed back and forth at 2 s and 4 s into its 5 s window
+    // (on a loaded machine the second toggle may miss the window's end, never more than two).
+    let clock = effect("clock");
+    assert!(clock.contains("reads +"), "{clock}");
+    let toggles: u32 = clock
+        .rsplit_once("strobed ")
+        .and_then(|(_, n)| n.strip_suffix(" times"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no strobe count in {clock:?}"));
+    assert!((1..=2).contains(&toggles), "{clock}");
     // The history names the links and the share.
     let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
     assert!(
@@ -514,7 +524,7 @@ fn a_campaign_applies_and_observes_loss_slow_and_clock_and_ends_healed() {
 }
 
 #[test]
-fn an_interrupted_campaign_restores_an_open_loss_window_in_the_final_heal() {
+fn an_interrupted_campaign_restores_open_link_and_clock_windows_in_the_final_heal() {
     let name = "lk-interrupt";
     let _ = faultline(&["cluster", "down", "--name", name]);
     let _down = Down(name);
@@ -522,7 +532,7 @@ fn an_interrupted_campaign_restores_an_open_loss_window_in_the_final_heal() {
     let path = tmp.path().join("lk-interrupt.yaml");
     std::fs::write(
         &path,
-        "name: lk-interrupt\nworkload: {kind: register, keys: 2}\nconcurrency: 2\nduration: 60s\nquiet: 1s\nnemesis:\n  schedule:\n    - {at: 1s, duration: 50s, loss: {pattern: halves, percent: 20}}\n    - {at: 1s, duration: 50s, slow: {pattern: all, rate: 2mbit}}\n",
+        "name: lk-interrupt\nworkload: {kind: register, keys: 2}\nconcurrency: 2\nduration: 60s\nquiet: 1s\nnemesis:\n  schedule:\n    - {at: 1s, duration: 50s, loss: {pattern: halves, percent: 20}}\n    - {at: 1s, duration: 50s, slow: {pattern: all, rate: 2mbit}}\n    - {at: 1s, duration: 50s, clock: {target: all, offset: +2s, strobe: 2s}}\n",
     )
     .unwrap();
     let out = tmp.path().join("results");
@@ -535,7 +545,7 @@ fn an_interrupted_campaign_restores_an_open_loss_window_in_the_final_heal() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until both faults are in the nodes, read back from them.
+    // Wait until all three faults are in the nodes, read back from them.
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
         let applied = Command::new("docker")
@@ -544,12 +554,13 @@ fn an_interrupted_campaign_restores_an_open_loss_window_in_the_final_heal() {
                 &format!("faultline-{name}-n1"),
                 "sh",
                 "-c",
-                "iptables -S FAULTLINE-LOSS; tc qdisc show dev eth0",
+                "iptables -S FAULTLINE-LOSS; tc qdisc show dev eth0; cat /etc/faultline-clock",
             ])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default();
-        if applied.contains("statistic") && applied.contains("tbf") {
+        let clock = applied.lines().any(|l| l == "+2s" || l == "+0s");
+        if applied.contains("statistic") && applied.contains("tbf") && clock {
             break;
         }
         if let Some(status) = child.try_wait().unwrap() {
@@ -583,6 +594,11 @@ fn an_interrupted_campaign_restores_an_open_loss_window_in_the_final_heal() {
         history.contains(r#""f":"heal-all""#),
         "no final heal recorded"
     );
-    // The final heal restored both open windows: nothing is left in any node.
+    // The final heal restored both open link windows and, its strobe stopped first, put every
+    // clock back: nothing is left in any node.
     assert_clean(name);
+    for node in ["n1", "n2", "n3"] {
+        let clock = in_node_ok(name, node, "cat /etc/faultline-clock");
+        assert_eq!(clock.trim(), "+0s", "{node}");
+    }
 }
