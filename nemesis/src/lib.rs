@@ -5,7 +5,8 @@
 //! - `target`: which nodes a fault hits (`random-node`, `leader`, `minority`, ...);
 //! - `link`: link faults as data (loss, bandwidth, delay over a pattern of links);
 //! - `partition`: partition patterns as grudge builders (`halves`, `majorities-ring`, `bridge`, ...);
-//! - `action`: concrete faults as inverse pairs and their execution, plus the final heal;
+//! - `action`: concrete faults as inverse pairs and their execution, plus the final heal and
+//!   the clock strobe;
 //! - `schedule`: fault windows generated from a seed, or given explicitly.
 
 pub mod action;

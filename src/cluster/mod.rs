@@ -17,8 +17,8 @@
 //! (listing by label, `ls`), `status` (container state plus each node's `/status`), `exec`
 //! (`docker exec`), `netns` (commands in a node's network namespace), `faults` (the fault
 //! executor), `partition` (a grudge as iptables rules), `links` (lossy, slow and delayed links as
-//! iptables rules and tc qdiscs), `link_faults` (the executor's link faults), `clock` (clock faults through libfaketime's control
-//! file), `logs`.
+//! iptables rules and tc qdiscs), `link_faults` (the executor's link faults), `clock` (clock
+//! faults through libfaketime's control file), `logs`.
 
 pub mod client;
 pub mod clock;
