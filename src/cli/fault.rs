@@ -190,7 +190,22 @@ pub fn run(args: FaultArgs) -> anyhow::Result<Validity> {
                 for name in &a.nodes {
                     nodes.push(resolve(&cluster, name).await?);
                 }
-                cluster.faults().bump_clock(&nodes, offset).await?;
+                let faults = cluster.faults();
+                for name in &nodes {
+                    let node = cluster.node(name).expect("resolved above");
+                    if !faults
+                        .clock_preloaded(node)
+                        .await
+                        .map_err(anyhow::Error::msg)?
+                    {
+                        return Err(bad_input(format!(
+                            "{name} of cluster {} was started without libfaketime preloaded: \
+                             start it with `faultline cluster up --clock-faults` to move its clocks",
+                            cluster.name()
+                        )));
+                    }
+                }
+                faults.bump_clock(&nodes, offset).await?;
                 let what = format!(
                     "moved the clock of {} by {}",
                     nodes.join(","),

@@ -1,5 +1,6 @@
-//! Clock faults: libfaketime is preloaded into faultline's node (the node image installs it; the
-//! containers' environment preloads it) and reads a control file in the container,
+//! Clock faults: libfaketime is preloaded into faultline's node (the node image installs it; a
+//! cluster started for clock faults preloads it through the containers' environment, see
+//! `ClusterSpec::clock_faults`) and reads a control file in the container,
 //! `/etc/faultline-clock`, at most once a second. Writing `+30s` there moves the node's clocks
 //! (wall and monotonic, as its process sees them) 30 s ahead of the host's; `+0s` puts them
 //! back. The host's clock, and every other container's, is untouched. The file is written and
@@ -137,12 +138,44 @@ impl DockerFaults {
         })
     }
 
+    /// Whether the node's container preloads libfaketime (it was started for clock faults).
+    pub async fn clock_preloaded(&self, node: &NodeInfo) -> Result<bool, String> {
+        let want = &preload_env()[0];
+        let env = self
+            .cluster
+            .docker()
+            .inspect_container(&node.container, None)
+            .await
+            .map_err(|e| format!("inspecting {}: {e}", node.container))?
+            .config
+            .and_then(|c| c.env)
+            .unwrap_or_default();
+        Ok(env.iter().any(|e| e == want))
+    }
+
     pub(super) async fn bump_clocks(
         &self,
         nodes: &[NodeName],
         offset_secs: i64,
     ) -> Result<(), FaultError> {
         let nodes = self.resolve(nodes)?;
+        // A node without the preload would ignore the file: refuse rather than pretend.
+        for n in &nodes {
+            match self.clock_preloaded(n).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(Self::clock_err(
+                        "clock",
+                        n,
+                        "the node was started without libfaketime preloaded; start the cluster \
+                             with `faultline cluster up --clock-faults` (a campaign with clock \
+                             faults does this itself)"
+                            .to_string(),
+                    ))
+                }
+                Err(e) => return Err(Self::clock_err("clock", n, e)),
+            }
+        }
         try_join_all(
             nodes
                 .iter()

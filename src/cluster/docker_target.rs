@@ -28,6 +28,8 @@ pub struct DockerSetup {
     pub system: Arc<dyn NodeSystem>,
     /// How the nodes are reached.
     pub reach: cluster::reach::ReachChoice,
+    /// Preload libfaketime (the campaign has clock faults).
+    pub clock_faults: bool,
 }
 
 impl DockerTarget {
@@ -45,6 +47,7 @@ impl DockerTarget {
             node_args: setup.node_args.clone(),
             leader_timeout: None,
             reach: setup.reach,
+            clock_faults: setup.clock_faults,
             ..ClusterSpec::new(name, u64::from(nodes), &setup.image, setup.system.clone())
         };
         let cluster = Cluster::up(&spec).await?;

@@ -73,6 +73,9 @@ pub struct ClusterSpec {
     pub system: Arc<dyn NodeSystem>,
     /// How faultline reaches the nodes (bridge addresses or published ports).
     pub reach: reach::ReachChoice,
+    /// Preload libfaketime into every node so clock faults can move its clock (faultline's own
+    /// node only; it costs every clock read the node makes, so it is off unless asked for).
+    pub clock_faults: bool,
 }
 
 impl ClusterSpec {
@@ -92,6 +95,7 @@ impl ClusterSpec {
             command: None,
             system,
             reach: reach::ReachChoice::Auto,
+            clock_faults: false,
         }
     }
 }

@@ -114,12 +114,10 @@ impl SystemSpec {
         }
     }
 
-    /// Extra environment of every container. faultline's node runs with libfaketime preloaded
-    /// and reading its control file, so clock faults can move one node's clock.
+    /// Extra environment of every container.
     pub fn env(&self) -> &[String] {
         match self {
             SystemSpec::Http(h) => &h.env,
-            SystemSpec::Faultline => crate::cluster::clock::preload_env(),
             _ => &[],
         }
     }

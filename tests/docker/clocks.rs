@@ -54,6 +54,38 @@ fn wait_skews(cluster: &TestCluster, want: impl Fn(&str) -> f64) -> Vec<(String,
     }
 }
 
+#[test]
+fn a_cluster_started_without_clock_faults_refuses_to_move_a_clock() {
+    let cluster = TestCluster::up("lk-noclock", &[]);
+    let out = cluster.run(&["fault", "clock", "n1", "--offset", "+20s"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "{stderr}");
+    assert!(
+        stderr.contains("started without libfaketime preloaded"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--clock-faults"), "{stderr}");
+    // Nothing was moved: every node keeps real time.
+    wait_skews(&cluster, |_| 0.0);
+    // etcd cannot take the preload: refused before anything starts.
+    let etcd = crate::cluster::faultline(&[
+        "cluster",
+        "up",
+        "--name",
+        "lk-noclock-etcd",
+        "--system",
+        "etcd",
+        "--clock-faults",
+    ]);
+    assert_eq!(etcd.status.code(), Some(254));
+    assert!(
+        String::from_utf8_lossy(&etcd.stderr).contains("etcd is a Go binary"),
+        "{}",
+        String::from_utf8_lossy(&etcd.stderr)
+    );
+    crate::util::docker_objects::assert_nothing_left("lk-noclock-etcd");
+}
+
 fn control_file(cluster: &str, node: &str) -> String {
     let out = std::process::Command::new("docker")
         .args([
@@ -69,7 +101,7 @@ fn control_file(cluster: &str, node: &str) -> String {
 
 #[test]
 fn a_clock_bump_moves_one_nodes_time_and_heal_puts_it_back() {
-    let cluster = TestCluster::up("lk-clock", &[]);
+    let cluster = TestCluster::up("lk-clock", &["--clock-faults"]);
     let name = cluster.name.clone();
     // A fresh node keeps real time.
     let before = wait_skews(&cluster, |_| 0.0);
