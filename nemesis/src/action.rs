@@ -3,17 +3,60 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fault::{FaultExecutor, Grudge, NodeName};
+use crate::link::{Delay, LinkFault, LinkKind, Percent, Rate, Shape};
 
 /// One concrete step the nemesis takes against the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "f")]
 pub enum Action {
-    Kill { nodes: Vec<NodeName> },
-    Start { nodes: Vec<NodeName> },
-    Pause { nodes: Vec<NodeName> },
-    Resume { nodes: Vec<NodeName> },
-    Partition { grudge: Grudge },
+    Kill {
+        nodes: Vec<NodeName>,
+    },
+    Start {
+        nodes: Vec<NodeName>,
+    },
+    Pause {
+        nodes: Vec<NodeName>,
+    },
+    Resume {
+        nodes: Vec<NodeName>,
+    },
+    Partition {
+        grudge: Grudge,
+    },
     Heal,
+    /// Drop a share of the packets on these links (receiver -> senders).
+    Loss {
+        links: Grudge,
+        percent: Percent,
+    },
+    /// Limit the bandwidth of these links.
+    Slow {
+        links: Grudge,
+        rate: Rate,
+    },
+    /// Delay the packets on these links.
+    Delay {
+        links: Grudge,
+        delay: Delay,
+    },
+    /// Undo every link fault of one kind.
+    Restore {
+        link: LinkKind,
+    },
+    /// Move these nodes' clocks by `offset_secs` (negative: back). With `strobe_ms` the clocks
+    /// go back and forth between the offset and real time every `strobe_ms` for the window:
+    /// applying the step sets the offset, and the nemesis toggles (see [`strobe`]).
+    Clock {
+        nodes: Vec<NodeName>,
+        offset_secs: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        strobe_ms: Option<u64>,
+    },
+    /// Put these nodes' clocks back to real time.
+    ResetClocks {
+        nodes: Vec<NodeName>,
+    },
 }
 
 impl Action {
@@ -35,6 +78,38 @@ impl Action {
             // Healing removes every rule, so a heal has no single inverse: re-partitioning would
             // need the grudge, which only the partition knows. Heal inverts to itself.
             Action::Partition { .. } | Action::Heal => Action::Heal,
+            // Likewise a link fault is undone by restoring its kind, which restores to itself.
+            Action::Loss { .. } | Action::Slow { .. } | Action::Delay { .. } => Action::Restore {
+                link: self.link_fault().expect("a link action").shape.kind(),
+            },
+            Action::Restore { link } => Action::Restore { link: *link },
+            Action::Clock { nodes, .. } | Action::ResetClocks { nodes } => Action::ResetClocks {
+                nodes: nodes.clone(),
+            },
+        }
+    }
+
+    /// The link fault a loss, slow or delay step applies.
+    pub fn link_fault(&self) -> Option<LinkFault> {
+        let (links, shape) = match self {
+            Action::Loss { links, percent } => (links, Shape::Loss(*percent)),
+            Action::Slow { links, rate } => (links, Shape::Slow(*rate)),
+            Action::Delay { links, delay } => (links, Shape::Delay(*delay)),
+            _ => return None,
+        };
+        Some(LinkFault {
+            links: links.clone(),
+            shape,
+        })
+    }
+
+    /// The step that applies a link fault.
+    pub fn from_link_fault(fault: LinkFault) -> Action {
+        let links = fault.links;
+        match fault.shape {
+            Shape::Loss(percent) => Action::Loss { links, percent },
+            Shape::Slow(rate) => Action::Slow { links, rate },
+            Shape::Delay(delay) => Action::Delay { links, delay },
         }
     }
 
@@ -47,6 +122,16 @@ impl Action {
             Action::Resume { .. } => "resume",
             Action::Partition { .. } => "partition",
             Action::Heal => "heal",
+            Action::Loss { .. } => "loss",
+            Action::Slow { .. } => "slow",
+            Action::Delay { .. } => "delay",
+            Action::Restore { link } => match link {
+                LinkKind::Loss => "heal-loss",
+                LinkKind::Slow => "heal-slow",
+                LinkKind::Delay => "heal-delay",
+            },
+            Action::Clock { .. } => "clock",
+            Action::ResetClocks { .. } => "reset-clock",
         }
     }
 
@@ -56,7 +141,22 @@ impl Action {
             Action::Kill { nodes }
             | Action::Start { nodes }
             | Action::Pause { nodes }
-            | Action::Resume { nodes } => nodes.clone(),
+            | Action::Resume { nodes }
+            | Action::Clock { nodes, .. }
+            | Action::ResetClocks { nodes } => nodes.clone(),
+            Action::Loss { links, .. }
+            | Action::Slow { links, .. }
+            | Action::Delay { links, .. } => {
+                // Both ends of every degraded link.
+                let all: std::collections::BTreeSet<NodeName> = links
+                    .0
+                    .iter()
+                    .filter(|(_, senders)| !senders.is_empty())
+                    .flat_map(|(n, senders)| std::iter::once(n).chain(senders))
+                    .cloned()
+                    .collect();
+                all.into_iter().collect()
+            }
             Action::Partition { grudge } => {
                 let mut all: Vec<NodeName> = grudge
                     .0
@@ -67,7 +167,7 @@ impl Action {
                 all.sort();
                 all
             }
-            Action::Heal => Vec::new(),
+            Action::Heal | Action::Restore { .. } => Vec::new(),
         }
     }
 
@@ -81,8 +181,48 @@ impl Action {
             Action::Resume { nodes } => exec.resume(nodes).await,
             Action::Partition { grudge } => exec.partition(grudge).await,
             Action::Heal => exec.heal().await,
+            Action::Loss { .. } | Action::Slow { .. } | Action::Delay { .. } => {
+                let fault = self.link_fault().expect("a link action");
+                exec.degrade(&fault).await
+            }
+            Action::Restore { link } => exec.restore(*link).await,
+            Action::Clock {
+                nodes, offset_secs, ..
+            } => exec.bump_clock(nodes, *offset_secs).await,
+            Action::ResetClocks { nodes } => exec.reset_clocks(nodes).await,
         }
     }
+}
+
+/// Strobes the clocks of a [`Action::Clock`] step with `strobe_ms`, already set to
+/// `offset_secs`: back to real time, then to the offset again, and so on, once per `wait`.
+/// `wait(period)` waits one period and answers whether to go on (false ends the strobe, e.g. at
+/// the end of the window). Returns how many times it toggled, or the first toggle that failed.
+/// The caller resets the clocks afterwards, as for any clock step.
+pub async fn strobe<E, W, F>(
+    exec: &E,
+    nodes: &[NodeName],
+    offset_secs: i64,
+    period: std::time::Duration,
+    mut wait: W,
+) -> Result<u64, E::Error>
+where
+    E: FaultExecutor,
+    W: FnMut(std::time::Duration) -> F,
+    F: std::future::Future<Output = bool>,
+{
+    let mut toggles = 0;
+    let mut shifted = true;
+    while wait(period).await {
+        if shifted {
+            exec.reset_clocks(nodes).await?;
+        } else {
+            exec.bump_clock(nodes, offset_secs).await?;
+        }
+        shifted = !shifted;
+        toggles += 1;
+    }
+    Ok(toggles)
 }
 
 /// Every step of the final heal that failed. The other steps still ran.
@@ -92,7 +232,8 @@ pub struct HealError<E: std::error::Error + 'static> {
     pub failures: Vec<(&'static str, E)>,
 }
 
-/// Brings the cluster back to health: heal the network, resume paused nodes, start killed ones.
+/// Brings the cluster back to health: heal partitions, restore every kind of degraded link, put
+/// every clock back, resume paused nodes, start killed ones.
 /// Every step runs even when an earlier one fails, since a half-healed cluster is worse than a
 /// reported error. Executors must treat these on healthy nodes as no-ops.
 pub async fn heal_all<E: FaultExecutor>(
@@ -101,6 +242,18 @@ pub async fn heal_all<E: FaultExecutor>(
 ) -> Result<(), HealError<E::Error>> {
     let steps = [
         Action::Heal,
+        Action::Restore {
+            link: LinkKind::Loss,
+        },
+        Action::Restore {
+            link: LinkKind::Slow,
+        },
+        Action::Restore {
+            link: LinkKind::Delay,
+        },
+        Action::ResetClocks {
+            nodes: nodes.to_vec(),
+        },
         Action::Resume {
             nodes: nodes.to_vec(),
         },
@@ -170,6 +323,31 @@ mod tests {
             self.calls.lock().unwrap().push("heal".into());
             Ok(())
         }
+        async fn degrade(&self, f: &LinkFault) -> Result<(), Boom> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("degrade {}", f.shape));
+            Ok(())
+        }
+        async fn restore(&self, kind: LinkKind) -> Result<(), Boom> {
+            self.calls.lock().unwrap().push(format!("restore {kind}"));
+            Ok(())
+        }
+        async fn bump_clock(&self, n: &[NodeName], offset: i64) -> Result<(), Boom> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("clock {n:?} {offset:+}"));
+            Ok(())
+        }
+        async fn reset_clocks(&self, n: &[NodeName]) -> Result<(), Boom> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("reset-clock {n:?}"));
+            Ok(())
+        }
     }
 
     /// The executor above never awaits anything, so one poll finishes the future.
@@ -199,6 +377,102 @@ mod tests {
     }
 
     #[test]
+    fn a_clock_bump_is_undone_by_resetting_the_same_nodes() {
+        let bump = Action::Clock {
+            nodes: vec!["n2".into()],
+            offset_secs: -30,
+            strobe_ms: None,
+        };
+        assert_eq!(
+            bump.inverse(),
+            Action::ResetClocks {
+                nodes: vec!["n2".into()]
+            }
+        );
+        assert_eq!(
+            (bump.name(), bump.inverse().name()),
+            ("clock", "reset-clock")
+        );
+        let exec = Log::default();
+        block_on(bump.apply(&exec)).unwrap();
+        block_on(bump.inverse().apply(&exec)).unwrap();
+        assert_eq!(
+            exec.calls.lock().unwrap().clone(),
+            vec![
+                "clock [\"n2\"] -30".to_string(),
+                "reset-clock [\"n2\"]".into()
+            ]
+        );
+    }
+
+    #[test]
+    fn a_strobe_toggles_between_real_time_and_the_offset_until_told_to_stop() {
+        let exec = Log::default();
+        let nodes = vec!["n1".to_string()];
+        let mut waits = 0;
+        let toggles = block_on(strobe(
+            &exec,
+            &nodes,
+            5,
+            std::time::Duration::from_secs(2),
+            |period| {
+                assert_eq!(period.as_secs(), 2);
+                waits += 1;
+                std::future::ready(waits <= 3)
+            },
+        ))
+        .unwrap();
+        assert_eq!(toggles, 3);
+        assert_eq!(
+            exec.calls.lock().unwrap().clone(),
+            vec![
+                "reset-clock [\"n1\"]".to_string(),
+                "clock [\"n1\"] +5".into(),
+                "reset-clock [\"n1\"]".into()
+            ]
+        );
+    }
+
+    #[test]
+    fn link_faults_are_undone_by_restoring_their_kind_only() {
+        let mut links = Grudge::default();
+        links
+            .0
+            .insert("n1".into(), ["n2".to_string()].into_iter().collect());
+        let loss = Action::Loss {
+            links: links.clone(),
+            percent: Percent::new(30.0).unwrap(),
+        };
+        assert_eq!(
+            loss.inverse(),
+            Action::Restore {
+                link: LinkKind::Loss
+            }
+        );
+        assert_eq!(loss.inverse().name(), "heal-loss");
+        assert_eq!(loss.nodes(), vec!["n1".to_string(), "n2".into()]);
+        let slow = Action::Slow {
+            links,
+            rate: "1mbit".parse().unwrap(),
+        };
+        assert_eq!(slow.inverse().name(), "heal-slow");
+        assert_eq!(
+            Action::from_link_fault(slow.link_fault().unwrap()),
+            slow.clone()
+        );
+        let exec = Log::default();
+        block_on(loss.apply(&exec)).unwrap();
+        block_on(loss.inverse().apply(&exec)).unwrap();
+        assert_eq!(
+            exec.calls.lock().unwrap().clone(),
+            vec!["degrade loss 30%".to_string(), "restore loss".into()]
+        );
+        let json = serde_json::to_value(&slow).unwrap();
+        assert_eq!(json["f"], "slow");
+        assert_eq!(json["rate"], "1mbit");
+    }
+
+    #[test]
     fn heal_all_runs_every_step_even_after_a_failure() {
         let exec = Log {
             fail_resume: true,
@@ -213,6 +487,10 @@ mod tests {
             calls,
             vec![
                 "heal".to_string(),
+                "restore loss".into(),
+                "restore slow".into(),
+                "restore delay".into(),
+                "reset-clock [\"n1\", \"n2\"]".into(),
                 "resume [\"n1\", \"n2\"]".into(),
                 "start [\"n1\", \"n2\"]".into()
             ]

@@ -1,12 +1,14 @@
 //! The fault vocabulary and the executor trait.
 //!
-//! Faults come in inverse pairs (kill/start, pause/resume, partition/heal), as in Jepsen and
-//! turmoil, so a run can always be brought back to a healthy cluster.
+//! Faults come in inverse pairs (kill/start, pause/resume, partition/heal, degrade/restore,
+//! bump-clock/reset-clocks), as in Jepsen and turmoil, so a run can always be brought back to a healthy cluster.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
+
+use crate::link::{LinkFault, LinkKind};
 
 /// A node's name in the cluster, e.g. `n1`.
 pub type NodeName = String;
@@ -34,6 +36,24 @@ pub trait FaultExecutor: Send + Sync {
     fn resume(&self, nodes: &[NodeName]) -> impl Future<Output = Result<(), Self::Error>> + Send;
     /// Drop packets as the grudge says, in addition to any partition already in place.
     fn partition(&self, grudge: &Grudge) -> impl Future<Output = Result<(), Self::Error>> + Send;
-    /// Remove every packet-drop rule this executor added.
+    /// Remove every packet-drop rule this executor added (partitions only: link faults stay).
     fn heal(&self) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Degrade links (lose, slow or delay their packets) as the fault says, in addition to any
+    /// link fault already in place.
+    fn degrade(&self, fault: &LinkFault) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Remove every link fault of this kind that this executor added, and nothing else; a no-op
+    /// when none is in place.
+    fn restore(&self, kind: LinkKind) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Move the nodes' clocks (wall and monotonic, as the node's process sees them) by
+    /// `offset_secs` from real time, replacing any shift in place.
+    fn bump_clock(
+        &self,
+        nodes: &[NodeName],
+        offset_secs: i64,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Put the nodes' clocks back to real time; a no-op where none is shifted.
+    fn reset_clocks(
+        &self,
+        nodes: &[NodeName],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }

@@ -3,17 +3,21 @@
 //!
 //! - `fault`: the executor trait and [`fault::Grudge`] (the contract with `src/cluster`);
 //! - `target`: which nodes a fault hits (`random-node`, `leader`, `minority`, ...);
+//! - `link`: link faults as data (loss, bandwidth, delay over a pattern of links);
 //! - `partition`: partition patterns as grudge builders (`halves`, `majorities-ring`, `bridge`, ...);
-//! - `action`: concrete faults as inverse pairs and their execution, plus the final heal;
+//! - `action`: concrete faults as inverse pairs and their execution, plus the final heal and
+//!   the clock strobe;
 //! - `schedule`: fault windows generated from a seed, or given explicitly.
 
 pub mod action;
 pub mod fault;
+pub mod link;
 pub mod partition;
 pub mod schedule;
 pub mod target;
 
-pub use action::{heal_all, Action, HealError};
+pub use action::{heal_all, strobe, Action, HealError};
+pub use link::{Delay, LinkFault, LinkKind, LinkPattern, Percent, Rate, Shape};
 pub use partition::Pattern;
 pub use schedule::{FaultSpec, Schedule, ScheduleConfig, Window};
 pub use target::Target;
@@ -27,7 +31,7 @@ pub enum Error {
     NoLeader,
     #[error("node {0:?} is not in the cluster (nodes: {1})")]
     UnknownNode(String, String),
-    #[error("partition pattern {pattern} needs at least {min} nodes, the cluster has {have}")]
+    #[error("pattern {pattern} needs at least {min} nodes, the cluster has {have}")]
     TooFewNodes {
         pattern: &'static str,
         min: usize,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
 use crate::fault::NodeName;
+use crate::link::{Delay, LinkPattern, Percent, Rate};
 use crate::partition::Pattern;
 use crate::target::Target;
 use crate::Error;
@@ -19,18 +20,84 @@ use crate::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "fault")]
 pub enum FaultSpec {
-    Kill { target: Target },
-    Pause { target: Target },
-    Partition { pattern: Pattern },
+    Kill {
+        target: Target,
+    },
+    Pause {
+        target: Target,
+    },
+    Partition {
+        pattern: Pattern,
+    },
+    Loss {
+        pattern: LinkPattern,
+        percent: Percent,
+    },
+    Slow {
+        pattern: LinkPattern,
+        rate: Rate,
+    },
+    Delay {
+        pattern: LinkPattern,
+        delay: Delay,
+    },
+    /// Move the targets' clocks by `offset_secs` (negative: back) for the window; with
+    /// `strobe_ms`, back and forth between the offset and real time every `strobe_ms`.
+    Clock {
+        target: Target,
+        offset_secs: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        strobe_ms: Option<u64>,
+    },
 }
 
 impl FaultSpec {
-    /// The fault kind, as recorded in histories and coverage (`kill`, `pause`, `partition`).
+    /// The fault kind, as recorded in histories and coverage (`kill`, `pause`, `partition`,
+    /// `loss`, `slow`, `delay`).
     pub fn kind(&self) -> &'static str {
         match self {
             FaultSpec::Kill { .. } => "kill",
             FaultSpec::Pause { .. } => "pause",
             FaultSpec::Partition { .. } => "partition",
+            FaultSpec::Loss { .. } => "loss",
+            FaultSpec::Slow { .. } => "slow",
+            FaultSpec::Delay { .. } => "delay",
+            FaultSpec::Clock { .. } => "clock",
+        }
+    }
+
+    /// Whether resolving the fault needs the current leader.
+    pub fn needs_leader(&self) -> bool {
+        match self {
+            FaultSpec::Kill { target }
+            | FaultSpec::Pause { target }
+            | FaultSpec::Clock { target, .. } => *target == Target::Leader,
+            FaultSpec::Partition { pattern } => *pattern == Pattern::IsolateLeader,
+            FaultSpec::Loss { pattern, .. }
+            | FaultSpec::Slow { pattern, .. }
+            | FaultSpec::Delay { pattern, .. } => pattern.needs_leader(),
+        }
+    }
+
+    /// `kill leader`, `loss 30% halves`, ... for people.
+    pub fn describe(&self) -> String {
+        match self {
+            FaultSpec::Kill { target } => format!("kill {target}"),
+            FaultSpec::Pause { target } => format!("pause {target}"),
+            FaultSpec::Partition { pattern } => format!("partition {pattern}"),
+            FaultSpec::Loss { pattern, percent } => format!("loss {percent} {pattern}"),
+            FaultSpec::Slow { pattern, rate } => format!("slow {rate} {pattern}"),
+            FaultSpec::Delay { pattern, delay } => format!("delay {delay} {pattern}"),
+            FaultSpec::Clock {
+                target,
+                offset_secs,
+                strobe_ms: None,
+            } => format!("clock {offset_secs:+}s {target}"),
+            FaultSpec::Clock {
+                target,
+                offset_secs,
+                strobe_ms: Some(ms),
+            } => format!("clock {offset_secs:+}s {target} strobed every {ms}ms"),
         }
     }
 
@@ -51,6 +118,27 @@ impl FaultSpec {
             FaultSpec::Partition { pattern } => Action::Partition {
                 grudge: pattern.grudge(nodes, leader, rng)?,
             },
+            FaultSpec::Loss { pattern, percent } => Action::Loss {
+                links: pattern.links(nodes, leader, rng)?,
+                percent: *percent,
+            },
+            FaultSpec::Slow { pattern, rate } => Action::Slow {
+                links: pattern.links(nodes, leader, rng)?,
+                rate: *rate,
+            },
+            FaultSpec::Delay { pattern, delay } => Action::Delay {
+                links: pattern.links(nodes, leader, rng)?,
+                delay: *delay,
+            },
+            FaultSpec::Clock {
+                target,
+                offset_secs,
+                strobe_ms,
+            } => Action::Clock {
+                nodes: target.resolve(nodes, leader, rng)?,
+                offset_secs: *offset_secs,
+                strobe_ms: *strobe_ms,
+            },
         })
     }
 
@@ -66,7 +154,32 @@ impl FaultSpec {
             Action::Partition { grudge } => Some(FaultSpec::Partition {
                 pattern: Pattern::Grudge(grudge.clone()),
             }),
-            Action::Start { .. } | Action::Resume { .. } | Action::Heal => None,
+            Action::Loss { links, percent } => Some(FaultSpec::Loss {
+                pattern: LinkPattern::Cut(Pattern::Grudge(links.clone())),
+                percent: *percent,
+            }),
+            Action::Slow { links, rate } => Some(FaultSpec::Slow {
+                pattern: LinkPattern::Cut(Pattern::Grudge(links.clone())),
+                rate: *rate,
+            }),
+            Action::Delay { links, delay } => Some(FaultSpec::Delay {
+                pattern: LinkPattern::Cut(Pattern::Grudge(links.clone())),
+                delay: *delay,
+            }),
+            Action::Clock {
+                nodes,
+                offset_secs,
+                strobe_ms,
+            } => Some(FaultSpec::Clock {
+                target: Target::Nodes(nodes.clone()),
+                offset_secs: *offset_secs,
+                strobe_ms: *strobe_ms,
+            }),
+            Action::Start { .. }
+            | Action::Resume { .. }
+            | Action::Heal
+            | Action::Restore { .. }
+            | Action::ResetClocks { .. } => None,
         }
     }
 }
@@ -396,6 +509,92 @@ mod tests {
                 .unwrap();
             assert_eq!(again, action);
         }
+    }
+
+    #[test]
+    fn link_faults_are_drawn_resolved_and_replayed_exactly() {
+        let mut c = config();
+        c.faults = vec![
+            FaultSpec::Loss {
+                pattern: LinkPattern::All,
+                percent: Percent::new(30.0).unwrap(),
+            },
+            FaultSpec::Slow {
+                pattern: "halves".parse().unwrap(),
+                rate: "1mbit".parse().unwrap(),
+            },
+            FaultSpec::Delay {
+                pattern: "isolate-one".parse().unwrap(),
+                delay: Delay {
+                    ms: 100,
+                    jitter_ms: 20,
+                },
+            },
+        ];
+        let s = Schedule::generate(&c, 3);
+        for kind in ["loss", "slow", "delay"] {
+            assert!(s.windows.iter().any(|w| w.fault.kind() == kind), "{kind}");
+        }
+        for (i, w) in s.windows.iter().enumerate() {
+            let action = w
+                .fault
+                .resolve(&nodes(), None, &mut s.target_rng(i))
+                .unwrap();
+            assert_eq!(action.name(), w.fault.kind());
+            let links = action.link_fault().unwrap().links;
+            assert!(!links.0.is_empty());
+            let again = FaultSpec::exact(&action)
+                .unwrap()
+                .resolve(&nodes(), None, &mut ChaCha8Rng::seed_from_u64(99))
+                .unwrap();
+            assert_eq!(again, action);
+        }
+    }
+
+    #[test]
+    fn clock_windows_resolve_serialize_and_replay() {
+        let w = Window {
+            at: Duration::from_secs(1),
+            duration: Duration::from_secs(2),
+            fault: FaultSpec::Clock {
+                target: Target::RandomNode,
+                offset_secs: -90,
+                strobe_ms: None,
+            },
+        };
+        let json = serde_json::to_value(&w).unwrap();
+        assert_eq!(json["fault"], "clock");
+        assert_eq!(json["offset_secs"], -90);
+        assert_eq!(serde_json::from_value::<Window>(json).unwrap(), w);
+        assert_eq!(w.fault.describe(), "clock -90s random-node");
+        let action = w
+            .fault
+            .resolve(&nodes(), None, &mut ChaCha8Rng::seed_from_u64(1))
+            .unwrap();
+        assert_eq!(action.nodes().len(), 1);
+        let again = FaultSpec::exact(&action)
+            .unwrap()
+            .resolve(&nodes(), None, &mut ChaCha8Rng::seed_from_u64(2))
+            .unwrap();
+        assert_eq!(again, action);
+    }
+
+    #[test]
+    fn link_windows_serialize_and_read_back() {
+        let w = Window {
+            at: Duration::from_secs(1),
+            duration: Duration::from_secs(2),
+            fault: FaultSpec::Loss {
+                pattern: "halves".parse().unwrap(),
+                percent: Percent::new(30.0).unwrap(),
+            },
+        };
+        let json = serde_json::to_value(&w).unwrap();
+        assert_eq!(json["fault"], "loss");
+        assert_eq!(json["percent"], 30.0);
+        assert_eq!(serde_json::from_value::<Window>(json).unwrap(), w);
+        assert_eq!(w.fault.describe(), "loss 30% halves");
+        assert!(!w.fault.needs_leader());
     }
 
     #[test]

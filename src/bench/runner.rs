@@ -208,6 +208,7 @@ async fn local(args: &RunnerBenchArgs, record: bool, dir: &Path) -> anyhow::Resu
             seed: Some(1),
             out: None,
             local: true,
+            netem: None,
         },
     )?;
     let target = LocalTarget::start("bench", 3, &dir.join("cluster")).await?;

@@ -67,6 +67,10 @@ pub struct UpArgs {
     /// Run `sleep infinity` instead of the node (tests of the harness itself).
     #[arg(long, hide = true)]
     pub idle: bool,
+    /// Preload libfaketime into every node so `faultline fault clock` can move its clock
+    /// (faultline's own node only; every clock read the node makes costs more).
+    #[arg(long)]
+    pub clock_faults: bool,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +134,11 @@ async fn up(args: UpArgs) -> anyhow::Result<Validity> {
             args.system.kind()
         )));
     }
+    if args.clock_faults {
+        if let Err(why) = crate::system::clock_faults(args.system.kind()) {
+            return Err(bad_input(format!("--clock-faults: {why}")));
+        }
+    }
     let image = match (args.image, &args.system) {
         (Some(image), _) => image,
         (None, SystemSpec::Faultline) => {
@@ -151,6 +160,7 @@ async fn up(args: UpArgs) -> anyhow::Result<Validity> {
             .idle
             .then(|| vec!["sleep".to_string(), "infinity".to_string()]),
         reach: args.reach,
+        clock_faults: args.clock_faults,
         ..ClusterSpec::new(&name, args.nodes, image, args.system.shared())
     };
     let cluster = Cluster::up(&spec).await?;

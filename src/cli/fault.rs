@@ -3,7 +3,10 @@
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use nemesis::fault::{FaultExecutor, NodeName};
+use nemesis::fault::{FaultExecutor, Grudge, NodeName};
+use nemesis::link::{
+    describe_links, Delay, LinkFault, LinkKind, LinkPattern, Percent, Rate, Shape,
+};
 use nemesis::partition;
 
 use super::cluster::unknown_node;
@@ -27,8 +30,74 @@ pub enum FaultArgs {
     /// Drop packets between groups of nodes (iptables, both directions), on top of any
     /// partition in place.
     Partition(PartitionArgs),
-    /// Remove every packet-drop rule faultline added.
+    /// Drop a share of the packets on links (iptables' statistic match, at the receiving end),
+    /// on top of any partition or link fault in place.
+    Loss(LossArgs),
+    /// Limit the bandwidth of links (a tbf qdisc on the sending end).
+    Slow(SlowArgs),
+    /// Delay the packets on links (a netem qdisc on the sending end; needs a kernel with netem).
+    Delay(DelayArgs),
+    /// Move nodes' clocks (libfaketime preloaded in faultline's node; the host's clock is
+    /// untouched), replacing any shift in place; `heal` puts them back.
+    Clock(ClockArgs),
+    /// Remove every partition and link fault faultline added, and put every clock back.
     Heal(HealArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClockArgs {
+    /// Nodes, e.g. n1 n3; `leader` means the current leader.
+    #[arg(required = true)]
+    pub nodes: Vec<String>,
+    /// How far: +30s, -2m, 1h (ahead when unsigned).
+    #[arg(long, allow_hyphen_values = true)]
+    pub offset: String,
+    #[command(flatten)]
+    pub cluster: ClusterArg,
+}
+
+/// Which links a link fault degrades.
+#[derive(Debug, Args)]
+pub struct LinksArgs {
+    /// all (every link, the default), halves, isolate-one, isolate-leader, majorities-ring or
+    /// bridge.
+    #[arg(long, default_value = "all", conflicts_with = "isolate")]
+    pub pattern: String,
+    /// The links between this node (or `leader`) and every other node, both ways.
+    #[arg(long, value_name = "NODE")]
+    pub isolate: Option<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArg,
+}
+
+#[derive(Debug, Args)]
+pub struct LossArgs {
+    /// Share of packets dropped on each link and direction, more than 0 and at most 100.
+    #[arg(long, allow_negative_numbers = true)]
+    pub percent: f64,
+    #[command(flatten)]
+    pub links: LinksArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SlowArgs {
+    /// Bandwidth of each link and direction: 1mbit, 500kbit, ...
+    #[arg(long)]
+    pub rate: String,
+    #[command(flatten)]
+    pub links: LinksArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DelayArgs {
+    /// Delay added to each packet, in ms.
+    #[arg(long)]
+    pub ms: u32,
+    /// Up to this much more or less, in ms.
+    #[arg(long, default_value_t = 0)]
+    pub jitter_ms: u32,
+    #[command(flatten)]
+    pub links: LinksArgs,
 }
 
 #[derive(Debug, Args)]
@@ -79,10 +148,95 @@ pub fn run(args: FaultArgs) -> anyhow::Result<Validity> {
                 let shown: Vec<String> = groups.iter().map(|g| g.join(",")).collect();
                 (cluster, format!("partitioned {}", shown.join(" / ")))
             }
+            FaultArgs::Loss(a) => {
+                let percent = Percent::new(a.percent)
+                    .map_err(|e| bad_input(format!("--percent {}: {e}", a.percent)))?;
+                link_fault(&a.links, Shape::Loss(percent)).await?
+            }
+            FaultArgs::Slow(a) => {
+                let rate: Rate = a
+                    .rate
+                    .parse()
+                    .map_err(|e| bad_input(format!("--rate: {e}")))?;
+                link_fault(&a.links, Shape::Slow(rate)).await?
+            }
+            FaultArgs::Delay(a) => {
+                if a.ms == 0 {
+                    return Err(bad_input("--ms: a delay must be more than 0 ms"));
+                }
+                // Refuse before touching the cluster, saying why, rather than fail half-way.
+                if let Err(why) =
+                    crate::cluster::links::probe_netem(&a.links.cluster.cluster).await?
+                {
+                    return Err(bad_input(format!("this host cannot delay packets: {why}")));
+                }
+                let delay = Delay {
+                    ms: a.ms,
+                    jitter_ms: a.jitter_ms,
+                };
+                link_fault(&a.links, Shape::Delay(delay)).await?
+            }
+            FaultArgs::Clock(a) => {
+                let offset = crate::runner::validate_nemesis::parse_offset(&a.offset)
+                    .map_err(|e| bad_input(format!("--offset: {e}")))?;
+                let cluster = crate::system::connect(&a.cluster.cluster).await?;
+                if let Err(why) = crate::system::clock_faults(cluster.system().kind()) {
+                    return Err(bad_input(format!(
+                        "cluster {} cannot take clock faults: {why}",
+                        cluster.name()
+                    )));
+                }
+                let mut nodes = Vec::new();
+                for name in &a.nodes {
+                    nodes.push(resolve(&cluster, name).await?);
+                }
+                let faults = cluster.faults();
+                for name in &nodes {
+                    let node = cluster.node(name).expect("resolved above");
+                    if !faults
+                        .clock_preloaded(node)
+                        .await
+                        .map_err(anyhow::Error::msg)?
+                    {
+                        return Err(bad_input(format!(
+                            "{name} of cluster {} was started without libfaketime preloaded: \
+                             start it with `faultline cluster up --clock-faults` to move its clocks",
+                            cluster.name()
+                        )));
+                    }
+                }
+                faults.bump_clock(&nodes, offset).await?;
+                let what = format!(
+                    "moved the clock of {} by {}",
+                    nodes.join(","),
+                    crate::cluster::clock::spec(offset)
+                );
+                (cluster, what)
+            }
             FaultArgs::Heal(a) => {
                 let cluster = crate::system::connect(&a.cluster.cluster).await?;
-                cluster.faults().heal().await?;
-                (cluster, "healed all partitions".to_string())
+                let faults = cluster.faults();
+                // Every kind, each verified; the first failure is reported after all ran.
+                let mut errors = Vec::new();
+                if let Err(e) = faults.heal().await {
+                    errors.push(format!("partitions: {e}"));
+                }
+                for kind in LinkKind::ALL {
+                    if let Err(e) = faults.restore(kind).await {
+                        errors.push(format!("{kind}: {e}"));
+                    }
+                }
+                let all: Vec<NodeName> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
+                if let Err(e) = faults.reset_clocks(&all).await {
+                    errors.push(format!("clocks: {e}"));
+                }
+                if !errors.is_empty() {
+                    anyhow::bail!("heal failed: {}", errors.join("; "));
+                }
+                (
+                    cluster,
+                    "healed all partitions, link faults and clocks".to_string(),
+                )
             }
         };
         println!("{what} in {:.2} s", start.elapsed().as_secs_f64());
@@ -91,6 +245,52 @@ pub fn run(args: FaultArgs) -> anyhow::Result<Validity> {
         println!("faults: {}", active.describe());
         Ok(Validity::Valid)
     })
+}
+
+/// Resolves the links and degrades them through the executor (which verifies them).
+async fn link_fault(args: &LinksArgs, shape: Shape) -> anyhow::Result<(Cluster, String)> {
+    let cluster = crate::system::connect(&args.cluster.cluster).await?;
+    let links = links(&cluster, args).await?;
+    let fault = LinkFault {
+        links: links.clone(),
+        shape,
+    };
+    cluster.faults().degrade(&fault).await?;
+    Ok((cluster, format!("{shape} on {}", describe_links(&links))))
+}
+
+async fn links(cluster: &Cluster, args: &LinksArgs) -> anyhow::Result<Grudge> {
+    let all: Vec<NodeName> = cluster.nodes().iter().map(|n| n.name.clone()).collect();
+    if let Some(node) = &args.isolate {
+        let node = resolve(cluster, node).await?;
+        if all.len() < 2 {
+            return Err(bad_input("--isolate needs at least 2 nodes"));
+        }
+        return Ok(partition::complete_grudge(&partition::isolate(&node, &all)));
+    }
+    let pattern: LinkPattern = args
+        .pattern
+        .parse()
+        .map_err(|e| bad_input(format!("--pattern: {e}")))?;
+    if all.len() < pattern.min_nodes() {
+        return Err(bad_input(format!(
+            "--pattern {pattern} needs at least {} nodes; cluster {} has {}",
+            pattern.min_nodes(),
+            cluster.name(),
+            all.len()
+        )));
+    }
+    // By hand, halves are the nodes in name order (as `partition --halves`).
+    if args.pattern == "halves" {
+        return Ok(partition::complete_grudge(&partition::halves(&all)));
+    }
+    let leader = if pattern.needs_leader() {
+        Some(resolve(cluster, "leader").await?)
+    } else {
+        None
+    };
+    let mut rng = rand::thread_rng();
+    Ok(pattern.links(&all, leader.as_ref(), &mut rng)?)
 }
 
 #[derive(Debug, Clone, Copy)]

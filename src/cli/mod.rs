@@ -51,7 +51,7 @@ pub enum Command {
     /// Read and write keys on a running cluster.
     #[command(subcommand)]
     Kv(kv::KvArgs),
-    /// Inject faults by hand: kill, start, restart, pause, resume, partition, heal.
+    /// Inject faults by hand: kill, start, restart, pause, resume, partition, loss, slow, delay, clock, heal.
     #[command(subcommand)]
     Fault(fault::FaultArgs),
     /// Run a campaign against a fresh cluster and check it (exit 0/1/2/254/255).

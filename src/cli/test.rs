@@ -79,7 +79,15 @@ pub fn run(args: TestArgs) -> anyhow::Result<Validity> {
     }
     // Everything about the input is checked before anything starts (exit 254).
     let plan = match (&args.replay, args.campaign.first()) {
-        (Some(dir), _) => replay::plan(dir, args.out.clone(), args.local)?,
+        (Some(dir), _) => {
+            let path = dir.join("campaign.yaml");
+            let netem = match campaign::load(&path) {
+                Ok((c, _)) => netem(&c, &path, args.local)?,
+                // replay::plan says what is wrong with it.
+                Err(_) => None,
+            };
+            replay::plan(dir, args.out.clone(), args.local, netem)?
+        }
         (None, Some(path)) => plan_for(path, args.seed, &args)?,
         (None, None) => unreachable!("clap requires a campaign or --replay"),
     };
@@ -111,6 +119,7 @@ pub(super) fn plan_for(
         seed,
         out: args.out.clone(),
         local: args.local,
+        netem: netem(&c, path, args.local)?,
     };
     validate(&c, &text, path, &overrides)
 }
@@ -163,6 +172,33 @@ pub(super) fn run_plan(
     Ok((dir, outcome))
 }
 
+/// A campaign that delays links needs the netem qdisc: probe the Docker host's kernel for it
+/// before anything starts (a throwaway container, about a second), so validation can refuse the
+/// campaign (254) naming each `delay` field. Docker unreachable is exit 255.
+fn netem(
+    c: &campaign::Campaign,
+    path: &std::path::Path,
+    local: bool,
+) -> anyhow::Result<Option<Result<(), String>>> {
+    if local || !crate::runner::validate_nemesis::asks_for_delay(c) {
+        return Ok(None);
+    }
+    let name = c
+        .cluster
+        .name
+        .clone()
+        .unwrap_or_else(|| crate::runner::validate::campaign_name(c, path));
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let found = runtime
+        .block_on(crate::cluster::links::probe_netem(&name))
+        .context("probing whether the Docker host can delay packets (netem), which this campaign's delay faults need")?;
+    match &found {
+        Ok(()) => eprintln!("this host can delay packets (netem qdisc present)"),
+        Err(why) => eprintln!("this host cannot delay packets: {why}"),
+    }
+    Ok(Some(found))
+}
+
 /// The first Ctrl-C, SIGTERM (a CI job cancelled, `timeout`, `docker stop`) or SIGHUP (the
 /// terminal closed) asks the run to stop and clean up: heal, tear down, write the results. A
 /// second one exits at once.
@@ -213,11 +249,7 @@ pub(super) fn print_plan(plan: &Plan) {
         plan.seed
     );
     for w in &plan.schedule.windows {
-        let what = match &w.fault {
-            nemesis::FaultSpec::Kill { target } => format!("kill {target}"),
-            nemesis::FaultSpec::Pause { target } => format!("pause {target}"),
-            nemesis::FaultSpec::Partition { pattern } => format!("partition {pattern}"),
-        };
+        let what = w.fault.describe();
         println!(
             "  at {:>7.1}s for {:>5.1}s: {what}",
             w.at.as_secs_f64(),

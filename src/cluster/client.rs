@@ -30,6 +30,9 @@ pub struct NodeStatus {
     pub applied_index: Option<u64>,
     #[serde(default)]
     pub nodes: Option<BTreeMap<String, String>>,
+    /// The node's wall clock (ms since the Unix epoch), when it reports one.
+    #[serde(default)]
+    pub time_ms: Option<u64>,
 }
 
 /// How a plain key-value request (`faultline kv`) ended, as the node's API defines it.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use nemesis::fault::{FaultExecutor, Grudge, NodeName};
+use nemesis::link::{LinkFault, LinkKind};
 
 use super::target::{Exited, TestTarget, LAST_LINES};
 use crate::cluster::faults::FaultError;
@@ -27,6 +28,8 @@ pub struct DockerSetup {
     pub system: Arc<dyn NodeSystem>,
     /// How the nodes are reached.
     pub reach: cluster::reach::ReachChoice,
+    /// Preload libfaketime (the campaign has clock faults).
+    pub clock_faults: bool,
 }
 
 impl DockerTarget {
@@ -44,6 +47,7 @@ impl DockerTarget {
             node_args: setup.node_args.clone(),
             leader_timeout: None,
             reach: setup.reach,
+            clock_faults: setup.clock_faults,
             ..ClusterSpec::new(name, u64::from(nodes), &setup.image, setup.system.clone())
         };
         let cluster = Cluster::up(&spec).await?;
@@ -77,6 +81,22 @@ impl FaultExecutor for DockerTarget {
 
     async fn heal(&self) -> Result<(), FaultError> {
         self.faults.heal().await
+    }
+
+    async fn degrade(&self, fault: &LinkFault) -> Result<(), FaultError> {
+        self.faults.degrade(fault).await
+    }
+
+    async fn restore(&self, kind: LinkKind) -> Result<(), FaultError> {
+        self.faults.restore(kind).await
+    }
+
+    async fn bump_clock(&self, nodes: &[NodeName], offset_secs: i64) -> Result<(), FaultError> {
+        self.faults.bump_clock(nodes, offset_secs).await
+    }
+
+    async fn reset_clocks(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
+        self.faults.reset_clocks(nodes).await
     }
 }
 
@@ -113,6 +133,19 @@ impl TestTarget for DockerTarget {
             code,
             last_lines: cluster::logs::last_lines(&self.cluster, info, LAST_LINES).await,
         }))
+    }
+
+    async fn observe_links(&self, kind: LinkKind) -> anyhow::Result<(bool, String)> {
+        let (links, unreadable) = self.faults.active_links().await;
+        let (observed, effect) = links.observe(kind);
+        if unreadable.is_empty() {
+            Ok((observed, effect))
+        } else {
+            Ok((
+                observed,
+                format!("{effect}; unreadable: {}", unreadable.join("; ")),
+            ))
+        }
     }
 
     async fn collect_logs(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {

@@ -1,6 +1,7 @@
 //! The Docker implementation of the nemesis' `FaultExecutor`: SIGKILL and start through the
-//! API (the volume survives), the cgroup freezer for pause, and iptables rules in the nodes'
-//! network namespaces for partitions. Every fault is verified in effect before returning, and
+//! API (the volume survives), the cgroup freezer for pause, iptables rules in the nodes'
+//! network namespaces for partitions, and (in `link_faults`) iptables and tc for lossy, slow and
+//! delayed links. Every fault is verified in effect before returning, and
 //! every fault can be read back from Docker and the nodes, so the state survives between CLI
 //! invocations and `cluster status` can show it.
 
@@ -11,9 +12,11 @@ use std::time::Duration;
 use bollard::query_parameters::KillContainerOptionsBuilder;
 use futures::future::try_join_all;
 use nemesis::fault::{FaultExecutor, Grudge, NodeName};
+use nemesis::link::{LinkFault, LinkKind};
 use serde::Serialize;
 
 use super::docker::is_conflict;
+use super::link_faults::ActiveLinks;
 use super::partition::{self, Rules};
 use super::status::container_state;
 use super::{netns, Cluster, NodeInfo};
@@ -49,6 +52,12 @@ pub struct ActiveFaults {
     pub paused: Vec<NodeName>,
     /// Node -> the nodes whose packets it drops.
     pub partition: Grudge,
+    /// Lossy, slow and delayed links.
+    #[serde(flatten)]
+    pub links: ActiveLinks,
+    /// Node -> how far its clock is moved, in seconds.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub clocks: BTreeMap<NodeName, i64>,
     /// Nodes whose rules could not be read (with why).
     pub unreadable: Vec<String>,
 }
@@ -58,6 +67,8 @@ impl ActiveFaults {
         self.killed.is_empty()
             && self.paused.is_empty()
             && self.partition.0.is_empty()
+            && self.links.is_empty()
+            && self.clocks.is_empty()
             && self.unreadable.is_empty()
     }
 
@@ -79,6 +90,15 @@ impl ActiveFaults {
                 partition::describe(&self.partition)
             ));
         }
+        parts.extend(self.links.describe());
+        if !self.clocks.is_empty() {
+            let shifted: Vec<String> = self
+                .clocks
+                .iter()
+                .map(|(n, o)| format!("{n} {}", super::clock::spec(*o)))
+                .collect();
+            parts.push(format!("clock: {}", shifted.join(", ")));
+        }
         if !self.unreadable.is_empty() {
             parts.push(format!("unreadable: {}", self.unreadable.join("; ")));
         }
@@ -89,7 +109,7 @@ impl ActiveFaults {
 /// Executes faults on one cluster's containers.
 #[derive(Debug, Clone)]
 pub struct DockerFaults {
-    cluster: Cluster,
+    pub(super) cluster: Cluster,
 }
 
 const SETTLE: Duration = Duration::from_secs(10);
@@ -99,7 +119,7 @@ impl DockerFaults {
         DockerFaults { cluster }
     }
 
-    fn resolve(&self, nodes: &[NodeName]) -> Result<Vec<NodeInfo>, FaultError> {
+    pub(super) fn resolve(&self, nodes: &[NodeName]) -> Result<Vec<NodeInfo>, FaultError> {
         nodes
             .iter()
             .map(|name| {
@@ -121,7 +141,7 @@ impl DockerFaults {
             .collect()
     }
 
-    fn addrs(&self) -> BTreeMap<NodeName, Ipv4Addr> {
+    pub(super) fn addrs(&self) -> BTreeMap<NodeName, Ipv4Addr> {
         self.cluster
             .nodes()
             .iter()
@@ -265,7 +285,7 @@ impl DockerFaults {
 
     /// Runs a script in the namespace of a node that has one (running or paused); `None` for a
     /// stopped node, whose namespace (and rules) are gone.
-    async fn in_netns(
+    pub(super) async fn in_netns(
         &self,
         op: &'static str,
         node: &NodeInfo,
@@ -287,7 +307,7 @@ impl DockerFaults {
             .map_err(|e| failed(format!("{e:#}")))?;
         if out.exit_code != 0 {
             return Err(failed(format!(
-                "iptables exited with {}: {}",
+                "{op} script exited with {}: {}",
                 out.exit_code,
                 out.stderr.trim()
             )));
@@ -360,6 +380,12 @@ impl DockerFaults {
             }
         }
         faults.partition = partition::grudge_from_rules(&rules, &self.addrs());
+        let (links, unreadable) = self.active_links().await;
+        faults.links = links;
+        faults.unreadable.extend(unreadable);
+        let (clocks, unreadable) = self.active_clocks().await;
+        faults.clocks = clocks;
+        faults.unreadable.extend(unreadable);
         Ok(faults)
     }
 }
@@ -408,6 +434,22 @@ impl FaultExecutor for DockerFaults {
     async fn heal(&self) -> Result<(), FaultError> {
         try_join_all(self.cluster.nodes().iter().map(|n| self.heal_one(n))).await?;
         Ok(())
+    }
+
+    async fn degrade(&self, fault: &LinkFault) -> Result<(), FaultError> {
+        self.degrade_links(fault).await
+    }
+
+    async fn restore(&self, kind: LinkKind) -> Result<(), FaultError> {
+        self.restore_links(kind).await
+    }
+
+    async fn bump_clock(&self, nodes: &[NodeName], offset_secs: i64) -> Result<(), FaultError> {
+        self.bump_clocks(nodes, offset_secs).await
+    }
+
+    async fn reset_clocks(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
+        self.reset_clock_files(nodes).await
     }
 }
 

@@ -363,6 +363,13 @@ async fn create_node(
             ["FAULTLINE_LOG=info".to_string(), "NO_COLOR=1".to_string()]
                 .into_iter()
                 .chain(spec.system.env().iter().cloned())
+                .chain(
+                    spec.clock_faults
+                        .then(super::clock::preload_env)
+                        .unwrap_or_default()
+                        .iter()
+                        .cloned(),
+                )
                 .collect(),
         ),
         labels: Some(labels),

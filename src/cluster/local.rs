@@ -38,6 +38,10 @@ pub enum LocalError {
     UnknownNode(NodeName),
     #[error("the local process target cannot partition the network (use the Docker target, or drop partitions from the campaign)")]
     PartitionUnsupported,
+    #[error("the local process target cannot degrade links (use the Docker target, or drop loss, slow and delay from the campaign)")]
+    LinksUnsupported,
+    #[error("the local process target cannot move a node's clock (use the Docker target, or drop clock faults from the campaign)")]
+    ClockUnsupported,
 }
 
 struct Node {
@@ -208,6 +212,24 @@ impl FaultExecutor for LocalTarget {
         // No partition is ever in place (see `partition`).
         Ok(())
     }
+
+    async fn degrade(&self, _fault: &nemesis::link::LinkFault) -> Result<(), LocalError> {
+        Err(LocalError::LinksUnsupported)
+    }
+
+    async fn restore(&self, _kind: nemesis::link::LinkKind) -> Result<(), LocalError> {
+        // No link fault is ever in place (see `degrade`).
+        Ok(())
+    }
+
+    async fn bump_clock(&self, _nodes: &[NodeName], _offset_secs: i64) -> Result<(), LocalError> {
+        Err(LocalError::ClockUnsupported)
+    }
+
+    async fn reset_clocks(&self, _nodes: &[NodeName]) -> Result<(), LocalError> {
+        // No clock is ever moved (see `bump_clock`).
+        Ok(())
+    }
 }
 
 impl TestTarget for LocalTarget {
@@ -266,6 +288,14 @@ impl TestTarget for LocalTarget {
             code,
             last_lines: tail(&node.log, LAST_LINES),
         }))
+    }
+
+    async fn observe_links(
+        &self,
+        _kind: nemesis::link::LinkKind,
+    ) -> anyhow::Result<(bool, String)> {
+        // Validation refuses link faults for local runs; none is ever in place.
+        Ok((false, "local processes have no link faults".into()))
     }
 
     async fn collect_logs(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {

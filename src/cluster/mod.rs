@@ -17,9 +17,12 @@
 //! label; what blocks it named, never removed), `inventory`
 //! (listing by label, `ls`), `status` (container state plus each node's `/status`), `exec`
 //! (`docker exec`), `netns` (commands in a node's network namespace), `faults` (the fault
-//! executor), `partition` (a grudge as iptables rules), `logs`.
+//! executor), `partition` (a grudge as iptables rules), `links` (lossy, slow and delayed links as
+//! iptables rules and tc qdiscs), `link_faults` (the executor's link faults), `clock` (clock
+//! faults through libfaketime's control file), `logs`.
 
 pub mod client;
+pub mod clock;
 pub mod docker;
 pub mod docker_target;
 pub mod down;
@@ -28,6 +31,8 @@ pub mod faults;
 pub mod image;
 pub mod inventory;
 pub mod lifecycle;
+pub mod link_faults;
+pub mod links;
 pub mod local;
 pub mod logs;
 pub mod names;
@@ -70,6 +75,9 @@ pub struct ClusterSpec {
     pub system: Arc<dyn NodeSystem>,
     /// How faultline reaches the nodes (bridge addresses or published ports).
     pub reach: reach::ReachChoice,
+    /// Preload libfaketime into every node so clock faults can move its clock (faultline's own
+    /// node only; it costs every clock read the node makes, so it is off unless asked for).
+    pub clock_faults: bool,
 }
 
 impl ClusterSpec {
@@ -89,6 +97,7 @@ impl ClusterSpec {
             command: None,
             system,
             reach: reach::ReachChoice::Auto,
+            clock_faults: false,
         }
     }
 }

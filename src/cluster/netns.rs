@@ -77,6 +77,45 @@ async fn run_in_helper(
     result
 }
 
+/// Runs a script in a throwaway container of `image` with a network namespace of its own (no
+/// network), labelled as a helper of `cluster` and removed at once: a probe of what the host's
+/// kernel can do (e.g. whether it has netem) before any cluster exists.
+pub async fn run_probe(
+    docker: &Docker,
+    cluster: &str,
+    image: &str,
+    script: &str,
+) -> anyhow::Result<Output> {
+    let helper = format!("faultline-{cluster}-probe");
+    let mut labels = names::labels(cluster, None);
+    labels.insert(names::HELPER_LABEL.into(), "probe".into());
+    let body = ContainerCreateBody {
+        image: Some(image.to_string()),
+        entrypoint: Some(vec!["sh".into(), "-c".into()]),
+        cmd: Some(vec![script.to_string()]),
+        labels: Some(labels),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".into()),
+            cap_add: Some(vec!["NET_ADMIN".into()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    remove_ours(docker, cluster, &helper).await?;
+    docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::new().name(&helper).build()),
+            body,
+        )
+        .await
+        .with_context(|| format!("creating probe container {helper} from {image}"))?;
+    let result = run_helper(docker, &helper).await;
+    if let Err(e) = remove_ours(docker, cluster, &helper).await {
+        tracing::warn!(target: "faultline::nemesis", %helper, "removing probe container: {e:#}");
+    }
+    result
+}
+
 async fn run_helper(docker: &Docker, helper: &str) -> anyhow::Result<Output> {
     docker
         .start_container(helper, None)

@@ -30,6 +30,9 @@ pub struct NodeState {
     pub leader: Option<String>,
     pub last_log_index: Option<u64>,
     pub applied_index: Option<u64>,
+    /// The node's wall clock (ms since the Unix epoch) as it reported it, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_ms: Option<u64>,
     /// Why the node's status could not be read, when it could not.
     pub error: Option<String>,
     /// The id the node reports for itself (faultline's node id, etcd's member id).
@@ -107,6 +110,7 @@ async fn read_node(
         leader: None,
         last_log_index: None,
         applied_index: None,
+        time_ms: None,
         error: None,
         raft_id: None,
     };
@@ -122,8 +126,10 @@ async fn read_node(
             leader: follows,
             last_log_index,
             applied_index,
+            time_ms,
             ..
         }) => {
+            out.time_ms = time_ms;
             out.raft_id = Some(id);
             out.role = Some(role);
             out.term = Some(term);
@@ -212,6 +218,7 @@ mod tests {
             id: crate::cluster::names::node_id(name).unwrap(),
             addr: String::new(),
             network_addr: None,
+            time_ms: None,
             state: "running".into(),
             role: role.map(String::from),
             term: Some(term),

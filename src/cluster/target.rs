@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use nemesis::fault::{FaultExecutor, NodeName};
+use nemesis::link::LinkKind;
 
 /// How a node's process ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +39,13 @@ pub trait TestTarget: FaultExecutor + 'static {
         &self,
         node: &NodeName,
     ) -> impl Future<Output = anyhow::Result<Option<Exited>>> + Send;
+
+    /// Whether link faults of this kind are in effect and did something to the traffic (read
+    /// back from the nodes), with what they did. Fault coverage asks it at the end of a window.
+    fn observe_links(
+        &self,
+        kind: LinkKind,
+    ) -> impl Future<Output = anyhow::Result<(bool, String)>> + Send;
 
     /// Writes each node's log into `dir` and returns the files written.
     fn collect_logs(&self, dir: &Path)

@@ -20,6 +20,8 @@ pub struct Status {
     pub applied_index: u64,
     pub membership: Membership,
     pub nodes: BTreeMap<String, String>,
+    /// The node's wall clock, in ms since the Unix epoch: what a clock fault moves.
+    pub time_ms: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -56,5 +58,8 @@ pub async fn get_status(State(st): State<AppState>) -> Json<Status> {
             .nodes()
             .map(|(id, n)| (id.to_string(), n.addr.clone()))
             .collect(),
+        time_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
     })
 }

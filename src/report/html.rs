@@ -438,7 +438,15 @@ fn legend(page: &mut String) {
 }
 
 fn fault_legend(page: &mut String) {
-    for f in ["kill", "pause", "partition"] {
+    for f in [
+        "kill",
+        "pause",
+        "partition",
+        "loss",
+        "slow",
+        "delay",
+        "clock",
+    ] {
         let _ = write!(
             page,
             "<span class=\"swatch\" style=\"background:{}\"></span>{f} ",

@@ -64,6 +64,10 @@ const INVERSES: &[(&str, &str)] = &[
     ("kill", "start"),
     ("pause", "resume"),
     ("partition", "heal"),
+    ("loss", "heal-loss"),
+    ("slow", "heal-slow"),
+    ("delay", "heal-delay"),
+    ("clock", "reset-clock"),
     ("start-partition", "stop-partition"),
 ];
 
@@ -224,7 +228,21 @@ fn describe_targets(v: &Value) -> String {
                     .unwrap_or_else(|| x.to_string())
             })
             .collect();
-        return names.join(", ");
+        // A link fault says how it degrades its links: `30% loss`, `1mbit`, `100ms±20ms`.
+        let how = if let Some(p) = v.get("percent").and_then(Value::as_f64) {
+            format!(" ({p}% loss)")
+        } else if let Some(r) = v.get("rate").and_then(Value::as_str) {
+            format!(" ({r})")
+        } else if let Some(d) = v.get("delay") {
+            format!(
+                " ({}ms±{}ms)",
+                d["ms"].as_u64().unwrap_or(0),
+                d["jitter_ms"].as_u64().unwrap_or(0)
+            )
+        } else {
+            String::new()
+        };
+        return format!("{}{how}", names.join(", "));
     }
     match v {
         Value::Null => String::new(),
@@ -309,5 +327,43 @@ mod tests {
             (20, Some(50))
         );
         assert_eq!(run.end_ns, 50);
+    }
+
+    #[test]
+    fn link_fault_windows_say_how_they_degrade() {
+        use checkers::history::NemesisTag::Nemesis as N;
+        let events = vec![
+            ev(
+                0,
+                10,
+                Process::Nemesis(N),
+                EventType::Info,
+                "loss",
+                serde_json::json!({"window":0,"phase":"start","targets":["n1","n2"],"percent":30.0}),
+            ),
+            ev(
+                1,
+                20,
+                Process::Nemesis(N),
+                EventType::Info,
+                "slow",
+                serde_json::json!({"window":1,"phase":"start","targets":["n3"],"rate":"1mbit"}),
+            ),
+            ev(
+                2,
+                30,
+                Process::Nemesis(N),
+                EventType::Info,
+                "loss",
+                serde_json::json!({"window":0,"phase":"end","targets":["n1","n2"],"percent":30.0}),
+            ),
+        ];
+        let run = from_events(&events);
+        assert_eq!(run.windows.len(), 2);
+        assert_eq!(run.windows[0].fault, "loss");
+        assert_eq!(run.windows[0].detail, "n1, n2 (30% loss)");
+        assert_eq!(run.windows[0].end_ns, Some(30));
+        assert_eq!(run.windows[1].detail, "n3 (1mbit)");
+        assert_eq!(run.windows[1].end_ns, None);
     }
 }

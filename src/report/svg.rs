@@ -23,6 +23,10 @@ pub fn fault_color(fault: &str) -> &'static str {
         "kill" => "#c0392b",
         "pause" => "#2e86c1",
         "partition" | "start-partition" => "#8e44ad",
+        "loss" => "#d68910",
+        "slow" => "#17a589",
+        "delay" => "#a04000",
+        "clock" => "#b7950b",
         _ => "#7f8c8d",
     }
 }
@@ -388,6 +392,20 @@ mod tests {
             "t",
         );
         assert!(s.contains("class=\"fault-window\" data-fault=\"partition\""));
+        // Each link fault has a colour of its own in the strip.
+        let colours: std::collections::BTreeSet<&str> = [
+            "kill",
+            "pause",
+            "partition",
+            "loss",
+            "slow",
+            "delay",
+            "clock",
+        ]
+        .iter()
+        .map(|f| fault_color(f))
+        .collect();
+        assert_eq!(colours.len(), 7);
         assert!(s.contains("x=\"110.0\""), "{s}");
     }
 }

@@ -179,8 +179,8 @@ pub struct WorkloadSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NemesisSection {
-    /// Faults drawn at random for generated windows, each `{kill|pause: TARGET}` or
-    /// `{partition: PATTERN}`.
+    /// Faults drawn at random for generated windows, each `{kill|pause: TARGET}`,
+    /// `{partition: PATTERN}`, or a link fault (`loss`, `slow`, `delay`).
     #[serde(default = "default_faults")]
     pub faults: Vec<FaultEntry>,
     /// Mean healthy gap before each generated window.
@@ -210,7 +210,7 @@ impl Default for NemesisSection {
     }
 }
 
-/// One fault: exactly one of the three fields.
+/// One fault: exactly one of the fields.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultEntry {
@@ -220,6 +220,61 @@ pub struct FaultEntry {
     pub pause: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<String>,
+    /// `{pattern: halves, percent: 30}`: drop that share of the packets on the links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<LossEntry>,
+    /// `{pattern: halves, rate: 1mbit}`: limit the links' bandwidth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow: Option<SlowEntry>,
+    /// `{pattern: all, ms: 100, jitter_ms: 20}`: delay the links' packets (needs netem).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<DelayEntry>,
+    /// `{target: leader, offset: +30s}`: move the targets' clocks (faultline's node only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockEntry>,
+}
+
+/// A clock fault as written: a target and a signed whole number of seconds, minutes or hours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockEntry {
+    pub target: String,
+    /// `+30s`, `-2m`, `1h` (a bare duration moves the clock ahead).
+    pub offset: String,
+    /// Back and forth between the offset and real time every this long (at least 2s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strobe: Option<Dur>,
+}
+
+/// A lossy-links fault as written; `pattern` defaults to `all`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// Share of packets dropped, more than 0 and at most 100.
+    pub percent: f64,
+}
+
+/// A slow-links fault as written; `pattern` defaults to `all`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// `1mbit`, `500kbit`, ...
+    pub rate: String,
+}
+
+/// A delayed-links fault as written; `pattern` defaults to `all`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelayEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    pub ms: u32,
+    #[serde(default)]
+    pub jitter_ms: u32,
 }
 
 /// A fault at a fixed offset from the start of the run.
@@ -234,6 +289,48 @@ pub struct TimedFault {
     pub pause: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<LossEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow: Option<SlowEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<DelayEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockEntry>,
+}
+
+impl TimedFault {
+    /// The fault itself, without its timing.
+    pub fn entry(&self) -> FaultEntry {
+        FaultEntry {
+            kill: self.kill.clone(),
+            pause: self.pause.clone(),
+            partition: self.partition.clone(),
+            loss: self.loss.clone(),
+            slow: self.slow.clone(),
+            delay: self.delay.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+impl FaultEntry {
+    /// The kinds given (exactly one in a valid entry), as recorded in coverage.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        [
+            ("kill", self.kill.is_some()),
+            ("pause", self.pause.is_some()),
+            ("partition", self.partition.is_some()),
+            ("loss", self.loss.is_some()),
+            ("slow", self.slow.is_some()),
+            ("delay", self.delay.is_some()),
+            ("clock", self.clock.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(k, _)| k)
+        .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -38,6 +38,11 @@ pub struct State {
     pub served: u64,
     /// Every client request is refused (a system that never serves), so nothing completes ok.
     pub refuse_clients: bool,
+
+    /// Link fault kinds in effect.
+    pub links: std::collections::BTreeSet<nemesis::link::LinkKind>,
+    /// Each node's clock offset, in seconds (absent: real time).
+    pub clocks: std::collections::BTreeMap<usize, i64>,
 }
 
 impl State {
@@ -152,6 +157,46 @@ impl FaultExecutor for Fake {
         self.state.lock().unwrap().calls.push("heal".into());
         Ok(())
     }
+    async fn degrade(&self, fault: &nemesis::link::LinkFault) -> Result<(), FakeError> {
+        let mut s = self.state.lock().unwrap();
+        s.calls
+            .push(format!("{} {}", fault.shape, fault.links.0.len()));
+        s.links.insert(fault.shape.kind());
+        Ok(())
+    }
+    async fn restore(&self, kind: nemesis::link::LinkKind) -> Result<(), FakeError> {
+        let mut s = self.state.lock().unwrap();
+        s.calls.push(format!("heal-{kind}"));
+        s.links.remove(&kind);
+        Ok(())
+    }
+    async fn bump_clock(&self, nodes: &[NodeName], offset_secs: i64) -> Result<(), FakeError> {
+        let mut s = self.state.lock().unwrap();
+        s.calls
+            .push(format!("clock {} {offset_secs:+}", nodes.join(",")));
+        for n in nodes {
+            let i = self
+                .addrs
+                .iter()
+                .position(|(a, _)| a == n)
+                .expect("a fake node");
+            s.clocks.insert(i, offset_secs);
+        }
+        Ok(())
+    }
+    async fn reset_clocks(&self, nodes: &[NodeName]) -> Result<(), FakeError> {
+        let mut s = self.state.lock().unwrap();
+        s.calls.push(format!("reset-clock {}", nodes.join(",")));
+        for n in nodes {
+            let i = self
+                .addrs
+                .iter()
+                .position(|(a, _)| a == n)
+                .expect("a fake node");
+            s.clocks.remove(&i);
+        }
+        Ok(())
+    }
 }
 
 impl TestTarget for Fake {
@@ -189,6 +234,11 @@ impl TestTarget for Fake {
                 "fake log".into()
             }],
         }))
+    }
+
+    async fn observe_links(&self, kind: nemesis::link::LinkKind) -> anyhow::Result<(bool, String)> {
+        let on = self.state.lock().unwrap().links.contains(&kind);
+        Ok((on, format!("fake {kind} in effect: {on}")))
     }
     async fn collect_logs(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir)?;
@@ -279,6 +329,10 @@ impl Client for Fake {
             .into(),
             term: s.term,
             leader: s.leader.map(|l| l as u64 + 1),
+            time_ms: Some(
+                crate::runner::faults::now_ms()
+                    .saturating_add_signed(s.clocks.get(&i).copied().unwrap_or(0) * 1000),
+            ),
             ..NodeStatus::default()
         })
     }

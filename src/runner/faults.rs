@@ -7,16 +7,28 @@ use std::time::{Duration, Instant};
 
 use checkers::history::{EventType, NemesisTag, Process};
 use futures::future::join_all;
-use nemesis::{Action, FaultSpec, Pattern, Schedule, Target};
+use nemesis::{Action, FaultSpec, Schedule};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::coverage;
 use super::live::Live;
 use super::recorder::Recorder;
+use super::strobe::{self, note_strobe, Strobe};
 use crate::cluster::client::{Client, NodeStatus};
 use crate::cluster::target::TestTarget;
 use crate::report::results::{FaultRecord, FaultStatus};
+
+/// How far a shifted node's reported time may be from the asked offset (libfaketime rereads its
+/// control file once a second; the status request takes some time too).
+const CLOCK_TOLERANCE_MS: i64 = 1500;
+
+/// The harness's wall clock in ms since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
 
 /// How long to wait for a fault's effect at most (and never past its window).
 const OBSERVE_FOR: Duration = Duration::from_secs(5);
@@ -33,7 +45,7 @@ pub const NEMESIS: Process = Process::Nemesis(NemesisTag::Nemesis);
 
 impl<T: TestTarget, C: Client> Nemesis<T, C> {
     /// Runs the schedule until its end or until `stop` turns true. Windows still open at the end
-    /// are left for the final heal.
+    /// are left for the final heal (strobes stop first, so they never fight it).
     pub async fn run(
         &self,
         schedule: &Schedule,
@@ -59,6 +71,7 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
             })
             .collect();
         let mut before: BTreeMap<usize, Vec<Option<NodeStatus>>> = BTreeMap::new();
+        let mut strobes: BTreeMap<usize, Strobe> = BTreeMap::new();
         let t0 = tokio::time::Instant::from_std(self.recorder.start());
         for step in schedule.timeline() {
             if *stop.borrow() {
@@ -72,15 +85,30 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
             let record = &mut records[step.window];
             if step.start {
                 let deadline = Instant::now() + window.duration.min(OBSERVE_FOR);
+                let opened = tokio::time::Instant::now();
                 if let Some(snapshot) = self
                     .start_window(schedule, step.window, &window.fault, record, deadline)
                     .await
                 {
                     before.insert(step.window, snapshot);
                 }
+                if let Some(strobe) = strobe::start(&self.target, record, opened) {
+                    strobes.insert(step.window, strobe);
+                }
             } else if record.status == FaultStatus::Applied {
+                let strobed = match strobes.remove(&step.window) {
+                    Some(s) => Some(s.stop().await),
+                    None => None,
+                };
                 self.end_window(record, before.remove(&step.window)).await;
+                if let Some(result) = strobed {
+                    note_strobe(record, result);
+                }
             }
+        }
+        // Strobes of windows still open stop here, before the final heal puts the clocks back.
+        for (window, strobe) in std::mem::take(&mut strobes) {
+            note_strobe(&mut records[window], strobe.stop().await);
         }
         records
     }
@@ -99,7 +127,7 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         let leader = match self.target.leader().await {
             Ok(l) => l,
             Err(e) => {
-                if needs_leader(spec) {
+                if spec.needs_leader() {
                     tracing::warn!(target: "faultline::nemesis", error = %format!("{e:#}"), "finding the leader");
                 }
                 None
@@ -145,6 +173,9 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         let (observed, effect) = match &action {
             Action::Kill { nodes } => self.observe_down(nodes, deadline).await,
             Action::Pause { nodes } => self.observe_silent(nodes, deadline).await,
+            Action::Clock {
+                nodes, offset_secs, ..
+            } => self.observe_clock(nodes, *offset_secs, deadline).await,
             _ => (None, None),
         };
         record.observed = observed;
@@ -159,6 +190,16 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         if let Some(before) = before {
             let after = self.statuses().await;
             let (observed, effect) = partition_effect(&self.names(), &before, &after);
+            record.observed = Some(observed);
+            record.effect = Some(effect);
+        }
+        // A link fault took effect when its rules or qdiscs are still in place at the end of
+        // its window and dropped (loss) or carried (slow, delay) some of the cluster's traffic.
+        if let Some(fault) = action.link_fault() {
+            let (observed, effect) = match self.target.observe_links(fault.shape.kind()).await {
+                Ok(o) => o,
+                Err(e) => (false, format!("reading the link faults back: {e:#}")),
+            };
             record.observed = Some(observed);
             record.effect = Some(effect);
         }
@@ -267,30 +308,90 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         }
     }
 
+    /// A clock fault took effect when every shifted node reports a time `offset_secs` from the
+    /// harness's own clock (the nodes share the host's kernel clock), within a second and a half.
+    async fn observe_clock(
+        &self,
+        nodes: &[String],
+        offset_secs: i64,
+        deadline: Instant,
+    ) -> (Option<bool>, Option<String>) {
+        let addrs: Vec<_> = self
+            .target
+            .nodes()
+            .into_iter()
+            .filter(|(n, _)| nodes.contains(n))
+            .collect();
+        loop {
+            let answers = join_all(addrs.iter().map(|(_, a)| self.client.status(*a))).await;
+            let now = now_ms() as i64;
+            let seen: Vec<(String, Option<i64>)> = addrs
+                .iter()
+                .zip(&answers)
+                .map(|((n, _), r)| {
+                    let skew = r
+                        .as_ref()
+                        .ok()
+                        .and_then(|s| s.time_ms)
+                        .map(|t| t as i64 - now);
+                    (n.clone(), skew)
+                })
+                .collect();
+            let shifted = seen.iter().all(|(_, skew)| {
+                skew.is_some_and(|s| (s - offset_secs * 1000).abs() <= CLOCK_TOLERANCE_MS)
+            });
+            let said = seen
+                .iter()
+                .map(|(n, skew)| match skew {
+                    Some(s) => format!("{n} reads {:+.1}s", *s as f64 / 1000.0),
+                    None => format!("{n} reports no time"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            if shifted {
+                return (Some(true), Some(said));
+            }
+            if Instant::now() >= deadline {
+                return (Some(false), Some(format!("asked {offset_secs:+}s; {said}")));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     fn event(&self, f: &str, value: Value, error: Option<String>) {
         self.recorder
             .record(NEMESIS, EventType::Info, f, None, value, error);
     }
 }
 
-fn needs_leader(spec: &FaultSpec) -> bool {
-    matches!(
-        spec,
-        FaultSpec::Kill {
-            target: Target::Leader
-        } | FaultSpec::Pause {
-            target: Target::Leader
-        } | FaultSpec::Partition {
-            pattern: Pattern::IsolateLeader
-        }
-    )
-}
-
 /// The history value of a nemesis event: window, phase, targets and (for partitions) the grudge.
 pub fn describe(window: usize, phase: &str, action: &Action) -> Value {
     let mut v = json!({"window": window, "phase": phase, "targets": action.nodes()});
-    if let Action::Partition { grudge } = action {
-        v["grudge"] = json!(grudge);
+    match action {
+        Action::Partition { grudge } => v["grudge"] = json!(grudge),
+        Action::Loss { links, percent } => {
+            v["links"] = json!(links);
+            v["percent"] = json!(percent);
+        }
+        Action::Slow { links, rate } => {
+            v["links"] = json!(links);
+            v["rate"] = json!(rate);
+        }
+        Action::Delay { links, delay } => {
+            v["links"] = json!(links);
+            v["delay"] = json!(delay);
+        }
+        Action::Clock {
+            offset_secs,
+            strobe_ms,
+            ..
+        } => {
+            v["offset_secs"] = json!(offset_secs);
+            if let Some(ms) = strobe_ms {
+                v["strobe_ms"] = json!(ms);
+            }
+        }
+        _ => {}
     }
     v
 }

@@ -79,6 +79,8 @@ pub async fn run_with_client<C: Client>(
         node_args: plan.node_args.clone(),
         system: plan.system.clone().shared(),
         reach: launch.reach,
+        // Only a campaign with clock faults pays for libfaketime on every clock read.
+        clock_faults: plan.fault_kinds.iter().any(|k| k == "clock"),
     };
     let target = DockerTarget::start(&plan.cluster_name, plan.nodes, &setup).await?;
     execute(plan, target, client, dir, &launch.options, interrupted).await

@@ -6,8 +6,8 @@
 //! - `launch` runs a plan: the run directory, the target (`crate::cluster`: Docker, or local
 //!   processes), the phases;
 //! - `phases` runs setup → run → final heal → quiet and final reads → close history → logs →
-//!   teardown → check → report, with `clients` (workload processes), `faults` (the nemesis task)
-//!   and `coverage` (fault coverage), `recorder` (the history writer), `live` and `progress` (the
+//!   teardown → check → report, with `clients` (workload processes), `faults` (the nemesis task,
+//!   with `strobe` for strobed clocks) and `coverage` (fault coverage), `recorder` (the history writer), `live` and `progress` (the
 //!   progress line);
 //! - `check` reads the history once and runs the workload's checkers (`checkers::analysis`);
 //!   `replay` rebuilds a recorded run's plan; `memory` is an in-memory store for the runner's
@@ -30,6 +30,7 @@ pub mod progress;
 pub mod recorder;
 pub mod recovery;
 pub mod replay;
+pub mod strobe;
 pub mod validate;
 pub mod validate_nemesis;
 pub mod validate_system;

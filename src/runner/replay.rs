@@ -14,8 +14,13 @@ use crate::report::results::{FaultStatus, Results};
 use crate::report::store;
 
 /// The plan of a recorded run. `out` overrides where the new results go; `local` says the
-/// replay runs on local node processes.
-pub fn plan(dir: &Path, out: Option<std::path::PathBuf>, local: bool) -> anyhow::Result<Plan> {
+/// replay runs on local node processes; `netem` is the host's netem support, when probed.
+pub fn plan(
+    dir: &Path,
+    out: Option<std::path::PathBuf>,
+    local: bool,
+    netem: Option<Result<(), String>>,
+) -> anyhow::Result<Plan> {
     let path = dir.join("campaign.yaml");
     if !path.is_file() {
         return Err(bad_input(format!(
@@ -36,6 +41,7 @@ pub fn plan(dir: &Path, out: Option<std::path::PathBuf>, local: bool) -> anyhow:
         seed: Some(results.seed),
         out,
         local,
+        netem,
     };
     let mut plan = validate(&c, &text, &path, &overrides)?;
     plan.schedule = schedule(results);

@@ -81,6 +81,117 @@ nemesis:
     - {at: 1000ms, duration: 300ms, partition: isolate-leader}
 ";
 
+const LINKS: &str = "\
+name: fake-links
+seed: 7
+workload: {kind: register, keys: 2}
+concurrency: 2
+duration: 1200ms
+quiet: 50ms
+nemesis:
+  schedule:
+    - {at: 100ms, duration: 300ms, loss: {pattern: halves, percent: 30}}
+    - {at: 500ms, duration: 300ms, slow: {pattern: isolate-leader, rate: 1mbit}}
+    - {at: 900ms, duration: 250ms, loss: {percent: 5}}
+    - {at: 300ms, duration: 500ms, clock: {target: leader, offset: +30s}}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_faults_are_applied_observed_recorded_and_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    let (_tx, rx) = watch::channel(false);
+    let p = plan(LINKS);
+    assert_eq!(p.fault_kinds, vec!["loss", "slow", "clock"]);
+    let out = run(&p, &fake, dir.path(), rx).await;
+    let r = &out.results;
+    assert!(out.harness_errors.is_empty(), "{:?}", out.harness_errors);
+    let loss = &r.coverage["loss"];
+    assert_eq!(
+        (loss.scheduled, loss.applied, loss.observed),
+        (2, 2, 2),
+        "{:?}",
+        r.faults
+    );
+    let slow = &r.coverage["slow"];
+    assert_eq!(
+        (slow.scheduled, slow.applied, slow.observed),
+        (1, 1, 1),
+        "{:?}",
+        r.faults
+    );
+    assert_eq!(
+        r.faults[0].effect.as_deref(),
+        Some("fake loss in effect: true")
+    );
+    // The clock fault was seen in the node's reported time.
+    let clock = &r.coverage["clock"];
+    assert_eq!((clock.applied, clock.observed), (1, 1), "{:?}", r.faults);
+    let effect = r
+        .faults
+        .iter()
+        .find(|f| f.kind == "clock")
+        .unwrap()
+        .effect
+        .clone()
+        .unwrap();
+    assert!(
+        effect.starts_with("n1 reads +30.0s") || effect.starts_with("n1 reads +29.9s"),
+        "{effect}"
+    );
+    let calls = fake.calls();
+    assert!(calls.contains(&"clock n1 +30".to_string()), "{calls:?}");
+    assert!(calls.contains(&"reset-clock n1".to_string()), "{calls:?}");
+    assert!(fake.state.lock().unwrap().clocks.is_empty());
+    assert!(calls.contains(&"loss 30% 3".to_string()), "{calls:?}");
+    assert!(calls.contains(&"slow 1mbit 3".to_string()), "{calls:?}");
+    // Each window was undone by restoring its own kind, and the final heal restored them all.
+    assert!(fake.state.lock().unwrap().links.is_empty());
+    let (events, _) = read_events(dir.path());
+    let start = events
+        .iter()
+        .find(|e| e.f == "loss" && e.value["phase"] == "start")
+        .unwrap();
+    assert_eq!(start.value["percent"], 30.0);
+    assert!(start.value["links"].is_object(), "{}", start.value);
+    assert_eq!(r.valid, Validity::Valid, "{:?}", r.notes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strobed_clock_toggles_during_its_window_and_stops_before_the_final_heal() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    let (_tx, rx) = watch::channel(false);
+    let text = "name: fake-strobe\nseed: 7\nworkload: {kind: register, keys: 2}\nconcurrency: 2\nduration: 3s\nquiet: 50ms\nnemesis:\n  schedule:\n    - {at: 100ms, duration: 2600ms, clock: {target: leader, offset: +30s, strobe: 2s}}\n";
+    let out = run(&plan(text), &fake, dir.path(), rx).await;
+    let r = &out.results;
+    assert!(out.harness_errors.is_empty(), "{:?}", out.harness_errors);
+    let c = &r.coverage["clock"];
+    assert_eq!(
+        (c.applied, c.observed, c.failed),
+        (1, 1, 0),
+        "{:?}",
+        r.faults
+    );
+    let effect = r.faults[0].effect.clone().unwrap();
+    assert!(effect.ends_with("; strobed 1 times"), "{effect}");
+    let calls: Vec<String> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("clock") || c.starts_with("reset-clock"))
+        .collect();
+    // Set, toggled back once at 2 s, undone at the window's end, then the final heal.
+    assert_eq!(
+        calls,
+        [
+            "clock n1 +30",
+            "reset-clock n1",
+            "reset-clock n1",
+            "reset-clock n1,n2,n3"
+        ]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_are_applied_observed_recorded_and_healed() {
     let dir = tempfile::tempdir().unwrap();
@@ -153,8 +264,19 @@ async fn faults_are_applied_observed_recorded_and_healed() {
 
     // The final heal resumed and started every node; the cluster was torn down.
     let calls = fake.calls();
-    let tail = &calls[calls.len() - 3..];
-    assert_eq!(tail, ["heal", "resume n1,n2,n3", "start n1,n2,n3"]);
+    let tail = &calls[calls.len() - 7..];
+    assert_eq!(
+        tail,
+        [
+            "heal",
+            "heal-loss",
+            "heal-slow",
+            "heal-delay",
+            "reset-clock n1,n2,n3",
+            "resume n1,n2,n3",
+            "start n1,n2,n3"
+        ]
+    );
     assert!(fake.state.lock().unwrap().torn_down);
     assert!(dir.path().join("results.json").is_file());
     assert!(dir.path().join("logs/n1.log").is_file());

@@ -11,7 +11,7 @@ use workloads::WorkloadConfig;
 
 use super::campaign::Campaign;
 use super::plan::Plan;
-use super::validate_nemesis::{fault_kinds, schedule};
+use super::validate_nemesis::{fault_kinds, schedule, Host};
 use super::validate_system::system;
 use super::yaml_pos::Positions;
 use crate::exit::bad_input;
@@ -25,6 +25,10 @@ pub struct Overrides {
     pub out: Option<PathBuf>,
     /// The run goes to local node processes (`--local`), which cannot be partitioned.
     pub local: bool,
+    /// Whether the host can delay packets (netem): `Err(why)` when it cannot, `None` when it
+    /// was not probed (then a campaign with `delay` is refused). See
+    /// [`crate::cluster::links::probe_netem`].
+    pub netem: Option<Result<(), String>>,
 }
 
 /// Collects errors with the field they concern.
@@ -91,11 +95,17 @@ pub fn validate(
         .seed
         .or(campaign.seed)
         .unwrap_or_else(rand::random::<u64>);
-    let schedule = schedule(&mut p, campaign, nodes as usize, seed);
+    let system = system(&mut p, campaign, overrides);
+    let host = Host {
+        clocks: system.clock_faults(),
+        nodes: nodes as usize,
+        netem: overrides.netem.as_ref(),
+        local: overrides.local,
+    };
+    let schedule = schedule(&mut p, campaign, &host, seed);
     if overrides.local {
         refuse_partitions(&mut p, campaign);
     }
-    let system = system(&mut p, campaign, overrides);
 
     if !p.found.is_empty() {
         return Err(bad_input(p.found.join("\n")));
@@ -172,7 +182,7 @@ fn required_coverage(p: &mut Problems, c: &Campaign, kinds: &[String]) -> Vec<St
 }
 
 /// The campaign's `name`, else its file's stem.
-pub(super) fn campaign_name(campaign: &Campaign, path: &Path) -> String {
+pub fn campaign_name(campaign: &Campaign, path: &Path) -> String {
     campaign.name.clone().unwrap_or_else(|| {
         path.file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -180,22 +190,42 @@ pub(super) fn campaign_name(campaign: &Campaign, path: &Path) -> String {
     })
 }
 
-/// Local node processes share one network namespace: a campaign that partitions them is refused
-/// before anything starts, never run with its partitions failing.
+/// Local node processes share one network namespace: a campaign that partitions them or
+/// degrades their links is refused before anything starts, never run with those faults failing.
 fn refuse_partitions(p: &mut Problems, c: &Campaign) {
-    let why = "--local runs the nodes as processes on 127.0.0.1, which cannot be partitioned: \
-               use the Docker target, or drop partitions from the campaign";
+    let why = |kind: &str| {
+        if kind == "partition" {
+            "--local runs the nodes as processes on 127.0.0.1, which cannot be partitioned: \
+             use the Docker target, or drop partitions from the campaign"
+                .to_string()
+        } else if kind == "clock" {
+            "--local runs the nodes as processes on 127.0.0.1 without libfaketime: use the \
+             Docker target, or drop clock faults from the campaign"
+                .to_string()
+        } else {
+            format!(
+                "--local runs the nodes as processes on 127.0.0.1, whose links cannot be \
+                 degraded: use the Docker target, or drop {kind} from the campaign"
+            )
+        }
+    };
     let n = &c.nemesis;
+    let networked = ["partition", "loss", "slow", "delay", "clock"];
     if n.schedule.is_empty() {
         for (i, f) in n.faults.iter().enumerate() {
-            if f.partition.is_some() {
-                p.add(&format!("nemesis.faults[{i}].partition"), why);
+            for kind in f.kinds().into_iter().filter(|k| networked.contains(k)) {
+                p.add(&format!("nemesis.faults[{i}].{kind}"), why(kind));
             }
         }
     }
     for (i, f) in n.schedule.iter().enumerate() {
-        if f.partition.is_some() {
-            p.add(&format!("nemesis.schedule[{i}].partition"), why);
+        for kind in f
+            .entry()
+            .kinds()
+            .into_iter()
+            .filter(|k| networked.contains(k))
+        {
+            p.add(&format!("nemesis.schedule[{i}].{kind}"), why(kind));
         }
     }
 }
@@ -356,6 +386,170 @@ mod tests {
         let e = plan(text).unwrap_err();
         assert_eq!(code_for(&e), BAD_INPUT);
         e.to_string()
+    }
+
+    fn with_netem(text: &str, netem: Option<Result<(), String>>) -> anyhow::Result<Plan> {
+        let path = Path::new("c.yaml");
+        let c = parse(text, path)?;
+        let o = Overrides {
+            netem,
+            ..Overrides::default()
+        };
+        validate(&c, text, path, &o)
+    }
+
+    #[test]
+    fn link_faults_become_specs_with_all_as_the_default_pattern() {
+        let text = "workload: {kind: register}\nnemesis:\n  schedule:\n    - {at: 1s, duration: 1s, loss: {pattern: halves, percent: 30}}\n    - {at: 3s, duration: 1s, slow: {rate: 1mbit}}\n    - {at: 5s, duration: 1s, loss: {percent: 2.5}}\n";
+        let p = plan(text).unwrap();
+        assert_eq!(p.fault_kinds, vec!["loss", "slow"]);
+        let generated = plan("workload: {kind: register}\nnemesis:\n  faults:\n    - loss: {pattern: halves, percent: 30}\n    - slow: {rate: 1mbit}\n").unwrap();
+        assert_eq!(generated.fault_kinds, vec!["loss", "slow"]);
+        let specs: Vec<String> = p
+            .schedule
+            .windows
+            .iter()
+            .map(|w| w.fault.describe())
+            .collect();
+        for want in ["loss 30% halves", "slow 1mbit all", "loss 2.5% all"] {
+            assert!(specs.iter().any(|s| s == want), "{want}: {specs:?}");
+        }
+        // The campaign as run keeps the entries as written.
+        let again = serde_yaml::to_string(&p.campaign).unwrap();
+        assert!(again.contains("percent: 30"), "{again}");
+    }
+
+    #[test]
+    fn bad_link_faults_name_line_and_field() {
+        let e = err("workload: {kind: register}\nnemesis:\n  faults:\n    - loss: {pattern: halves, percent: 150}\n    - slow: {rate: fast}\n    - slow: {rate: 0mbit}\n    - loss: {pattern: everywhere, percent: 3}\n");
+        assert!(
+            e.contains("c.yaml:4:7: nemesis.faults[0].loss.percent: 150 is out of range"),
+            "{e}"
+        );
+        assert!(
+            e.contains("c.yaml:5:7: nemesis.faults[1].slow.rate: \"fast\" is not a rate"),
+            "{e}"
+        );
+        assert!(
+            e.contains("nemesis.faults[2].slow.rate: \"0mbit\": a rate must be more than 0"),
+            "{e}"
+        );
+        assert!(
+            e.contains("nemesis.faults[3].loss.pattern: unknown link pattern \"everywhere\""),
+            "{e}"
+        );
+        let e = err("workload: {kind: register}\nnemesis:\n  faults:\n    - loss: {percent: 30, pattern: halves}\n    - kill: leader\n    - {loss: {percent: 3}, slow: {rate: 1mbit}}\n");
+        assert!(
+            e.contains("nemesis.faults[2]: give exactly one of kill, pause, partition, loss, slow, delay or clock (found loss, slow)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn link_faults_on_a_one_node_cluster_are_refused() {
+        let e = err("workload: {kind: register}\ncluster: {nodes: 1}\nnemesis:\n  schedule:\n    - {at: 1s, duration: 1s, loss: {percent: 30}}\n    - {at: 3s, duration: 1s, slow: {pattern: halves, rate: 1mbit}}\n");
+        assert!(
+            e.contains("c.yaml:5:5: nemesis.schedule[0].loss: loss over all needs at least 2 nodes (a link has two ends); cluster.nodes is 1"),
+            "{e}"
+        );
+        assert!(
+            e.contains("nemesis.schedule[1].slow.pattern: slow over halves needs at least 2 nodes"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn delay_is_refused_on_a_host_without_netem_and_when_not_probed() {
+        let text = "workload: {kind: register}\nnemesis:\n  faults:\n    - kill: leader\n    - delay: {ms: 100, jitter_ms: 20}\n";
+        let e = with_netem(text, Some(Err("its kernel has no netem qdisc".into()))).unwrap_err();
+        assert_eq!(code_for(&e), BAD_INPUT);
+        let e = e.to_string();
+        assert!(
+            e.starts_with("c.yaml:5:7: nemesis.faults[1].delay: this host cannot delay packets: its kernel has no netem qdisc"),
+            "{e}"
+        );
+        let e = with_netem(text, None).unwrap_err().to_string();
+        assert!(e.contains("nemesis.faults[1].delay: whether this host can delay packets (the netem qdisc) was not probed"), "{e}");
+        // Where netem exists the same campaign is accepted.
+        let p = with_netem(text, Some(Ok(()))).unwrap();
+        assert_eq!(p.fault_kinds, vec!["kill", "delay"]);
+        let e = with_netem(
+            "workload: {kind: register}\nnemesis:\n  faults:\n    - delay: {ms: 0}\n",
+            Some(Ok(())),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("nemesis.faults[0].delay.ms: 0 is out of range (1 to 10000)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn local_runs_refuse_link_faults() {
+        let text = "workload: {kind: register}\nnemesis:\n  faults:\n    - kill: leader\n    - loss: {percent: 30}\n    - delay: {ms: 100}\n";
+        let c = parse(text, Path::new("c.yaml")).unwrap();
+        let local = Overrides {
+            local: true,
+            ..Overrides::default()
+        };
+        let e = validate(&c, text, Path::new("c.yaml"), &local)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("c.yaml:5:7: nemesis.faults[1].loss: --local runs the nodes as processes on 127.0.0.1, whose links cannot be degraded"), "{e}");
+        assert!(e.contains("nemesis.faults[2].delay: --local"), "{e}");
+        // Refused for being local, not for netem (which a local run never probes).
+        assert!(!e.contains("netem"), "{e}");
+    }
+
+    #[test]
+    fn clock_faults_are_for_systems_that_take_a_preload() {
+        let text = "workload: {kind: register}\nnemesis:\n  faults:\n    - clock: {target: leader, offset: +30s}\n    - clock: {target: random-node, offset: -2m}\n";
+        let p = plan(text).unwrap();
+        assert_eq!(p.fault_kinds, vec!["clock"]);
+        let specs: Vec<String> = p
+            .schedule
+            .windows
+            .iter()
+            .map(|w| w.fault.describe())
+            .collect();
+        assert!(specs.iter().any(|s| s == "clock +30s leader"), "{specs:?}");
+        // etcd is a Go binary: refused before anything starts, naming the field and why.
+        let e = err("system: {kind: etcd}\nworkload: {kind: register}\nnemesis:\n  faults:\n    - clock: {target: leader, offset: +30s}\n");
+        assert!(
+            e.contains("c.yaml:5:7: nemesis.faults[0].clock: this system cannot take clock faults: etcd is a Go binary"),
+            "{e}"
+        );
+        let e = err("workload: {kind: register}\nnemesis:\n  faults:\n    - clock: {target: everyone, offset: 1.5s}\n");
+        assert!(
+            e.contains("nemesis.faults[0].clock.target: unknown target \"everyone\""),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "nemesis.faults[0].clock.offset: \"1.5s\": an offset is a whole number of seconds"
+            ),
+            "{e}"
+        );
+        let e = err("workload: {kind: register}\nnemesis:\n  faults:\n    - clock: {target: leader, offset: +5s, strobe: 500ms}\n");
+        assert!(
+            e.contains("nemesis.faults[0].clock.strobe: 500ms is too quick"),
+            "{e}"
+        );
+        let p = plan("workload: {kind: register}\nnemesis:\n  schedule:\n    - {at: 1s, duration: 9s, clock: {target: leader, offset: +5s, strobe: 2s}}\n").unwrap();
+        assert_eq!(
+            p.schedule.windows[0].fault.describe(),
+            "clock +5s leader strobed every 2000ms"
+        );
+        let c = parse(text, Path::new("c.yaml")).unwrap();
+        let local = Overrides {
+            local: true,
+            ..Overrides::default()
+        };
+        let e = validate(&c, text, Path::new("c.yaml"), &local)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nemesis.faults[0].clock: --local runs the nodes as processes on 127.0.0.1 without libfaketime"), "{e}");
     }
 
     #[test]
@@ -519,6 +713,7 @@ mod tests {
             local: false,
             seed: Some(9),
             out: Some("b".into()),
+            netem: None,
         };
         let p2 = validate(&c, text, Path::new("c.yaml"), &o).unwrap();
         assert_eq!((p2.seed, p2.out), (9, PathBuf::from("b")));

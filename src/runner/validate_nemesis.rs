@@ -1,31 +1,34 @@
 //! Validation of the `nemesis` section: fault entries (exactly one kind, a known target or
 //! pattern, enough nodes for the pattern) and window timings, into the run's schedule.
 
-use nemesis::{FaultSpec, Pattern, Schedule, ScheduleConfig, Target, Window};
+use nemesis::{
+    Delay, FaultSpec, LinkPattern, Pattern, Percent, Rate, Schedule, ScheduleConfig, Target, Window,
+};
 
-use super::campaign::{Campaign, FaultEntry, TimedFault};
+use super::campaign::{Campaign, FaultEntry};
 use super::duration::Dur;
 use super::validate::Problems;
 
-/// One fault entry (`kill|pause|partition`, exactly one) as a spec; `field` is its path.
-fn fault(
-    p: &mut Problems,
-    field: &str,
-    kill: &Option<String>,
-    pause: &Option<String>,
-    partition: &Option<String>,
-    nodes: usize,
-) -> Option<FaultSpec> {
-    let given: Vec<&str> = [("kill", kill), ("pause", pause), ("partition", partition)]
-        .iter()
-        .filter(|(_, v)| v.is_some())
-        .map(|(k, _)| *k)
-        .collect();
+/// What fault entries are checked against: the cluster's size and whether this host can delay
+/// packets (netem; `None` when it was not probed).
+pub struct Host<'a> {
+    pub nodes: usize,
+    /// Whether the system's nodes take clock faults, or why not.
+    pub clocks: Result<(), String>,
+    pub netem: Option<&'a Result<(), String>>,
+    /// A local run refuses every link fault on its own (see `validate`).
+    pub local: bool,
+}
+
+/// One fault entry (exactly one kind) as a spec; `field` is its path.
+fn fault(p: &mut Problems, field: &str, entry: &FaultEntry, host: &Host) -> Option<FaultSpec> {
+    let nodes = host.nodes;
+    let given = entry.kinds();
     if given.len() != 1 {
         p.add(
             field,
             format!(
-                "give exactly one of kill, pause or partition (found {})",
+                "give exactly one of kill, pause, partition, loss, slow, delay or clock (found {})",
                 if given.is_empty() {
                     "none".into()
                 } else {
@@ -42,13 +45,151 @@ fn fault(
             None
         }
     };
-    if let Some(t) = kill {
+    if let Some(t) = &entry.kill {
         return target(p, "kill", t).map(|target| FaultSpec::Kill { target });
     }
-    if let Some(t) = pause {
+    if let Some(t) = &entry.pause {
         return target(p, "pause", t).map(|target| FaultSpec::Pause { target });
     }
-    let v = partition.as_deref().unwrap_or_default();
+    if let Some(c) = &entry.clock {
+        let t = target(p, "clock.target", &c.target);
+        let offset = match parse_offset(&c.offset) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                p.add(&format!("{field}.clock.offset"), e);
+                None
+            }
+        };
+        let mut ok = true;
+        if let Some(strobe) = &c.strobe {
+            if strobe.0 < MIN_STROBE {
+                p.add(
+                    &format!("{field}.clock.strobe"),
+                    format!(
+                        "{strobe} is too quick: the node rereads its clock's control file once a \
+                         second, so strobe at least every {}",
+                        Dur(MIN_STROBE)
+                    ),
+                );
+                ok = false;
+            }
+        }
+        if let Err(why) = &host.clocks {
+            if !host.local {
+                p.add(
+                    &format!("{field}.clock"),
+                    format!("this system cannot take clock faults: {why}"),
+                );
+                ok = false;
+            }
+        }
+        let (target, offset_secs) = (t?, offset?);
+        return ok.then_some(FaultSpec::Clock {
+            target,
+            offset_secs,
+            strobe_ms: c.strobe.map(|d| d.0.as_millis() as u64),
+        });
+    }
+    // The links a link fault degrades: `all` unless the entry names a pattern.
+    let links = |p: &mut Problems, kind: &str, pattern: &Option<String>| {
+        let v = pattern.as_deref().unwrap_or("all");
+        let at = if pattern.is_some() {
+            format!("{field}.{kind}.pattern")
+        } else {
+            format!("{field}.{kind}")
+        };
+        match v.parse::<LinkPattern>() {
+            Ok(pattern) if nodes < pattern.min_nodes() => {
+                p.add(
+                    &at,
+                    format!(
+                        "{kind} over {pattern} needs at least {} nodes (a link has two ends); \
+                         cluster.nodes is {nodes}",
+                        pattern.min_nodes()
+                    ),
+                );
+                None
+            }
+            Ok(pattern) => Some(pattern),
+            Err(e) => {
+                p.add(&at, e);
+                None
+            }
+        }
+    };
+    if let Some(l) = &entry.loss {
+        let pattern = links(p, "loss", &l.pattern);
+        let percent = match Percent::new(l.percent) {
+            Ok(percent) => Some(percent),
+            Err(e) => {
+                p.add(&format!("{field}.loss.percent"), e);
+                None
+            }
+        };
+        return Some(FaultSpec::Loss {
+            pattern: pattern?,
+            percent: percent?,
+        });
+    }
+    if let Some(sl) = &entry.slow {
+        let pattern = links(p, "slow", &sl.pattern);
+        let rate = match sl.rate.parse::<Rate>() {
+            Ok(rate) => Some(rate),
+            Err(e) => {
+                p.add(&format!("{field}.slow.rate"), e);
+                None
+            }
+        };
+        return Some(FaultSpec::Slow {
+            pattern: pattern?,
+            rate: rate?,
+        });
+    }
+    if let Some(d) = &entry.delay {
+        let pattern = links(p, "delay", &d.pattern);
+        let mut ok = true;
+        if d.ms == 0 || d.ms > MAX_DELAY_MS {
+            p.add(
+                &format!("{field}.delay.ms"),
+                format!("{} is out of range (1 to {MAX_DELAY_MS})", d.ms),
+            );
+            ok = false;
+        }
+        if d.jitter_ms > MAX_DELAY_MS {
+            p.add(
+                &format!("{field}.delay.jitter_ms"),
+                format!("{} is out of range (0 to {MAX_DELAY_MS})", d.jitter_ms),
+            );
+            ok = false;
+        }
+        // Never run a campaign without the delay it asks for.
+        let why = match host.netem {
+            _ if host.local => None,
+            Some(Ok(())) => None,
+            Some(Err(why)) => Some(format!(
+                "this host cannot delay packets: {why}; drop delay from the campaign or run \
+                 on a host whose kernel has the netem qdisc (CONFIG_NET_SCH_NETEM)"
+            )),
+            None => Some(
+                "whether this host can delay packets (the netem qdisc) was not probed; \
+                 `faultline test` probes it through Docker"
+                    .to_string(),
+            ),
+        };
+        if let Some(why) = why {
+            p.add(&format!("{field}.delay"), why);
+            ok = false;
+        }
+        let pattern = pattern?;
+        return ok.then_some(FaultSpec::Delay {
+            pattern,
+            delay: Delay {
+                ms: d.ms,
+                jitter_ms: d.jitter_ms,
+            },
+        });
+    }
+    let v = entry.partition.as_deref().unwrap_or_default();
     match v.parse::<Pattern>() {
         Ok(pattern) if nodes < pattern.min_nodes() => {
             p.add(
@@ -68,25 +209,49 @@ fn fault(
     }
 }
 
-pub fn schedule(p: &mut Problems, c: &Campaign, nodes: usize, seed: u64) -> Schedule {
+/// A clock offset: `+30s`, `-2m`, `1h` (ahead when unsigned), a whole number of seconds, not 0,
+/// at most ten years either way.
+pub fn parse_offset(text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    let (sign, rest) = match t.strip_prefix('-') {
+        Some(r) => (-1, r),
+        None => (1, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let d: Dur = rest
+        .parse()
+        .map_err(|e| format!("{text:?} is not an offset ({e}); write e.g. +30s, -2m or 1h"))?;
+    if d.0.subsec_nanos() != 0 {
+        return Err(format!("{text:?}: an offset is a whole number of seconds"));
+    }
+    let secs = d.0.as_secs() as i64;
+    if secs == 0 {
+        return Err(format!("{text:?}: an offset of 0 moves nothing"));
+    }
+    if secs > 10 * 365 * 86_400 {
+        return Err(format!("{text:?} is more than ten years"));
+    }
+    Ok(sign * secs)
+}
+
+/// The quickest clock strobe: libfaketime rereads its control file once a second.
+const MIN_STROBE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The longest delay (and jitter) a campaign may ask for, in ms.
+const MAX_DELAY_MS: u32 = 10_000;
+
+pub fn schedule(p: &mut Problems, c: &Campaign, host: &Host, seed: u64) -> Schedule {
     if c.nemesis.schedule.is_empty() {
-        generated(p, c, nodes, seed)
+        generated(p, c, host, seed)
     } else {
-        explicit(p, c, nodes, seed)
+        explicit(p, c, host, seed)
     }
 }
 
 /// The campaign's own timed faults, each checked against the run's length.
-fn explicit(p: &mut Problems, c: &Campaign, nodes: usize, seed: u64) -> Schedule {
+fn explicit(p: &mut Problems, c: &Campaign, host: &Host, seed: u64) -> Schedule {
     let mut windows = Vec::new();
     for (i, timed) in c.nemesis.schedule.iter().enumerate() {
-        let TimedFault {
-            at,
-            duration,
-            kill,
-            pause,
-            partition,
-        } = timed;
+        let (at, duration) = (&timed.at, &timed.duration);
         let field = format!("nemesis.schedule[{i}]");
         if duration.0.is_zero() {
             p.add(&format!("{field}.duration"), "must be more than 0");
@@ -101,7 +266,7 @@ fn explicit(p: &mut Problems, c: &Campaign, nodes: usize, seed: u64) -> Schedule
                 ),
             );
         }
-        if let Some(fault) = fault(p, &field, kill, pause, partition, nodes) {
+        if let Some(fault) = fault(p, &field, &timed.entry(), host) {
             windows.push((
                 i,
                 Window {
@@ -139,27 +304,13 @@ fn refuse_overlaps(p: &mut Problems, windows: &[(usize, Window)]) {
 }
 
 /// Windows drawn from the campaign's fault list, its interval and its duration.
-fn generated(p: &mut Problems, c: &Campaign, nodes: usize, seed: u64) -> Schedule {
+fn generated(p: &mut Problems, c: &Campaign, host: &Host, seed: u64) -> Schedule {
     let n = &c.nemesis;
     let faults: Vec<FaultSpec> = n
         .faults
         .iter()
         .enumerate()
-        .filter_map(|(i, entry)| {
-            let FaultEntry {
-                kill,
-                pause,
-                partition,
-            } = entry;
-            fault(
-                p,
-                &format!("nemesis.faults[{i}]"),
-                kill,
-                pause,
-                partition,
-                nodes,
-            )
-        })
+        .filter_map(|(i, entry)| fault(p, &format!("nemesis.faults[{i}]"), entry, host))
         .collect();
     if !n.faults.is_empty() {
         if n.interval.0.is_zero() {
@@ -208,22 +359,37 @@ const MAX_WINDOWS: usize = 100_000;
 
 /// The fault kinds the campaign asks for, for coverage.
 pub fn fault_kinds(c: &Campaign) -> Vec<String> {
-    let mut kinds: Vec<String> = Vec::new();
-    let mut add = |kill: bool, pause: bool, partition: bool| {
-        for (k, on) in [("kill", kill), ("pause", pause), ("partition", partition)] {
-            if on && !kinds.iter().any(|x| x == k) {
-                kinds.push(k.to_string());
-            }
-        }
-    };
-    if c.nemesis.schedule.is_empty() {
-        for f in &c.nemesis.faults {
-            add(f.kill.is_some(), f.pause.is_some(), f.partition.is_some());
-        }
+    let entries: Vec<FaultEntry> = if c.nemesis.schedule.is_empty() {
+        c.nemesis.faults.clone()
     } else {
-        for f in &c.nemesis.schedule {
-            add(f.kill.is_some(), f.pause.is_some(), f.partition.is_some());
+        c.nemesis.schedule.iter().map(|t| t.entry()).collect()
+    };
+    let mut kinds: Vec<String> = Vec::new();
+    for kind in entries.iter().flat_map(FaultEntry::kinds) {
+        if !kinds.iter().any(|x| x == kind) {
+            kinds.push(kind.to_string());
         }
     }
     kinds
+}
+
+/// Whether the campaign asks for delayed links anywhere (so the host must be probed for netem).
+pub fn asks_for_delay(c: &Campaign) -> bool {
+    c.nemesis.faults.iter().any(|f| f.delay.is_some())
+        || c.nemesis.schedule.iter().any(|f| f.delay.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_offset;
+
+    #[test]
+    fn offsets_are_signed_whole_seconds() {
+        assert_eq!(parse_offset("+30s"), Ok(30));
+        assert_eq!(parse_offset("-2m"), Ok(-120));
+        assert_eq!(parse_offset("1h"), Ok(3600));
+        for bad in ["0s", "1.5s", "soon", "+", "20y"] {
+            assert!(parse_offset(bad).is_err(), "{bad}");
+        }
+    }
 }

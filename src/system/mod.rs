@@ -148,6 +148,12 @@ impl SystemSpec {
         }
     }
 
+    /// Whether the nodes take clock faults (libfaketime preloaded into a dynamically linked
+    /// process), or why not.
+    pub fn clock_faults(&self) -> Result<(), String> {
+        clock_faults(self.kind())
+    }
+
     /// Whether its members can be planted with faultline's bugs (`--unsafe-bug`).
     pub fn takes_planted_bugs(&self) -> bool {
         matches!(self, SystemSpec::Faultline)
@@ -255,6 +261,16 @@ impl Client for SystemClient {
 /// The existing cluster called `name`, whatever system it runs.
 pub async fn connect(name: &str) -> anyhow::Result<Cluster> {
     Cluster::connect(name, &|label| Ok(SystemSpec::from_label(label)?.shared())).await
+}
+
+/// Whether nodes of this system kind take clock faults (libfaketime preloaded into a dynamically
+/// linked process that reads the clock through libc), or why not.
+pub fn clock_faults(kind: &str) -> Result<(), String> {
+    match kind {
+        "faultline" => Ok(()),
+        "etcd" => Err("etcd is a Go binary, which reads the clock without libc: a preloaded libfaketime has no effect on it".into()),
+        _ => Err(format!("a {kind} system's image does not preload faultline's libfaketime (only faultline's own node image does)")),
+    }
 }
 
 impl NodeSystem for SystemSpec {

@@ -72,6 +72,47 @@ fn out_of_range_and_type_errors_name_line_and_field() {
 }
 
 #[test]
+fn bad_link_faults_name_line_and_field() {
+    let e = rejected(
+        "workload: {kind: register}\nnemesis:\n  faults:\n    - loss: {pattern: halves, percent: 150}\n    - slow: {pattern: all, rate: fast}\n",
+    );
+    assert!(
+        e.contains("c.yaml:4:7: nemesis.faults[0].loss.percent: 150 is out of range: a loss is more than 0% and at most 100%"),
+        "{e}"
+    );
+    assert!(
+        e.contains("c.yaml:5:7: nemesis.faults[1].slow.rate: \"fast\" is not a rate"),
+        "{e}"
+    );
+    let e = rejected(
+        "workload: {kind: register}\ncluster: {nodes: 1}\nnemesis:\n  schedule:\n    - {at: 1s, duration: 1s, loss: {percent: 10}}\n",
+    );
+    assert!(
+        e.contains("c.yaml:5:5: nemesis.schedule[0].loss: loss over all needs at least 2 nodes (a link has two ends); cluster.nodes is 1"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_delay_campaign_without_docker_to_probe_netem_is_a_harness_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = campaign(
+        dir.path(),
+        "workload: {kind: register}\nnemesis:\n  faults:\n    - delay: {ms: 100, jitter_ms: 20}\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["test", "--dry-run", path.to_str().unwrap()])
+        .env("FAULTLINE_LOG", "warn")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{stderr}");
+    assert!(stderr.contains("netem"), "{stderr}");
+    assert!(stderr.contains("Docker"), "{stderr}");
+}
+
+#[test]
 fn syntax_errors_and_missing_files_are_bad_input() {
     let e = rejected("workload: [\n");
     assert!(e.contains("c.yaml:"), "{e}");

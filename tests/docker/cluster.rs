@@ -14,7 +14,7 @@ use crate::util::docker_objects::assert_nothing_left;
 
 const BIN: &str = env!("CARGO_BIN_EXE_faultline");
 
-fn faultline(args: &[&str]) -> Output {
+pub(crate) fn faultline(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .env("FAULTLINE_LOG", "warn")
@@ -24,7 +24,7 @@ fn faultline(args: &[&str]) -> Output {
 }
 
 /// Runs a command that must succeed; returns its stdout.
-fn ok(args: &[&str]) -> String {
+pub(crate) fn ok(args: &[&str]) -> String {
     let out = faultline(args);
     assert!(
         out.status.success(),
@@ -56,12 +56,12 @@ fn image() -> &'static str {
 }
 
 /// A cluster for one test: removed when the test ends, however it ends.
-struct TestCluster {
-    name: String,
+pub(crate) struct TestCluster {
+    pub(crate) name: String,
 }
 
 impl TestCluster {
-    fn up(name: &str, extra: &[&str]) -> TestCluster {
+    pub(crate) fn up(name: &str, extra: &[&str]) -> TestCluster {
         let image = image();
         // A cluster left by an interrupted earlier run of this same test.
         ok(&["cluster", "down", "--name", name]);
@@ -74,19 +74,19 @@ impl TestCluster {
         cluster
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         let mut all: Vec<&str> = args.to_vec();
         all.extend_from_slice(&["--cluster", &self.name]);
         faultline(&all)
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let mut all: Vec<&str> = args.to_vec();
         all.extend_from_slice(&["--cluster", &self.name]);
         ok(&all)
     }
 
-    fn status(&self) -> Value {
+    pub(crate) fn status(&self) -> Value {
         let out = ok(&["cluster", "status", "--name", &self.name, "--json"]);
         serde_json::from_str(&out).expect("status --json is JSON")
     }
@@ -124,7 +124,7 @@ impl TestCluster {
         }
     }
 
-    fn leader(&self) -> String {
+    pub(crate) fn leader(&self) -> String {
         let status = self.wait_for("a leader", Duration::from_secs(15), |s| {
             s["leader"].is_string()
         });
@@ -132,7 +132,7 @@ impl TestCluster {
     }
 
     /// Every node running, one leader all agree on, and every node applied as far as the leader.
-    fn wait_converged(&self, timeout: Duration) -> Value {
+    pub(crate) fn wait_converged(&self, timeout: Duration) -> Value {
         self.wait_for("the cluster to converge", timeout, |s| {
             let Some(leader) = s["leader"].as_str() else {
                 return false;

@@ -3,9 +3,11 @@
 
 mod bugs;
 mod campaign;
+mod clocks;
 mod cluster;
 mod etcd;
 mod etcd_campaigns;
 mod http_system;
+mod links;
 #[path = "../util/mod.rs"]
 mod util;

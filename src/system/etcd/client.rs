@@ -305,6 +305,7 @@ fn node_status(answer: &Value) -> Result<NodeStatus, String> {
         last_log_index: uint(answer, &["raft_index", "raftIndex"]),
         applied_index: uint(answer, &["raft_applied_index", "raftAppliedIndex"]),
         nodes: None,
+        time_ms: None,
     })
 }
 
