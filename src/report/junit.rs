@@ -21,6 +21,8 @@ pub struct Suite<'a> {
     /// The fault coverage the campaign required, each with what is missing of it (`None`:
     /// covered): a case each, failed when missing.
     pub coverage: &'a [(String, Option<String>)],
+    /// Each node that crashed, with what the crash checker says of it: a failed case each.
+    pub crashes: &'a [(String, String)],
 }
 
 /// One `<testsuite>` element and its counts, for a document of one run or of many.
@@ -97,6 +99,11 @@ pub fn testsuite(suite: &Suite<'_>) -> Rendered {
             .map(|m| format!("required fault coverage missing: {m}"))
             .unwrap_or_default();
         case(&mut cases, &classname, &name, 0.0, verdict, &text);
+    }
+    for (node, text) in suite.crashes {
+        count(Validity::Invalid);
+        let name = format!("crash[{node}]");
+        case(&mut cases, &classname, &name, 0.0, Validity::Invalid, text);
     }
     if suite.verdict > checkers_verdict {
         count(suite.verdict);
@@ -213,15 +220,21 @@ mod tests {
             verdict: Validity::Invalid,
             notes: &[],
             coverage: &[],
+            crashes: &[("n2".into(), "n2 exited by itself with code 134".into())],
         })]);
         assert!(
-            xml.contains("tests=\"2\" failures=\"1\" errors=\"0\""),
+            xml.contains("tests=\"3\" failures=\"2\" errors=\"0\""),
             "{xml}"
         );
         assert!(xml.contains("<failure type=\"invalid\""));
         assert!(xml.contains("read 3 &lt;after&gt; write 1"));
         assert!(xml.contains("<property name=\"seed\" value=\"7\"/>"));
         assert!(!xml.contains("name=\"run\""), "{xml}");
+        assert!(
+            xml.contains("name=\"crash[n2]\"")
+                && xml.contains("n2 exited by itself with code 134</failure>"),
+            "{xml}"
+        );
     }
 
     /// A run whose checkers passed but whose verdict is unknown (a fault never observed, an
@@ -240,6 +253,7 @@ mod tests {
             verdict: Validity::Unknown,
             notes: &notes,
             coverage: &[],
+            crashes: &[],
         };
         let xml = document(&[testsuite(&suite)]);
         assert!(

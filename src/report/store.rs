@@ -293,6 +293,39 @@ fn junit_suite(
             (mode, gap)
         })
         .collect();
+    // Each crash the crash checker recorded: node, exit code, when, its last log line.
+    let crashes: Vec<(String, String)> = run
+        .results
+        .get("checkers")
+        .and_then(|c| c.as_array())
+        .and_then(|cs| cs.iter().find(|c| c["name"] == "crash"))
+        .and_then(|c| c["detail"]["crashes"].as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|c| {
+                    let node = c["node"].as_str()?.to_string();
+                    let text = format!(
+                        "{node} exited by itself{} at {:.1} s; last log lines:\n{}",
+                        c["exit_code"]
+                            .as_i64()
+                            .map(|code| format!(" with code {code}"))
+                            .unwrap_or_default(),
+                        c["seen_ns"].as_u64().unwrap_or(0) as f64 / 1e9,
+                        c["last_lines"]
+                            .as_array()
+                            .map(|l| {
+                                l.iter()
+                                    .filter_map(|x| x.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join("\n")
+                            })
+                            .unwrap_or_default()
+                    );
+                    Some((node, text))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     junit::testsuite(&junit::Suite {
         name,
         seed: run.results.get("seed").and_then(|v| v.as_u64()),
@@ -302,6 +335,7 @@ fn junit_suite(
         verdict: run.valid(),
         notes: &notes,
         coverage: &coverage,
+        crashes: &crashes,
     })
 }
 

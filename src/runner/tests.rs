@@ -573,6 +573,12 @@ async fn a_node_that_exits_by_itself_is_a_crash_and_a_kill_is_not() {
     assert_eq!(recorded.len(), 1, "{recorded:?}");
     assert_eq!(recorded[0].value["targets"], serde_json::json!(["n2"]));
     assert_eq!(recorded[0].value["exit_code"], 134);
+    // CI sees the crash as a failed case of its own, with its exit code and log.
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("name=\"crash[n2]\"") && junit.contains("n2 exited by itself with code 134"),
+        "{junit}"
+    );
 
     let off = FAULTY.replace("quiet: 50ms", "quiet: 50ms\nchecker: {crash: false}");
     let dir = tempfile::tempdir().unwrap();
