@@ -1,9 +1,11 @@
 //! Clock faults: libfaketime is preloaded into faultline's node (the node image installs it; a
 //! cluster started for clock faults preloads it through the containers' environment, see
 //! `ClusterSpec::clock_faults`) and reads a control file in the container,
-//! `/etc/faultline-clock`, at most once a second. Writing `+30s` there moves the node's clocks
-//! (wall and monotonic, as its process sees them) 30 s ahead of the host's; `+0s` puts them
-//! back. The host's clock, and every other container's, is untouched. The file is written and
+//! `/etc/faultline-clock`, at most once a second. Writing `+30s` there moves the node's wall
+//! clock (as its process sees it) 30 s ahead of the host's; `+0s` puts it back. The monotonic
+//! clock is left alone, as a real clock step (NTP, `settimeofday`) leaves it: faking it would
+//! make it run backwards when a bump is undone, which no kernel does and which runtimes assert
+//! against (openraft aborts a node on it; a demo run showed exactly that). The host's clock, and every other container's, is untouched. The file is written and
 //! read back through Docker's archive API, which works on running, paused and stopped containers
 //! alike (a stopped node comes back with its clock as the file says).
 
@@ -36,6 +38,8 @@ pub fn preload_env() -> &'static [String] {
             format!("LD_PRELOAD={LIBFAKETIME}"),
             format!("FAKETIME_TIMESTAMP_FILE={CONTROL_DIR}/{CONTROL_NAME}"),
             "FAKETIME_CACHE_DURATION=1".into(),
+            // Wall clock only: see the module's comment.
+            "FAKETIME_DONT_FAKE_MONOTONIC=1".into(),
         ]
     })
 }
@@ -240,5 +244,6 @@ mod tests {
         let env = preload_env();
         assert!(env[0].starts_with("LD_PRELOAD=") && env[0].ends_with("libfaketimeMT.so.1"));
         assert_eq!(env[1], "FAKETIME_TIMESTAMP_FILE=/etc/faultline-clock");
+        assert!(env.contains(&"FAKETIME_DONT_FAKE_MONOTONIC=1".to_string()));
     }
 }
