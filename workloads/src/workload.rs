@@ -42,15 +42,15 @@ impl WorkloadConfig {
 
     /// The checkers its histories get, from `faultline test` and `faultline check` alike:
     /// registers for linearizability (plus a cheap check that reads return written values),
-    /// sets for lost and unexpected elements, list-append key by key (plus a check that reads
-    /// extend one order).
+    /// sets for lost and unexpected elements, list-append as transactions (Elle-style: every
+    /// anomaly strict serializability prohibits).
     pub fn checkers(&self) -> &'static [Checker] {
         match self {
             WorkloadConfig::Register(_) => {
                 &[Checker::ReadsOfWrittenValues, Checker::Linearizability]
             }
             WorkloadConfig::Set(_) => &[Checker::Set],
-            WorkloadConfig::ListAppend(_) => &[Checker::AppendReads, Checker::ListAppendPerKey],
+            WorkloadConfig::ListAppend(_) => &[Checker::ElleListAppend],
         }
     }
 

@@ -85,9 +85,10 @@ pub enum TxnKind {
 }
 
 impl TxnKind {
-    /// Recognises a history of transactions: every client operation is a `txn`, and its
-    /// micro-ops say which kind (`append` for list-append, `w` for rw-register; reads alone are
-    /// list-append when some read returned a list). `None` for anything else.
+    /// Recognises a history of transactions: every client operation is a `txn` whose micro-ops
+    /// are list-append's (`append`, `r` of lists) or rw-register's (`w`, `r` of values). `None`
+    /// for anything else, such as Knossos' multi-register `[:read k v]`/`[:write k v]`, which
+    /// the linearizability checker takes.
     pub fn of(h: &History) -> Option<TxnKind> {
         let mut clients = h
             .events
@@ -95,28 +96,29 @@ impl TxnKind {
             .filter(|e| matches!(e.process, Proc::Client(_)))
             .peekable();
         clients.peek()?;
-        let (mut append, mut write, mut list_read) = (false, false, false);
+        let (mut append, mut write, mut list_read, mut value_read) = (false, false, false, false);
         for e in clients {
             if &*e.f != "txn" {
                 return None;
             }
             for m in e.value.as_list().into_iter().flatten() {
-                let Some([f, _, v]) = m.as_list().and_then(|l| <&[Val; 3]>::try_from(l).ok())
-                else {
-                    continue;
-                };
+                let [f, _, v] = m.as_list().and_then(|l| <&[Val; 3]>::try_from(l).ok())?;
                 match f.as_name() {
                     Some("append") => append = true,
                     Some("w") => write = true,
                     Some("r") if v.as_list().is_some() => list_read = true,
-                    _ => {}
+                    Some("r") if !v.is_nil() => value_read = true,
+                    Some("r") => {}
+                    _ => return None,
                 }
             }
         }
-        match (append || list_read, write) {
-            (true, false) => Some(TxnKind::ListAppend),
-            (false, _) => Some(TxnKind::RwRegister),
+        match (append || list_read, write || value_read) {
             (true, true) => None,
+            (_, true) => Some(TxnKind::RwRegister),
+            // Reads that all returned nil: nothing tells the kinds apart, and both checks agree
+            // that such reads are fine.
+            (_, false) => Some(TxnKind::ListAppend),
         }
     }
 }
