@@ -417,3 +417,49 @@ fn set_histories_are_checked_for_lost_and_unexpected_elements() {
     assert_eq!(doc["files"][1]["valid"], false);
     assert_eq!(doc["files"][1]["set"]["lost_count"], 1);
 }
+
+/// `gen-history --list-append` writes a strictly serializable history that checks valid, and
+/// with `--plant` the planted anomalies are each found, at their places.
+#[test]
+fn generated_list_append_histories_check_as_planted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clean = dir.path().join("clean.jsonl");
+    let o = faultline(&[
+        "gen-history",
+        "--list-append",
+        "--ops",
+        "3000",
+        "--keys",
+        "30",
+        clean.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = faultline(&["check", clean.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let planted = dir.path().join("planted.jsonl");
+    let mut args = vec![
+        "gen-history",
+        "--list-append",
+        "--ops",
+        "3000",
+        "--keys",
+        "30",
+    ];
+    for p in ["g0@0.2", "g1c@0.4", "g-single@0.6", "g2@0.8"] {
+        args.extend(["--plant", p]);
+    }
+    args.push(planted.to_str().unwrap());
+    let o = faultline(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = faultline(&["check", "--json", planted.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let counts = &doc["files"][0]["elle"]["counts"];
+    assert_eq!(
+        counts,
+        &serde_json::json!({"G0": 1, "G1c": 1, "G-single": 1, "G2-item": 1}),
+        "{doc}"
+    );
+    let o = faultline(&["gen-history", "--list-append", "--plant", "g7", "x.jsonl"]);
+    assert_eq!(o.status.code(), Some(254), "{}", text(&o));
+}

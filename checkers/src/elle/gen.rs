@@ -65,6 +65,17 @@ pub enum Plant {
 }
 
 impl Plant {
+    /// Reads a plant's name: `g0`, `g1c`, `g-single`, `g2`.
+    pub fn from_name(s: &str) -> Option<Plant> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "g0" => Plant::G0,
+            "g1c" => Plant::G1c,
+            "g-single" | "gsingle" => Plant::GSingle,
+            "g2" | "g2-item" => Plant::G2,
+            _ => return None,
+        })
+    }
+
     /// The anomaly the checker names it.
     pub fn anomaly(self) -> &'static str {
         match self {
@@ -95,9 +106,38 @@ struct Worker {
 impl ListAppendGen {
     /// The history's events, in order.
     pub fn events(&self) -> Vec<Event> {
+        let mut events = Vec::with_capacity(self.txns * 2 + 32);
+        self.generate(&mut |e| events.push(e));
+        events
+    }
+
+    /// The history as `history.jsonl` text.
+    pub fn jsonl(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Writing to memory does not fail.
+        let _ = self.write_jsonl(&mut out);
+        out
+    }
+
+    /// Writes the history as `history.jsonl`, one event at a time (a million transactions are
+    /// never all in memory).
+    pub fn write_jsonl(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        let mut result = Ok(());
+        self.generate(&mut |e| {
+            if result.is_ok() {
+                result = serde_json::to_writer(&mut *w, &e)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| w.write_all(b"\n"));
+            }
+        });
+        result
+    }
+
+    /// Hands each event to `emit`, in order.
+    fn generate(&self, emit: &mut dyn FnMut(Event)) {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let mut state = State::new(self.keys);
-        let mut out: Vec<Event> = Vec::with_capacity(self.txns * 2 + 32);
+        let mut out = Out { emit, next: 0 };
         let procs = self.procs.max(1);
         let mut workers: Vec<Worker> = (0..procs as u64)
             .map(|p| Worker {
@@ -166,26 +206,19 @@ impl ListAppendGen {
             plant(&mut out, p, planted, &mut next_process);
             planted += 1;
         }
-        out
-    }
-
-    /// The history as `history.jsonl` text.
-    pub fn jsonl(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for e in self.events() {
-            // Serialising a plain struct of JSON values does not fail.
-            if let Ok(line) = serde_json::to_vec(&e) {
-                out.extend_from_slice(&line);
-                out.push(b'\n');
-            }
-        }
-        out
     }
 }
 
-fn push(out: &mut Vec<Event>, process: u64, kind: EventType, value: Value) {
-    let index = out.len() as u64;
-    out.push(Event {
+/// Where events go, numbered as they go.
+struct Out<'a> {
+    emit: &'a mut dyn FnMut(Event),
+    next: u64,
+}
+
+fn push(out: &mut Out<'_>, process: u64, kind: EventType, value: Value) {
+    let index = out.next;
+    out.next += 1;
+    (out.emit)(Event {
         index,
         time: index,
         process: Process::Client(process),
@@ -257,7 +290,7 @@ impl State {
 
 /// Plants one anomaly on keys of its own (strings, unlike the generated integer keys), its
 /// transactions concurrent with each other.
-fn plant(out: &mut Vec<Event>, p: Plant, n: u64, next_process: &mut u64) {
+fn plant(out: &mut Out<'_>, p: Plant, n: u64, next_process: &mut u64) {
     let (x, y) = (format!("p{n}x"), format!("p{n}y"));
     let (a, b) = (1_000_000_000 + n * 10, 1_000_000_001 + n * 10);
     let (t1, t2, t3): (Value, Value, Value) = match p {
