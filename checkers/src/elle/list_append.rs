@@ -51,7 +51,7 @@ pub fn infer<'h>(
     inf.version_orders(findings);
     inf.element_anomalies(findings);
     inf.edges(b, findings);
-    internal(h, findings);
+    super::internal::list_append(h, findings);
     inf.lost_appends(findings);
     Ok(inf)
 }
@@ -219,6 +219,13 @@ impl Inference<'_> {
                 }
             }
         }
+        self.aborted_reads(&aborted, findings);
+    }
+
+    /// G1a: each read holding an aborted append. `aborted` is each key's first aborted
+    /// element in its order: (position, writer).
+    fn aborted_reads(&self, aborted: &[Option<(usize, u32)>], findings: &mut Findings) {
+        let h = self.h;
         for (t, key, l, _) in reads(h) {
             // Incompatible reads are not prefixes of the order: look at their own elements.
             let failed = if self.compatible[key as usize] {
@@ -445,52 +452,4 @@ fn reads_of(t: &super::txn::Txn<ListOp>) -> impl Iterator<Item = (KeyId, &[ValId
         });
         (!seen_before).then_some((*key, l.as_slice()))
     })
-}
-
-/// Transactions that do not see their own writes: after `append k v`, a read of k ends with
-/// v (and with the transaction's earlier read followed by its appends, when it read k before).
-fn internal(h: &TxnHistory<ListOp>, findings: &mut Findings) {
-    for (t, txn) in h.txns.iter().enumerate() {
-        if txn.outcome != Outcome::Ok {
-            continue;
-        }
-        // Per key: the state known so far (a read, then appends) or just the appends.
-        let mut known: FxMap<KeyId, (bool, Vec<ValId>)> = FxMap::default();
-        for op in &txn.ops {
-            match op {
-                ListOp::Append { key, value } => known.entry(*key).or_default().1.push(*value),
-                ListOp::Read {
-                    key,
-                    value: Some(l),
-                } => {
-                    let ok = match known.get(key) {
-                        None => true,
-                        Some((true, state)) => state == l,
-                        Some((false, mine)) => l.ends_with(mine),
-                    };
-                    if !ok {
-                        let (full, expected) = &known[key];
-                        findings.push(Finding::new(
-                            "internal",
-                            vec![t as u32],
-                            format!(
-                                "T{} read {} = {} where its own earlier operations mean it {} {}",
-                                txn.invoke,
-                                h.key(*key),
-                                h.list(l),
-                                if *full {
-                                    "should read"
-                                } else {
-                                    "should end with"
-                                },
-                                h.list(expected)
-                            ),
-                        ));
-                    }
-                    known.insert(*key, (true, l.clone()));
-                }
-                ListOp::Read { .. } => {}
-            }
-        }
-    }
 }

@@ -10,6 +10,7 @@
 //!
 //! * [`txn`]: transactions as typed data, read from a parsed history;
 //! * [`list_append`], [`rw_register`]: version orders, edges, and the anomalies without cycles;
+//!   [`internal`]: transactions that do not see their own writes;
 //! * [`order`]: process and real-time edges, in linear time;
 //! * [`graph`], [`scc`], [`cycle`]: the graph, Tarjan's components, the cycle searches;
 //! * [`models`]: anomalies, models, and which rules out which;
@@ -41,6 +42,7 @@
 pub mod cycle;
 pub mod gen;
 pub mod graph;
+pub mod internal;
 pub mod limits;
 pub mod list_append;
 pub mod models;
@@ -226,37 +228,7 @@ impl<M> Run<'_, M> {
         // Worst first, as the anomalies' table lists them.
         let rank = |name: &str| models::ANOMALIES.iter().position(|a| *a == name);
         anomalies.sort_by_key(|a| rank(&a.name));
-        let violations: Vec<String> = counts
-            .keys()
-            .filter(|k| prohibited.contains(k.as_str()))
-            .cloned()
-            .collect();
-        let incomplete: Vec<String> = found
-            .incomplete
-            .iter()
-            .filter(|(a, _)| prohibited.contains(a))
-            .map(|(a, why)| format!("the {a} search stopped: {why}"))
-            .collect();
-        let (valid, reason) = if !violations.is_empty() {
-            (Validity::Invalid, None)
-        } else if let Some((stop, phase)) = &stopped {
-            let mut why = format!(
-                "{stop} while {phase}; searched {} of the graph's components",
-                if *phase == "searching for cycles" {
-                    "some"
-                } else {
-                    "none"
-                }
-            );
-            if !counts.is_empty() {
-                why.push_str(&format!("; found so far (allowed): {}", join_keys(&counts)));
-            }
-            (Validity::Unknown, Some(why))
-        } else if !incomplete.is_empty() {
-            (Validity::Unknown, Some(incomplete.join("; ")))
-        } else {
-            (Validity::Valid, None)
-        };
+        let (valid, reason, violations) = verdict(&counts, prohibited, stopped, &found);
         let mut ruled: Vec<&str> = counts
             .keys()
             .flat_map(|k| models::ruled_out_by(k))
@@ -340,6 +312,49 @@ impl<M> Run<'_, M> {
             other => format!("T{} precedes T{} ({})", ta.invoke, tb.invoke, other.name()),
         }
     }
+}
+
+/// The verdict, why it is unknown if it is, and the violations: invalid when a prohibited
+/// anomaly was found; else unknown when a limit stopped the check or a search of a prohibited
+/// anomaly could not finish; else valid.
+fn verdict(
+    counts: &std::collections::BTreeMap<String, usize>,
+    prohibited: &BTreeSet<&'static str>,
+    stopped: Option<(Stop, &str)>,
+    found: &cycle::Found,
+) -> (Validity, Option<String>, Vec<String>) {
+    let violations: Vec<String> = counts
+        .keys()
+        .filter(|k| prohibited.contains(k.as_str()))
+        .cloned()
+        .collect();
+    let incomplete: Vec<String> = found
+        .incomplete
+        .iter()
+        .filter(|(a, _)| prohibited.contains(a))
+        .map(|(a, why)| format!("the {a} search stopped: {why}"))
+        .collect();
+    let (valid, reason) = if !violations.is_empty() {
+        (Validity::Invalid, None)
+    } else if let Some((stop, phase)) = &stopped {
+        let mut why = format!(
+            "{stop} while {phase}; searched {} of the graph's components",
+            if *phase == "searching for cycles" {
+                "some"
+            } else {
+                "none"
+            }
+        );
+        if !counts.is_empty() {
+            why.push_str(&format!("; found so far (allowed): {}", join_keys(counts)));
+        }
+        (Validity::Unknown, Some(why))
+    } else if !incomplete.is_empty() {
+        (Validity::Unknown, Some(incomplete.join("; ")))
+    } else {
+        (Validity::Valid, None)
+    };
+    (valid, reason, violations)
 }
 
 fn ruled_out(anomaly: &str) -> Vec<String> {

@@ -47,7 +47,7 @@ pub fn infer<'h>(
     inf.writers(h)?;
     inf.version_orders();
     inf.edges(b, findings);
-    internal(h, findings);
+    super::internal::rw_register(h, findings);
     Ok(inf)
 }
 
@@ -282,45 +282,6 @@ impl Inference<'_> {
                 ))
             }),
             Label::Process | Label::Realtime => None,
-        }
-    }
-}
-
-/// Transactions that do not see their own writes, or whose reads of a key disagree.
-fn internal(h: &TxnHistory<RegOp>, findings: &mut Findings) {
-    for (t, txn) in h.txns.iter().enumerate() {
-        if txn.outcome != Outcome::Ok {
-            continue;
-        }
-        let mut state: FxMap<KeyId, ValId> = FxMap::default();
-        for op in &txn.ops {
-            match *op {
-                RegOp::Write { key, value } => {
-                    state.insert(key, value);
-                }
-                RegOp::Read {
-                    key,
-                    value: Some(v),
-                } => {
-                    if let Some(&expected) = state.get(&key) {
-                        if expected != v {
-                            findings.push(Finding::new(
-                                "internal",
-                                vec![t as u32],
-                                format!(
-                                    "T{} read {} = {} where its own earlier operations mean it should read {}",
-                                    txn.invoke,
-                                    h.key(key),
-                                    h.value(v),
-                                    h.value(expected)
-                                ),
-                            ));
-                        }
-                    }
-                    state.insert(key, v);
-                }
-                RegOp::Read { .. } => {}
-            }
         }
     }
 }

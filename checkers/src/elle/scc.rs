@@ -104,16 +104,9 @@ pub fn sccs(
             path.pop();
             let vu = v as usize;
             if low[vu] == index[vu] {
-                let mut comp = Vec::new();
-                while let Some(w) = stack.pop() {
-                    on_stack[w as usize] = false;
-                    comp.push(node(w as usize));
-                    if w == v {
-                        break;
-                    }
-                }
+                let comp = pop_component(&mut stack, &mut on_stack, v);
                 if comp.len() > 1 {
-                    out.push(comp);
+                    out.push(comp.into_iter().map(|w| node(w as usize)).collect());
                 }
             }
             if let Some(&(parent, _)) = path.last() {
@@ -123,6 +116,19 @@ pub fn sccs(
         }
     }
     Ok(out)
+}
+
+/// Pops the component whose root is `v` off Tarjan's stack (local numbers).
+fn pop_component(stack: &mut Vec<u32>, on_stack: &mut [bool], v: u32) -> Vec<u32> {
+    let mut comp = Vec::new();
+    while let Some(w) = stack.pop() {
+        on_stack[w as usize] = false;
+        comp.push(w);
+        if w == v {
+            break;
+        }
+    }
+    comp
 }
 
 #[cfg(test)]
