@@ -294,7 +294,22 @@ fn check_file(
         anomalies: args.anomalies.clone(),
     };
     let t1 = Instant::now();
-    let analysis = match analysis::analyze(&history, &checkers, &options) {
+    let (format, warnings) = (history.format, history.warnings.clone());
+    let transactional = matches!(
+        checkers[..],
+        [Checker::ElleListAppend] | [Checker::ElleRwRegister]
+    );
+    let analysis = if transactional {
+        // The transactional checker frees the history once it has read its transactions.
+        analysis::analyze_owned(history, &checkers, &options)
+    } else {
+        let a = analysis::analyze(&history, &checkers, &options);
+        if last {
+            std::mem::forget(history);
+        }
+        a
+    };
+    let analysis = match analysis {
         Ok(a) => a,
         Err(e) => return Ok(FileOutcome::BadInput(e.to_string())),
     };
@@ -303,17 +318,14 @@ fn check_file(
         .linearizability()
         .map_or(0.0, |r| r.prepared_in.as_secs_f64() * 1e3);
     let outcome = FileOutcome::Checked(Box::new(Checked {
-        format: history.format,
-        warnings: history.warnings.clone(),
+        format,
+        warnings,
         // Every checker's time after preparing, the workloads' invariants included.
         check_ms: elapsed_ms - prepare_ms,
         analysis,
         parse_ms,
         prepare_ms,
     }));
-    if last {
-        std::mem::forget(history);
-    }
     Ok(outcome)
 }
 
