@@ -52,6 +52,8 @@ pub(super) struct Case {
     /// Judge the time inside the checker (parse + check) rather than the process's wall time:
     /// for anchors that are Porcupine's own in-process test timings.
     in_process: bool,
+    /// Transactional anomalies the check must report (the planted ones).
+    pub(super) expect_anomalies: Vec<String>,
 }
 
 struct Measured {
@@ -64,6 +66,8 @@ struct Measured {
     verdict: String,
     /// Parse + prepare + check as the child timed them itself (no process start-up).
     inproc_ms: f64,
+    /// The transactional anomalies reported, by name.
+    anomalies: Vec<String>,
 }
 
 pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Validity> {
@@ -257,7 +261,8 @@ pub(super) fn run_cases(cases: &[Case], runs: usize) -> anyhow::Result<bool> {
         let judged = if c.in_process { m.inproc_ms } else { m.wall_ms };
         let met = m.exit == c.expect_exit
             && c.max_ms.is_none_or(|t| judged <= t)
-            && c.max_mb.is_none_or(|t| m.rss_mb <= t);
+            && c.max_mb.is_none_or(|t| m.rss_mb <= t)
+            && c.expect_anomalies.iter().all(|a| m.anomalies.contains(a));
         all_met &= met;
         println!(
             "{:<50} {:>9} {:>8} {:>10.1} {:>9.1} {:>9.1} {:>9.1}  {:<5} {}",
@@ -298,6 +303,7 @@ pub(super) fn case(
         expect_exit,
         target: target.to_string(),
         in_process: false,
+        expect_anomalies: Vec::new(),
     }
 }
 
@@ -443,6 +449,11 @@ fn measure(exe: &Path, args: &[String]) -> anyhow::Result<Measured> {
                 .sum::<f64>()
         })
         .sum();
+    let anomalies = files
+        .iter()
+        .filter_map(|f| f["elle"]["counts"].as_object())
+        .flat_map(|c| c.keys().cloned())
+        .collect();
     let verdict = match &doc["valid"] {
         serde_json::Value::Bool(true) => "valid",
         serde_json::Value::Bool(false) => "invalid",
@@ -459,5 +470,6 @@ fn measure(exe: &Path, args: &[String]) -> anyhow::Result<Measured> {
         ops,
         verdict: verdict.to_string(),
         inproc_ms,
+        anomalies,
     })
 }

@@ -53,7 +53,13 @@ pub fn run(args: ElleBenchArgs) -> anyhow::Result<Validity> {
             } else {
                 target.to_string()
             };
-            cases.push(case(&name, vec![p], Some(ms), mb, exit, &target));
+            let mut c = case(&name, vec![p], Some(ms), mb, exit, &target);
+            if planted {
+                c.expect_anomalies = ["G0", "G1c", "G-single", "G2-item"]
+                    .map(String::from)
+                    .to_vec();
+            }
+            cases.push(c);
         }
     }
     let all_met = run_cases(&cases, args.runs)?;
