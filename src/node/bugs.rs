@@ -2,8 +2,8 @@
 //!
 //! They exist to prove that faultline's campaigns catch real mistakes: each one is a genuine code
 //! path through this node (the read path, the ack path, the log writer, cas), never a simulation
-//! in the harness. Where a bug lives: `stale-read` and `lease-read` in `read.rs`, `early-ack` and
-//! `racy-cas` in `write.rs`, `lazy-fsync` in `log/writer.rs`.
+//! in the harness. Where a bug lives: `stale-read` and `lease-read` in `read.rs`, `early-ack`,
+//! `racy-cas` and `split-txn` in `write.rs`, `lazy-fsync` in `log/writer.rs`.
 
 use clap::ValueEnum;
 
@@ -29,6 +29,11 @@ pub enum UnsafeBug {
     /// reads, both caught by Jepsen in 2014: a deposed leader behind a partition answers stale
     /// values).
     LeaseRead,
+    /// PLANTED BUG: a transaction that reads and appends is proposed as two entries, its reads
+    /// first and its appends after, not as one atomic entry (another transaction's appends can
+    /// land in between: read skew, write skew, and a transaction that does not see its own
+    /// appends).
+    SplitTxn,
 }
 
 impl UnsafeBug {
@@ -39,6 +44,7 @@ impl UnsafeBug {
             UnsafeBug::LazyFsync => "lazy-fsync",
             UnsafeBug::RacyCas => "racy-cas",
             UnsafeBug::LeaseRead => "lease-read",
+            UnsafeBug::SplitTxn => "split-txn",
         }
     }
 

@@ -367,10 +367,22 @@ impl TxnHistory<ListOp> {
         }
     }
 
-    /// A read's list as text.
+    /// A read's list as text; a long one by its first element and its last few (what a cycle
+    /// step is about is at the end), with its length.
     pub fn list(&self, l: &[ValId]) -> String {
-        let items: Vec<String> = l.iter().map(|v| self.value(*v).to_string()).collect();
-        format!("[{}]", items.join(" "))
+        const HEAD: usize = 1;
+        const TAIL: usize = 4;
+        let show =
+            |s: &[ValId]| -> Vec<String> { s.iter().map(|v| self.value(*v).to_string()).collect() };
+        if l.len() <= HEAD + TAIL + 1 {
+            return format!("[{}]", show(l).join(" "));
+        }
+        format!(
+            "[{} … {}] ({} elements)",
+            show(&l[..HEAD]).join(" "),
+            show(&l[l.len() - TAIL..]).join(" "),
+            l.len()
+        )
     }
 }
 
@@ -420,5 +432,9 @@ mod tests {
         }
         let distinct: std::collections::HashSet<_> = ids.iter().collect();
         assert_eq!(distinct.len(), vals.len());
+        // Long lists are shortened to their ends, short ones shown whole.
+        assert_eq!(h.list(&[1, 2, 3]), "[1 2 3]");
+        let long: Vec<ValId> = (1..=100).collect();
+        assert_eq!(h.list(&long), "[1 … 97 98 99 100] (100 elements)");
     }
 }
