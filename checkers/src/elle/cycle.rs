@@ -60,6 +60,8 @@ pub struct Found {
     pub incomplete: Vec<(&'static str, String)>,
     /// Components of more than one transaction.
     pub components: usize,
+    /// Components whose searches all ran (the rest were cut short by a limit).
+    pub searched: usize,
 }
 
 /// Cycles kept per anomaly (the counts go on).
@@ -102,6 +104,7 @@ pub fn search(g: &Graph, txns: u32, budget: &Budget, found: &mut Found) -> Resul
                 SpecResult::Incomplete(why) => found.incomplete.push((target, why)),
             }
         }
+        found.searched += 1;
     }
     Ok(())
 }

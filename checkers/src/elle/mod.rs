@@ -337,14 +337,15 @@ fn verdict(
     let (valid, reason) = if !violations.is_empty() {
         (Validity::Invalid, None)
     } else if let Some((stop, phase)) = &stopped {
-        let mut why = format!(
-            "{stop} while {phase}; searched {} of the graph's components",
-            if *phase == "searching for cycles" {
-                "some"
-            } else {
-                "none"
-            }
-        );
+        let mut why = if *phase == "searching for cycles" && found.components > 0 {
+            format!(
+                "{stop} while {phase}: searched {} of the {} components of more than one \
+                 transaction",
+                found.searched, found.components
+            )
+        } else {
+            format!("{stop} while {phase}: no cycle was searched for yet")
+        };
         if !counts.is_empty() {
             why.push_str(&format!("; found so far (allowed): {}", join_keys(counts)));
         }
