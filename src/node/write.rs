@@ -127,7 +127,7 @@ pub async fn propose(st: &AppState, req: Request) -> Local<Response> {
     }
     if st.bugs.has(UnsafeBug::SplitTxn) {
         if let Request::Txn { ops } = &req {
-            let is_read = |op: &MicroOp| matches!(op, MicroOp::R { .. });
+            let is_read = |op: &MicroOp| matches!(op, MicroOp::R { .. } | MicroOp::Get { .. });
             if ops.iter().any(is_read) && !ops.iter().all(is_read) {
                 let Request::Txn { ops } = req else {
                     unreachable!("matched above")
@@ -167,7 +167,9 @@ async fn batched(st: &AppState, req: Request, len: usize) -> Local<Response> {
 fn is_blind(req: &Request) -> bool {
     match req {
         Request::Put { .. } => true,
-        Request::Txn { ops } => ops.iter().all(|op| matches!(op, MicroOp::Append { .. })),
+        Request::Txn { ops } => ops
+            .iter()
+            .all(|op| matches!(op, MicroOp::Append { .. } | MicroOp::W { .. })),
         Request::Cas { .. } | Request::Batch { .. } => false,
     }
 }
@@ -223,15 +225,15 @@ async fn racy_cas(st: &AppState, key: String, from: Option<String>, to: String) 
     }
 }
 
-/// PLANTED BUG `split-txn`: the transaction's reads go through Raft as one entry, its appends as
-/// another; the answers are put back in the transaction's order. Appends of other transactions
+/// PLANTED BUG `split-txn`: the transaction's reads go through Raft as one entry, its appends
+/// and writes as another; the answers are put back in the transaction's order. Appends of other transactions
 /// committed between the two entries are missed by the reads, and the reads miss the
 /// transaction's own appends.
 async fn split_txn(st: &AppState, ops: Vec<MicroOp>) -> Local<Response> {
     let (reads, appends): (Vec<MicroOp>, Vec<MicroOp>) = ops
         .iter()
         .cloned()
-        .partition(|op| matches!(op, MicroOp::R { .. }));
+        .partition(|op| matches!(op, MicroOp::R { .. } | MicroOp::Get { .. }));
     let mut answers = Vec::with_capacity(2);
     for part in [reads, appends] {
         let req = Request::Txn { ops: part };
@@ -248,8 +250,8 @@ async fn split_txn(st: &AppState, ops: Vec<MicroOp>) -> Local<Response> {
     let merged = ops
         .iter()
         .filter_map(|op| match op {
-            MicroOp::R { .. } => read.next(),
-            MicroOp::Append { .. } => appended.next(),
+            MicroOp::R { .. } | MicroOp::Get { .. } => read.next(),
+            MicroOp::Append { .. } | MicroOp::W { .. } => appended.next(),
         })
         .collect();
     Local::Done(Response::Txn { ops: merged })
