@@ -293,8 +293,10 @@ fn faultline_list_append_transactions_are_checked() {
     let out = String::from_utf8_lossy(&o.stdout);
     // The read began after the append of "1" completed, and no read ever saw it.
     assert!(
-        out.contains("lost-append")
-            && out.contains(r#"T0 appended "1" to "k1" and completed ok, but T2 began after that"#),
+        out.contains("G-single-realtime")
+            && out.contains(
+                r#"T2 read "k1" = ["5"] without "1", which T0 appended and no read ever saw"#
+            ),
         "{}",
         text(&o)
     );

@@ -52,7 +52,7 @@ pub fn infer<'h>(
     inf.element_anomalies(findings);
     inf.edges(b, findings);
     super::internal::list_append(h, findings);
-    inf.lost_appends(findings);
+    inf.unread_appends(b);
     Ok(inf)
 }
 
@@ -340,45 +340,37 @@ impl Inference<'_> {
         }
     }
 
-    /// Acknowledged appends no read saw, although an ok read of the key began after they
-    /// completed: in any real-time order that read follows them and must hold them.
-    fn lost_appends(&self, findings: &mut Findings) {
+    /// Acknowledged appends no read saw still have a place, as Elle reasons: every committed
+    /// element is in its list, and none of the reads holds it, so it came after every version
+    /// read. It follows the last element read (ww), and every read of that last version
+    /// precedes it (rw). Their order among themselves is unknown: no edges between them.
+    /// Appends of transactions that may not have committed (info) get none.
+    fn unread_appends(&self, b: &mut Builder) {
         let h = self.h;
-        // Per key, the ok read invoked last: (invocation position, transaction).
-        let mut last_read: Vec<Option<(usize, u32)>> = vec![None; h.keys.len()];
-        for (t, key, _, _) in reads(h) {
-            let at = h.txns[t as usize].invoke;
-            if last_read[key as usize].is_none_or(|(p, _)| at > p) {
-                last_read[key as usize] = Some((at, t));
+        // Per key, the transactions whose external read saw the whole order.
+        let mut full: Vec<Vec<u32>> = vec![Vec::new(); h.keys.len()];
+        for (t, key, l, external) in reads(h) {
+            if external && l.len() == self.orders[key as usize].len() {
+                full[key as usize].push(t);
             }
         }
-        let mut lost: Vec<(u32, KeyId, ValId, u32)> = Vec::new();
-        for (&(key, value), w) in &self.writers {
-            let txn = &h.txns[w.txn as usize];
-            if w.pos != UNSEEN || txn.outcome != Outcome::Ok || !self.compatible[key as usize] {
+        for (&(key, _), w) in &self.writers {
+            let k = key as usize;
+            if w.pos != UNSEEN
+                || h.txns[w.txn as usize].outcome != Outcome::Ok
+                || !self.compatible[k]
+            {
                 continue;
             }
-            if let (Some(done), Some((at, r))) = (txn.complete, last_read[key as usize]) {
-                if at > done {
-                    lost.push((w.txn, key, value, r));
-                }
+            let last = self.orders[k]
+                .last()
+                .and_then(|e| self.writers.get(&(key, *e)));
+            if let Some(prev) = last.filter(|p| h.txns[p.txn as usize].outcome != Outcome::Fail) {
+                b.edge(prev.txn, w.txn, WW);
             }
-        }
-        lost.sort_unstable();
-        for (t, key, value, r) in lost {
-            findings.push(Finding::new(
-                "lost-append",
-                vec![t, r],
-                format!(
-                    "T{} appended {} to {} and completed ok, but T{} began after that and read {} \
-                     without it (no read ever saw it)",
-                    h.txns[t as usize].invoke,
-                    h.value(value),
-                    h.key(key),
-                    h.txns[r as usize].invoke,
-                    h.key(key)
-                ),
-            ));
+            for &r in &full[k] {
+                b.edge(r, w.txn, RW);
+            }
         }
     }
 
@@ -388,21 +380,42 @@ impl Inference<'_> {
         let name = |t: u32| format!("T{}", h.txns[t as usize].invoke);
         let (ta, tb) = (&h.txns[a as usize], &h.txns[b as usize]);
         match label {
-            Label::Ww => ta.ops.iter().find_map(|op| {
-                let ListOp::Append { key, value } = *op else { return None };
-                let w = self.writers.get(&(key, value))?;
-                let next = *self.orders[key as usize].get(w.pos.checked_add(1)? as usize)?;
-                (self.writers.get(&(key, next))?.txn == b).then(|| {
-                    format!(
-                        "{} appended {} to {}, and {} appended {} right after it (ww)",
-                        name(a),
-                        h.value(value),
-                        h.key(key),
-                        name(b),
-                        h.value(next)
-                    )
+            Label::Ww => ta
+                .ops
+                .iter()
+                .find_map(|op| {
+                    let ListOp::Append { key, value } = *op else {
+                        return None;
+                    };
+                    let w = self.writers.get(&(key, value))?;
+                    let next = *self.orders[key as usize].get(w.pos.checked_add(1)? as usize)?;
+                    (self.writers.get(&(key, next))?.txn == b).then(|| {
+                        format!(
+                            "{} appended {} to {}, and {} appended {} right after it (ww)",
+                            name(a),
+                            h.value(value),
+                            h.key(key),
+                            name(b),
+                            h.value(next)
+                        )
+                    })
                 })
-            }),
+                .or_else(|| {
+                    self.unread_appends_of(b).into_iter().find_map(|(key, e)| {
+                    let last = *self.orders[key as usize].last()?;
+                    (self.writers.get(&(key, last))?.txn == a).then(|| {
+                        format!(
+                            "{} appended {} to {}, the last element any read saw, and {} appended \
+                             {}, which no read saw, so after it (ww)",
+                            name(a),
+                            h.value(last),
+                            h.key(key),
+                            name(b),
+                            h.value(e)
+                        )
+                    })
+                    })
+                }),
             Label::Wr => reads_of(tb).find_map(|(key, l)| {
                 let e = *l.last()?;
                 (self.writers.get(&(key, e))?.txn == a).then(|| {
@@ -417,11 +430,29 @@ impl Inference<'_> {
                     )
                 })
             }),
-            Label::Rw => reads_of(ta).find_map(|(key, l)| {
-                let e = *self.orders[key as usize].get(l.len())?;
-                (self.writers.get(&(key, e))?.txn == b).then(|| {
-                    format!(
-                        "{} read {} = {} without {}, which {} appended next, so {} precedes {} (rw)",
+            Label::Rw => reads_of(ta)
+                .find_map(|(key, l)| {
+                    let e = *self.orders[key as usize].get(l.len())?;
+                    (self.writers.get(&(key, e))?.txn == b).then(|| {
+                        format!(
+                            "{} read {} = {} without {}, which {} appended next, so {} precedes {} (rw)",
+                            name(a),
+                            h.key(key),
+                            h.list(l),
+                            h.value(e),
+                            name(b),
+                            name(a),
+                            name(b)
+                        )
+                    })
+                })
+                .or_else(|| {
+                    let ((key, e), l) = self.unread_appends_of(b).into_iter().find_map(|(key, e)| {
+                        reads_of(ta).find(|(k, _)| *k == key).map(|(_, l)| ((key, e), l))
+                    })?;
+                    Some(format!(
+                        "{} read {} = {} without {}, which {} appended and no read ever saw, so \
+                         {} precedes {} (rw)",
                         name(a),
                         h.key(key),
                         h.list(l),
@@ -429,11 +460,28 @@ impl Inference<'_> {
                         name(b),
                         name(a),
                         name(b)
-                    )
-                })
-            }),
+                    ))
+                }),
             Label::Process | Label::Realtime => None,
         }
+    }
+}
+
+impl Inference<'_> {
+    /// The appends of `t` no read saw: (key, element).
+    fn unread_appends_of(&self, t: u32) -> Vec<(KeyId, ValId)> {
+        self.h.txns[t as usize]
+            .ops
+            .iter()
+            .filter_map(|op| match *op {
+                ListOp::Append { key, value } => self
+                    .writers
+                    .get(&(key, value))
+                    .filter(|w| w.pos == UNSEEN)
+                    .map(|_| (key, value)),
+                ListOp::Read { .. } => None,
+            })
+            .collect()
     }
 }
 

@@ -62,9 +62,6 @@ const IMPLIES: &[(&str, &[&str])] = &[
     // Two transactions read the same version and both wrote it: a special case of write skew,
     // on one item.
     ("lost-update", &["G2-item"]),
-    // faultline's: an acknowledged append that a read begun after it completed does not see
-    // (and no read ever saw): the read precedes the append (rw) and follows it in real time.
-    ("lost-append", &["G-single-realtime"]),
 ];
 
 /// Every anomaly this checker can report, worst first, as it reports them.
@@ -92,7 +89,6 @@ pub const ANOMALIES: &[&str] = &[
     "duplicate-elements",
     "garbage-read",
     "incompatible-order",
-    "lost-append",
 ];
 
 /// Every name `--anomalies` accepts: the reported ones and the classes they imply (G1, G2, ...).
