@@ -95,6 +95,52 @@ pub struct ScheduleConfig {
     pub horizon: Duration,
 }
 
+/// Draws faults in shuffled rounds: each round takes every kind listed once, in a random
+/// order; within a kind, its faults too come in shuffled rounds. So `k` kinds are all drawn by
+/// the `k`th window, and a kind with several faults (`kill: leader`, `kill: random-node`) cycles
+/// through them, as a deck is dealt before it is shuffled again.
+struct Rounds<'a> {
+    kinds: Vec<Vec<&'a FaultSpec>>,
+    kind_bag: Vec<usize>,
+    spec_bags: Vec<Vec<usize>>,
+}
+
+impl<'a> Rounds<'a> {
+    fn new(faults: &'a [FaultSpec]) -> Rounds<'a> {
+        let mut kinds: Vec<Vec<&FaultSpec>> = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
+        for f in faults {
+            match names.iter().position(|n| *n == f.kind()) {
+                Some(i) => kinds[i].push(f),
+                None => {
+                    names.push(f.kind());
+                    kinds.push(vec![f]);
+                }
+            }
+        }
+        let spec_bags = vec![Vec::new(); kinds.len()];
+        Rounds {
+            kinds,
+            kind_bag: Vec::new(),
+            spec_bags,
+        }
+    }
+
+    fn next(&mut self, rng: &mut ChaCha8Rng) -> &'a FaultSpec {
+        if self.kind_bag.is_empty() {
+            self.kind_bag = (0..self.kinds.len()).collect();
+            self.kind_bag.shuffle(rng);
+        }
+        let kind = self.kind_bag.pop().expect("refilled above");
+        let bag = &mut self.spec_bags[kind];
+        if bag.is_empty() {
+            *bag = (0..self.kinds[kind].len()).collect();
+            bag.shuffle(rng);
+        }
+        self.kinds[kind][bag.pop().expect("refilled above")]
+    }
+}
+
 /// The fault windows of a run, ordered by start time.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schedule {
@@ -103,7 +149,9 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Random windows from the seed: a healthy gap, then a fault, until the horizon.
+    /// Random windows from the seed: a healthy gap, then a fault, until the horizon. Faults are
+    /// drawn in shuffled rounds (see [`Rounds`]), so that every kind listed appears within the
+    /// first windows instead of whenever chance allows.
     pub fn generate(config: &ScheduleConfig, seed: u64) -> Schedule {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         // Stream 0 draws timings and kinds; streams 1.. resolve each window's targets.
@@ -113,17 +161,14 @@ impl Schedule {
         if config.faults.is_empty() || config.duration.is_zero() {
             return Schedule { seed, windows };
         }
+        let mut rounds = Rounds::new(&config.faults);
         loop {
             let gap = config.interval.mul_f64(rng.gen_range(0.5..1.5));
             let at = t + gap;
             if at + config.duration > config.horizon {
                 break;
             }
-            let fault = config
-                .faults
-                .choose(&mut rng)
-                .expect("faults is not empty")
-                .clone();
+            let fault = rounds.next(&mut rng).clone();
             windows.push(Window {
                 at,
                 duration: config.duration,
@@ -263,6 +308,50 @@ mod tests {
         // Every kind appears over 120 s with ~20 windows.
         for kind in ["kill", "pause", "partition"] {
             assert!(s.windows.iter().any(|w| w.fault.kind() == kind), "{kind}");
+        }
+    }
+
+    /// Rounds: every kind within the first `k` windows (`k` kinds), and each kind's faults in
+    /// turn, for every seed.
+    #[test]
+    fn every_kind_is_drawn_in_the_first_round_and_each_fault_in_turn() {
+        let kill = |target| FaultSpec::Kill { target };
+        let partition = |pattern| FaultSpec::Partition { pattern };
+        let faults = vec![
+            kill(Target::RandomNode),
+            kill(Target::Leader),
+            FaultSpec::Pause {
+                target: Target::Minority,
+            },
+            partition(Pattern::Halves),
+            partition(Pattern::MajoritiesRing),
+            partition(Pattern::Bridge),
+        ];
+        let config = ScheduleConfig {
+            faults: faults.clone(),
+            interval: Duration::from_secs(1),
+            duration: Duration::from_secs(1),
+            horizon: Duration::from_secs(200),
+        };
+        for seed in 0..200 {
+            let s = Schedule::generate(&config, seed);
+            let first: std::collections::BTreeSet<&str> =
+                s.windows[..3].iter().map(|w| w.fault.kind()).collect();
+            assert_eq!(first.len(), 3, "seed {seed}: {:?}", s.windows);
+            // Within 3 rounds of kinds, the three partitions have each come once.
+            let partitions: Vec<&FaultSpec> = s
+                .windows
+                .iter()
+                .filter(|w| w.fault.kind() == "partition")
+                .map(|w| &w.fault)
+                .take(3)
+                .collect();
+            for p in &faults[3..] {
+                assert!(
+                    partitions.contains(&p),
+                    "seed {seed}: {p:?} not among {partitions:?}"
+                );
+            }
         }
     }
 

@@ -2,8 +2,8 @@
 //!
 //! Runs each `bug-*.yaml` campaign through `faultline test` (this very binary, as CI and a user
 //! would) over N seeds, once as written (with its `cluster.unsafe_bugs`) and once without the bug
-//! switch, and prints a table: seeds caught (exit 1 with a counterexample, a set anomaly or a transactional anomaly in
-//! results.json), clean runs valid (exit 0), the median time from the run's start to the first
+//! switch, and prints a table: seeds caught (exit 1 with a counterexample, a set anomaly, a
+//! transactional anomaly or a crash in results.json), clean runs valid (exit 0), the median time from the run's start to the first
 //! violating operation, and the median check time.
 
 use std::collections::{BTreeMap, HashMap};
@@ -91,9 +91,9 @@ pub fn run(args: BugsBenchArgs) -> anyhow::Result<Validity> {
                 "{bug} seed {seed}: with the bug exit {} ({}){}",
                 exit_name(r.exit),
                 if r.evidence {
-                    "counterexample in results.json"
+                    "evidence in results.json"
                 } else {
-                    "no counterexample"
+                    "no evidence"
                 },
                 r.dir
                     .as_ref()
@@ -245,8 +245,8 @@ fn acknowledged_adds(events: &[Event]) -> HashMap<(String, String), u64> {
 /// The earliest moment a violation is in the history, in ns from the run's start: for a
 /// linearizability counterexample, the completion of its last operation (the history is not
 /// linearizable from then on); for a set anomaly, the acknowledgement of the earliest lost add;
-/// for a transactional anomaly, the completion of its last transaction. `times` are the
-/// events' times by position.
+/// for a transactional anomaly, the completion of its last transaction; for a crash, when the
+/// node was seen down. `times` are the events' times by position.
 fn first_violation_ns(
     checkers: &[CheckerResult],
     acks: &HashMap<(String, String), u64>,
@@ -266,6 +266,10 @@ fn first_violation_ns(
                     }
                 }
             }
+        }
+        // The crash checker: when each crash was seen (a panic line alone carries no time).
+        for crash in checker.detail["crashes"].as_array().into_iter().flatten() {
+            found.extend(crash["seen_ns"].as_u64());
         }
         first = found.into_iter().chain(first).min();
     }
@@ -407,5 +411,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(first_violation_ns(&valid, &acks, &[]), None);
+        let crashed: Vec<CheckerResult> = serde_json::from_value(json!([
+            {"name": "crash", "valid": false, "summary": "", "detail": {"crashes": [
+                {"node": "n2", "seen_ns": 1700}, {"node": "n1", "seen_ns": 1500}], "log_hits": []}}
+        ]))
+        .unwrap();
+        assert_eq!(first_violation_ns(&crashed, &acks, &[]), Some(1500));
     }
 }

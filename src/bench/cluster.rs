@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
-use crate::cli::cluster::block_on;
-use crate::cli::image::ImageSource;
+use anyhow::Context;
+
 use crate::cluster::{self, Cluster, ClusterSpec};
 use crate::exit::Validity;
+use crate::system::SystemSpec;
 
 #[derive(Debug, Args)]
 pub struct ClusterBenchArgs {
@@ -20,26 +21,34 @@ pub struct ClusterBenchArgs {
     #[arg(long, default_value_t = 3)]
     pub nodes: u64,
     #[command(flatten)]
-    pub source: ImageSource,
+    pub source: cluster::image::BuildOptions,
 }
 
 pub fn run(args: ClusterBenchArgs) -> anyhow::Result<Validity> {
     if args.runs == 0 {
         return Err(crate::exit::bad_input("--runs must be at least 1"));
     }
-    block_on(async move {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
         let docker = cluster::docker::connect().await?;
-        let first = cluster::image::ensure(&docker, &args.source.options()).await?;
-        crate::cli::image::report(&first);
+        let first = cluster::image::ensure(&docker, &args.source).await?;
+        for line in first.summary() {
+            eprintln!("{line}");
+        }
         let mut unchanged = Vec::new();
         let mut up = Vec::new();
         let mut down = Vec::new();
         for i in 0..args.runs {
-            let built = cluster::image::ensure(&docker, &args.source.options()).await?;
+            let built = cluster::image::ensure(&docker, &args.source).await?;
             unchanged.push(built.elapsed);
 
             let name = format!("bench-{}-{i}", std::process::id());
-            let spec = ClusterSpec::new(&name, args.nodes, &built.tag);
+            let spec = ClusterSpec::new(
+                &name,
+                args.nodes,
+                &built.tag,
+                SystemSpec::Faultline.shared(),
+            );
             let start = Instant::now();
             let result = Cluster::up(&spec).await;
             up.push(start.elapsed());

@@ -7,10 +7,10 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
-use super::image::ImageSource;
+use super::runtime::block_on;
+use crate::cluster::reach::ReachChoice;
 use crate::cluster::{self, names, Cluster, ClusterSpec, ClusterStatus};
 use crate::exit::{bad_input, Validity};
-use crate::system::etcd::Reads;
 use crate::system::SystemSpec;
 
 #[derive(Debug, Subcommand)]
@@ -44,13 +44,13 @@ pub struct UpArgs {
     pub nodes: u64,
     /// What the cluster runs: faultline (its own node), etcd, or etcd-serializable (etcd whose
     /// reads are served by each member locally).
-    #[arg(long, default_value = "faultline", value_parser = parse_system)]
+    #[arg(long, default_value = "faultline", value_parser = SystemSpec::from_name)]
     pub system: SystemSpec,
     /// The system's image; by default the image built for it here, built if missing.
     #[arg(long)]
     pub image: Option<String>,
     #[command(flatten)]
-    pub source: ImageSource,
+    pub source: cluster::image::BuildOptions,
     /// An extra argument for `faultline node` (repeatable), e.g. --node-arg=--unsafe-bug --node-arg=x.
     #[arg(long = "node-arg", allow_hyphen_values = true)]
     pub node_args: Vec<String>,
@@ -60,6 +60,10 @@ pub struct UpArgs {
     /// Return once the containers run, without waiting for a leader.
     #[arg(long)]
     pub no_wait: bool,
+    /// How to reach the nodes: auto (published ports when the engine is remote or Docker
+    /// Desktop), bridge (their addresses on the cluster network) or published.
+    #[arg(long, value_enum, env = "FAULTLINE_REACH", default_value = "auto")]
+    pub reach: ReachChoice,
     /// Run `sleep infinity` instead of the node (tests of the harness itself).
     #[arg(long, hide = true)]
     pub idle: bool,
@@ -105,16 +109,6 @@ pub struct LsArgs {
     pub json: bool,
 }
 
-/// Runs an async command on a fresh runtime: the CLI is synchronous at the top.
-pub fn block_on<T>(fut: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?
-        .block_on(fut)
-}
-
 pub fn run(args: ClusterArgs) -> anyhow::Result<Validity> {
     block_on(async move {
         match args {
@@ -125,22 +119,6 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<Validity> {
             ClusterArgs::Ls(a) => ls(a).await,
         }
     })
-}
-
-/// `faultline`, `etcd` or `etcd-serializable`.
-fn parse_system(s: &str) -> Result<SystemSpec, String> {
-    match s {
-        "faultline" => Ok(SystemSpec::Faultline),
-        "etcd" => Ok(SystemSpec::Etcd {
-            reads: Reads::Linearizable,
-        }),
-        "etcd-serializable" => Ok(SystemSpec::Etcd {
-            reads: Reads::Serializable,
-        }),
-        other => Err(format!(
-            "unknown system {other:?}: use faultline, etcd or etcd-serializable"
-        )),
-    }
 }
 
 async fn up(args: UpArgs) -> anyhow::Result<Validity> {
@@ -156,13 +134,13 @@ async fn up(args: UpArgs) -> anyhow::Result<Validity> {
         (Some(image), _) => image,
         (None, SystemSpec::Faultline) => {
             let docker = cluster::docker::connect().await?;
-            let built = cluster::image::ensure(&docker, &args.source.options()).await?;
+            let built = cluster::image::ensure(&docker, &args.source).await?;
             super::image::report(&built);
             built.tag
         }
         (None, system) => {
             let docker = cluster::docker::connect().await?;
-            system.image(&docker, &args.source.options()).await?
+            system.image(&docker, &args.source).await?
         }
     };
     let start = Instant::now();
@@ -172,8 +150,8 @@ async fn up(args: UpArgs) -> anyhow::Result<Validity> {
         command: args
             .idle
             .then(|| vec!["sleep".to_string(), "infinity".to_string()]),
-        system: args.system,
-        ..ClusterSpec::new(&name, args.nodes, image)
+        reach: args.reach,
+        ..ClusterSpec::new(&name, args.nodes, image, args.system.shared())
     };
     let cluster = Cluster::up(&spec).await?;
     let took = start.elapsed();
@@ -195,7 +173,7 @@ async fn up(args: UpArgs) -> anyhow::Result<Validity> {
 }
 
 async fn status(args: StatusArgs) -> anyhow::Result<Validity> {
-    let cluster = Cluster::connect(&args.name.name).await?;
+    let cluster = crate::system::connect(&args.name.name).await?;
     let status = cluster.status().await?;
     if args.json {
         println!(
@@ -211,7 +189,7 @@ async fn status(args: StatusArgs) -> anyhow::Result<Validity> {
 }
 
 async fn logs(args: LogsArgs) -> anyhow::Result<Validity> {
-    let cluster = Cluster::connect(&args.name.name).await?;
+    let cluster = crate::system::connect(&args.name.name).await?;
     if let Some(dir) = args.out {
         for path in cluster.collect_logs(&dir).await? {
             println!("{}", path.display());

@@ -6,8 +6,9 @@ use clap::{Args, Subcommand};
 use nemesis::fault::{FaultExecutor, NodeName};
 use nemesis::partition;
 
-use super::cluster::{block_on, unknown_node};
+use super::cluster::unknown_node;
 use super::kv::ClusterArg;
+use super::runtime::block_on;
 use crate::cluster::Cluster;
 use crate::exit::{bad_input, Validity};
 
@@ -71,7 +72,7 @@ pub fn run(args: FaultArgs) -> anyhow::Result<Validity> {
             FaultArgs::Pause(a) => node_fault(a, NodeOp::Pause).await?,
             FaultArgs::Resume(a) => node_fault(a, NodeOp::Resume).await?,
             FaultArgs::Partition(a) => {
-                let cluster = Cluster::connect(&a.cluster.cluster).await?;
+                let cluster = crate::system::connect(&a.cluster.cluster).await?;
                 let groups = groups(&cluster, &a).await?;
                 let grudge = partition::complete_grudge(&groups);
                 cluster.faults().partition(&grudge).await?;
@@ -79,7 +80,7 @@ pub fn run(args: FaultArgs) -> anyhow::Result<Validity> {
                 (cluster, format!("partitioned {}", shown.join(" / ")))
             }
             FaultArgs::Heal(a) => {
-                let cluster = Cluster::connect(&a.cluster.cluster).await?;
+                let cluster = crate::system::connect(&a.cluster.cluster).await?;
                 cluster.faults().heal().await?;
                 (cluster, "healed all partitions".to_string())
             }
@@ -102,7 +103,7 @@ enum NodeOp {
 }
 
 async fn node_fault(args: NodesArgs, op: NodeOp) -> anyhow::Result<(Cluster, String)> {
-    let cluster = Cluster::connect(&args.cluster.cluster).await?;
+    let cluster = crate::system::connect(&args.cluster.cluster).await?;
     let mut nodes = Vec::new();
     for name in &args.nodes {
         nodes.push(resolve(&cluster, name).await?);

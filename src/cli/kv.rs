@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::cluster::block_on;
+use super::runtime::block_on;
 use crate::cluster::client::{Client, HttpClient, Reply};
 use crate::cluster::{names, Cluster};
 use crate::exit::Validity;
@@ -67,7 +67,7 @@ pub fn run(args: KvArgs) -> anyhow::Result<Validity> {
                 cluster,
             } => (cluster.cluster, Op::Cas { key, from, to }),
         };
-        let cluster = Cluster::connect(&cluster_name).await?;
+        let cluster = crate::system::connect(&cluster_name).await?;
         execute(&cluster, &op).await
     })
 }
@@ -92,9 +92,14 @@ const RETRY_FOR: Duration = Duration::from_secs(5);
 
 async fn execute(cluster: &Cluster, op: &Op) -> anyhow::Result<Validity> {
     let api = HttpClient::new(Duration::from_secs(5))?;
-    let other = match cluster.system() {
-        SystemSpec::Faultline => None,
-        system => Some(system.client(Duration::from_secs(5))?),
+    let other = match SystemSpec::of(cluster.system()) {
+        Some(SystemSpec::Faultline) => None,
+        Some(system) => Some(system.client(Duration::from_secs(5))?),
+        None => anyhow::bail!(
+            "cluster {} runs {}, which `kv` has no client for",
+            cluster.name(),
+            cluster.system().describe()
+        ),
     };
     let deadline = tokio::time::Instant::now() + RETRY_FOR;
     loop {
@@ -141,7 +146,7 @@ async fn attempt_any(
     };
     let mut refused = Vec::new();
     for node in leader_first(cluster).await? {
-        match client.call(node.addr, &request).await {
+        match client.call(node.dial, &request).await {
             Response::Ok(body) => {
                 print_ok(op, &body);
                 return Ok(Ok(Validity::Valid));
@@ -202,9 +207,9 @@ async fn attempt(
     let mut refused = Vec::new();
     for node in leader_first(cluster).await? {
         let reply = match op {
-            Op::Get { key } => api.get(node.addr, key).await,
-            Op::Put { key, value } => api.put(node.addr, key, value).await,
-            Op::Cas { key, from, to } => api.cas(node.addr, key, from.as_deref(), to).await,
+            Op::Get { key } => api.get(node.dial, key).await,
+            Op::Put { key, value } => api.put(node.dial, key, value).await,
+            Op::Cas { key, from, to } => api.cas(node.dial, key, from.as_deref(), to).await,
         };
         match reply {
             Reply::Ok(body) => {

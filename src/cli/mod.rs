@@ -1,6 +1,7 @@
 //! The command line: argument definitions and dispatch. Each command's arguments live with the
 //! module that runs it.
 
+pub mod analyze;
 pub mod check;
 pub mod cluster;
 pub mod fault;
@@ -8,7 +9,9 @@ pub mod gen_history;
 pub mod history_file;
 pub mod image;
 pub mod kv;
+pub mod matrix;
 pub mod report;
+pub mod runtime;
 pub mod serve;
 pub mod test;
 
@@ -55,6 +58,9 @@ pub enum Command {
     Test(test::TestArgs),
     /// Regenerate the report of a result directory.
     Report(report::ReportArgs),
+    /// Re-check a recorded run with this faultline's checkers; rewrites results.json (the old
+    /// verdict kept under `previous`), junit.xml and report.html. Exit code as `check`.
+    Analyze(analyze::AnalyzeArgs),
     /// Serve a local page listing every run.
     Serve(serve::ServeArgs),
     /// Panics on purpose: how a bug in faultline reaches a user (for the tests).
@@ -78,7 +84,7 @@ pub fn main() -> ExitCode {
     let serving = matches!(&cli.command, Command::Node(n) if n.cmd.is_none());
     init_tracing(serving);
     quiet_on_closed_stdout(&cli.command);
-    report_bugs_in_one_line();
+    report_bugs_in_one_line(serving);
     match std::panic::catch_unwind(|| run(cli.command)) {
         Ok(Ok(verdict)) => ExitCode::from(exit::code(verdict)),
         Ok(Err(err)) => {
@@ -102,6 +108,7 @@ fn run(command: Command) -> anyhow::Result<Validity> {
         Command::Fault(args) => fault::run(args),
         Command::Test(args) => test::run(args),
         Command::Report(args) => report::run(args),
+        Command::Analyze(args) => analyze::run(args),
         Command::Serve(args) => serve::run(args),
         Command::InternalPanic => panic!("asked to panic"),
     }
@@ -109,26 +116,36 @@ fn run(command: Command) -> anyhow::Result<Validity> {
 
 /// A panic is a bug in faultline: it says so in one line, where, and what to do, and the process
 /// exits 255. The backtrace (with build paths) only when asked for: `FAULTLINE_BACKTRACE=1`.
-fn report_bugs_in_one_line() {
-    if std::env::var_os("FAULTLINE_BACKTRACE").is_some_and(|v| v != "0") {
+/// A serving node aborts on any panic, wherever it happened (as with `panic = "abort"`): a node
+/// whose Raft task died would otherwise hang, half alive, instead of visibly crashing.
+fn report_bugs_in_one_line(abort: bool) {
+    let verbose = std::env::var_os("FAULTLINE_BACKTRACE").is_some_and(|v| v != "0");
+    if verbose {
         std::env::set_var("RUST_BACKTRACE", "1");
-        return;
     }
-    std::panic::set_hook(Box::new(|info| {
-        let what = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic".into());
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!(
-            "error: faultline hit a bug ({what}{at}); this is not your input's fault: please \
-             report it with the command you ran (FAULTLINE_BACKTRACE=1 shows the backtrace)"
-        );
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if verbose {
+            default(info);
+        } else {
+            let what = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            let at = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            eprintln!(
+                "error: faultline hit a bug ({what}{at}); this is not your input's fault: please \
+                 report it with the command you ran (FAULTLINE_BACKTRACE=1 shows the backtrace)"
+            );
+        }
+        if abort {
+            std::process::abort();
+        }
     }));
 }
 

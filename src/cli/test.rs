@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use tokio::sync::watch;
 
+use crate::cluster::reach::ReachChoice;
 use crate::exit::Validity;
 use crate::runner::campaign;
 use crate::runner::launch::{self, Launch};
@@ -22,9 +23,20 @@ use crate::runner::validate::{validate, Overrides};
     after_help = "Results go to <out>/<campaign>/<UTC timestamp>/: history.jsonl, campaign.yaml (as run, with its seed), results.json, logs/.\nBy default the cluster is a fresh Docker cluster named after the campaign's cluster name, built from this binary's node image; --local runs `faultline node` processes on 127.0.0.1 instead (no partitions)."
 )]
 pub struct TestArgs {
-    /// The campaign file (see "Campaigns" in README.md). Not needed with --replay.
-    #[arg(required_unless_present = "replay", conflicts_with = "replay")]
-    pub campaign: Option<PathBuf>,
+    /// The campaign file (see "Campaigns" in README.md); several, or with --seeds, run as a
+    /// matrix. Not needed with --replay.
+    #[arg(required_unless_present = "replay", conflicts_with = "replay", num_args = 1..)]
+    pub campaign: Vec<PathBuf>,
+    /// Run every campaign on N seeds (1..=N, or from --seed on), one run after another, then
+    /// print a summary table and write summary.json and one junit.xml for them all; the exit
+    /// code is the worst (255, then 2, then 1, then 0).
+    #[arg(
+        long,
+        visible_alias = "test-count",
+        value_name = "N",
+        conflicts_with = "replay"
+    )]
+    pub seeds: Option<u32>,
     /// Results directory root (overrides the campaign's `out`).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -49,28 +61,68 @@ pub struct TestArgs {
     /// The node image for the Docker cluster (default: this binary's, built if missing).
     #[arg(long, conflicts_with = "local")]
     pub image: Option<String>,
+    /// How to reach the Docker cluster's nodes: auto (published ports when the engine is remote
+    /// or Docker Desktop), bridge (their addresses on the cluster network) or published.
+    #[arg(
+        long,
+        value_enum,
+        env = "FAULTLINE_REACH",
+        default_value = "auto",
+        conflicts_with = "local"
+    )]
+    pub reach: ReachChoice,
 }
 
 pub fn run(args: TestArgs) -> anyhow::Result<Validity> {
+    if args.campaign.len() > 1 || args.seeds.is_some() {
+        return super::matrix::run(&args);
+    }
     // Everything about the input is checked before anything starts (exit 254).
-    let plan = match (&args.replay, &args.campaign) {
+    let plan = match (&args.replay, args.campaign.first()) {
         (Some(dir), _) => replay::plan(dir, args.out.clone(), args.local)?,
-        (None, Some(path)) => {
-            let (c, text) = campaign::load(path)?;
-            let overrides = Overrides {
-                seed: args.seed,
-                out: args.out.clone(),
-                local: args.local,
-            };
-            validate(&c, &text, path, &overrides)?
-        }
+        (None, Some(path)) => plan_for(path, args.seed, &args)?,
         (None, None) => unreachable!("clap requires a campaign or --replay"),
     };
     if args.dry_run {
         print_plan(&plan);
         return Ok(Validity::Valid);
     }
-    let dir = launch::create_run_dir(&plan)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let interrupted = runtime.block_on(async { watch_ctrl_c() });
+    let (dir, outcome) = run_plan(&plan, &args, &runtime, interrupted)?;
+    if !outcome.harness_errors.is_empty() {
+        anyhow::bail!(
+            "the harness failed (results in {}): {}",
+            dir.path().display(),
+            outcome.harness_errors.join("; ")
+        );
+    }
+    Ok(outcome.results.valid)
+}
+
+/// The campaign at `path` validated into a plan, with `seed` instead of its own when given.
+pub(super) fn plan_for(
+    path: &std::path::Path,
+    seed: Option<u64>,
+    args: &TestArgs,
+) -> anyhow::Result<Plan> {
+    let (c, text) = campaign::load(path)?;
+    let overrides = Overrides {
+        seed,
+        out: args.out.clone(),
+        local: args.local,
+    };
+    validate(&c, &text, path, &overrides)
+}
+
+/// Runs one validated plan into a fresh run directory, printing what runs and how it ended.
+pub(super) fn run_plan(
+    plan: &Plan,
+    args: &TestArgs,
+    runtime: &tokio::runtime::Runtime,
+    interrupted: watch::Receiver<bool>,
+) -> anyhow::Result<(crate::report::RunDir, Outcome)> {
+    let dir = launch::create_run_dir(plan)?;
     println!(
         "campaign {} seed {} ({} windows of faults){} -> {}",
         plan.name,
@@ -92,18 +144,15 @@ pub fn run(args: TestArgs) -> anyhow::Result<Validity> {
     let launch = Launch {
         local: args.local,
         image: args.image.clone(),
+        reach: args.reach,
         options: Options {
             keep_cluster: args.keep_cluster,
             progress: !args.no_progress,
             ..Options::default()
         },
     };
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let outcome = runtime.block_on(async {
-        let interrupted = watch_ctrl_c();
-        launch::run(&plan, &dir, &launch, interrupted).await
-    })?;
-    print_summary(&plan, &outcome);
+    let outcome = runtime.block_on(launch::run(plan, &dir, &launch, interrupted))?;
+    print_summary(plan, &outcome);
     if let Some(w) = &outcome.written {
         println!(
             "report: {}\njunit:  {}",
@@ -111,20 +160,13 @@ pub fn run(args: TestArgs) -> anyhow::Result<Validity> {
             w.junit.display()
         );
     }
-    if !outcome.harness_errors.is_empty() {
-        anyhow::bail!(
-            "the harness failed (results in {}): {}",
-            dir.path().display(),
-            outcome.harness_errors.join("; ")
-        );
-    }
-    Ok(outcome.results.valid)
+    Ok((dir, outcome))
 }
 
 /// The first Ctrl-C, SIGTERM (a CI job cancelled, `timeout`, `docker stop`) or SIGHUP (the
 /// terminal closed) asks the run to stop and clean up: heal, tear down, write the results. A
 /// second one exits at once.
-fn watch_ctrl_c() -> watch::Receiver<bool> {
+pub(super) fn watch_ctrl_c() -> watch::Receiver<bool> {
     use tokio::signal::unix::{signal, SignalKind};
     let (tx, rx) = watch::channel(false);
     let signals = (|| {
@@ -159,7 +201,7 @@ fn watch_ctrl_c() -> watch::Receiver<bool> {
     rx
 }
 
-fn print_plan(plan: &Plan) {
+pub(super) fn print_plan(plan: &Plan) {
     println!(
         "campaign {}: {} nodes of {}, {} workload, {} clients, {}s, seed {}",
         plan.name,
@@ -181,6 +223,33 @@ fn print_plan(plan: &Plan) {
             w.at.as_secs_f64(),
             w.duration.as_secs_f64()
         );
+    }
+    // What the schedule gives of what the run must cover; leader or follower, and the side a
+    // partition leaves the leader on, are decided when each window starts.
+    let mut windows: std::collections::BTreeMap<&str, usize> = Default::default();
+    for w in &plan.schedule.windows {
+        *windows.entry(w.fault.kind()).or_default() += 1;
+    }
+    let given: Vec<String> = windows.iter().map(|(k, n)| format!("{k} x{n}")).collect();
+    println!(
+        "coverage: {} windows ({}); required: {}",
+        plan.schedule.windows.len(),
+        if given.is_empty() {
+            "none".into()
+        } else {
+            given.join(", ")
+        },
+        if plan.required_coverage.is_empty() {
+            "nothing".into()
+        } else {
+            plan.required_coverage.join(", ")
+        }
+    );
+    for r in &plan.required_coverage {
+        let kind = r.split('-').next().unwrap_or(r);
+        if !windows.contains_key(kind) {
+            println!("  {r}: no {kind} window in this schedule: the run will be unknown");
+        }
     }
 }
 

@@ -3,13 +3,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use nemesis::fault::{FaultExecutor, Grudge, NodeName};
 
-use super::target::TestTarget;
+use super::target::{Exited, TestTarget, LAST_LINES};
 use crate::cluster::faults::FaultError;
-use crate::cluster::{self, Cluster, ClusterSpec, DockerFaults};
-use crate::system::SystemSpec;
+use crate::cluster::{self, Cluster, ClusterSpec, DockerFaults, NodeSystem};
 
 pub struct DockerTarget {
     cluster: Cluster,
@@ -17,20 +17,20 @@ pub struct DockerTarget {
 }
 
 /// How the runner gets its cluster.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DockerSetup {
-    /// The node image; by default the image of this binary, built if missing.
-    pub image: Option<String>,
-    pub build: cluster::image::BuildOptions,
+    /// The image the nodes run (the system adapters build the ones faultline knows).
+    pub image: String,
     /// Extra arguments for every `faultline node`.
     pub node_args: Vec<String>,
     /// What the cluster runs.
-    pub system: SystemSpec,
+    pub system: Arc<dyn NodeSystem>,
+    /// How the nodes are reached.
+    pub reach: cluster::reach::ReachChoice,
 }
 
 impl DockerTarget {
-    /// Builds the image if needed and starts a fresh cluster named `name` (the run waits for its
-    /// leader).
+    /// Starts a fresh cluster named `name` (the run waits for its leader).
     /// A cluster of that name left over from an interrupted run is an error that says what to run:
     /// a run never reuses state it did not create.
     pub async fn start(
@@ -38,20 +38,13 @@ impl DockerTarget {
         nodes: u32,
         setup: &DockerSetup,
     ) -> anyhow::Result<DockerTarget> {
-        let image = match &setup.image {
-            Some(image) => image.clone(),
-            None => {
-                let docker = cluster::docker::connect().await?;
-                setup.system.image(&docker, &setup.build).await?
-            }
-        };
         // The run's setup phase waits for the leader, and on failure keeps the nodes' logs and
         // removes the cluster: a failed start never leaves one behind.
         let spec = ClusterSpec {
             node_args: setup.node_args.clone(),
             leader_timeout: None,
-            system: setup.system.clone(),
-            ..ClusterSpec::new(name, u64::from(nodes), image)
+            reach: setup.reach,
+            ..ClusterSpec::new(name, u64::from(nodes), &setup.image, setup.system.clone())
         };
         let cluster = Cluster::up(&spec).await?;
         let faults = cluster.faults();
@@ -109,6 +102,19 @@ impl TestTarget for DockerTarget {
         Ok(state == "running" || state == "paused")
     }
 
+    async fn exited(&self, node: &NodeName) -> anyhow::Result<Option<Exited>> {
+        let Some(info) = self.cluster.node(node) else {
+            anyhow::bail!("no node {node} in cluster {}", self.cluster.name());
+        };
+        let Some(code) = cluster::status::exit_code(&self.cluster, &info.container).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Exited {
+            code,
+            last_lines: cluster::logs::last_lines(&self.cluster, info, LAST_LINES).await,
+        }))
+    }
+
     async fn collect_logs(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         self.cluster.collect_logs(dir).await
     }
@@ -118,13 +124,15 @@ impl TestTarget for DockerTarget {
     }
 
     fn describe(&self) -> String {
-        match self.cluster.system() {
-            SystemSpec::Faultline => format!("docker cluster {}", self.cluster.name()),
-            system => format!(
+        let system = self.cluster.system();
+        if system.kind() == "faultline" {
+            format!("docker cluster {}", self.cluster.name())
+        } else {
+            format!(
                 "docker cluster {} of {}",
                 self.cluster.name(),
                 system.describe()
-            ),
+            )
         }
     }
 }

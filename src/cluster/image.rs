@@ -23,14 +23,48 @@ pub const LOCAL_BASE: &str = "faultline/base:bookworm";
 /// The registry base, for machines that can pull.
 pub const REGISTRY_BASE: &str = "debian:bookworm-slim";
 
-#[derive(Debug, Clone, Default)]
+/// Where the node image's parts come from; also the flags of every command that builds it.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct BuildOptions {
-    /// The binary to put in the image; the running one when `None`.
+    /// The faultline binary to put in the image (default: the running one).
+    #[arg(long, value_name = "PATH")]
     pub binary: Option<PathBuf>,
-    /// The base image; found or built as described in `resolve_base` when `None`.
+    /// The base image (default: faultline/base:bookworm, built with docker/build-base.sh when
+    /// missing, else debian:bookworm-slim).
+    #[arg(long, value_name = "IMAGE")]
     pub base: Option<String>,
-    /// Where `build-base.sh` lives; the repository's `docker/` when `None`.
+    /// The repository's docker/ directory, where build-base.sh lives.
+    #[arg(long, value_name = "DIR")]
     pub docker_dir: Option<PathBuf>,
+}
+
+impl Built {
+    /// What was built and how long it took, a line each, for a person.
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some(took) = self.base_build {
+            lines.push(format!(
+                "built base image {} in {:.1} s",
+                self.base,
+                took.as_secs_f64()
+            ));
+        }
+        lines.push(if self.built {
+            format!(
+                "built {} over {} in {:.1} s",
+                self.tag,
+                self.base,
+                self.elapsed.as_secs_f64()
+            )
+        } else {
+            format!(
+                "{} is up to date ({:.1} s)",
+                self.tag,
+                self.elapsed.as_secs_f64()
+            )
+        });
+        lines
+    }
 }
 
 /// The outcome of `ensure`.
@@ -145,6 +179,15 @@ pub fn tar_of(files: &[(&str, &[u8], u32)]) -> anyhow::Result<Vec<u8>> {
             .context("writing the build context")?;
     }
     tar.into_inner().context("writing the build context")
+}
+
+/// A build context of a whole directory (a user's, with its Dockerfile at the root).
+pub fn tar_dir(dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.append_dir_all(".", dir)
+        .with_context(|| format!("packing {} as a build context", dir.display()))?;
+    tar.into_inner()
+        .with_context(|| format!("packing {} as a build context", dir.display()))
 }
 
 async fn build(docker: &Docker, tag: &str, base: &str, binary: &[u8]) -> anyhow::Result<()> {

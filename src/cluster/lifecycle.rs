@@ -7,21 +7,25 @@ use std::net::SocketAddr;
 use anyhow::{bail, Context};
 use bollard::models::{
     ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig,
-    NetworkCreateRequest, NetworkingConfig, VolumeCreateRequest,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, VolumeCreateRequest,
 };
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
-};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveVolumeOptionsBuilder};
 use bollard::Docker;
 use futures::future::try_join_all;
 
 use super::docker::{is_conflict, is_not_found, status_of};
+pub use super::down::{down, Removed};
 use super::inventory::{list_containers, list_networks, list_volumes};
-use super::names::{self, CLUSTER_LABEL, DATA_DIR, NODE_LABEL, NODE_PORT};
+use super::names::{self, CLUSTER_LABEL, DATA_DIR, NODE_LABEL, NODE_PORT, SYSTEM_LABEL};
+use super::reach::{Reach, DIAL_LABEL};
 use super::subnet::{self, Subnet};
+use super::NodeSystem;
 use super::{Cluster, ClusterSpec, NodeInfo};
 use crate::exit::bad_input;
-use crate::system::{SystemSpec, SYSTEM_LABEL};
+
+/// Reads what a cluster runs back from its containers' `io.faultline.system` label.
+pub type SystemFromLabel =
+    dyn Fn(Option<&String>) -> anyhow::Result<std::sync::Arc<dyn NodeSystem>> + Send + Sync;
 
 pub async fn up(docker: Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> {
     names::validate(&spec.name)?;
@@ -35,7 +39,9 @@ pub async fn up(docker: Docker, spec: &ClusterSpec) -> anyhow::Result<Cluster> {
     check_image(&docker, &spec.image).await?;
     let kept = check_clash(&docker, spec).await?;
 
-    let cluster = match create(&docker, spec, kept_subnet(&docker, &kept).await?).await {
+    let reach = super::reach::resolve(&docker, spec.reach, spec.nodes).await?;
+    let subnet = kept_subnet(&docker, &kept).await?;
+    let cluster = match create(&docker, spec, subnet, reach).await {
         Ok(cluster) => cluster,
         Err(e) => {
             // Nothing of a half-built cluster may linger. The clash check guarantees that
@@ -172,18 +178,11 @@ async fn create(
     docker: &Docker,
     spec: &ClusterSpec,
     want: Option<Subnet>,
+    reach: Reach,
 ) -> anyhow::Result<Cluster> {
     let subnet = create_network(docker, &spec.name, want).await?;
     let nodes: Vec<NodeInfo> = (1..=spec.nodes)
-        .map(|id| NodeInfo {
-            name: names::node(id),
-            id,
-            addr: SocketAddr::new(
-                subnet::node_addr(&subnet, id).into(),
-                spec.system.client_port(),
-            ),
-            container: names::container(&spec.name, id),
-        })
+        .map(|id| node_info(&spec.name, subnet, id, spec.system.client_port(), reach))
         .collect();
     let peers = nodes
         .iter()
@@ -193,7 +192,7 @@ async fn create(
     try_join_all(
         nodes
             .iter()
-            .map(|n| create_node(docker, spec, subnet, n, &nodes, &peers)),
+            .map(|n| create_node(docker, spec, (subnet, reach), n, &nodes, &peers)),
     )
     .await?;
     try_join_all(nodes.iter().map(|n| async move {
@@ -203,7 +202,7 @@ async fn create(
             .with_context(|| format!("starting container {}", n.container))
     }))
     .await?;
-    tracing::info!(target: "faultline::cluster", cluster = %spec.name, %subnet, nodes = spec.nodes, "cluster started");
+    tracing::info!(target: "faultline::cluster", cluster = %spec.name, %subnet, nodes = spec.nodes, ?reach, "cluster started");
     Ok(Cluster {
         docker: docker.clone(),
         name: spec.name.clone(),
@@ -296,16 +295,31 @@ async fn create_network(
     )
 }
 
+/// Node `id` of cluster `cluster`: its names, its address on `subnet` and how it is dialled.
+fn node_info(cluster: &str, subnet: Subnet, id: u64, port: u16, reach: Reach) -> NodeInfo {
+    let addr = SocketAddr::new(subnet::node_addr(&subnet, id).into(), port);
+    NodeInfo {
+        name: names::node(id),
+        id,
+        addr,
+        dial: reach.dial(&subnet, id, addr),
+        container: names::container(cluster, id),
+    }
+}
+
 async fn create_node(
     docker: &Docker,
     spec: &ClusterSpec,
-    subnet: Subnet,
+    (subnet, reach): (Subnet, Reach),
     node: &NodeInfo,
     nodes: &[NodeInfo],
     peers: &str,
 ) -> anyhow::Result<()> {
     let mut labels = names::labels(&spec.name, Some(node.id));
     labels.insert(SYSTEM_LABEL.to_string(), spec.system.label());
+    if let Some(host) = reach.label() {
+        labels.insert(DIAL_LABEL.to_string(), host);
+    }
     let volume = names::volume(&spec.name, node.id);
     let mut volume_labels = labels.clone();
     volume_labels.insert(SUBNET_LABEL.to_string(), subnet.to_string());
@@ -352,11 +366,15 @@ async fn create_node(
                 .collect(),
         ),
         labels: Some(labels),
+        exposed_ports: reach
+            .bind_ip()
+            .map(|_| vec![format!("{}/tcp", node.addr.port())]),
         host_config: Some(HostConfig {
             // iptables inside the node's namespace needs it; nothing else does.
             cap_add: Some(vec!["NET_ADMIN".into()]),
             binds: Some(vec![format!("{volume}:{}", spec.system.data_dir())]),
             network_mode: Some(network.clone()),
+            port_bindings: published(reach, node),
             ..Default::default()
         }),
         networking_config: Some(NetworkingConfig {
@@ -383,8 +401,24 @@ async fn create_node(
     Ok(())
 }
 
+/// The engine-host port a node's client port is published on, when the cluster is reached so.
+fn published(reach: Reach, node: &NodeInfo) -> Option<HashMap<String, Option<Vec<PortBinding>>>> {
+    let host_ip = reach.bind_ip()?;
+    Some(HashMap::from([(
+        format!("{}/tcp", node.addr.port()),
+        Some(vec![PortBinding {
+            host_ip: Some(host_ip),
+            host_port: Some(node.dial.port().to_string()),
+        }]),
+    )]))
+}
+
 /// The cluster called `name`, from its labelled network and containers.
-pub async fn connect(docker: Docker, name: &str) -> anyhow::Result<Cluster> {
+pub async fn connect(
+    docker: Docker,
+    name: &str,
+    system_from_label: &SystemFromLabel,
+) -> anyhow::Result<Cluster> {
     names::validate(name)?;
     let networks = list_networks(&docker, Some(name)).await?;
     let subnet = networks
@@ -404,17 +438,13 @@ pub async fn connect(docker: Docker, name: &str) -> anyhow::Result<Cluster> {
         .filter_map(|c| c.labels)
         .filter(|labels| !labels.contains_key(names::HELPER_LABEL))
         .collect();
-    let system = SystemSpec::from_label(containers.iter().find_map(|l| l.get(SYSTEM_LABEL)))?;
+    let system = system_from_label(containers.iter().find_map(|l| l.get(SYSTEM_LABEL)))?;
+    let reach = Reach::from_label(containers.iter().find_map(|l| l.get(DIAL_LABEL)))?;
     let mut nodes: Vec<NodeInfo> = containers
         .iter()
         .filter_map(|labels| {
             let id = names::node_id(labels.get(NODE_LABEL)?)?;
-            Some(NodeInfo {
-                name: names::node(id),
-                id,
-                addr: SocketAddr::new(subnet::node_addr(&subnet, id).into(), system.client_port()),
-                container: names::container(name, id),
-            })
+            Some(node_info(name, subnet, id, system.client_port(), reach))
         })
         .collect();
     nodes.sort_by_key(|n| n.id);
@@ -430,61 +460,4 @@ pub async fn connect(docker: Docker, name: &str) -> anyhow::Result<Cluster> {
         nodes,
         system,
     })
-}
-
-/// What `down` removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Removed {
-    pub containers: usize,
-    pub networks: usize,
-    pub volumes: usize,
-}
-
-/// Removes everything labelled with this cluster: containers (SIGKILL, no grace: the data is in
-/// the volume), then the network, then the volumes unless kept. Objects already gone are fine.
-pub async fn down(docker: &Docker, name: &str, keep_volumes: bool) -> anyhow::Result<Removed> {
-    names::validate(name)?;
-    let mut removed = Removed::default();
-    let containers = list_containers(docker, Some(name)).await?;
-    let force = RemoveContainerOptionsBuilder::new()
-        .force(true)
-        .v(true)
-        .build();
-    for result in
-        futures::future::join_all(containers.iter().filter_map(|c| c.id.clone()).map(|id| {
-            let force = force.clone();
-            async move {
-                match docker.remove_container(&id, Some(force)).await {
-                    Ok(()) => Ok(true),
-                    Err(e) if is_not_found(&e) => Ok(false),
-                    Err(e) => Err(e).with_context(|| format!("removing container {id}")),
-                }
-            }
-        }))
-        .await
-    {
-        removed.containers += usize::from(result?);
-    }
-    for network in list_networks(docker, Some(name)).await? {
-        let id = network.id.unwrap_or_default();
-        match docker.remove_network(&id).await {
-            Ok(()) => removed.networks += 1,
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("removing network {}", network.name.unwrap_or(id)))
-            }
-        }
-    }
-    if !keep_volumes {
-        for volume in list_volumes(docker, Some(name)).await? {
-            let options = RemoveVolumeOptionsBuilder::new().force(true).build();
-            match docker.remove_volume(&volume, Some(options)).await {
-                Ok(()) => removed.volumes += 1,
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(e).with_context(|| format!("removing volume {volume}")),
-            }
-        }
-    }
-    Ok(removed)
 }

@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 
 use super::client::{Client, HttpClient};
 use super::node_process::{free_addr, peer_list, NodeProcess};
-use super::target::TestTarget;
+use super::target::{Exited, TestTarget, LAST_LINES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -241,6 +241,33 @@ impl TestTarget for LocalTarget {
         })
     }
 
+    async fn exited(&self, name: &NodeName) -> anyhow::Result<Option<Exited>> {
+        let mut nodes = self.nodes.lock().await;
+        let node = nodes
+            .get_mut(name)
+            .ok_or_else(|| LocalError::UnknownNode(name.clone()))?;
+        let code = match node.child.as_mut() {
+            None => None,
+            Some(c) => match c
+                .try_wait()
+                .with_context(|| format!("checking node {name}"))?
+            {
+                None => return Ok(None),
+                Some(status) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    status
+                        .code()
+                        .or_else(|| status.signal().map(|s| 128 + s))
+                        .map(i64::from)
+                }
+            },
+        };
+        Ok(Some(Exited {
+            code,
+            last_lines: tail(&node.log, LAST_LINES),
+        }))
+    }
+
     async fn collect_logs(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let nodes = self.nodes.lock().await;
@@ -265,4 +292,17 @@ impl TestTarget for LocalTarget {
     fn describe(&self) -> String {
         format!("cluster {} ({} local nodes)", self.name, self.addrs.len())
     }
+}
+
+/// The last `n` non-empty lines of a log file, oldest first (none when it cannot be read).
+fn tail(path: &Path, n: usize) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.trim().chars().take(300).collect())
+        .collect();
+    let skip = lines.len().saturating_sub(n);
+    lines.drain(..skip);
+    lines
 }

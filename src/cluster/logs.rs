@@ -38,20 +38,31 @@ pub async fn copy(
 /// The last non-empty line of a node's log, for an error that must say why a node would not
 /// come up; `None` when the log is empty or cannot be read.
 pub async fn last_line(cluster: &Cluster, node: &NodeInfo) -> Option<String> {
+    last_lines(cluster, node, 5).await.pop()
+}
+
+/// The last `n` non-empty lines of a node's output (stdout and stderr), oldest first, each cut
+/// at 300 characters.
+pub async fn last_lines(cluster: &Cluster, node: &NodeInfo, n: usize) -> Vec<String> {
+    let tail = n.to_string();
     let options = LogsOptionsBuilder::new()
         .stdout(true)
         .stderr(true)
-        .tail("5")
+        .tail(&tail)
         .build();
     let mut stream = cluster.docker().logs(&node.container, Some(options));
     let mut text = String::new();
     while let Some(Ok(chunk)) = stream.next().await {
         text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
     }
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
         .map(|l| l.trim().chars().take(300).collect())
+        .collect();
+    let skip = lines.len().saturating_sub(n);
+    lines.drain(..skip);
+    lines
 }
 
 /// Writes `dir/<node>.log` for every node.

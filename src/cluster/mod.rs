@@ -4,15 +4,17 @@
 //! runner drives either through, and the one client of the node's HTTP API.
 //!
 //! The test runner drives a Docker cluster through this API:
-//! `Cluster::up(&spec)` (a fresh cluster, waiting for a leader), `Cluster::connect(name)`,
+//! `Cluster::up(&spec)` (a fresh cluster, waiting for a leader), `Cluster::connect(name, ..)`,
 //! `nodes()`, `status()`, `leader()`, `wait_for_leader(..)`, `faults()`, `collect_logs(dir)`,
 //! `down(keep_volumes)`. Every Docker object it creates carries `io.faultline.cluster=<name>`,
 //! and nothing without that label is ever listed, changed or removed.
 //!
 //! Modules: `target` (the [`TestTarget`] trait), `docker_target` and `local` (its Docker and
-//! local-process implementations), `node_process` (a local node's command line), `client` (HTTP to the nodes: workload requests, status,
-//! `faultline kv`), `docker` (connection, error shapes), `names` (names and labels), `subnet`
-//! (picking a free /24), `image` (the node image), `lifecycle` (up, connect, down), `inventory`
+//! local-process implementations), `node_process` (a local node's command line), `client` (HTTP
+//! to the nodes: workload requests, status, `faultline kv`), `docker` (connection, error shapes),
+//! `names` (names and labels), `subnet` (picking a free /24), `reach` (bridge addresses or
+//! published ports), `image` (the node image), `lifecycle` (up, connect), `down` (removal by
+//! label; what blocks it named, never removed), `inventory`
 //! (listing by label, `ls`), `status` (container state plus each node's `/status`), `exec`
 //! (`docker exec`), `netns` (commands in a node's network namespace), `faults` (the fault
 //! executor), `partition` (a grudge as iptables rules), `logs`.
@@ -20,6 +22,7 @@
 pub mod client;
 pub mod docker;
 pub mod docker_target;
+pub mod down;
 pub mod exec;
 pub mod faults;
 pub mod image;
@@ -30,19 +33,21 @@ pub mod logs;
 pub mod names;
 pub mod netns;
 pub mod node_process;
+pub mod node_system;
 pub mod partition;
+pub mod reach;
 pub mod status;
 pub mod subnet;
 pub mod target;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::Docker;
 
-use crate::system::SystemSpec;
-
 pub use faults::DockerFaults;
+pub use node_system::NodeSystem;
 pub use status::ClusterStatus;
 pub use target::TestTarget;
 
@@ -60,13 +65,21 @@ pub struct ClusterSpec {
     /// Replaces the system's command in every container: tests of the harness itself
     /// (network, partitions) can run without a working node.
     pub command: Option<Vec<String>>,
-    /// What the containers run: faultline's node by default.
-    pub system: SystemSpec,
+    /// What the containers run (the system adapters' `SystemSpec` for every system faultline
+    /// tests).
+    pub system: Arc<dyn NodeSystem>,
+    /// How faultline reaches the nodes (bridge addresses or published ports).
+    pub reach: reach::ReachChoice,
 }
 
 impl ClusterSpec {
     /// A spec with the defaults: no extra node arguments, a 30 s leader wait.
-    pub fn new(name: impl Into<String>, nodes: u64, image: impl Into<String>) -> ClusterSpec {
+    pub fn new(
+        name: impl Into<String>,
+        nodes: u64,
+        image: impl Into<String>,
+        system: Arc<dyn NodeSystem>,
+    ) -> ClusterSpec {
         ClusterSpec {
             name: name.into(),
             nodes,
@@ -74,7 +87,8 @@ impl ClusterSpec {
             node_args: Vec::new(),
             leader_timeout: Some(Duration::from_secs(30)),
             command: None,
-            system: SystemSpec::Faultline,
+            system,
+            reach: reach::ReachChoice::Auto,
         }
     }
 }
@@ -85,8 +99,11 @@ pub struct NodeInfo {
     /// `n1`, `n2`, ...
     pub name: String,
     pub id: u64,
-    /// The node's API address on the cluster network.
+    /// The node's client address on the cluster network: what its peers use.
     pub addr: SocketAddr,
+    /// Where faultline dials the node's client port: `addr` itself, or a port published on the
+    /// engine's host (see [`reach`]).
+    pub dial: SocketAddr,
     /// The container's name, `faultline-<cluster>-n<id>`.
     pub container: String,
 }
@@ -98,7 +115,7 @@ pub struct Cluster {
     name: String,
     subnet: subnet::Subnet,
     nodes: Vec<NodeInfo>,
-    system: SystemSpec,
+    system: Arc<dyn NodeSystem>,
 }
 
 impl Cluster {
@@ -108,10 +125,14 @@ impl Cluster {
         lifecycle::up(docker, spec).await
     }
 
-    /// The existing cluster called `name`.
-    pub async fn connect(name: &str) -> anyhow::Result<Cluster> {
+    /// The existing cluster called `name`; `system` reads back what its containers run from
+    /// their `io.faultline.system` label (`None`: a cluster from before systems had labels).
+    pub async fn connect(
+        name: &str,
+        system: &lifecycle::SystemFromLabel,
+    ) -> anyhow::Result<Cluster> {
         let docker = docker::connect().await?;
-        lifecycle::connect(docker, name).await
+        lifecycle::connect(docker, name, system).await
     }
 
     pub fn name(&self) -> &str {
@@ -136,8 +157,8 @@ impl Cluster {
     }
 
     /// What the cluster runs.
-    pub fn system(&self) -> &SystemSpec {
-        &self.system
+    pub fn system(&self) -> &dyn NodeSystem {
+        &*self.system
     }
 
     /// Every node's container state and Raft status, and the faults in effect.
@@ -147,13 +168,13 @@ impl Cluster {
 
     /// The name of the current leader (the node that says it leads, in the highest term), if any.
     pub async fn leader(&self) -> anyhow::Result<Option<String>> {
-        let client = self.system.client(status::PROBE_TIMEOUT)?;
+        let probe = self.system.prober(status::PROBE_TIMEOUT)?;
         let nodes: Vec<_> = self
             .nodes
             .iter()
-            .map(|n| (n.name.clone(), n.addr))
+            .map(|n| (n.name.clone(), n.dial))
             .collect();
-        crate::system::leader(&client, &nodes).await
+        node_system::leader(&*probe, &nodes).await
     }
 
     /// Polls until some node leads, or fails after `timeout` saying what each node reported.

@@ -8,6 +8,8 @@ use crate::exit::bad_input;
 
 pub const CLUSTER_LABEL: &str = "io.faultline.cluster";
 pub const NODE_LABEL: &str = "io.faultline.node";
+/// On every node container: what the cluster runs ([`super::NodeSystem::label`]).
+pub const SYSTEM_LABEL: &str = "io.faultline.system";
 /// Marks short-lived helper containers (they also carry the cluster and node labels, so `down`
 /// removes any that an interrupted run left behind).
 pub const HELPER_LABEL: &str = "io.faultline.helper";

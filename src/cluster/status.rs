@@ -6,18 +6,22 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 
-use super::client::{Client, NodeStatus};
+use super::client::NodeStatus;
 use super::docker::is_not_found;
 use super::faults::ActiveFaults;
+use super::node_system::StatusProbe;
 use super::{Cluster, NodeInfo};
-use crate::system::SystemClient;
 
 /// One node, as `cluster status --json` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NodeState {
     pub name: String,
     pub id: u64,
+    /// Where faultline (and a person with `curl`) reaches the node's client port.
     pub addr: String,
+    /// The node's address on the cluster network, when it differs from `addr` (published ports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_addr: Option<String>,
     /// The container's state: running, paused, exited, missing, ...
     pub state: String,
     pub role: Option<String>,
@@ -57,11 +61,11 @@ pub async fn cluster_status(cluster: &Cluster) -> anyhow::Result<ClusterStatus> 
 
 /// Every node's state, read in parallel; a node that does not answer is reported, not an error.
 pub async fn node_states(cluster: &Cluster) -> anyhow::Result<Vec<NodeState>> {
-    let client = cluster.system().client(PROBE_TIMEOUT)?;
+    let client = cluster.system().prober(PROBE_TIMEOUT)?;
     let reads = cluster
         .nodes()
         .iter()
-        .map(|node| read_node(cluster, &client, node));
+        .map(|node| read_node(cluster, &*client, node));
     let (mut nodes, leaders): (Vec<NodeState>, Vec<Option<u64>>) =
         futures::future::try_join_all(reads)
             .await?
@@ -88,14 +92,15 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 async fn read_node(
     cluster: &Cluster,
-    api: &SystemClient,
+    api: &dyn StatusProbe,
     node: &NodeInfo,
 ) -> anyhow::Result<(NodeState, Option<u64>)> {
     let state = container_state(cluster, &node.container).await?;
     let mut out = NodeState {
         name: node.name.clone(),
         id: node.id,
-        addr: node.addr.to_string(),
+        addr: node.dial.to_string(),
+        network_addr: (node.dial != node.addr).then(|| node.addr.to_string()),
         state: state.clone(),
         role: None,
         term: None,
@@ -109,7 +114,7 @@ async fn read_node(
         return Ok((out, None));
     }
     let mut leader = None;
-    match api.status(node.addr).await {
+    match api.probe(node.dial).await {
         Ok(NodeStatus {
             id,
             role,
@@ -140,6 +145,23 @@ pub async fn container_state(cluster: &Cluster, container: &str) -> anyhow::Resu
             .map(|s| s.to_string())
             .unwrap_or_else(|| "unknown".into())),
         Err(e) if is_not_found(&e) => Ok("missing".into()),
+        Err(e) => Err(e).with_context(|| format!("inspecting container {container}")),
+    }
+}
+
+/// A stopped container's exit code: `None` while it runs or is paused (or is restarting);
+/// `Some(None)` when it is gone or its code is unknown.
+pub async fn exit_code(cluster: &Cluster, container: &str) -> anyhow::Result<Option<Option<i64>>> {
+    match cluster.docker().inspect_container(container, None).await {
+        Ok(c) => {
+            let state = c.state.unwrap_or_default();
+            let status = state.status.map(|s| s.to_string()).unwrap_or_default();
+            Ok(match status.as_str() {
+                "exited" | "dead" => Some(state.exit_code),
+                _ => None,
+            })
+        }
+        Err(e) if is_not_found(&e) => Ok(Some(None)),
         Err(e) => Err(e).with_context(|| format!("inspecting container {container}")),
     }
 }
@@ -189,6 +211,7 @@ mod tests {
             name: name.into(),
             id: crate::cluster::names::node_id(name).unwrap(),
             addr: String::new(),
+            network_addr: None,
             state: "running".into(),
             role: role.map(String::from),
             term: Some(term),

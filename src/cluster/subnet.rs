@@ -38,6 +38,11 @@ impl Subnet {
     pub fn gateway(&self) -> Ipv4Addr {
         self.host(1)
     }
+
+    /// The third octet of the base address: what tells the /24s of the pool apart.
+    pub fn third_octet(&self) -> u8 {
+        self.base.octets()[2]
+    }
 }
 
 impl std::fmt::Display for Subnet {
@@ -52,6 +57,11 @@ fn mask(prefix: u8) -> u32 {
     } else {
         u32::MAX << (32 - u32::from(prefix))
     }
+}
+
+/// Whether `ip` is in the /16 the clusters' subnets come from.
+pub fn in_pool(ip: Ipv4Addr) -> bool {
+    ip.octets()[..2] == POOL.octets()[..2]
 }
 
 /// The address of node `id` in the cluster's subnet.

@@ -3,7 +3,8 @@
 //! They exist to prove that faultline's campaigns catch real mistakes: each one is a genuine code
 //! path through this node (the read path, the ack path, the log writer, cas), never a simulation
 //! in the harness. Where a bug lives: `stale-read` and `lease-read` in `read.rs`, `early-ack`,
-//! `racy-cas` and `split-txn` in `write.rs`, `lazy-fsync` in `log/writer.rs`.
+//! `racy-cas` and `split-txn` in `write.rs`, `lazy-fsync` in `log/writer.rs`, `crash` in
+//! `state_machine.rs`.
 
 use clap::ValueEnum;
 
@@ -34,6 +35,10 @@ pub enum UnsafeBug {
     /// land in between: read skew, write skew, and a transaction that does not see its own
     /// appends).
     SplitTxn,
+    /// PLANTED BUG: every replica's state machine panics when it applies log entry 200 (a
+    /// poison pill), and the node process aborts: the cluster stops serving. Its data stays
+    /// consistent; only the crash checker sees it.
+    Crash,
 }
 
 impl UnsafeBug {
@@ -45,6 +50,7 @@ impl UnsafeBug {
             UnsafeBug::RacyCas => "racy-cas",
             UnsafeBug::LeaseRead => "lease-read",
             UnsafeBug::SplitTxn => "split-txn",
+            UnsafeBug::Crash => "crash",
         }
     }
 

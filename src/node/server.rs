@@ -37,7 +37,8 @@ pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     let log = LogStore::open_with(&cfg.data_dir, cfg.bugs.has(UnsafeBug::LazyFsync))
         .with_context(|| format!("recovering the raft log in {}", cfg.data_dir.display()))?;
     let sm = StateMachine::open(&cfg.data_dir)
-        .with_context(|| format!("loading the snapshot in {}", cfg.data_dir.display()))?;
+        .with_context(|| format!("loading the snapshot in {}", cfg.data_dir.display()))?
+        .with_poison_entry(cfg.bugs.has(UnsafeBug::Crash));
     let shared = sm.shared();
     let barrier = log.restart_barrier(cfg.id);
     if let Some(b) = barrier {

@@ -38,7 +38,13 @@ pub struct StateMachine {
     data_dir: PathBuf,
     current: Arc<RwLock<Option<Current>>>,
     counter: Arc<AtomicU64>,
+    /// PLANTED BUG `crash`: the log index whose entry the state machine panics on.
+    poison: Option<u64>,
 }
+
+/// The entry the planted `crash` bug cannot apply: early enough that a short campaign's writes
+/// reach it, late enough that the cluster is serving when it does.
+pub const POISON_INDEX: u64 = 200;
 
 impl StateMachine {
     pub fn open(data_dir: &Path) -> anyhow::Result<StateMachine> {
@@ -67,7 +73,16 @@ impl StateMachine {
             data_dir: data_dir.to_path_buf(),
             current: Arc::new(RwLock::new(current)),
             counter: Arc::new(AtomicU64::new(0)),
+            poison: None,
         })
+    }
+
+    /// PLANTED BUG `crash`: every replica panics when it applies entry [`POISON_INDEX`], as a
+    /// state machine does on an entry it cannot handle (a poison pill); the node's panic hook
+    /// then aborts the process, as `panic = "abort"` would.
+    pub fn with_poison_entry(mut self, planted: bool) -> StateMachine {
+        self.poison = planted.then_some(POISON_INDEX);
+        self
     }
 
     pub fn shared(&self) -> SharedState {
@@ -173,6 +188,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut s = self.state.write().expect("state lock poisoned");
         let mut out = Vec::new();
         for e in entries {
+            if self.poison == Some(e.log_id.index) {
+                panic!(
+                    "planted bug crash: the state machine cannot apply entry {}",
+                    e.log_id.index
+                );
+            }
             s.last_applied = Some(e.log_id);
             let resp = match e.payload {
                 EntryPayload::Blank => Response::Done,

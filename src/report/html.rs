@@ -19,7 +19,9 @@ const MAX_LATENCY_POINTS: usize = 12_000;
 pub fn render(run: &RunData, stats: &Stats, checkers: &[CheckerResult]) -> String {
     let verdict = run.valid();
     let name = run.campaign_name();
-    let start_ns = run.ops.first().map(|o| o.invoke_ns).unwrap_or(0).min(
+    // The earliest invocation, not the first listed: a hand-edited or damaged history need not
+    // be in time order (found by fuzzing: a subtraction below overflowed).
+    let start_ns = run.ops.iter().map(|o| o.invoke_ns).min().unwrap_or(0).min(
         run.windows
             .iter()
             .map(|w| w.start_ns)
@@ -28,7 +30,7 @@ pub fn render(run: &RunData, stats: &Stats, checkers: &[CheckerResult]) -> Strin
     );
     let ts = TimeScale {
         start_ns,
-        end_ns: run.end_ns.max(start_ns + 1),
+        end_ns: run.end_ns.max(start_ns.saturating_add(1)),
     };
     let mut page = String::with_capacity(1 << 20);
     let _ = write!(
@@ -38,6 +40,9 @@ pub fn render(run: &RunData, stats: &Stats, checkers: &[CheckerResult]) -> Strin
         verdict.label()
     );
     header(&mut page, run, &name, verdict, stats);
+    if verdict == Validity::Unknown {
+        why_unknown(&mut page, run, checkers);
+    }
     checkers_section(&mut page, checkers);
     counterexample_section(&mut page, run, checkers);
     super::anomalies::section(&mut page, checkers);
@@ -65,7 +70,7 @@ fn header(page: &mut String, run: &RunData, name: &str, verdict: Validity, stats
     let headline = match verdict {
         Validity::Valid => "VALID: no violation found",
         Validity::Invalid => "INVALID: a violation was found",
-        Validity::Unknown => "UNKNOWN: no verdict (a checker hit its limit, or no results)",
+        Validity::Unknown => "UNKNOWN: no verdict",
     };
     let _ = write!(
         page,
@@ -181,10 +186,10 @@ fn counterexample_timeline(ops: &[Op]) -> String {
         .map(|o| o.complete_ns.unwrap_or(o.invoke_ns))
         .max()
         .unwrap_or(start);
-    let pad = (end - start).max(1) / 10;
+    let pad = end.saturating_sub(start).max(1) / 10;
     let ts = TimeScale {
         start_ns: start.saturating_sub(pad),
-        end_ns: end + pad,
+        end_ns: end.saturating_add(pad),
     };
     let row = 26.0;
     let height = ops.len() as f64 * row + 8.0;
@@ -246,7 +251,7 @@ fn plots_section(page: &mut String, run: &RunData, ts: TimeScale) {
     fault_legend(page);
     page.push_str("</p>");
     page.push_str(&svg::latency(&points, &run.windows, ts));
-    let span_s = (ts.end_ns - ts.start_ns) as f64 / 1e9;
+    let span_s = ts.end_ns.saturating_sub(ts.start_ns) as f64 / 1e9;
     let bin_s = if span_s > 600.0 {
         (span_s / 300.0).ceil()
     } else {
@@ -256,12 +261,12 @@ fn plots_section(page: &mut String, run: &RunData, ts: TimeScale) {
         &run.ops
             .iter()
             .map(|o| Op {
-                invoke_ns: o.invoke_ns - ts.start_ns,
-                complete_ns: o.complete_ns.map(|c| c - ts.start_ns),
+                invoke_ns: o.invoke_ns.saturating_sub(ts.start_ns),
+                complete_ns: o.complete_ns.map(|c| c.saturating_sub(ts.start_ns)),
                 ..o.clone()
             })
             .collect::<Vec<_>>(),
-        ts.end_ns - ts.start_ns,
+        ts.end_ns.saturating_sub(ts.start_ns),
         (bin_s * 1e9) as u64,
     );
     let _ = write!(
@@ -302,13 +307,109 @@ fn faults_section(page: &mut String, run: &RunData, stats: &Stats) {
         .get("coverage")
         .or_else(|| run.results.get("fault_coverage"))
     {
+        coverage_table(page, coverage);
+    }
+    if let Some(modes) = run.results.get("modes").and_then(|m| m.as_object()) {
+        let required: Vec<&str> = run
+            .results
+            .get("required_coverage")
+            .and_then(|r| r.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        page.push_str("<h3>Coverage by mode</h3><table><tr><th>mode</th><th>applied</th><th>observed</th><th>required</th></tr>");
+        let mut names: Vec<&str> = modes.keys().map(String::as_str).collect();
+        names.extend(
+            required
+                .iter()
+                .filter(|r| r.contains('-') && !modes.contains_key(**r)),
+        );
+        for name in names {
+            let m = modes.get(name);
+            let n = |k: &str| {
+                m.and_then(|m| m.get(k))
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0)
+            };
+            let is_required = required.contains(&name);
+            let short = is_required && (n("applied") == 0 || n("observed") == 0);
+            let _ = write!(
+                page,
+                "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                if short { " class=\"short\"" } else { "" },
+                esc(name),
+                n("applied"),
+                n("observed"),
+                if is_required { "yes" } else { "" }
+            );
+        }
+        page.push_str("</table>");
+    }
+    page.push_str("</section>");
+}
+
+/// Fault coverage as a table: each kind, how many windows were scheduled, applied, observed in
+/// effect, skipped and failed; a kind applied but not (all) observed is marked.
+fn coverage_table(page: &mut String, coverage: &serde_json::Value) {
+    let Some(kinds) = coverage.as_object() else {
         let _ = write!(
             page,
             "<h3>Coverage</h3><pre>{}</pre>",
             esc(&serde_json::to_string_pretty(coverage).unwrap_or_default())
         );
+        return;
+    };
+    page.push_str("<h3>Coverage</h3><table><tr><th>fault</th><th>scheduled</th><th>applied</th><th>observed</th><th>skipped</th><th>failed</th></tr>");
+    for (kind, c) in kinds {
+        let n = |k: &str| c.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        let short = n("observed") < n("applied") || n("failed") > 0 || n("applied") == 0;
+        let _ = write!(
+            page,
+            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            if short { " class=\"short\"" } else { "" },
+            esc(kind),
+            n("scheduled"),
+            n("applied"),
+            n("observed"),
+            n("skipped"),
+            n("failed")
+        );
     }
-    page.push_str("</section>");
+    page.push_str("</table>");
+}
+
+/// Under an unknown verdict's headline: the real reasons, from the run's notes and the
+/// checkers that gave no verdict.
+fn why_unknown(page: &mut String, run: &RunData, checkers: &[CheckerResult]) {
+    let mut reasons: Vec<String> = run
+        .results
+        .get("notes")
+        .and_then(|n| n.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    reasons.extend(
+        checkers
+            .iter()
+            .filter(|c| c.verdict == Validity::Unknown)
+            .map(|c| {
+                if c.summary.is_empty() {
+                    format!("{}: gave no verdict", c.name)
+                } else {
+                    format!("{}: {}", c.name, c.summary)
+                }
+            }),
+    );
+    if reasons.is_empty() {
+        reasons.push("no results were recorded".into());
+    }
+    page.push_str("<section class=\"why\"><h2>Why there is no verdict</h2><ul>");
+    for r in &reasons {
+        let _ = write!(page, "<li>{}</li>", esc(r));
+    }
+    page.push_str("</ul></section>");
 }
 
 fn logs_section(page: &mut String, run: &RunData) {
@@ -367,7 +468,8 @@ td.valid{color:#2e7d32;font-weight:600}td.invalid{color:#c62828;font-weight:600}
 svg text.axis{font-size:10px;fill:#666}svg text.label{font-size:11px;fill:#111}\
 svg.timeline{border:1px solid #eee;cursor:grab;background:#fff}\
 div.anomaly{margin:8px 0 16px}div.anomaly svg{float:right;margin:0 0 8px 16px}div.anomaly ol{margin:4px 0}\
-div.anomaly::after{content:'';display:block;clear:both}.allowed{color:#555}";
+div.anomaly::after{content:'';display:block;clear:both}.allowed{color:#555}\
+section.why{border-left:4px solid #ef8f00}tr.short td{color:#a15c00;font-weight:600}";
 
 /// Zoom and pan for the timeline: changes the SVG viewBox horizontally only.
 const SCRIPT: &str = "document.querySelectorAll('svg.zoomable').forEach(function(s){\

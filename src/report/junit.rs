@@ -13,14 +13,62 @@ pub struct Suite<'a> {
     pub timestamp: &'a str,
     pub duration_s: f64,
     pub checkers: &'a [CheckerResult],
+    /// The run's verdict, which can be worse than its checkers' (interrupted, a fault not
+    /// observed, nothing to check)...
+    pub verdict: Validity,
+    /// ...and why (`results.json`'s notes).
+    pub notes: &'a [String],
+    /// The fault coverage the campaign required, each with what is missing of it (`None`:
+    /// covered): a case each, failed when missing.
+    pub coverage: &'a [(String, Option<String>)],
 }
 
-pub fn render(suite: &Suite<'_>) -> String {
+/// One `<testsuite>` element and its counts, for a document of one run or of many.
+pub struct Rendered {
+    pub xml: String,
+    pub tests: usize,
+    pub failures: usize,
+    pub errors: usize,
+    pub time_s: f64,
+}
+
+/// A `junit.xml` of one suite (a run) or of several (a matrix of runs).
+pub fn document(suites: &[Rendered]) -> String {
+    let tests: usize = suites.iter().map(|s| s.tests).sum();
+    let failures: usize = suites.iter().map(|s| s.failures).sum();
+    let errors: usize = suites.iter().map(|s| s.errors).sum();
+    let time: f64 = suites.iter().map(|s| s.time_s).sum();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"faultline\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{time:.3}\">"
+    );
+    for s in suites {
+        out.push_str(&s.xml);
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// One run as a `<testsuite>`: a case per checker and per key with a violation, and a `run`
+/// case when the run's verdict is worse than its checkers' (an `<error>` naming the reasons of
+/// an unknown verdict), so that CI never reads an unknown run as a pass.
+pub fn testsuite(suite: &Suite<'_>) -> Rendered {
     let mut cases = String::new();
     let (mut tests, mut failures, mut errors) = (0, 0, 0);
-    let classname = format!("faultline.{}", suite.name);
-    for c in suite.checkers {
+    let mut count = |verdict: Validity| {
         tests += 1;
+        match verdict {
+            Validity::Invalid => failures += 1,
+            Validity::Unknown => errors += 1,
+            Validity::Valid => {}
+        }
+    };
+    let classname = format!("faultline.{}", suite.name);
+    let mut checkers_verdict = Validity::Valid;
+    for c in suite.checkers {
+        count(c.verdict);
+        checkers_verdict = checkers_verdict.max(c.verdict);
         case(
             &mut cases,
             &classname,
@@ -29,31 +77,39 @@ pub fn render(suite: &Suite<'_>) -> String {
             c.verdict,
             &body(c, None),
         );
-        match c.verdict {
-            Validity::Invalid => failures += 1,
-            Validity::Unknown => errors += 1,
-            Validity::Valid => {}
-        }
         for (key, verdict, cex) in &c.bad_keys {
-            tests += 1;
+            count(*verdict);
             let text = cex.as_ref().map(counterexample_text).unwrap_or_default();
             let name = format!("{}[key={key}]", c.name);
             case(&mut cases, &classname, &name, 0.0, *verdict, &text);
-            match verdict {
-                Validity::Invalid => failures += 1,
-                Validity::Unknown => errors += 1,
-                Validity::Valid => {}
-            }
         }
     }
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    for (mode, missing) in suite.coverage {
+        let verdict = if missing.is_some() {
+            Validity::Invalid
+        } else {
+            Validity::Valid
+        };
+        count(verdict);
+        let name = format!("coverage[{mode}]");
+        let text = missing
+            .as_ref()
+            .map(|m| format!("required fault coverage missing: {m}"))
+            .unwrap_or_default();
+        case(&mut cases, &classname, &name, 0.0, verdict, &text);
+    }
+    if suite.verdict > checkers_verdict {
+        count(suite.verdict);
+        let why = if suite.notes.is_empty() {
+            "the run gave no verdict".to_string()
+        } else {
+            suite.notes.join("\n")
+        };
+        case(&mut cases, &classname, "run", 0.0, suite.verdict, &why);
+    }
+    let mut xml = String::new();
     let _ = writeln!(
-        out,
-        "<testsuites name=\"faultline\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\">",
-        suite.duration_s
-    );
-    let _ = writeln!(
-        out,
+        xml,
         "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\" time=\"{:.3}\" timestamp=\"{}\">",
         esc(suite.name),
         suite.duration_s,
@@ -61,13 +117,19 @@ pub fn render(suite: &Suite<'_>) -> String {
     );
     if let Some(seed) = suite.seed {
         let _ = writeln!(
-            out,
+            xml,
             "    <properties><property name=\"seed\" value=\"{seed}\"/></properties>"
         );
     }
-    out.push_str(&cases);
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    xml.push_str(&cases);
+    xml.push_str("  </testsuite>\n");
+    Rendered {
+        xml,
+        tests,
+        failures,
+        errors,
+        time_s: suite.duration_s,
+    }
 }
 
 fn body(c: &CheckerResult, _key: Option<&str>) -> String {
@@ -142,13 +204,16 @@ mod tests {
         let results = json!({"checkers": {"linearizable": {"valid": false,
             "counterexample": {"explanation": "read 3 <after> write 1", "ops": []}}, "set": {"valid": true}}});
         let checkers = checker_results(&results);
-        let xml = render(&Suite {
+        let xml = document(&[testsuite(&Suite {
             name: "smoke",
             seed: Some(7),
             timestamp: "2026-11-23T06:00:00",
             duration_s: 1.5,
             checkers: &checkers,
-        });
+            verdict: Validity::Invalid,
+            notes: &[],
+            coverage: &[],
+        })]);
         assert!(
             xml.contains("tests=\"2\" failures=\"1\" errors=\"0\""),
             "{xml}"
@@ -156,5 +221,38 @@ mod tests {
         assert!(xml.contains("<failure type=\"invalid\""));
         assert!(xml.contains("read 3 &lt;after&gt; write 1"));
         assert!(xml.contains("<property name=\"seed\" value=\"7\"/>"));
+        assert!(!xml.contains("name=\"run\""), "{xml}");
+    }
+
+    /// A run whose checkers passed but whose verdict is unknown (a fault never observed, an
+    /// interruption) is an error in CI, with its reasons; never 0 failures and 0 errors.
+    #[test]
+    fn an_unknown_verdict_is_an_error_with_its_reasons() {
+        let results = json!({"checkers": {"linearizable": {"valid": true}}});
+        let checkers = checker_results(&results);
+        let notes = ["fault kind pause was never applied".to_string()];
+        let suite = Suite {
+            name: "smoke",
+            seed: None,
+            timestamp: "",
+            duration_s: 1.0,
+            checkers: &checkers,
+            verdict: Validity::Unknown,
+            notes: &notes,
+            coverage: &[],
+        };
+        let xml = document(&[testsuite(&suite)]);
+        assert!(
+            xml.contains("tests=\"2\" failures=\"0\" errors=\"1\""),
+            "{xml}"
+        );
+        assert!(xml.contains("<error type=\"unknown\" message=\"run gave no verdict\">fault kind pause was never applied</error>"), "{xml}");
+        // Two runs in one document: the counts add up.
+        let both = document(&[testsuite(&suite), testsuite(&suite)]);
+        assert!(
+            both.contains("<testsuites name=\"faultline\" tests=\"4\" failures=\"0\" errors=\"2\""),
+            "{both}"
+        );
+        assert_eq!(both.matches("<testsuite ").count(), 2);
     }
 }

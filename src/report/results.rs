@@ -64,6 +64,17 @@ pub struct FaultRecord {
     pub effect: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Its modes: whom it hit (`kill-leader`, `pause-follower`), where a partition left the
+    /// leader (`partition-leader-minority`) and its pattern (`partition-halves`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modes: Vec<String>,
+}
+
+/// Per mode: how many windows of it were applied, and seen to take effect.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModeCoverage {
+    pub applied: u64,
+    pub observed: u64,
 }
 
 /// Per fault kind: how often it was scheduled, applied and seen to take effect.
@@ -101,6 +112,16 @@ pub struct Results {
     pub stats: Stats,
     pub faults: Vec<FaultRecord>,
     pub coverage: BTreeMap<String, Coverage>,
+    /// Coverage per mode (see [`FaultRecord::modes`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub modes: BTreeMap<String, ModeCoverage>,
+    /// What the campaign required the run to cover: every kind it asks for, and the modes of
+    /// `nemesis.require`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_coverage: Vec<String>,
+    /// What the campaign required and the run did not cover; the verdict is then unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_coverage: Vec<String>,
     pub phases: Vec<PhaseTiming>,
     /// The faultline that wrote the results.
     #[serde(default)]
@@ -108,10 +129,24 @@ pub struct Results {
     /// When the run started (its directory's UTC timestamp).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
+    /// The verdict before `faultline analyze` re-checked the run, to compare.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Previous>,
     /// What only the whole history tells: latency percentiles overall and per fault window,
     /// operations by `f` and outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<Analysis>,
+}
+
+/// A run's verdict as it was recorded, before a re-analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Previous {
+    pub valid: Validity,
+    /// Each checker's verdict then.
+    pub checkers: Vec<(String, Validity)>,
+    /// The faultline that wrote it.
+    #[serde(default)]
+    pub faultline_version: String,
 }
 
 #[cfg(test)]
@@ -132,9 +167,13 @@ mod tests {
             stats: Stats::default(),
             faults: Vec::new(),
             coverage: BTreeMap::new(),
+            modes: BTreeMap::new(),
+            required_coverage: Vec::new(),
+            missing_coverage: Vec::new(),
             phases: Vec::new(),
             faultline_version: "0.1.0".into(),
             started_at: Some("20261206T000000Z".into()),
+            previous: None,
             analysis: None,
         };
         let text = serde_json::to_string(&r).unwrap();

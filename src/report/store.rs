@@ -189,16 +189,37 @@ pub fn load(dir: &Path) -> anyhow::Result<Stored> {
     })
 }
 
-/// `results.json` alone (for listings): typed when faultline wrote it.
+/// `results.json` alone (for listings): typed when faultline wrote it, kept as it is when
+/// another tool did. Anything but a JSON object (not JSON, not UTF-8, a directory, an array) is
+/// bad input, saying what is wrong.
 pub fn load_results(dir: &Path) -> anyhow::Result<StoredResults> {
     let path = dir.join("results.json");
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
+    if path.is_dir() {
+        return Err(bad_input(format!(
+            "{} is a directory, not a results file",
+            path.display()
+        )));
+    }
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StoredResults::Missing),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    let value: Value = serde_json::from_str(&text)
+    let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| bad_input(format!("{}: not JSON: {e}", path.display())))?;
+    if !value.is_object() {
+        return Err(bad_input(format!(
+            "{}: not a results document (a JSON object with `valid`), but {}",
+            path.display(),
+            match &value {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "null",
+            }
+        )));
+    }
     Ok(match serde_json::from_value::<Results>(value.clone()) {
         Ok(r) => StoredResults::Ours(Box::new(r)),
         Err(_) => StoredResults::Foreign(value),
@@ -221,27 +242,87 @@ fn render(run: &RunData, stats: &stats::Stats) -> anyhow::Result<Written> {
     let checkers = checks::checker_results(&run.results);
     let html_path = run.dir.join("report.html");
     write(&html_path, &html::render(run, stats, &checkers))?;
-    let name = run.campaign_name();
-    let timestamp = run
-        .results
-        .get("started_at")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_owned();
     let junit_path = run.dir.join("junit.xml");
-    let xml = junit::render(&junit::Suite {
-        name: &name,
-        seed: run.results.get("seed").and_then(|v| v.as_u64()),
-        timestamp: &timestamp,
-        duration_s: stats.duration_s,
-        checkers: &checkers,
-    });
-    write(&junit_path, &xml)?;
+    let suite = junit_suite(run, stats, &checkers, &run.campaign_name());
+    write(&junit_path, &junit::document(&[suite]))?;
     Ok(Written {
         html: html_path,
         junit: junit_path,
         verdict: run.valid(),
     })
+}
+
+/// A run as one JUnit test suite called `name`.
+fn junit_suite(
+    run: &RunData,
+    stats: &stats::Stats,
+    checkers: &[checks::CheckerResult],
+    name: &str,
+) -> junit::Rendered {
+    let text = |key: &str| run.results.get(key).and_then(|v| v.as_str()).unwrap_or("");
+    let notes: Vec<String> = run
+        .results
+        .get("notes")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let strings = |key: &str| -> Vec<String> {
+        run.results
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|n| n.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let missing = strings("missing_coverage");
+    // `kill-leader (applied 0, observed 0)` is what is missing of `kill-leader`.
+    let coverage: Vec<(String, Option<String>)> = strings("required_coverage")
+        .into_iter()
+        .map(|mode| {
+            let gap = missing
+                .iter()
+                .find(|m| m.split(' ').next() == Some(mode.as_str()))
+                .cloned();
+            (mode, gap)
+        })
+        .collect();
+    junit::testsuite(&junit::Suite {
+        name,
+        seed: run.results.get("seed").and_then(|v| v.as_u64()),
+        timestamp: text("started_at"),
+        duration_s: stats.duration_s,
+        checkers,
+        verdict: run.valid(),
+        notes: &notes,
+        coverage: &coverage,
+    })
+}
+
+/// One `junit.xml` at `path` for several stored runs, each a suite named `<campaign>[seed=S]`
+/// (a matrix of runs).
+pub fn write_junit_of_runs(path: &Path, dirs: &[PathBuf]) -> anyhow::Result<()> {
+    let mut suites = Vec::new();
+    for dir in dirs {
+        let stored = load(dir)?;
+        let mut run = RunData::from_events(&stored.history.to_events());
+        run.dir = dir.clone();
+        run.results = stored.results.to_value();
+        let stats = stats::compute(&run.ops, &run.windows, run.end_ns);
+        let checkers = checks::checker_results(&run.results);
+        let name = match run.results.get("seed").and_then(|v| v.as_u64()) {
+            Some(seed) => format!("{}[seed={seed}]", run.campaign_name()),
+            None => run.campaign_name(),
+        };
+        suites.push(junit_suite(&run, &stats, &checkers, &name));
+    }
+    write(path, &junit::document(&suites))
 }
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {

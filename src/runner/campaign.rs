@@ -61,9 +61,13 @@ pub struct SystemSection {
     /// etcd: `linearizable` (the default) or `serializable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reads: Option<crate::system::etcd::Reads>,
-    /// http: the image the nodes run (it must be in the local Docker).
+    /// http: the image the nodes run (it must be in the local Docker, unless `build` makes it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// http: a directory with a Dockerfile (relative to the campaign file), built through the
+    /// Docker API before each run and tagged `image` (default `faultline/http-<campaign>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<std::path::PathBuf>,
     /// http: replaces the image's entrypoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<Vec<String>>,
@@ -87,6 +91,10 @@ pub struct SystemSection {
     /// http: extra environment, `NAME=value`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<String>,
+    /// http: what marks a panic or fatal error in a node's log (default: Rust's and Go's panic
+    /// lines, `panicked at`, `panic:` and `fatal error:`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crash_markers: Vec<String>,
     /// http: how to ask a node whom it follows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader: Option<crate::system::http::LeaderSpec>,
@@ -101,11 +109,13 @@ impl Default for SystemSection {
             kind: "faultline".into(),
             reads: None,
             image: None,
+            build: None,
             entrypoint: None,
             command: None,
             peer: None,
             peer_separator: None,
             port: None,
+            crash_markers: Vec::new(),
             data_dir: None,
             env: Vec::new(),
             leader: None,
@@ -182,6 +192,10 @@ pub struct NemesisSection {
     /// Explicit timed faults; when given, no windows are generated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schedule: Vec<TimedFault>,
+    /// Modes the run must cover (apply and observe at least once) besides every kind listed:
+    /// `kill-leader`, `partition-leader-minority`, `partition-halves`, ...
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require: Vec<String>,
 }
 
 impl Default for NemesisSection {
@@ -191,6 +205,7 @@ impl Default for NemesisSection {
             interval: default_interval(),
             duration: default_fault_duration(),
             schedule: Vec::new(),
+            require: Vec::new(),
         }
     }
 }
@@ -245,6 +260,10 @@ pub struct CheckerSection {
     pub time_limit: Dur,
     #[serde(default = "default_memory_mb")]
     pub memory_limit_mb: u64,
+    /// The crash checker: a node that exits by itself, or a panic or fatal line in a node's
+    /// log, makes the run invalid. On by default.
+    #[serde(default = "default_true")]
+    pub crash: bool,
 }
 
 impl Default for CheckerSection {
@@ -252,8 +271,13 @@ impl Default for CheckerSection {
         CheckerSection {
             time_limit: default_time_limit(),
             memory_limit_mb: default_memory_mb(),
+            crash: true,
         }
     }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_concurrency() -> u32 {
@@ -318,16 +342,48 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Campaign> {
             Some((head, _)) if e.location().is_some() => head.to_string(),
             _ => message,
         };
-        match e.location() {
-            Some(loc) => bad_input(format!(
+        match (e.location(), second_document(text)) {
+            (Some(loc), _) => bad_input(format!(
                 "{}:{}:{}: {message}",
                 path.display(),
                 loc.line(),
                 loc.column()
             )),
-            None => bad_input(format!("{}: {message}", path.display())),
+            // serde_yaml says only that there is more than one document, not where.
+            (None, Some(line)) if message.contains("more than one document") => bad_input(format!(
+                "{}:{line}:1: a second YAML document starts here; a campaign is one \
+                     document (remove this `---` or `...`, or what follows it)",
+                path.display()
+            )),
+            (None, _) => bad_input(format!("{}: {message}", path.display())),
         }
     })
+}
+
+/// The line where a second YAML document starts, if one does: a `---` or a directive after
+/// content or after a `...`, or content after a `...` (which ended the first).
+fn second_document(text: &str) -> Option<usize> {
+    let (mut content, mut ended) = (false, false);
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_end();
+        let start = t == "---" || t.starts_with("--- ") || t.starts_with("---\t");
+        let end = t == "..." || t.starts_with("... ") || t.starts_with("...\t");
+        let blank = t.trim_start().is_empty() || t.trim_start().starts_with('#');
+        if start || end {
+            if content && start || ended {
+                return Some(i + 1);
+            }
+            ended |= end;
+            content |= t.len() > 3 && !t[3..].trim_start().starts_with('#');
+        } else if !blank {
+            // A directive (`%YAML`) after content begins the next document too.
+            if ended || content && t.starts_with('%') {
+                return Some(i + 1);
+            }
+            content |= !t.starts_with('%');
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -348,6 +404,28 @@ mod tests {
         assert_eq!(c.concurrency, 5);
         assert_eq!(c.nemesis.faults.len(), 2);
         assert!(err("concurrency: 3\n").contains("missing field `workload`"));
+    }
+
+    /// Found by fuzzing (tests/data/fuzz/campaigns/second-document*.yaml): serde_yaml names no
+    /// position for a second document; the error does.
+    #[test]
+    fn a_second_document_is_named_by_its_line() {
+        for (text, line) in [
+            ("workload: {kind: set}\n---\nquiet: 1s\n", 2),
+            ("---\nworkload: {kind: set}\n--- # again\nquiet: 1s\n", 3),
+            ("# c\nworkload: {kind: set}\n...\nquiet: 1s\n", 4),
+            ("workload: {kind: set}\n...\n---\nquiet: 1s\n", 3),
+            (
+                "%YAML 1.2\n---\nworkload: {kind: set}\n%YAML 1.2\nquiet: 1s\n",
+                4,
+            ),
+        ] {
+            let e = err(text);
+            assert!(
+                e.starts_with(&format!("c.yaml:{line}:1: a second YAML document")),
+                "{text:?}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use workloads::{Request, Response};
 
 use super::memory::Store;
 use crate::cluster::client::{Client, NodeStatus};
-use crate::cluster::target::TestTarget;
+use crate::cluster::target::{Exited, TestTarget};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeState {
@@ -32,6 +32,12 @@ pub struct State {
     pub fail_partitions: bool,
     /// Elements the store "loses" (to test that checkers catch it).
     pub drop_adds: bool,
+    /// A node that crashes (exits by itself, code 134) once this many client operations have
+    /// been served, if any.
+    pub crash_after: Option<(usize, u64)>,
+    pub served: u64,
+    /// Every client request is refused (a system that never serves), so nothing completes ok.
+    pub refuse_clients: bool,
 }
 
 impl State {
@@ -164,11 +170,41 @@ impl TestTarget for Fake {
             .expect("a fake node");
         Ok(self.state.lock().unwrap().nodes[i] != NodeState::Down)
     }
+    async fn exited(&self, node: &NodeName) -> anyhow::Result<Option<Exited>> {
+        let i = self
+            .addrs
+            .iter()
+            .position(|(n, _)| n == node)
+            .expect("a fake node");
+        let s = self.state.lock().unwrap();
+        if s.nodes[i] != NodeState::Down {
+            return Ok(None);
+        }
+        let crashed = s.crash_after.is_some_and(|(c, _)| c == i);
+        Ok(Some(Exited {
+            code: Some(if crashed { 134 } else { 137 }),
+            last_lines: vec![if crashed {
+                "error: faultline hit a bug (planted) at src/node/fake.rs:1".into()
+            } else {
+                "fake log".into()
+            }],
+        }))
+    }
     async fn collect_logs(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("n1.log");
         std::fs::write(&path, "fake log\n")?;
-        Ok(vec![path])
+        let crashed = self.state.lock().unwrap().crash_after.map(|(c, _)| c);
+        let mut written = vec![path];
+        if let Some(c) = crashed {
+            let path = dir.join(format!("n{}.log", c + 1));
+            std::fs::write(
+                &path,
+                "started\nerror: faultline hit a bug (planted) at src/node/fake.rs:1\n",
+            )?;
+            written.push(path);
+        }
+        Ok(written)
     }
     async fn teardown(&self) -> anyhow::Result<()> {
         self.state.lock().unwrap().torn_down = true;
@@ -182,7 +218,16 @@ impl TestTarget for Fake {
 impl Client for Fake {
     async fn call(&self, addr: SocketAddr, request: &Request) -> Response {
         let i = self.index(addr);
-        let node = self.state.lock().unwrap().nodes[i];
+        let (node, refuse) = {
+            let s = self.state.lock().unwrap();
+            (s.nodes[i], s.refuse_clients)
+        };
+        if refuse {
+            return Response::Fail {
+                status: Some(503),
+                error: "refused: not serving".into(),
+            };
+        }
         match node {
             NodeState::Down => {
                 return Response::Fail {
@@ -204,6 +249,16 @@ impl Client for Fake {
         // Let other clients interleave, as over a network.
         tokio::task::yield_now().await;
         let mut s = self.state.lock().unwrap();
+        s.served += 1;
+        if let Some((crashing, after)) = s.crash_after {
+            if s.served >= after && s.nodes[crashing] == NodeState::Up {
+                // The node dies by itself (no nemesis): its Raft would elect another leader.
+                s.nodes[crashing] = NodeState::Down;
+                if s.leader == Some(crashing) {
+                    s.elect();
+                }
+            }
+        }
         let lose_appends = s.drop_adds;
         s.store.apply(request, lose_appends)
     }

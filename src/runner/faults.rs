@@ -11,6 +11,7 @@ use nemesis::{Action, FaultSpec, Pattern, Schedule, Target};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
+use super::coverage;
 use super::live::Live;
 use super::recorder::Recorder;
 use crate::cluster::client::{Client, NodeStatus};
@@ -54,6 +55,7 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
                 observed: None,
                 effect: None,
                 error: None,
+                modes: Vec::new(),
             })
             .collect();
         let mut before: BTreeMap<usize, Vec<Option<NodeStatus>>> = BTreeMap::new();
@@ -92,16 +94,16 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         deadline: Instant,
     ) -> Option<Vec<Option<NodeStatus>>> {
         let names: Vec<String> = self.target.nodes().into_iter().map(|(n, _)| n).collect();
-        let leader = if needs_leader(spec) {
-            match self.target.leader().await {
-                Ok(l) => l,
-                Err(e) => {
+        // The leader now: the target of `kill: leader` and the like, and what says a window's
+        // mode (leader or follower hit; which side of a partition the leader ends on).
+        let leader = match self.target.leader().await {
+            Ok(l) => l,
+            Err(e) => {
+                if needs_leader(spec) {
                     tracing::warn!(target: "faultline::nemesis", error = %format!("{e:#}"), "finding the leader");
-                    None
                 }
+                None
             }
-        } else {
-            None
         };
         let action = match spec.resolve(&names, leader.as_ref(), &mut schedule.target_rng(index)) {
             Ok(a) => a,
@@ -124,6 +126,11 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         self.event(&record.kind, describe(index, "start", &action), None);
         record.start_ns = Some(self.recorder.now());
         record.action = Some(action.clone());
+        record.modes = coverage::modes_of(spec, &action, leader.as_ref(), &names);
+        if let Action::Kill { nodes } = &action {
+            // Before the kill is sent: the crash watcher must never take it for a crash.
+            self.live.taking_down(nodes);
+        }
         if let Err(e) = action.apply(&*self.target).await {
             let error = format!("{e}");
             tracing::error!(target: "faultline::nemesis", window = index, error = %error, "fault failed");
@@ -157,6 +164,9 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         }
         let undo = action.inverse();
         let result = undo.apply(&*self.target).await;
+        if let (Action::Kill { nodes }, Ok(())) = (&action, &result) {
+            self.live.brought_back(nodes);
+        }
         self.live.remove_active(&label(&action));
         record.end_ns = Some(self.recorder.now());
         let error = result

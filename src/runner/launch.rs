@@ -8,7 +8,9 @@ use super::phases::{self, Options, Outcome};
 use super::plan::Plan;
 use crate::cluster::client::{Client, HttpClient};
 use crate::cluster::docker_target::{DockerSetup, DockerTarget};
+use crate::cluster::image::BuildOptions;
 use crate::cluster::local::LocalTarget;
+use crate::cluster::reach::ReachChoice;
 use crate::cluster::target::TestTarget;
 use crate::report::RunDir;
 
@@ -19,6 +21,8 @@ pub struct Launch {
     pub local: bool,
     /// The node image for Docker (default: this binary's, built if missing).
     pub image: Option<String>,
+    /// How the Docker cluster's nodes are reached (bridge addresses or published ports).
+    pub reach: ReachChoice,
     pub options: Options,
 }
 
@@ -63,11 +67,18 @@ pub async fn run_with_client<C: Client>(
     client: C,
     interrupted: watch::Receiver<bool>,
 ) -> anyhow::Result<Outcome> {
+    let image = match &launch.image {
+        Some(image) => image.clone(),
+        None => {
+            let docker = crate::cluster::docker::connect().await?;
+            plan.system.image(&docker, &BuildOptions::default()).await?
+        }
+    };
     let setup = DockerSetup {
-        image: launch.image.clone(),
+        image,
         node_args: plan.node_args.clone(),
-        system: plan.system.clone(),
-        ..DockerSetup::default()
+        system: plan.system.clone().shared(),
+        reach: launch.reach,
     };
     let target = DockerTarget::start(&plan.cluster_name, plan.nodes, &setup).await?;
     execute(plan, target, client, dir, &launch.options, interrupted).await

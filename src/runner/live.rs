@@ -1,5 +1,6 @@
 //! Counters shared by clients, the nemesis and the progress line.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -12,6 +13,9 @@ pub struct Live {
     pub processes: AtomicU64,
     /// Faults in effect now, e.g. `kill n2`.
     active: Mutex<Vec<String>>,
+    /// Nodes the nemesis is killing or has killed and not yet started again: down on purpose,
+    /// so not crashes.
+    down_on_purpose: Mutex<BTreeSet<String>>,
 }
 
 impl Live {
@@ -38,6 +42,33 @@ impl Live {
 
     pub fn active(&self) -> Vec<String> {
         self.active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Marks nodes as taken down on purpose, before the kill is sent.
+    pub fn taking_down(&self, nodes: &[String]) {
+        let mut down = self
+            .down_on_purpose
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        down.extend(nodes.iter().cloned());
+    }
+
+    /// Unmarks nodes once they have been started again.
+    pub fn brought_back(&self, nodes: &[String]) {
+        let mut down = self
+            .down_on_purpose
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for n in nodes {
+            down.remove(n);
+        }
+    }
+
+    pub fn down_on_purpose(&self) -> BTreeSet<String> {
+        self.down_on_purpose
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()

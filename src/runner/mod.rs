@@ -13,10 +13,12 @@
 //!   `replay` rebuilds a recorded run's plan; `memory` is an in-memory store for the runner's
 //!   benchmark.
 
+pub mod analyze;
 pub mod campaign;
 pub mod check;
 pub mod clients;
 pub mod coverage;
+pub mod crash;
 pub mod duration;
 pub mod faults;
 pub mod launch;
@@ -26,9 +28,11 @@ pub mod phases;
 pub mod plan;
 pub mod progress;
 pub mod recorder;
+pub mod recovery;
 pub mod replay;
 pub mod validate;
 pub mod validate_nemesis;
+pub mod validate_system;
 pub mod yaml_pos;
 
 #[cfg(test)]

@@ -26,10 +26,17 @@ pub struct Plan {
     pub schedule: Schedule,
     /// Fault kinds the campaign asks for (`kill`, `pause`, `partition`).
     pub fault_kinds: Vec<String>,
+    /// What the run must cover (apply and observe at least once) to pass: every kind it asks
+    /// for, and the modes of `nemesis.require`.
+    pub required_coverage: Vec<String>,
     pub quiet: Duration,
     pub client_timeout: Duration,
     pub checker_time_limit: Duration,
     pub checker_memory_mb: u64,
+    /// Whether the crash checker runs (`checker.crash`, on by default).
+    pub crash_check: bool,
+    /// What marks a panic or a fatal error in the system's logs.
+    pub crash_markers: Vec<String>,
     pub seed: u64,
     pub out: PathBuf,
     /// The campaign as run (seed filled in), saved next to the results.

@@ -26,6 +26,7 @@ fn options() -> Options {
     Options {
         progress: false,
         leader_deadline: Duration::from_secs(2),
+        recovery_deadline: Duration::from_secs(2),
         ..Options::default()
     }
 }
@@ -34,6 +35,23 @@ fn options() -> Options {
 fn read_events(dir: &Path) -> (Vec<checkers::history::Event>, Option<String>) {
     let h = super::check::read_history(&dir.join("history.jsonl")).unwrap();
     (h.to_events(), h.warnings.first().cloned())
+}
+
+/// The history's checkers, and the run's own (crash, recovery) as names and verdicts.
+fn split_run_checkers(
+    all: &[checkers::analysis::CheckerResult],
+) -> (
+    Vec<checkers::analysis::CheckerResult>,
+    Vec<(String, Validity)>,
+) {
+    let (run, history): (Vec<_>, Vec<_>) = all
+        .iter()
+        .cloned()
+        .partition(|c| c.name == "crash" || c.name == "recovery");
+    (
+        history,
+        run.into_iter().map(|c| (c.name, c.valid)).collect(),
+    )
 }
 
 async fn run(plan: &Plan, fake: &Fake, dir: &Path, interrupted: watch::Receiver<bool>) -> Outcome {
@@ -91,6 +109,9 @@ async fn faults_are_applied_observed_recorded_and_healed() {
     assert_eq!(r.checkers[0].valid, Validity::Valid, "{:?}", r.checkers[0]);
     assert_eq!(r.checkers[1].name, "linearizability");
     assert_eq!(r.checkers[1].valid, Validity::Valid, "{:?}", r.checkers[1]);
+    // The killed leader was down on purpose: not a crash.
+    assert_eq!(r.checkers[2].name, "crash");
+    assert_eq!(r.checkers[2].valid, Validity::Valid, "{:?}", r.checkers[2]);
     assert_eq!(r.valid, Validity::Valid);
 
     // The pause produced info; each retired its process.
@@ -187,6 +208,58 @@ async fn lost_adds_make_the_run_invalid() {
         "{:?}",
         out.results.checkers
     );
+}
+
+/// A run whose clients completed nothing (every request refused) has nothing to check: it is
+/// unknown, saying so, not valid; and `check` of its directory agrees. (The register workload:
+/// the others' final reads would retry for their deadline; `checkers` tests every workload's
+/// checkers on such histories.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_clients_completed_nothing_is_unknown_not_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    fake.state.lock().unwrap().refuse_clients = true;
+    let (_tx, rx) = watch::channel(false);
+    let p = plan("workload: {kind: register}\nops: 20\nquiet: 10ms\nnemesis: {faults: []}\n");
+    let opts = Options {
+        final_reads_deadline: Duration::from_millis(200),
+        recovery_deadline: Duration::from_millis(200),
+        ..options()
+    };
+    let out = execute(
+        &p,
+        fake.clone(),
+        fake.clone(),
+        &RunDir::at(dir.path()),
+        &opts,
+        rx,
+    )
+    .await
+    .unwrap();
+    let r = &out.results;
+    assert_eq!(r.stats.ok, 0, "{:?}", r.stats);
+    assert!(r.stats.fail >= 20, "{:?}", r.stats);
+    assert_eq!(r.valid, Validity::Unknown, "{:?}", r.checkers);
+    // The history's checkers have nothing to check; the crash checker (the run's processes,
+    // not the history) found no crash; the recovery write was never acknowledged.
+    let (of_history, of_run) = split_run_checkers(&r.checkers);
+    assert_eq!(
+        of_run,
+        [
+            ("crash".to_string(), Validity::Valid),
+            ("recovery".to_string(), Validity::Unknown)
+        ]
+    );
+    assert!(!of_history.is_empty());
+    for c in &of_history {
+        assert_eq!(c.valid, Validity::Unknown, "{c:?}");
+        assert!(c.summary.contains("nothing to check"), "{c:?}");
+    }
+    let bytes = std::fs::read(dir.path().join("history.jsonl")).unwrap();
+    let history = checkers::parse::parse_auto(&bytes).unwrap();
+    let chosen = checkers::analysis::for_history(&history);
+    let again = checkers::analysis::analyze(&history, &chosen, &Default::default()).unwrap();
+    assert_eq!(again.validity(), Validity::Unknown);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -319,9 +392,21 @@ async fn test_and_check_of_its_directory_agree_for_every_workload() {
         let verdicts = |rs: &[checkers::analysis::CheckerResult]| -> Vec<(String, Validity)> {
             rs.iter().map(|c| (c.name.clone(), c.valid)).collect()
         };
+        // The crash and recovery checkers judge the run's processes, logs and cluster, not the
+        // history: `test` adds them after the history's checkers (valid here: nothing crashed,
+        // the store recovered), `check` has no run.
+        let (of_history, of_run) = split_run_checkers(&r.checkers);
+        assert_eq!(
+            of_run,
+            [
+                ("crash".to_string(), Validity::Valid),
+                ("recovery".to_string(), Validity::Valid)
+            ],
+            "{workload}"
+        );
         assert_eq!(
             verdicts(&again.results()),
-            verdicts(&r.checkers),
+            verdicts(&of_history),
             "{workload}"
         );
         assert_eq!(again.validity(), r.valid, "{workload}");
@@ -331,4 +416,113 @@ async fn test_and_check_of_its_directory_agree_for_every_workload() {
         assert!(dir.path().join("report.html").is_file());
         assert!(dir.path().join("history.edn").is_file());
     }
+}
+
+/// A node that exits by itself, outside any kill window, is a crash: recorded in the history
+/// with its exit code and last log line, found again as a panic line in its log, and the run is
+/// invalid however correct its data; kills the nemesis made in the same run are not crashes.
+/// `checker: {crash: false}` turns the checker off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_exits_by_itself_is_a_crash_and_a_kill_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    fake.state.lock().unwrap().crash_after = Some((1, 300));
+    let (_tx, rx) = watch::channel(false);
+    let out = run(&plan(FAULTY), &fake, dir.path(), rx).await;
+    let r = &out.results;
+    let crash = r.checkers.iter().find(|c| c.name == "crash").unwrap();
+    assert_eq!(crash.valid, Validity::Invalid, "{crash:?}");
+    assert!(
+        crash.summary.contains("n2 exited by itself with code 134"),
+        "{}",
+        crash.summary
+    );
+    assert!(
+        crash
+            .summary
+            .contains("n2.log:2: error: faultline hit a bug (planted)"),
+        "{}",
+        crash.summary
+    );
+    assert_eq!(
+        crash.detail["crashes"].as_array().unwrap().len(),
+        1,
+        "{}",
+        crash.detail
+    );
+    assert_eq!(r.valid, Validity::Invalid);
+    let (events, _) = read_events(dir.path());
+    let recorded: Vec<_> = events.iter().filter(|e| e.f == "crash").collect();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0].value["targets"], serde_json::json!(["n2"]));
+    assert_eq!(recorded[0].value["exit_code"], 134);
+
+    let off = FAULTY.replace("quiet: 50ms", "quiet: 50ms\nchecker: {crash: false}");
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    fake.state.lock().unwrap().crash_after = Some((1, 300));
+    let (_tx, rx) = watch::channel(false);
+    let out = run(&plan(&off), &fake, dir.path(), rx).await;
+    assert!(out.results.checkers.iter().all(|c| c.name != "crash"));
+}
+
+/// `faultline analyze`: a recorded run is re-checked with the current checkers; the history's
+/// checkers run again (an old wrong verdict is corrected), the run's own checkers (crash,
+/// recovery) stand as recorded, and the old verdict is kept under `previous`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyze_rechecks_the_history_and_keeps_what_judged_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    let (_tx, rx) = watch::channel(false);
+    let out = run(&plan(FAULTY), &fake, dir.path(), rx).await;
+    assert_eq!(out.results.valid, Validity::Valid);
+    // As an older faultline might have written it: linearizability wrongly invalid.
+    let path = dir.path().join("results.json");
+    let mut r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    r["valid"] = false.into();
+    for c in r["checkers"].as_array_mut().unwrap() {
+        if c["name"] == "linearizability" {
+            c["valid"] = false.into();
+        }
+    }
+    std::fs::write(&path, r.to_string()).unwrap();
+    let limits = super::check::Limits {
+        time: Duration::from_secs(10),
+        memory_mb: 512,
+    };
+    let again = super::analyze::reanalyze(dir.path(), limits).unwrap();
+    assert_eq!(again.valid, Validity::Valid);
+    let previous = again.previous.as_ref().unwrap();
+    assert_eq!(previous.valid, Validity::Invalid);
+    assert!(previous
+        .checkers
+        .contains(&("linearizability".to_string(), Validity::Invalid)));
+    let names: Vec<&str> = again.checkers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "reads-of-written-values",
+            "linearizability",
+            "crash",
+            "recovery"
+        ]
+    );
+    let stored = store::load(dir.path()).unwrap();
+    assert_eq!(stored.results.validity(), Validity::Valid);
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(junit.contains("failures=\"0\""), "{junit}");
+
+    // A crash recorded by the run stands: the history cannot clear it.
+    let mut r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for c in r["checkers"].as_array_mut().unwrap() {
+        if c["name"] == "crash" {
+            c["valid"] = false.into();
+        }
+    }
+    r["valid"] = false.into();
+    std::fs::write(&path, r.to_string()).unwrap();
+    let again = super::analyze::reanalyze(dir.path(), limits).unwrap();
+    assert_eq!(again.valid, Validity::Invalid);
 }

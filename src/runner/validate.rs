@@ -13,6 +13,7 @@ use workloads::WorkloadConfig;
 use super::campaign::Campaign;
 use super::plan::Plan;
 use super::validate_nemesis::{fault_kinds, schedule};
+use super::validate_system::system;
 use super::yaml_pos::Positions;
 use crate::exit::bad_input;
 use crate::node::bugs::UnsafeBug;
@@ -38,6 +39,11 @@ pub struct Problems<'a> {
 }
 
 impl Problems<'_> {
+    /// The campaign file's path (relative paths in it are relative to its directory).
+    pub fn path(&self) -> &Path {
+        self.path
+    }
+
     pub fn add(&mut self, field: &str, message: impl std::fmt::Display) {
         let text = self.text;
         let positions = self.positions.get_or_insert_with(|| Positions::index(text));
@@ -68,11 +74,7 @@ pub fn validate(
         positions: None,
         found: Vec::new(),
     };
-    let name = campaign.name.clone().unwrap_or_else(|| {
-        path.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "campaign".into())
-    });
+    let name = campaign_name(campaign, path);
     check_name(&mut p, "name", &name);
     let cluster_name = campaign
         .cluster
@@ -101,7 +103,14 @@ pub fn validate(
     }
     let mut as_run = campaign.clone();
     as_run.seed = Some(seed);
+    // The run directory keeps the campaign; a replay reads it from there, so a build
+    // directory is kept by its absolute path.
+    if let SystemSpec::Http(h) = &system {
+        as_run.system.build = h.build.clone();
+    }
     let fault_kinds = fault_kinds(campaign);
+    let required_coverage = required_coverage(&mut p, campaign, &fault_kinds);
+    let crash_markers = system.crash_markers();
     Ok(Plan {
         name,
         system,
@@ -115,10 +124,13 @@ pub fn validate(
         ops: (campaign.ops > 0).then_some(campaign.ops),
         schedule,
         fault_kinds,
+        required_coverage,
         quiet: campaign.quiet.0,
         client_timeout: campaign.client.timeout.0,
         checker_time_limit: campaign.checker.time_limit.0,
         checker_memory_mb: campaign.checker.memory_limit_mb,
+        crash_check: campaign.checker.crash,
+        crash_markers,
         seed,
         out: overrides
             .out
@@ -128,121 +140,45 @@ pub fn validate(
     })
 }
 
-/// The system under test, and what it can run: planted bugs live in faultline's own node, and
-/// only that node runs as local processes.
-fn system(p: &mut Problems, c: &Campaign, overrides: &Overrides) -> SystemSpec {
-    let section = &c.system;
-    let spec = match (section.kind.as_str(), section.reads) {
-        ("faultline", None) => SystemSpec::Faultline,
-        ("faultline", Some(_)) => {
-            p.add(
-                "system.reads",
-                "applies to etcd, not to faultline's own node (its reads are always linearizable)",
-            );
-            SystemSpec::Faultline
-        }
-        ("etcd", reads) => SystemSpec::Etcd {
-            reads: reads.unwrap_or_default(),
-        },
-        ("http", _) => http_system(p, c).unwrap_or_default(),
-        (other, _) => {
-            p.add(
-                "system.kind",
+/// Every kind the campaign asks for, then the modes of `nemesis.require`, each checked: a known
+/// mode, of a kind the campaign has.
+fn required_coverage(p: &mut Problems, c: &Campaign, kinds: &[String]) -> Vec<String> {
+    let mut required = kinds.to_vec();
+    for (i, mode) in c.nemesis.require.iter().enumerate() {
+        let field = format!("nemesis.require[{i}]");
+        let kind = if kinds.contains(mode) {
+            Some(mode.as_str())
+        } else {
+            crate::runner::coverage::kind_of_mode(mode)
+        };
+        match kind {
+            None => p.add(
+                &field,
                 format!(
-                    "unknown system {other:?}; expected one of {}",
-                    SystemSpec::KINDS.join(", ")
+                    "unknown mode {mode:?}; expected a fault kind, one of {}, or partition-<pattern> \
+                     with a pattern of {}",
+                    crate::runner::coverage::MODES.join(", "),
+                    crate::runner::coverage::PATTERNS.join(", ")
                 ),
-            );
-            SystemSpec::Faultline
+            ),
+            Some(kind) if !kinds.iter().any(|k| k == kind) => p.add(
+                &field,
+                format!("{mode} can never be covered: the campaign has no {kind} fault"),
+            ),
+            Some(_) if !required.contains(mode) => required.push(mode.clone()),
+            Some(_) => {}
         }
-    };
-    let kind = spec.kind();
-    if !c.cluster.unsafe_bugs.is_empty() && !spec.takes_planted_bugs() {
-        p.add(
-            "cluster.unsafe_bugs",
-            format!("planted bugs exist only in faultline's own node, not in {kind}"),
-        );
     }
-    if c.workload.kind == "rw-register" && spec != SystemSpec::Faultline {
-        p.add(
-            "workload.kind",
-            format!("rw-register runs on faultline's own node (its /txn has register micro-ops), not on {kind}"),
-        );
-    }
-    if overrides.local && spec != SystemSpec::Faultline {
-        p.add(
-            "system.kind",
-            format!("--local runs faultline's own node as local processes; {kind} runs in Docker (drop --local)"),
-        );
-    }
-    spec
+    required
 }
 
-/// A `kind: http` system: the fields it needs, every template and status mapping checked, and
-/// the register workload (the only one its operations describe).
-fn http_system(p: &mut Problems, c: &Campaign) -> Option<SystemSpec> {
-    let s = &c.system;
-    let mut missing = |field: &str, what: &str| {
-        p.add(
-            &format!("system.{field}"),
-            format!("kind: http needs {what}"),
-        );
-    };
-    if s.image.is_none() {
-        missing("image", "the image its nodes run");
-    }
-    if s.command.is_none() {
-        missing("command", "each node's command line (a template)");
-    }
-    if s.port.is_none() {
-        missing("port", "the port clients reach each node on");
-    }
-    if s.leader.is_none() {
-        missing(
-            "leader",
-            "a leader request: {path, field} naming where the leader is",
-        );
-    }
-    if s.operations.is_none() {
-        missing("operations", "the register operations: read, write and cas");
-    }
-    if s.reads.is_some() {
-        p.add(
-            "system.reads",
-            "applies to etcd; describe reads in operations.read",
-        );
-    }
-    if c.workload.kind != "register" {
-        p.add(
-            "workload.kind",
-            "kind: http runs the register workload (its operations describe read, write and cas)",
-        );
-    }
-    let spec = crate::system::http::HttpSpec {
-        image: s.image.clone()?,
-        entrypoint: s.entrypoint.clone(),
-        command: s.command.clone()?,
-        peer: s.peer.clone().unwrap_or_else(|| "{id}={ip}:{port}".into()),
-        peer_separator: s.peer_separator.clone().unwrap_or_else(|| ",".into()),
-        port: s.port?,
-        data_dir: s
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| crate::cluster::names::DATA_DIR.into()),
-        env: s.env.clone(),
-        leader: s.leader.clone()?,
-        operations: s.operations.clone()?,
-    };
-    for (field, problem) in spec.check() {
-        p.add(&format!("system.{field}"), problem);
-    }
-    if spec.operations.cas.is_none() && c.workload.cas.unwrap_or(1) > 0 {
-        p.add(
-            "system.operations",
-            "the register workload sends cas (weight `workload.cas`): describe operations.cas, or set workload.cas: 0",
-        );
-    }
-    Some(SystemSpec::Http(Box::new(spec)))
+/// The campaign's `name`, else its file's stem.
+pub(super) fn campaign_name(campaign: &Campaign, path: &Path) -> String {
+    campaign.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "campaign".into())
+    })
 }
 
 /// Local node processes share one network namespace: a campaign that partitions them is refused

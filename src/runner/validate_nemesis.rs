@@ -102,14 +102,40 @@ fn explicit(p: &mut Problems, c: &Campaign, nodes: usize, seed: u64) -> Schedule
             );
         }
         if let Some(fault) = fault(p, &field, kill, pause, partition, nodes) {
-            windows.push(Window {
-                at: at.0,
-                duration: duration.0,
-                fault,
-            });
+            windows.push((
+                i,
+                Window {
+                    at: at.0,
+                    duration: duration.0,
+                    fault,
+                },
+            ));
         }
     }
-    Schedule::explicit(windows, seed)
+    refuse_overlaps(p, &windows);
+    Schedule::explicit(windows.into_iter().map(|(_, w)| w).collect(), seed)
+}
+
+/// Two windows of the same kind may not overlap: each is undone at its own end, and undoing
+/// the first would undo the second too (one heal removes every partition rule; a start brings
+/// back a node the other window wants down). Windows of different kinds compose.
+fn refuse_overlaps(p: &mut Problems, windows: &[(usize, Window)]) {
+    for (a, (i, x)) in windows.iter().enumerate() {
+        for (j, y) in windows[a + 1..].iter() {
+            let overlap = x.at < y.at + y.duration && y.at < x.at + x.duration;
+            if overlap && x.fault.kind() == y.fault.kind() {
+                let (first, second) = if i < j { (i, j) } else { (j, i) };
+                p.add(
+                    &format!("nemesis.schedule[{second}]"),
+                    format!(
+                        "overlaps nemesis.schedule[{first}], another {} window; undoing one \
+                         would undo both: move one, or shorten it",
+                        x.fault.kind()
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// Windows drawn from the campaign's fault list, its interval and its duration.

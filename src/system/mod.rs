@@ -6,30 +6,30 @@
 //! - faultline's own openraft node (`crate::node`, spoken to by `cluster::client::HttpClient`);
 //! - [`etcd`]: etcd 3.4 (Debian's `etcd-server`) over its v3 JSON gateway.
 //!
-//! A campaign names its system in a `system:` section ([`SystemSpec`]); a cluster keeps it in a
-//! label on its containers, so later commands (`cluster status`, `fault`, `kv`) know what they
-//! talk to.
+//! - [`http`]: any image whose nodes answer HTTP, described in the campaign.
+//!
+//! A campaign names its system in a `system:` section ([`SystemSpec`]). The cluster holds it as
+//! a [`NodeSystem`] (what `cluster` needs to know: the container command, the port, the data
+//! directory, the status probe) and keeps it in a label on its containers, so later commands
+//! (`cluster status`, `fault`, `kv`) know what they talk to; [`connect`] reads it back.
+//! `system` builds on `cluster`, never the reverse.
 
 pub mod etcd;
 pub mod http;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::Docker;
-use nemesis::fault::NodeName;
 use serde::{Deserialize, Serialize};
 use workloads::{Request, Response};
 
 use crate::cluster::client::{Client, HttpClient, NodeStatus};
 use crate::cluster::image::BuildOptions;
-use crate::cluster::names;
-
-/// The label holding a cluster's [`SystemSpec`] as JSON, on every node container.
-pub const SYSTEM_LABEL: &str = "io.faultline.system";
-
-/// A container's entrypoint (`None`: the image's) and command (`None`: the image's).
-pub type Container = (Option<Vec<String>>, Option<Vec<String>>);
+use crate::cluster::names::{self, SYSTEM_LABEL};
+use crate::cluster::node_system::{Container, NodeSystem, StatusProbe};
+use crate::cluster::{Cluster, NodeInfo};
 
 /// What a cluster runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +50,33 @@ pub enum SystemSpec {
 impl SystemSpec {
     /// The kinds a campaign may name.
     pub const KINDS: &'static [&'static str] = &["faultline", "etcd", "http"];
+
+    /// The systems a command line may name (`--system`): `faultline`, `etcd` or
+    /// `etcd-serializable` (etcd whose reads each member serves from its local state).
+    pub fn from_name(name: &str) -> Result<SystemSpec, String> {
+        match name {
+            "faultline" => Ok(SystemSpec::Faultline),
+            "etcd" => Ok(SystemSpec::Etcd {
+                reads: etcd::Reads::Linearizable,
+            }),
+            "etcd-serializable" => Ok(SystemSpec::Etcd {
+                reads: etcd::Reads::Serializable,
+            }),
+            other => Err(format!(
+                "unknown system {other:?}: use faultline, etcd or etcd-serializable"
+            )),
+        }
+    }
+
+    /// The name [`SystemSpec::from_name`] reads, for the systems it knows.
+    pub fn name(&self) -> String {
+        match self {
+            SystemSpec::Etcd {
+                reads: etcd::Reads::Serializable,
+            } => "etcd-serializable".into(),
+            other => other.kind().into(),
+        }
+    }
 
     pub fn kind(&self) -> &'static str {
         match self {
@@ -95,6 +122,32 @@ impl SystemSpec {
         }
     }
 
+    /// What marks a panic or a fatal error in its nodes' logs (the crash checker looks for
+    /// them): faultline's panic line (its hook's, or Rust's with a backtrace), Go's panics and
+    /// fatal errors for etcd, the campaign's list (or both kinds) for an http system.
+    pub fn crash_markers(&self) -> Vec<String> {
+        const RUST: &[&str] = &["faultline hit a bug", "panicked at"];
+        const GO: &[&str] = &["panic:", "fatal error:"];
+        let list: Vec<&str> = match self {
+            SystemSpec::Faultline => RUST.to_vec(),
+            SystemSpec::Etcd { .. } => GO.to_vec(),
+            SystemSpec::Http(h) if !h.crash_markers.is_empty() => {
+                return h.crash_markers.clone();
+            }
+            SystemSpec::Http(_) => ["panicked at", "panic:", "fatal error:"].to_vec(),
+        };
+        list.into_iter().map(String::from).collect()
+    }
+
+    /// Whether its client can write a register and read it back (the recovery check's write):
+    /// every system but an http one whose campaign describes no `read` or `write`.
+    pub fn reads_and_writes_registers(&self) -> bool {
+        match self {
+            SystemSpec::Http(h) => h.operations.read.is_some() && h.operations.write.is_some(),
+            _ => true,
+        }
+    }
+
     /// Whether its members can be planted with faultline's bugs (`--unsafe-bug`).
     pub fn takes_planted_bugs(&self) -> bool {
         matches!(self, SystemSpec::Faultline)
@@ -109,13 +162,7 @@ impl SystemSpec {
                 Ok(built.tag)
             }
             SystemSpec::Etcd { .. } => etcd::image::ensure(docker, build.base.clone()).await,
-            SystemSpec::Http(h) => match docker.inspect_image(&h.image).await {
-                Ok(_) => Ok(h.image.clone()),
-                Err(e) => anyhow::bail!(
-                    "system.image {} is not in the local Docker ({e}); build or pull it first",
-                    h.image
-                ),
-            },
+            SystemSpec::Http(h) => h.ensure_image(docker).await,
         }
     }
 
@@ -124,8 +171,8 @@ impl SystemSpec {
     pub fn container(
         &self,
         cluster: &str,
-        node: &crate::cluster::NodeInfo,
-        nodes: &[crate::cluster::NodeInfo],
+        node: &NodeInfo,
+        nodes: &[NodeInfo],
     ) -> Option<Container> {
         match self {
             SystemSpec::Faultline => None,
@@ -151,6 +198,17 @@ impl SystemSpec {
                 SystemClient::Http(http::client::HttpSystemClient::new(h, timeout)?)
             }
         })
+    }
+
+    /// The spec as the cluster holds it.
+    pub fn shared(self) -> Arc<dyn NodeSystem> {
+        Arc::new(self)
+    }
+
+    /// The spec of a cluster's system, when it is one of faultline's (it always is, unless a
+    /// Rust user brought their own [`NodeSystem`]).
+    pub fn of(system: &dyn NodeSystem) -> Option<&SystemSpec> {
+        system.as_any().downcast_ref()
     }
 
     /// The label value: the spec as JSON.
@@ -194,30 +252,47 @@ impl Client for SystemClient {
     }
 }
 
-/// The node that says it leads in the highest term, by name. A node's claim about itself is
-/// what counts: a follower may still name a leader that is gone, and an isolated old leader
-/// believes it leads, but in an older term than the majority's new one. Fails only when no
-/// node answers at all.
-pub async fn leader<C: Client>(
-    client: &C,
-    nodes: &[(NodeName, SocketAddr)],
-) -> anyhow::Result<Option<NodeName>> {
-    let statuses = futures::future::join_all(nodes.iter().map(|(_, a)| client.status(*a))).await;
-    let mut errors = Vec::new();
-    let mut best: Option<(&NodeName, u64)> = None;
-    for ((name, _), status) in nodes.iter().zip(statuses) {
-        match status {
-            Ok(s) if s.role == "leader" && best.is_none_or(|(_, t)| s.term > t) => {
-                best = Some((name, s.term));
-            }
-            Ok(_) => {}
-            Err(e) => errors.push(e),
-        }
+/// The existing cluster called `name`, whatever system it runs.
+pub async fn connect(name: &str) -> anyhow::Result<Cluster> {
+    Cluster::connect(name, &|label| Ok(SystemSpec::from_label(label)?.shared())).await
+}
+
+impl NodeSystem for SystemSpec {
+    fn kind(&self) -> &'static str {
+        SystemSpec::kind(self)
     }
-    if !nodes.is_empty() && errors.len() == nodes.len() {
-        anyhow::bail!("no node answered: {}", errors.join("; "));
+
+    fn describe(&self) -> String {
+        SystemSpec::describe(self)
     }
-    Ok(best.map(|(n, _)| n.clone()))
+
+    fn label(&self) -> String {
+        SystemSpec::label(self)
+    }
+
+    fn client_port(&self) -> u16 {
+        SystemSpec::client_port(self)
+    }
+
+    fn data_dir(&self) -> &str {
+        SystemSpec::data_dir(self)
+    }
+
+    fn env(&self) -> &[String] {
+        SystemSpec::env(self)
+    }
+
+    fn container(&self, cluster: &str, node: &NodeInfo, nodes: &[NodeInfo]) -> Option<Container> {
+        SystemSpec::container(self, cluster, node, nodes)
+    }
+
+    fn prober(&self, timeout: Duration) -> anyhow::Result<Box<dyn StatusProbe>> {
+        Ok(Box::new(self.client(timeout)?))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 #[cfg(test)]

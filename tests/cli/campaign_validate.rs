@@ -199,3 +199,73 @@ fn bad_http_systems_name_line_and_field() {
         "{e}"
     );
 }
+
+/// `system.build` names a directory with a Dockerfile, relative to the campaign file; anything
+/// else is refused before anything starts, naming the field and the path.
+#[test]
+fn an_http_build_directory_must_hold_a_dockerfile() {
+    let http = |build: &str| {
+        format!(
+            "system:\n  kind: http\n  build: {build}\n  command: [run]\n  port: 80\n  leader: {{path: /s, field: leader}}\n  operations:\n    read: {{path: \"/k/{{key}}\", ok: [200]}}\n    write: {{method: PUT, path: \"/k/{{key}}\", ok: [200]}}\n    cas: {{method: POST, path: /c, ok: [200], fail: [409]}}\nworkload: {{kind: register}}\n"
+        )
+    };
+    let e = rejected(&http("no-such-dir"));
+    assert!(e.contains("c.yaml:3:3: system.build: "), "{e}");
+    assert!(e.contains("no-such-dir"), "{e}");
+
+    // A directory beside the campaign, but without a Dockerfile; then with one, it validates.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("ctx")).unwrap();
+    let path = campaign(dir.path(), &http("ctx"));
+    let out = faultline(&["test", path.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(254), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("system.build: ")
+            && String::from_utf8_lossy(&out.stderr).contains("has no Dockerfile"),
+        "{out:?}"
+    );
+    std::fs::write(dir.path().join("ctx/Dockerfile"), "FROM scratch\n").unwrap();
+    let out = faultline(&["test", path.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+/// Over `kind: http`, each workload needs its own operations described (the set workload `add`
+/// and `read_set`), and list-append, whose transactions span keys, is refused.
+#[test]
+fn http_workloads_need_their_operations_described() {
+    let http = |workload: &str| {
+        format!(
+            "system:\n  kind: http\n  image: x\n  command: [run]\n  port: 80\n  leader: {{path: /s, field: leader}}\n  operations:\n    read: {{path: \"/k/{{key}}\", ok: [200]}}\n    write: {{method: PUT, path: \"/k/{{key}}\", ok: [200]}}\n    cas: {{method: POST, path: /c, ok: [200], fail: [409]}}\nworkload: {{kind: {workload}}}\n"
+        )
+    };
+    let e = rejected(&http("set"));
+    for field in ["add", "read_set"] {
+        assert!(
+            e.contains(&format!("system.operations.{field}: the set workload")),
+            "{field}: {e}"
+        );
+    }
+    let e = rejected(&http("list-append"));
+    assert!(
+        e.contains("workload.kind: kind: http runs the register workload")
+            && e.contains("list-append needs multi-key transactions"),
+        "{e}"
+    );
+}
+
+/// Two explicit windows of the same kind that overlap are refused, both named (undoing one would
+/// undo both); windows of different kinds may overlap.
+#[test]
+fn overlapping_windows_of_one_kind_are_refused_naming_both() {
+    let e = rejected(
+        "workload: {kind: register}\nduration: 20s\nnemesis:\n  schedule:\n    - {at: 2s, duration: 6s, partition: halves}\n    - {at: 3s, duration: 2s, kill: leader}\n    - {at: 5s, duration: 4s, partition: isolate-one}\n",
+    );
+    assert!(
+        e.contains("c.yaml:7:5: nemesis.schedule[2]: overlaps nemesis.schedule[0], another partition window"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("schedule[1]"),
+        "a kill may overlap a partition: {e}"
+    );
+}

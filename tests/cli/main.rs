@@ -6,6 +6,7 @@ mod campaign_validate;
 mod check;
 mod cluster_args;
 mod corpora;
+mod fuzz;
 mod report;
 mod robustness;
 mod serve;

@@ -203,3 +203,75 @@ fn report_draws_a_transactional_anomaly_as_a_cycle() {
     );
     assert!(html.contains("Rules out: strict-serializable"));
 }
+
+/// An unknown run says why in report.html's top band (its notes and the checkers without a
+/// verdict), not a generic "a checker hit its limit"; coverage is a table; junit.xml carries the
+/// unknown verdict as an error even though every checker passed.
+#[test]
+fn an_unknown_run_says_why_in_the_report_and_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(dir.path());
+    let results = json!({
+        "valid": "unknown", "seed": 3, "campaign": "smoke",
+        "notes": ["fault kind pause was applied 1 time(s) but never observed"],
+        "checkers": {"linearizable": {"valid": true}},
+        "coverage": {"kill": {"scheduled": 1, "applied": 1, "observed": 1, "skipped": 0, "failed": 0},
+                     "pause": {"scheduled": 1, "applied": 1, "observed": 0, "skipped": 0, "failed": 0}}
+    });
+    fs::write(dir.path().join("results.json"), results.to_string()).unwrap();
+    report(dir.path());
+    let html = fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(
+        html.contains("Why there is no verdict"),
+        "no reasons section"
+    );
+    assert!(html.contains("<li>fault kind pause was applied 1 time(s) but never observed</li>"));
+    assert!(!html.contains("hit its limit"));
+    assert!(
+        html.contains("<tr class=\"short\"><td>pause</td><td>1</td><td>1</td><td>0</td>"),
+        "coverage is not a table marking the unobserved kind"
+    );
+    let junit = fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    roxmltree::Document::parse(&junit).unwrap();
+    assert!(junit.contains("errors=\"1\""), "{junit}");
+    assert!(junit.contains("never observed</error>"), "{junit}");
+}
+
+/// A `results.json` that is not a results document is bad input (254) naming the file and what
+/// is wrong with it, in one line: never 255 or a raw error. Another tool's JSON object is still
+/// rendered.
+#[test]
+fn report_of_a_bad_results_json_is_bad_input_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_run(tmp.path());
+    let results = tmp.path().join("results.json");
+    let cases: [(&[u8], &str); 7] = [
+        (b"not json{", "not JSON"),
+        (b"", "not JSON"),
+        (b"{\"valid\": tr", "not JSON"),
+        (b"\xff\xfe{}", "not JSON"),
+        (b"[1, 2]", "not a results document"),
+        (b"null", "not a results document"),
+        (b"\"valid\"", "not a results document"),
+    ];
+    for (content, needle) in cases {
+        fs::write(&results, content).unwrap();
+        let out = faultline().arg("report").arg(tmp.path()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(254), "{content:?}: {stderr}");
+        assert!(
+            stderr.contains("results.json") && stderr.contains(needle),
+            "{content:?}: {stderr}"
+        );
+        assert_eq!(stderr.trim().lines().count(), 1, "{content:?}: {stderr}");
+    }
+    fs::remove_file(&results).unwrap();
+    fs::create_dir(&results).unwrap();
+    let out = faultline().arg("report").arg(tmp.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "{stderr}");
+    assert!(stderr.contains("is a directory"), "{stderr}");
+    fs::remove_dir(&results).unwrap();
+    fs::write(&results, br#"{"valid?": true, "from": "another tool"}"#).unwrap();
+    report(tmp.path());
+}

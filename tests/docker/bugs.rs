@@ -164,6 +164,38 @@ fn lazy_fsync_is_caught() {
     assert_lost_adds(&dir);
 }
 
+/// The poison-entry bug: the data stays consistent (linearizability passes), but every node
+/// exits by itself outside any kill window, and the crash checker says so with the panic line
+/// from the logs, in results.json and in the report.
+#[test]
+fn crash_is_caught() {
+    let (_tmp, dir) = run_caught("crash");
+    let r = results(&dir);
+    let lin = r["checkers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "linearizability")
+        .unwrap();
+    assert_eq!(lin["valid"], true, "{lin}");
+    let c = invalid_checker(&r, "crash");
+    let crashes = c["detail"]["crashes"].as_array().unwrap();
+    assert!(!crashes.is_empty(), "{c}");
+    let hits = c["detail"]["log_hits"].as_array().unwrap();
+    assert!(
+        hits.iter().any(|h| h["text"]
+            .as_str()
+            .unwrap()
+            .contains("planted bug crash: the state machine cannot apply entry 200")),
+        "{c}"
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("exited by itself"),
+        "report.html does not show the crash"
+    );
+}
+
 #[test]
 fn node_help_lists_every_planted_bug_and_refuses_unknown_ones() {
     let exe = env!("CARGO_BIN_EXE_faultline");
@@ -176,6 +208,7 @@ fn node_help_lists_every_planted_bug_and_refuses_unknown_ones() {
         "racy-cas",
         "lease-read",
         "split-txn",
+        "crash",
     ] {
         assert!(
             help.contains(&format!("- {bug}:")) && help.contains("PLANTED BUG"),

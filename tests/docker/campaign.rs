@@ -194,3 +194,75 @@ fn docker_ctrl_c_heals_tears_down_and_leaves_a_checkable_history() {
     );
     assert_nothing_left("ctrlc");
 }
+
+/// A matrix, as the issue writes it: `faultline test smoke.yaml bug-racy-cas.yaml --seeds 2`
+/// runs four campaigns one after another, prints the table, writes summary.json and one
+/// junit.xml of four suites, and exits with the worst code (1: the planted bug).
+#[test]
+fn a_matrix_of_campaigns_and_seeds_prints_the_table_and_exits_with_the_worst() {
+    require_docker();
+    let _one = DOCKER.lock().unwrap_or_else(|e| e.into_inner());
+    let out = tempfile::tempdir().unwrap();
+    let status = faultline()
+        .arg("test")
+        .arg(campaigns().join("smoke.yaml"))
+        .arg(campaigns().join("bug-racy-cas.yaml"))
+        .args(["--seeds", "2", "--no-progress", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(
+        status.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    for row in [
+        "smoke        ┆ 1    ┆ valid",
+        "smoke        ┆ 2    ┆ valid",
+        "bug-racy-cas ┆ 1    ┆ invalid",
+        "bug-racy-cas ┆ 2    ┆ invalid",
+    ] {
+        assert!(stdout.contains(row), "no row {row:?} in\n{stdout}");
+    }
+    let matrix = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("matrix-")
+        })
+        .expect("a matrix directory");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(matrix.join("summary.json")).unwrap())
+            .unwrap();
+    let exits: Vec<u64> = summary
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["exit"].as_u64().unwrap())
+        .collect();
+    assert_eq!(exits, [0, 0, 1, 1], "{summary:#}");
+    let junit = std::fs::read_to_string(matrix.join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&junit).unwrap();
+    let suites: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .map(|n| n.attribute("name").unwrap())
+        .collect();
+    assert_eq!(
+        suites,
+        [
+            "smoke[seed=1]",
+            "smoke[seed=2]",
+            "bug-racy-cas[seed=1]",
+            "bug-racy-cas[seed=2]"
+        ]
+    );
+    assert!(junit.contains("<failure type=\"invalid\""), "{junit}");
+    assert_nothing_left("smoke");
+    assert_nothing_left("bug-racy-cas");
+}

@@ -316,6 +316,88 @@ fn killing_the_leader_elects_another_and_keeps_the_write() {
     assert_eq!((code, body.contains("\"v2\"")), (200, true), "{body}");
 }
 
+/// The path a remote engine (`DOCKER_HOST=tcp://..`) or Docker Desktop takes, forced here: each
+/// node's client port is published on the engine's host and dialled there, by hand and by a run,
+/// and a killed node comes back on the same port.
+#[test]
+fn published_ports_reach_the_nodes_across_a_kill_and_a_run() {
+    let name = "test-published";
+    {
+        let cluster = TestCluster::up(name, &["--reach", "published"]);
+        let status = cluster.status();
+        let mut ports = Vec::new();
+        for n in status["nodes"].as_array().unwrap() {
+            let addr: SocketAddr = n["addr"].as_str().unwrap().parse().unwrap();
+            assert!(addr.ip().is_loopback(), "{n}");
+            assert!(
+                n["network_addr"].as_str().unwrap().ends_with(":7000"),
+                "{n}"
+            );
+            ports.push(addr.port());
+        }
+        cluster.ok(&["kv", "put", "k", "v1"]);
+        let old = cluster.leader();
+        let before = cluster.addr(&old);
+        cluster.ok(&["fault", "kill", &old]);
+        cluster.wait_for("a new leader", Duration::from_secs(15), |s| {
+            s["leader"].is_string() && s["leader"] != old.as_str()
+        });
+        cluster.ok(&["kv", "put", "k", "v2"]);
+        cluster.ok(&["fault", "start", &old]);
+        cluster.wait_converged(Duration::from_secs(20));
+        assert_eq!(cluster.addr(&old), before, "the restarted node moved");
+        let (code, body) = http(before, "GET", "/kv/k", "").unwrap();
+        assert_eq!((code, body.contains("\"v2\"")), (200, true), "{body}");
+    }
+    assert_nothing_left(name);
+
+    // A whole run the same way: clients, the leader probe and the final reads over published
+    // ports, with a node killed and started again on its port.
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = dir.path().join("published.yaml");
+    std::fs::write(
+        &campaign,
+        "name: published\nseed: 3\ncluster: {nodes: 3, name: test-published-run}\n\
+         workload: {kind: register, keys: 2}\nconcurrency: 3\nduration: 8s\nquiet: 2s\n\
+         nemesis: {faults: [{kill: random-node}], interval: 3s, duration: 2s}\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "test",
+            campaign.to_str().unwrap(),
+            "--no-progress",
+            "--image",
+            image(),
+        ])
+        .args([
+            "--reach",
+            "published",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ])
+        .env("FAULTLINE_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("published/latest/results.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        results["stats"]["ok"].as_u64().unwrap() > 50,
+        "{}",
+        results["stats"]
+    );
+    assert_nothing_left("test-published-run");
+}
+
 #[test]
 fn a_paused_follower_is_frozen_then_resumes() {
     let cluster = TestCluster::up("test-pause", &[]);
@@ -471,4 +553,80 @@ fn an_unlabelled_container_named_like_a_helper_is_left_alone() {
     assert!(stderr.contains("was not made by faultline"), "{stderr}");
     let still = docker(&["inspect", "--format", "{{.Name}}", foreign]);
     assert!(still.status.success(), "the foreign container was removed");
+}
+
+/// `cluster down` blocked by a container faultline did not make (attached to the cluster's
+/// network, using a node's volume): the rest is removed, the exit is 254 with a message naming
+/// the container and what to do, never a raw Docker error, and the container is left running.
+/// Once the user removed it, `down` finishes the job.
+#[test]
+fn cluster_down_blocked_by_a_foreign_container_names_it_and_leaves_it() {
+    let name = "rb-down-foreign";
+    let intruder = "rb-down-foreign-intruder";
+    let docker = |args: &[&str]| {
+        Command::new("docker")
+            .args(args)
+            .output()
+            .expect("running the docker CLI")
+    };
+    struct Remove(&'static str);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = Command::new("docker").args(["rm", "-f", self.0]).output();
+        }
+    }
+    // One left by an interrupted earlier run, before the cluster's own `down` meets it.
+    drop(Remove(intruder));
+    let cluster = TestCluster::up(name, &["--idle", "--nodes", "1"]);
+    // Dropped before the cluster, so that its `down` finds nothing in the way.
+    let _remove = Remove(intruder);
+    let network = format!("faultline-{name}");
+    let volume = format!("faultline-{name}-n1-data");
+    let started = docker(&[
+        "run",
+        "-d",
+        "--name",
+        intruder,
+        "--network",
+        &network,
+        "-v",
+        &format!("{volume}:/mnt"),
+        "--entrypoint",
+        "sleep",
+        image(),
+        "600",
+    ]);
+    assert!(started.status.success(), "{started:?}");
+
+    let out = faultline(&["cluster", "down", "--name", name]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "{out:?}");
+    for needle in [
+        "only partly removed (1 containers",
+        &format!("network {network} has containers attached: {intruder} ("),
+        &format!("volume {volume} is used by: {intruder} ("),
+        &format!("docker network disconnect {network} {intruder}"),
+        "never removes what it did not make",
+        &format!("faultline cluster down --name {name}` again"),
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} in\n{stderr}");
+    }
+    for noise in ["Docker responded", "status code", "panicked", "backtrace"] {
+        assert!(!stderr.contains(noise), "{noise:?} in\n{stderr}");
+    }
+    let running = docker(&["inspect", "--format", "{{.State.Running}}", intruder]);
+    assert_eq!(
+        String::from_utf8_lossy(&running.stdout).trim(),
+        "true",
+        "the foreign container was stopped or removed: {running:?}"
+    );
+    let node = docker(&["inspect", &format!("faultline-{name}-n1")]);
+    assert!(!node.status.success(), "the cluster's own node was left");
+
+    let removed = docker(&["rm", "-f", intruder]);
+    assert!(removed.status.success(), "{removed:?}");
+    let again = faultline(&["cluster", "down", "--name", name]);
+    assert_eq!(again.status.code(), Some(0), "{again:?}");
+    assert_nothing_left(name);
+    drop(cluster);
 }

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use faultline::cluster::client::{Client, NodeStatus, UNREACHABLE};
 use faultline::cluster::{lifecycle, Cluster, ClusterSpec};
-use faultline::system::etcd::{self, client_addr, EtcdClient, Members, Reads};
+use faultline::system::etcd::{self, EtcdClient, Reads};
+use faultline::system::SystemSpec;
 use nemesis::fault::FaultExecutor;
 use serde_json::json;
 use workloads::{MicroOp, Request, Response};
@@ -141,14 +142,16 @@ async fn scenario(name: &str) {
     let image = etcd::image::ensure(&docker, None)
         .await
         .unwrap_or_else(|e| panic!("building the etcd image: {e:#}"));
-    let members = Members::new(name, 3);
+    // The system gives each container etcd's member command and the client port 2379.
+    let system = SystemSpec::Etcd {
+        reads: Reads::Linearizable,
+    };
     let spec = ClusterSpec {
-        command: Some(members.container_command()),
         leader_timeout: None,
-        ..ClusterSpec::new(name, 3, image)
+        ..ClusterSpec::new(name, 3, image, system.shared())
     };
     let cluster = Cluster::up(&spec).await.expect("cluster up");
-    let addrs: Vec<SocketAddr> = cluster.nodes().iter().map(client_addr).collect();
+    let addrs: Vec<SocketAddr> = cluster.nodes().iter().map(|n| n.dial).collect();
     let client = EtcdClient::new(Duration::from_secs(10), Reads::Linearizable).unwrap();
     let first = leader(&client, &addrs, None).await;
 
@@ -257,7 +260,7 @@ async fn scenario(name: &str) {
         .nodes()
         .iter()
         .filter(|n| n.name != first)
-        .map(client_addr)
+        .map(|n| n.dial)
         .collect();
     let second = leader(&client, &survivors, Some(&first)).await;
     eprintln!(
@@ -265,7 +268,7 @@ async fn scenario(name: &str) {
         killed_at.elapsed().as_secs_f64()
     );
     let new_status = client
-        .status(client_addr(cluster.node(&second).unwrap()))
+        .status(cluster.node(&second).unwrap().dial)
         .await
         .unwrap();
     assert!(
@@ -297,7 +300,7 @@ async fn scenario(name: &str) {
         .nodes()
         .iter()
         .find(|n| n.name != first && n.name != second)
-        .map(client_addr)
+        .map(|n| n.dial)
         .unwrap();
     let (put, get) = (write("k", "5"), read("k"));
     let (w, linearizable, stale) = tokio::join!(
@@ -320,7 +323,7 @@ async fn scenario(name: &str) {
         .await
         .unwrap();
     for killed in [&first, &second] {
-        let addr = client_addr(cluster.node(killed).unwrap());
+        let addr = cluster.node(killed).unwrap().dial;
         let rejoined = wait_for(
             "a killed member to rejoin",
             Duration::from_secs(60),

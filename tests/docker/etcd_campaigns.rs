@@ -125,3 +125,49 @@ fn etcd_v2_described_over_http_passes() {
         assert!(c["observed"].as_u64() > Some(0), "{kind}: {c}");
     }
 }
+
+/// `bench node` measures etcd and faultline's node the same way: Docker clusters of their own
+/// images, driven through each system's workload client; every request of both phases succeeds
+/// and nothing is left behind.
+#[test]
+fn bench_node_drives_etcd_and_faultline_through_their_clients() {
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["bench", "node", "--docker", "--system", "faultline"])
+        .args([
+            "--system",
+            "etcd-serializable",
+            "--seconds",
+            "1",
+            "--clients",
+            "4",
+        ])
+        .env("FAULTLINE_LOG", "warn")
+        .output()
+        .expect("running faultline bench node");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for system in ["faultline", "etcd-serializable"] {
+        for phase in ["write", "read"] {
+            let line = stdout
+                .lines()
+                .find(|l| l.starts_with(&format!("{system} ")) && l.contains(&format!(" {phase} ")))
+                .unwrap_or_else(|| panic!("no {system} {phase} line in\n{stdout}"));
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let ops: u64 = cols[2].parse().unwrap();
+            assert!(ops > 0, "{line}");
+            assert_eq!(cols[7], "0", "failed requests: {line}\n{}", text(&out));
+        }
+    }
+    let ls = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["cluster", "ls", "--json"])
+        .output()
+        .unwrap();
+    let ls: Value = serde_json::from_slice(&ls.stdout).unwrap();
+    assert!(
+        !ls.as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"].as_str().unwrap().starts_with("bench-node-")),
+        "a bench cluster was left: {ls}"
+    );
+}

@@ -300,3 +300,141 @@ fn transactional_campaigns_pass_clean_and_catch_split_transactions() {
         }
     }
 }
+
+/// A required mode the campaign's duration cannot give exits 2 naming it (and writes it into
+/// results.json and junit.xml); the same campaign run long enough covers it and exits 0.
+#[test]
+fn a_required_mode_the_run_never_covers_is_unknown_and_a_longer_run_passes() {
+    let campaign = |duration: &str| {
+        format!(
+            "name: require\nseed: 3\ncluster: {{nodes: 3}}\nworkload: {{kind: register, keys: 2}}\n\
+             concurrency: 3\nduration: {duration}\nquiet: 1s\n\
+             nemesis: {{faults: [{{kill: leader}}], interval: 2s, duration: 800ms, require: [kill-leader]}}\n"
+        )
+    };
+    let run = |duration: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("require.yaml");
+        std::fs::write(&path, campaign(duration)).unwrap();
+        let out = faultline()
+            .arg("test")
+            .arg(&path)
+            .args(["--local", "--no-progress", "--out"])
+            .arg(dir.path().join("results"))
+            .output()
+            .unwrap();
+        (dir, out)
+    };
+    // 1 s: the first window (after a gap of 1 to 3 s) never starts.
+    let (dir, out) = run("1s");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("required fault coverage missing")
+            && stdout.contains("kill-leader (applied 0, observed 0)"),
+        "{stdout}"
+    );
+    let short = run_dir(&dir.path().join("results"), "require");
+    let r = results(&short);
+    assert_eq!(
+        r["missing_coverage"][1], "kill-leader (applied 0, observed 0)",
+        "{r}"
+    );
+    let junit = std::fs::read_to_string(short.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("name=\"coverage[kill-leader]\"")
+            && junit.contains(
+                "required fault coverage missing: kill-leader (applied 0, observed 0)</failure>"
+            ),
+        "{junit}"
+    );
+
+    let (dir, out) = run("8s");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let r = results(&run_dir(&dir.path().join("results"), "require"));
+    assert!(
+        r["modes"]["kill-leader"]["observed"].as_u64() >= Some(1),
+        "{r}"
+    );
+}
+
+/// A node whose data directory is destroyed while it is killed cannot rejoin: the recovery
+/// check after the final heal says which node never answered (unknown, with the reason), the
+/// crash checker reports it exiting by itself, and the run does not pass.
+#[test]
+fn a_node_whose_data_is_destroyed_fails_the_recovery_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rec.yaml");
+    std::fs::write(
+        &path,
+        "name: rec\nseed: 1\ncluster: {nodes: 3}\nworkload: {kind: register, keys: 2}\n\
+         concurrency: 3\nduration: 6s\nquiet: 1s\n\
+         nemesis: {schedule: [{at: 1s, duration: 3s, kill: random-node}]}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("results");
+    let mut child = faultline()
+        .arg("test")
+        .arg(&path)
+        .args(["--local", "--no-progress", "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once the kill is in the history, the killed node's data directory becomes a file.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let killed = loop {
+        assert!(Instant::now() < deadline, "no kill in the history");
+        let runs = std::fs::read_dir(out.join("rec"))
+            .into_iter()
+            .flatten()
+            .flatten();
+        let kill = runs
+            .map(|e| e.path())
+            .filter(|p| !p.ends_with("latest"))
+            .find_map(|run| {
+                let text = std::fs::read_to_string(run.join("history.jsonl")).ok()?;
+                let line = text.lines().find(|l| l.contains("\"f\":\"kill\""))?;
+                let e: Value = serde_json::from_str(line).ok()?;
+                Some((run, e["value"]["targets"][0].as_str()?.to_string()))
+            });
+        if let Some(k) = kill {
+            break k;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (run, node) = killed;
+    let data = run.join("cluster").join(&node);
+    std::fs::remove_dir_all(&data).unwrap();
+    std::fs::write(&data, "not a directory").unwrap();
+    let status = wait_with_deadline(&mut child, Duration::from_secs(120));
+    assert_eq!(status.code(), Some(1));
+    let r = results(&run);
+    let checker = |name: &str| {
+        r["checkers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} checker in {r}"))
+            .clone()
+    };
+    let recovery = checker("recovery");
+    assert_eq!(recovery["valid"], "unknown", "{recovery}");
+    let summary = recovery["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("nodes that never answered after the final heal")
+            && summary.contains(&format!("{node}:")),
+        "{summary}"
+    );
+    let crash = checker("crash");
+    assert_eq!(crash["valid"], false, "{crash}");
+    assert!(
+        crash["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{node} exited by itself")),
+        "{crash}"
+    );
+}

@@ -22,7 +22,7 @@ use crate::check::{check_history, CheckResult, Limits, Verdict};
 use crate::elle::report::ElleReport;
 use crate::error::Result;
 use crate::model::ModelKind;
-use crate::parse::{Format, History};
+use crate::parse::{Format, History, Proc};
 use crate::set::SetReport;
 use crate::value::Val;
 use crate::Validity;
@@ -211,9 +211,47 @@ pub fn for_history(h: &History) -> Vec<Checker> {
     vec![Checker::ReadsOfWrittenValues, Checker::Linearizability]
 }
 
+/// Why `history` gives a checker nothing to check, if it does: no client operation completed
+/// `ok`. Failed operations certainly did not happen and indeterminate ones may never have, so
+/// every checker drops or excuses them all, and any verdict but unknown would be vacuous (an
+/// empty or truncated file, a run whose clients never got an answer, a nemesis-only log).
+/// Porcupine's etcd logs are the exception: there a `:fail :cas` is a cas that completed and
+/// found another value, an observation like an `ok`.
+pub fn nothing_to_check(history: &History) -> Option<String> {
+    use crate::history::EventType;
+    let (mut invoked, mut failed, mut info, mut others) = (0usize, 0usize, 0usize, 0usize);
+    for e in &history.events {
+        match (&e.process, e.kind) {
+            (Proc::Client(_), EventType::Ok) => return None,
+            (Proc::Client(_), EventType::Fail)
+                if history.format == Format::EtcdLog && &*e.f == "cas" =>
+            {
+                return None
+            }
+            (Proc::Client(_), EventType::Invoke) => invoked += 1,
+            (Proc::Client(_), EventType::Fail) => failed += 1,
+            (Proc::Client(_), EventType::Info) => info += 1,
+            (Proc::Other(_), _) => others += 1,
+        }
+    }
+    if history.events.is_empty() {
+        return Some("nothing to check: the history has no events".into());
+    }
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    Some(format!(
+        "nothing to check: no client operation completed ok ({invoked} invoked, {failed} \
+         failed, {info} indeterminate; {others} event{} of the nemesis or other processes)",
+        plural(others)
+    ))
+}
+
 /// Runs `checkers` on `history`. An error is a history the checkers cannot read as
 /// their model's (an unknown operation, a model that does not fit): bad input, not a verdict.
+/// A history with nothing to check (see [`nothing_to_check`]) is still read by every checker
+/// (an operation it cannot read is bad input all the same), and what would have been valid is
+/// unknown, saying why.
 pub fn analyze(history: &History, checkers: &[Checker], options: &Options) -> Result<Analysis> {
+    let nothing = nothing_to_check(history);
     // The linearizability checker goes first, so that what it proves spares the others' work.
     let mut order: Vec<usize> = (0..checkers.len()).collect();
     order.sort_by_key(|&i| checkers[i] != Checker::Linearizability);
@@ -223,7 +261,13 @@ pub fn analyze(history: &History, checkers: &[Checker], options: &Options) -> Re
             .iter()
             .flatten()
             .any(|r| matches!(r, Report::Linearizability(..)) && r.validity() == Validity::Valid);
-        reports[i] = Some(run(checkers[i], history, options, linearizable)?);
+        let report = run(checkers[i], history, options, linearizable)?;
+        reports[i] = Some(match &nothing {
+            Some(why) if report.validity() == Validity::Valid => {
+                Report::Plain(CheckerResult::unknown(checkers[i].name(), why.clone()))
+            }
+            _ => report,
+        });
     }
     Ok(Analysis {
         reports: reports.into_iter().flatten().collect(),
@@ -239,6 +283,8 @@ pub fn analyze_owned(
     checkers: &[Checker],
     options: &Options,
 ) -> Result<Analysis> {
+    // As `analyze` does: a valid verdict on a history where nothing completed ok is unknown.
+    let nothing = nothing_to_check(&history);
     let report = match checkers {
         [Checker::ElleListAppend] => {
             let txns = crate::elle::txn::list_append(&history)?;
@@ -252,8 +298,14 @@ pub fn analyze_owned(
         }
         _ => return analyze(&history, checkers, options),
     };
+    let report = match nothing {
+        Some(why) if report.valid == Validity::Valid => {
+            Report::Plain(CheckerResult::unknown(checkers[0].name(), why))
+        }
+        _ => Report::Elle(Box::new(report)),
+    };
     Ok(Analysis {
-        reports: vec![Report::Elle(Box::new(report))],
+        reports: vec![report],
     })
 }
 
@@ -469,5 +521,92 @@ mod tests {
             r#"{"index":1,"time":1,"process":0,"type":"ok","f":"txn","value":[["append","k","1"]]}"#,
         ]);
         assert_eq!(for_history(&faultline), vec![Checker::ElleListAppend]);
+    }
+
+    /// A history in which no client operation completed ok has nothing to check: every checker
+    /// is unknown, saying so, for every workload's checkers; one ok operation is enough to
+    /// check; an operation the checkers cannot read is bad input all the same.
+    #[test]
+    fn nothing_completed_is_unknown_never_valid() {
+        let ev = |i: usize, p: &str, t: &str, f: &str, v: &str| {
+            format!(
+                r#"{{"index":{i},"time":{i},"process":{p},"type":"{t}","f":"{f}","key":"k","value":{v}}}"#
+            )
+        };
+        let nemesis = r#"{"index":9,"time":9,"process":"nemesis","type":"info","f":"kill","value":{"targets":["n1"]}}"#;
+        let cases: Vec<(&str, Vec<String>)> = vec![
+            ("no events", vec![]),
+            ("only invocations", vec![ev(0, "0", "invoke", "write", "1")]),
+            ("only the nemesis", vec![nemesis.to_string()]),
+            (
+                "every operation failed",
+                vec![
+                    ev(0, "0", "invoke", "write", "1"),
+                    ev(1, "0", "fail", "write", "1"),
+                ],
+            ),
+            (
+                "every operation indeterminate",
+                vec![
+                    ev(0, "0", "invoke", "add", "1"),
+                    ev(1, "0", "info", "add", "1"),
+                    nemesis.to_string(),
+                ],
+            ),
+            (
+                "transactions that never completed",
+                vec![ev(0, "0", "invoke", "txn", r#"[["append","k",1]]"#)],
+            ),
+        ];
+        for (what, lines) in &cases {
+            let h = history(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+            assert!(nothing_to_check(&h).is_some(), "{what}");
+            let checkers = for_history(&h);
+            let a = analyze(&h, &checkers, &Options::default()).unwrap();
+            assert_eq!(a.validity(), Validity::Unknown, "{what}: {:?}", a.results());
+            assert_eq!(a.results().len(), checkers.len());
+            for r in a.results() {
+                // Every checker that would have passed says why it did not (the set checker
+                // gives its own reason: no final read completed).
+                assert_eq!(r.valid, Validity::Unknown, "{what}: {r:?}");
+                assert!(
+                    r.summary.starts_with("nothing to check") || r.name == "set",
+                    "{what}: {r:?}"
+                );
+            }
+        }
+
+        let one_ok = history(&[
+            &ev(0, "0", "invoke", "read", "null"),
+            &ev(1, "0", "ok", "read", "null"),
+        ]);
+        assert_eq!(nothing_to_check(&one_ok), None);
+        let a = analyze(&one_ok, &for_history(&one_ok), &Options::default()).unwrap();
+        assert_eq!(a.validity(), Validity::Valid, "{:?}", a.results());
+
+        // In an etcd log a failed cas is an observation (the register held another value than
+        // nil, so the indeterminate write took effect first): checked, and valid.
+        let etcd = |text: &str| crate::parse::parse(text.as_bytes(), Format::EtcdLog).unwrap();
+        let failed_cas = etcd(concat!(
+            "INFO  jepsen.util - 1\t:invoke\t:write\t1\n",
+            "INFO  jepsen.util - 1\t:info\t:write\t1\n",
+            "INFO  jepsen.util - 3\t:invoke\t:cas\t[nil 4]\n",
+            "INFO  jepsen.util - 3\t:fail\t:cas\t[nil 4]\n",
+        ));
+        assert_eq!(nothing_to_check(&failed_cas), None);
+        let a = analyze(&failed_cas, &for_history(&failed_cas), &Options::default()).unwrap();
+        assert_eq!(a.validity(), Validity::Valid, "{:?}", a.results());
+        let failed_read = etcd(
+            "INFO  jepsen.util - 3\t:invoke\t:read\tnil\nINFO  jepsen.util - 3\t:fail\t:read\tnil\n",
+        );
+        assert!(nothing_to_check(&failed_read).is_some());
+
+        let unreadable = history(&[&ev(0, "0", "invoke", "frobnicate", "1")]);
+        assert!(analyze(
+            &unreadable,
+            &[Checker::Linearizability],
+            &Options::default()
+        )
+        .is_err());
     }
 }

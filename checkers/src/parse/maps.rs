@@ -277,12 +277,12 @@ impl<'a> Scan<'a> {
                 let mut n: i64 = 0;
                 let mut end = start;
                 while let Some(&d) = self.s.get(end).filter(|d| d.is_ascii_digit()) {
-                    n = n * 10 + i64::from(d - b'0');
-                    end += 1;
                     // Up to 18 digits cannot overflow; longer ones take the general path.
-                    if end - start > 18 {
+                    if end - start == 18 {
                         return None;
                     }
+                    n = n * 10 + i64::from(d - b'0');
+                    end += 1;
                 }
                 // Anything else in the token (`1.5`, `12N`, `-`) is for the general reader.
                 if end == start || self.s.get(end).is_some_and(|&b| !ENDS_TOKEN[b as usize]) {

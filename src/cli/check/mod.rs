@@ -212,6 +212,24 @@ fn not_a_file(path: &Path) -> Option<String> {
     ))
 }
 
+/// Why a file that parsed to no event at all is bad input: an empty file, a file of comments,
+/// or one whose only line is partial (the forgiveness of a partial last line is for a run
+/// killed mid-write, not for a file that holds nothing else) is no history, and a CI job
+/// given it must not pass.
+fn no_events(src: &[u8], history: &parse::History) -> String {
+    let what = if src.iter().all(u8::is_ascii_whitespace) {
+        "the file is empty".to_string()
+    } else if history.warnings.is_empty() {
+        format!("the file holds no event ({} history)", history.format)
+    } else {
+        format!(
+            "the file holds no complete event: {}",
+            history.warnings.join("; ")
+        )
+    };
+    format!("{what}: there is no history to check")
+}
+
 /// What happened to one file.
 enum FileOutcome {
     Checked(Box<Checked>),
@@ -275,6 +293,9 @@ fn check_file(
         Ok(h) => h,
         Err(e) => return Ok(FileOutcome::BadInput(e.to_string())),
     };
+    if history.events.is_empty() {
+        return Ok(FileOutcome::BadInput(no_events(&src, &history)));
+    }
     drop(src);
     for w in &history.warnings {
         tracing::warn!(target: "faultline::check", "{}: {w}", path.display());

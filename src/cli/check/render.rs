@@ -29,6 +29,7 @@ pub fn bad_input_json(path: &Path, msg: &str) -> serde_json::Value {
 pub fn file_text(path: &Path, c: &Checked) -> String {
     let format = c.format;
     let valid = c.analysis.validity();
+    let mut said = None;
     let mut s = if let Some(report) = c.analysis.set() {
         set_text(path, format, report, c.check_ms, valid)
     } else if let Some(report) = c.analysis.elle() {
@@ -37,11 +38,16 @@ pub fn file_text(path: &Path, c: &Checked) -> String {
         linearizability_text(path, format, result, valid)
     } else {
         let why = first_reason(&c.analysis.results());
-        format!("{}: {}{why} ({format})\n", path.display(), headline(valid))
+        let line = format!("{}: {}{why} ({format})\n", path.display(), headline(valid));
+        said = Some(why.trim_start_matches(": ").to_string());
+        line
     };
-    // Other checkers (the workloads' invariants) speak only when they found something.
+    // Other checkers (the workloads' invariants) speak only when they found something not said
+    // already (every checker of a history with nothing to check says so).
     for r in c.analysis.reports.iter().filter_map(|r| match r {
-        Report::Plain(r) if r.valid != Validity::Valid => Some(r),
+        Report::Plain(r) if r.valid != Validity::Valid && said.as_ref() != Some(&r.summary) => {
+            Some(r)
+        }
         _ => None,
     }) {
         s.push_str(&format!("  {} ({}): {}\n", r.name, r.valid, r.summary));

@@ -1,12 +1,15 @@
 //! The phases of a run, each a function: [`setup`](Run::setup) (a leader elected) →
-//! [`run`](Run::run) (clients and nemesis) → [`final_heal`](Run::final_heal) →
-//! [`quiet_and_final_reads`](Run::quiet_and_final_reads) → [`close_history`](Run::close_history)
-//! → [`collect_logs`](Run::collect_logs) → [`teardown`](Run::teardown) → [`check`](Run::check)
-//! → [`report`](Run::report). Heal and teardown are owned by a [`guard::Cleanup`], so a run ends
-//! healed and torn down on success, error and Ctrl-C alike.
+//! [`run`](Run::run) (clients, nemesis and the crash watcher) → [`final_heal`](Run::final_heal)
+//! → [`quiet_and_final_reads`](Run::quiet_and_final_reads) → [`recovery`](Run::recovery) → a
+//! last crash sweep → [`close_history`](Run::close_history) →
+//! [`collect_logs`](Run::collect_logs) → [`teardown`](Run::teardown) → [`check`](Run::check)
+//! (and the crash checker over the logs) → `results` and `report` (in `verdict`). Heal and
+//! teardown are owned by a [`guard::Cleanup`], so a run ends healed and torn down on success,
+//! error and Ctrl-C alike.
 
 mod guard;
 mod run;
+mod verdict;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,20 +22,23 @@ use tokio::sync::watch;
 
 use super::check;
 use super::coverage;
+use super::crash;
 use super::faults::NEMESIS;
 use super::live::Live;
 use super::plan::Plan;
 use super::recorder::Written as HistoryWritten;
+use super::recovery;
 use crate::cluster::client::Client;
 use crate::cluster::target::TestTarget;
-use crate::exit::Validity;
-use crate::report::results::{FaultRecord, PhaseTiming, Results, Stats};
+use crate::report::results::{FaultRecord, PhaseTiming, Results};
 use crate::report::{RunDir, Written};
 use guard::Cleanup;
 use run::Recording;
 
 /// How long a fresh cluster may take to elect a leader, and the healed one to settle.
 const LEADER_DEADLINE: Duration = Duration::from_secs(60);
+/// How long, once a leader is back, every node may take to answer and read back the write.
+const RECOVERY_DEADLINE: Duration = Duration::from_secs(20);
 /// How long the final reads may keep retrying.
 const FINAL_READS_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -45,6 +51,11 @@ pub struct Options {
     pub no_history: bool,
     /// How long a fresh cluster may take to elect a leader, and the healed one to settle.
     pub leader_deadline: Duration,
+    /// How long the final reads may keep retrying.
+    pub final_reads_deadline: Duration,
+    /// How long, once a leader is back, every node may take to answer and read back the
+    /// recovery check's write.
+    pub recovery_deadline: Duration,
 }
 
 impl Default for Options {
@@ -54,6 +65,8 @@ impl Default for Options {
             progress: true,
             no_history: false,
             leader_deadline: LEADER_DEADLINE,
+            final_reads_deadline: FINAL_READS_DEADLINE,
+            recovery_deadline: RECOVERY_DEADLINE,
         }
     }
 }
@@ -141,15 +154,31 @@ pub async fn execute<T: TestTarget, C: Client>(
     };
     let ran = run.run(&recording).await;
     let mut faults = ran.faults;
-    run.final_heal(&mut cleanup, &recording, &mut faults).await;
-    run.quiet_and_final_reads(&recording, ran.last_process)
+    let mut crashes = ran.crashes;
+    run.final_heal(&mut cleanup, &recording, &mut faults, &crashes)
         .await;
+    let no_leader = run
+        .quiet_and_final_reads(&recording, ran.last_process)
+        .await;
+    let recovered = run.recovery(no_leader).await;
+    // After the heal every node should run: one that does not has crashed since.
+    if !run.is_interrupted() {
+        let more = crash::sweep(&*run.target, &recording.live, &recording.recorder, &crashes).await;
+        crashes.extend(more);
+    }
     let written = run.close_history(recording);
     run.collect_logs().await;
     if let Err(e) = run.teardown(&mut cleanup).await {
         run.harness_errors.push(e);
     }
-    let (checkers, history) = run.check().await;
+    let (mut checkers, history) = run.check().await;
+    if run.plan.crash_check && !run.options.no_history {
+        let hits = crash::scan_logs(&run.dir.logs(), &run.plan.crash_markers);
+        checkers.push(crash::result(&crashes, &hits));
+    }
+    if let Some(outcome) = &recovered {
+        checkers.push(recovery::result(outcome));
+    }
     let results = run.results(checkers, faults, &ran.live, ran.run_ms, written);
     Ok(run.report(results, history))
 }
@@ -190,6 +219,7 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
         cleanup: &mut Cleanup<T>,
         recording: &Recording<C>,
         faults: &mut [FaultRecord],
+        crashed: &[crash::Crash],
     ) {
         let t = Instant::now();
         let recorder = &recording.recorder;
@@ -215,25 +245,59 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
         }
         recording.live.clear_active();
         self.timed("heal", t, error.clone());
-        self.harness_errors.extend(error);
+        let Some(error) = error else {
+            // Every node was started again: from here on, any node that is down crashed.
+            recording.live.brought_back(&self.names);
+            return;
+        };
+        // A node that crashed by itself and does not stay up when started again is the system
+        // failing (a crash loop, for the crash checker), not the harness.
+        let mut down = Vec::new();
+        for name in &self.names {
+            if matches!(self.target.exited(name).await, Ok(Some(_))) {
+                down.push(name.clone());
+            }
+        }
+        let crash_loop =
+            !down.is_empty() && down.iter().all(|n| crashed.iter().any(|c| &c.node == n));
+        if crash_loop {
+            // Those still down are known crashes; any other node that goes down is a new one.
+            recording.live.brought_back(&self.names);
+            self.notes.push(format!(
+                "final heal: {error}; {} crashed by itself during the run and did not stay up \
+                 when started again",
+                down.join(", ")
+            ));
+        } else {
+            self.harness_errors.push(error);
+        }
     }
 
     /// The quiet period (a leader again, then `quiet` of calm) and the workload's final reads,
     /// unless the run was interrupted.
-    async fn quiet_and_final_reads(&mut self, recording: &Recording<C>, last_process: u64) {
+    /// Returns why no leader came back, when none did (the recovery check need not wait again).
+    async fn quiet_and_final_reads(
+        &mut self,
+        recording: &Recording<C>,
+        last_process: u64,
+    ) -> Option<String> {
         if self.is_interrupted() {
-            return;
+            return None;
         }
         let t = Instant::now();
         let mut interrupted = self.interrupted.clone();
+        let no_leader = std::sync::Mutex::new(None);
         let settle = async {
-            wait_for_leader(&*self.target, self.options.leader_deadline).await?;
+            if let Err(e) = wait_for_leader(&*self.target, self.options.leader_deadline).await {
+                *no_leader.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{e:#}"));
+                return Err(e);
+            }
             tokio::time::sleep(self.plan.quiet).await;
             Ok::<_, anyhow::Error>(())
         };
         let reads = async {
             settle.await?;
-            let deadline = tokio::time::Instant::now() + FINAL_READS_DEADLINE;
+            let deadline = tokio::time::Instant::now() + self.options.final_reads_deadline;
             let (_, missing) = recording
                 .workers
                 .final_reads(last_process + 1, deadline)
@@ -256,6 +320,35 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
                 .push(format!("quiet period and final reads: {e}"));
         }
         self.timed("final-reads", t, error);
+        no_leader.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The recovery check (see [`recovery`]), unless the run was interrupted or keeps no
+    /// history.
+    async fn recovery(&mut self, no_leader: Option<String>) -> Option<recovery::Outcome> {
+        if self.is_interrupted() || self.options.no_history {
+            return None;
+        }
+        if let Some(e) = no_leader {
+            // The quiet period already waited the whole leader wait in vain.
+            return Some(recovery::Outcome::NoLeader(e));
+        }
+        let t = Instant::now();
+        let value = format!("recovered-{}-{}", self.plan.seed, self.dir.path().display());
+        let mut interrupted = self.interrupted.clone();
+        let outcome = tokio::select! {
+            o = recovery::check(
+                &*self.target,
+                &self.client,
+                self.options.leader_deadline,
+                self.options.recovery_deadline,
+                self.plan.system.reads_and_writes_registers(),
+                value,
+            ) => Some(o),
+            _ = interrupted.wait_for(|i| *i) => None,
+        };
+        self.timed("recovery", t, None);
+        outcome
     }
 
     /// Stops the progress line and the recorder, and waits for the history to be on disk. A
@@ -318,95 +411,6 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
         self.timed("check", t, None);
         (results, Arc::into_inner(history))
     }
-
-    /// The verdict: the checkers', made at best unknown when the faults did not take effect or
-    /// the run was interrupted.
-    fn results(
-        &mut self,
-        checkers: Vec<CheckerResult>,
-        faults: Vec<FaultRecord>,
-        live: &Live,
-        run_ms: u64,
-        written: HistoryWritten,
-    ) -> Results {
-        let coverage = coverage::coverage(&self.plan.fault_kinds, &faults);
-        let (coverage_notes, undermined) = coverage::coverage_notes(&coverage);
-        self.notes.extend(coverage_notes);
-        let mut valid = Validity::combine_checked(checkers.iter().map(|c| c.valid));
-        if undermined {
-            valid = valid.worst(Validity::Unknown);
-        }
-        if self.is_interrupted() {
-            self.notes
-                .push("interrupted (Ctrl-C, SIGTERM or SIGHUP): the history is partial".into());
-            valid = valid.worst(Validity::Unknown);
-        }
-        let (ok, fail, info) = (
-            Live::get(&live.ok),
-            Live::get(&live.fail),
-            Live::get(&live.info),
-        );
-        let ops = ok + fail + info;
-        Results {
-            campaign: self.plan.name.clone(),
-            seed: self.plan.seed,
-            run: self
-                .dir
-                .path()
-                .file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            target: self.target.describe(),
-            valid,
-            notes: std::mem::take(&mut self.notes),
-            interrupted: self.was_interrupted,
-            checkers,
-            stats: Stats {
-                ops,
-                ok,
-                fail,
-                info,
-                processes: Live::get(&live.processes),
-                run_ms,
-                ops_per_sec: ops as f64 / (run_ms.max(1) as f64 / 1000.0),
-                history_events: written.events,
-                history_bytes: written.bytes,
-            },
-            faults,
-            coverage,
-            phases: std::mem::take(&mut self.phases),
-            faultline_version: String::new(),
-            started_at: None,
-            analysis: None,
-        }
-    }
-
-    /// Hands the results and the history to the store, which writes the run's files.
-    fn report(mut self, results: Results, history: Option<History>) -> Outcome {
-        let written = match history {
-            Some(h) => match self.dir.finish(results.clone(), &h) {
-                Ok(w) => Some(w),
-                Err(e) => {
-                    self.harness_errors
-                        .push(format!("writing the results: {e:#}"));
-                    None
-                }
-            },
-            // No history to report on: the results alone, unless nothing is to be kept.
-            None if !self.options.no_history => {
-                if let Err(e) = self.dir.write_results(&results) {
-                    self.harness_errors.push(format!("{e:#}"));
-                }
-                None
-            }
-            None => None,
-        };
-        Outcome {
-            results,
-            harness_errors: self.harness_errors,
-            written,
-        }
-    }
 }
 
 /// ` (last log lines: n1: ...; n2: ...)` from the logs collected in `dir`, or nothing.
@@ -438,18 +442,33 @@ fn last_log_lines(dir: &std::path::Path) -> String {
     }
 }
 
-/// Polls the target until it reports a leader.
+/// Polls the target until it reports a leader. Gives up early when no node runs at all (every
+/// container exited, e.g. a node that cannot start): waiting out the deadline would tell nothing
+/// more than the nodes' logs already do.
 pub async fn wait_for_leader<T: TestTarget>(
     target: &T,
     within: Duration,
 ) -> anyhow::Result<String> {
-    let deadline = Instant::now() + within;
+    let start = Instant::now();
+    let deadline = start + within;
     let mut last_error = None;
+    let mut next_liveness = start + LIVENESS_EVERY;
     loop {
         match target.leader().await {
             Ok(Some(l)) => return Ok(l),
             Ok(None) => {}
             Err(e) => last_error = Some(format!("{e:#}")),
+        }
+        if Instant::now() >= next_liveness {
+            next_liveness = Instant::now() + LIVENESS_EVERY;
+            if none_running(target).await {
+                anyhow::bail!(
+                    "no node is running: every node exited before a leader was elected{}",
+                    last_error
+                        .map(|e| format!(" (last error: {e})"))
+                        .unwrap_or_default()
+                );
+            }
         }
         if Instant::now() >= deadline {
             anyhow::bail!(
@@ -460,6 +479,21 @@ pub async fn wait_for_leader<T: TestTarget>(
                     .unwrap_or_default()
             );
         }
+        // Poll interval inside the deadline loop above.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// How often the leader wait looks whether any node still runs.
+const LIVENESS_EVERY: Duration = Duration::from_secs(1);
+
+/// Whether the target says, for every node, that it is not running. An error asking counts as
+/// running: only a clear answer ends the wait early.
+async fn none_running<T: TestTarget>(target: &T) -> bool {
+    for (node, _) in target.nodes() {
+        if !matches!(target.is_running(&node).await, Ok(false)) {
+            return false;
+        }
+    }
+    true
 }

@@ -12,6 +12,7 @@ use crate::cluster::client::Client;
 use crate::cluster::target::TestTarget;
 use crate::report::results::FaultRecord;
 use crate::runner::clients::Workers;
+use crate::runner::crash::{self, Crash};
 use crate::runner::faults::Nemesis;
 use crate::runner::live::Live;
 use crate::runner::progress::Progress;
@@ -30,6 +31,8 @@ pub(super) struct Recording<C> {
 /// What the run phase gives the phases after it.
 pub(super) struct Ran {
     pub faults: Vec<FaultRecord>,
+    /// Nodes that exited by themselves during the run.
+    pub crashes: Vec<Crash>,
     pub last_process: u64,
     pub run_ms: u64,
     pub live: Arc<Live>,
@@ -92,6 +95,12 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
         let schedule = self.plan.schedule.clone();
         let nemesis_stop = stop_rx.clone();
         let nemesis_task = tokio::spawn(async move { nemesis.run(&schedule, nemesis_stop).await });
+        let crash_watch = tokio::spawn(crash::watch(
+            self.target.clone(),
+            recording.live.clone(),
+            recording.recorder.clone(),
+            stop_rx.clone(),
+        ));
         let mut clients = JoinSet::new();
         for w in 0..self.plan.concurrency {
             clients.spawn(recording.workers.clone().run(w, stop_rx.clone()));
@@ -127,11 +136,16 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
             error.get_or_insert_with(|| format!("the nemesis task failed: {e}"));
             Vec::new()
         });
+        let crashes = crash_watch.await.unwrap_or_else(|e| {
+            error.get_or_insert_with(|| format!("the crash watcher failed: {e}"));
+            Vec::new()
+        });
         let run_ms = t.elapsed().as_millis() as u64;
         self.timed("run", t, error.clone());
         self.harness_errors.extend(error);
         Ran {
             faults,
+            crashes,
             last_process,
             run_ms,
             live: recording.live.clone(),

@@ -10,13 +10,10 @@
 //! A killed member is started again with the same command on the same volume: its data dir
 //! holds its WAL, and etcd then ignores the `--initial-*` flags and rejoins as itself.
 
-use std::net::SocketAddr;
-
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::names;
 use crate::cluster::subnet::{node_addr, Subnet};
-use crate::cluster::NodeInfo;
 
 /// Where members serve clients (the v3 JSON gateway) and each other.
 pub const CLIENT_PORT: u16 = 2379;
@@ -139,12 +136,6 @@ impl Members {
         flags.extend(self.extra.iter().cloned());
         flags
     }
-}
-
-/// Where a member serves clients: its address on the cluster network, etcd's client port
-/// (`NodeInfo.addr` carries faultline's node port).
-pub fn client_addr(node: &NodeInfo) -> SocketAddr {
-    SocketAddr::new(node.addr.ip(), CLIENT_PORT)
 }
 
 #[cfg(test)]

@@ -8,10 +8,9 @@
 //! - `append`: list-append transactions as guarded read-modify-writes;
 //! - `gateway`: the gateway's wire format and the certainty of its answers.
 //!
-//! Bringing a cluster up: `image::ensure`, then `Cluster::up` with
-//! `ClusterSpec { command: Some(Members::new(name, n).container_command()),
-//! leader_timeout: None, .. }` (the cluster's own leader wait speaks faultline's node API),
-//! then poll [`client::EtcdClient::leader_name`] on [`member::client_addr`] of each node.
+//! Bringing a cluster up: `Cluster::up` with `ClusterSpec { system: SystemSpec::Etcd { .. }, .. }`
+//! (the image from [`crate::system::SystemSpec::image`]); the cluster waits for the member that
+//! says it leads, through [`client::EtcdClient`].
 
 mod append;
 pub mod client;
@@ -20,4 +19,4 @@ pub mod image;
 pub mod member;
 
 pub use client::{EtcdClient, Reads};
-pub use member::{client_addr, Members, Timing};
+pub use member::{Members, Timing};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use workloads::{Request, Response};
+use workloads::{MicroOp, Request, Response};
 
 use super::template::{self, url_encode};
 use super::{HttpSpec, LeaderNames, OpSpec};
@@ -70,49 +70,79 @@ impl HttpSystemClient {
     async fn run(&self, addr: SocketAddr, request: &Request) -> Response {
         let ops = &self.spec.operations;
         let mut values = BTreeMap::new();
-        let (op, absent_from) = match request {
+        let chosen = match request {
             Request::Read { key } => {
                 values.insert("key", key.clone());
-                (&ops.read, false)
+                described("read", ops.read.as_ref()).map(|op| (op, false, Reads::Value))
             }
             Request::Write { key, value } => {
                 values.insert("key", key.clone());
                 values.insert("value", value.clone());
-                (&ops.write, false)
+                described("write", ops.write.as_ref()).map(|op| (op, false, Reads::Nothing))
             }
             Request::Cas { key, from, to } => {
                 values.insert("key", key.clone());
                 values.insert("to", to.clone());
                 values.insert("from", from.clone().unwrap_or_default());
                 match (from, &ops.cas_absent, &ops.cas) {
-                    (None, Some(op), _) => (op, true),
-                    (_, _, Some(op)) => (op, from.is_none()),
-                    (_, _, None) => {
-                        return Response::Fail {
-                            status: None,
-                            error: "this system's campaign describes no cas operation".into(),
-                        }
-                    }
+                    (None, Some(op), _) => Ok((op, true, Reads::Nothing)),
+                    (_, _, cas) => described("cas", cas.as_ref())
+                        .map(|op| (op, from.is_none(), Reads::Nothing)),
                 }
             }
-            Request::Txn { .. } => {
-                return Response::Fail {
+            // The set workload's one-micro-op transactions; anything larger is list-append,
+            // which validation refuses for this kind.
+            Request::Txn { ops: micro } => match micro.as_slice() {
+                [MicroOp::Append { key, value }] => {
+                    values.insert("key", key.clone());
+                    values.insert("value", value.clone());
+                    described("add", ops.add.as_ref()).map(|op| (op, false, Reads::Nothing))
+                }
+                [MicroOp::Read { key }] => {
+                    values.insert("key", key.clone());
+                    described("read_set", ops.read_set.as_ref())
+                        .map(|op| (op, false, Reads::Set(key.clone())))
+                }
+                _ => Err(Response::Fail {
                     status: None,
-                    error: "kind: http runs the register workload; list-append is not described"
+                    error: "kind: http sends one request per operation; a multi-key transaction \
+                            cannot be described"
                         .into(),
-                }
-            }
+                }),
+            },
+        };
+        let (op, absent_from, reads) = match chosen {
+            Ok(chosen) => chosen,
+            Err(refused) => return refused,
         };
         let (status, body) = match self.send(&self.http, addr, op, &values, absent_from).await {
             Ok(answer) => answer,
             Err(outcome) => return outcome,
         };
-        classify(op, matches!(request, Request::Read { .. }), status, &body)
+        classify(op, &reads, status, &body)
     }
 }
 
+/// The operation's request, or a refusal when the campaign does not describe it (validation
+/// refuses such campaigns; this is for a Rust user's own spec).
+fn described<'a>(op: &str, spec: Option<&'a OpSpec>) -> Result<&'a OpSpec, Response> {
+    spec.ok_or_else(|| Response::Fail {
+        status: None,
+        error: format!("this system's campaign describes no {op} operation"),
+    })
+}
+
+/// What an answer carries back to the workload.
+enum Reads {
+    Nothing,
+    /// A register's value, as `{"value": ..}`.
+    Value,
+    /// A whole set, as the one-read transaction's reply `{"ops": [["r", key, [..]]]}`.
+    Set(String),
+}
+
 /// The outcome of an answer, by the operation's status mapping.
-fn classify(op: &OpSpec, read: bool, status: u16, body: &[u8]) -> Response {
+fn classify(op: &OpSpec, reads: &Reads, status: u16, body: &[u8]) -> Response {
     let text = || {
         String::from_utf8_lossy(body)
             .chars()
@@ -120,10 +150,10 @@ fn classify(op: &OpSpec, read: bool, status: u16, body: &[u8]) -> Response {
             .collect::<String>()
     };
     if op.absent.contains(&status) {
-        return Response::Ok(json!({ "value": null }));
+        return Response::Ok(read_reply(reads, Value::Null));
     }
     if op.ok.contains(&status) {
-        if !read {
+        if matches!(reads, Reads::Nothing) {
             return Response::Ok(json!({}));
         }
         let value = match &op.value {
@@ -133,11 +163,15 @@ fn classify(op: &OpSpec, read: bool, status: u16, body: &[u8]) -> Response {
                 .and_then(|v| at(&v, path).cloned()),
         };
         return match value {
-            Some(v) => Response::Ok(json!({ "value": v })),
+            Some(v) if set_shaped(reads, &v) => Response::Ok(read_reply(reads, v)),
             // A 2xx we cannot read may still have been a real read: unknown, never ok.
-            None => Response::Info {
+            _ => Response::Info {
                 error: format!(
-                    "HTTP {status} without a value at {:?}: {}",
+                    "HTTP {status} without a {} at {:?}: {}",
+                    match reads {
+                        Reads::Set(_) => "list of elements",
+                        _ => "value",
+                    },
                     op.value,
                     text()
                 ),
@@ -152,6 +186,19 @@ fn classify(op: &OpSpec, read: bool, status: u16, body: &[u8]) -> Response {
     }
     Response::Info {
         error: format!("HTTP {status} (not mapped by the campaign): {}", text()),
+    }
+}
+
+/// A set is an array, or `null` for an absent one; a register's value is anything.
+fn set_shaped(reads: &Reads, v: &Value) -> bool {
+    !matches!(reads, Reads::Set(_)) || matches!(v, Value::Array(_) | Value::Null)
+}
+
+/// A read's answer in the shape its workload reads.
+fn read_reply(reads: &Reads, v: Value) -> Value {
+    match reads {
+        Reads::Set(key) => json!({ "ops": [["r", key, v]] }),
+        _ => json!({ "value": v }),
     }
 }
 
@@ -197,12 +244,9 @@ fn transport(addr: SocketAddr, e: &reqwest::Error) -> Response {
     }
 }
 
-/// The node id of a cluster address: node `n<i>` sits at host `.10+i` of the cluster's subnet.
+/// The node id of the address a node was dialled at (its cluster address or published port).
 fn node_id(addr: SocketAddr) -> u64 {
-    match addr.ip() {
-        std::net::IpAddr::V4(ip) => u64::from(ip.octets()[3]).saturating_sub(10),
-        std::net::IpAddr::V6(_) => 0,
-    }
+    crate::cluster::reach::node_id_at(addr).unwrap_or(0)
 }
 
 impl Client for HttpSystemClient {
@@ -228,7 +272,10 @@ impl Client for HttpSystemClient {
         let (status, body) = self
             .send(&self.probe, addr, &probe, &BTreeMap::new(), false)
             .await
-            .map_err(|r| format!("{r:?}"))?;
+            .map_err(|r| match r {
+                Response::Fail { error, .. } | Response::Info { error } => error,
+                Response::Ok(_) => format!("{addr}{}: no answer", leader.path),
+            })?;
         if !(200..300).contains(&status) {
             return Err(format!("{addr}{}: HTTP {status}", leader.path));
         }
@@ -294,30 +341,57 @@ mod tests {
     fn answers_map_to_certainty_by_the_campaign() {
         let read = op(&[200], &[], &[404], Some("node.value"));
         assert_eq!(
-            classify(&read, true, 200, br#"{"node":{"value":"7"}}"#),
+            classify(&read, &Reads::Value, 200, br#"{"node":{"value":"7"}}"#),
             Response::Ok(json!({"value": "7"}))
         );
         assert_eq!(
-            classify(&read, true, 404, b"{}"),
+            classify(&read, &Reads::Value, 404, b"{}"),
             Response::Ok(json!({"value": null}))
         );
         assert!(matches!(
-            classify(&read, true, 200, b"{}"),
+            classify(&read, &Reads::Value, 200, b"{}"),
             Response::Info { .. }
         ));
         assert!(matches!(
-            classify(&read, true, 503, b""),
+            classify(&read, &Reads::Value, 503, b""),
             Response::Info { .. }
         ));
         let cas = op(&[200], &[412], &[], None);
         assert!(matches!(
-            classify(&cas, false, 412, b""),
+            classify(&cas, &Reads::Nothing, 412, b""),
             Response::Fail {
                 status: Some(412),
                 ..
             }
         ));
-        assert_eq!(classify(&cas, false, 200, b""), Response::Ok(json!({})));
+        assert_eq!(
+            classify(&cas, &Reads::Nothing, 200, b""),
+            Response::Ok(json!({}))
+        );
+    }
+
+    /// A set read answers in the shape the set workload reads (`{"ops":[["r",k,[..]]]}`); an
+    /// absent set is empty (null); an answer that is not a list is unknown, never a read.
+    #[test]
+    fn set_reads_answer_as_one_read_transactions() {
+        let set = Reads::Set("k".into());
+        let read = op(&[200], &[], &[404], Some("ops.0.2"));
+        assert_eq!(
+            classify(&read, &set, 200, br#"{"ops":[["r","k",["1","2"]]]}"#),
+            Response::Ok(json!({"ops": [["r", "k", ["1", "2"]]]}))
+        );
+        assert_eq!(
+            classify(&read, &set, 200, br#"{"ops":[["r","k",null]]}"#),
+            Response::Ok(json!({"ops": [["r", "k", null]]}))
+        );
+        assert_eq!(
+            classify(&read, &set, 404, b""),
+            Response::Ok(json!({"ops": [["r", "k", null]]}))
+        );
+        assert!(matches!(
+            classify(&read, &set, 200, br#"{"ops":[["r","k","12"]]}"#),
+            Response::Info { .. }
+        ));
     }
 
     #[test]

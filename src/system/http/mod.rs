@@ -2,8 +2,8 @@
 //! faultline by nothing else. The campaign gives the image, each node's command line as a
 //! template (its id, name, address, port, data directory and the peer list), the client port,
 //! the data directory to keep on the node's volume, a leader request (and where in its JSON
-//! answer the leader's id or name is), and for each register operation the request to send and
-//! how to read the answer: which status codes mean ok, certainly failed or absent, and where
+//! answer the leader's id or name is), and for each operation of the register and set workloads
+//! the request to send and how to read the answer: which status codes mean ok, certainly failed or absent, and where
 //! the value is. Any other answer is `info`, as for every system.
 //!
 //! - [`template`]: `{placeholder}` templates, checked at validation and filled per node and
@@ -20,7 +20,11 @@ use serde::{Deserialize, Serialize};
 /// The system as the campaign describes it, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpSpec {
+    /// The image the nodes run; with `build`, the tag the build gets.
     pub image: String,
+    /// A directory with a Dockerfile (absolute), built through the Docker API before each run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<std::path::PathBuf>,
     /// Replaces the image's entrypoint when given.
     pub entrypoint: Option<Vec<String>>,
     /// Each node's command (template: see [`template::NODE`]).
@@ -34,6 +38,9 @@ pub struct HttpSpec {
     pub data_dir: String,
     /// Extra environment, `NAME=value`.
     pub env: Vec<String>,
+    /// What marks a panic or fatal error in a node's log; Rust's and Go's when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crash_markers: Vec<String>,
     pub leader: LeaderSpec,
     pub operations: Operations,
 }
@@ -70,12 +77,15 @@ pub enum LeaderNames {
     Name,
 }
 
-/// The register workload's operations.
+/// The workloads' operations: `read`, `write` and `cas` for the register workload, `add` and
+/// `read_set` for the set workload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Operations {
-    pub read: OpSpec,
-    pub write: OpSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<OpSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write: Option<OpSpec>,
     /// A compare-and-set from a value to another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cas: Option<OpSpec>,
@@ -83,6 +93,51 @@ pub struct Operations {
     /// with `{from}` empty (or null where it is a whole JSON string).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cas_absent: Option<OpSpec>,
+    /// Adds the unique element `{value}` to the set `{key}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add: Option<OpSpec>,
+    /// Reads the whole set `{key}`: `value` names where the JSON answer holds its elements (an
+    /// array; `null` or an `absent` status is the empty set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_set: Option<OpSpec>,
+}
+
+impl Operations {
+    /// What the workload `kind` needs described, as `(field, what it is for)`, that is not.
+    pub fn missing_for(&self, kind: &str) -> Vec<(&'static str, &'static str)> {
+        let needs: &[(&str, bool, &str)] = match kind {
+            "register" => &[
+                (
+                    "read",
+                    self.read.is_some(),
+                    "the register workload reads a key",
+                ),
+                (
+                    "write",
+                    self.write.is_some(),
+                    "the register workload writes a key",
+                ),
+            ],
+            "set" => &[
+                (
+                    "add",
+                    self.add.is_some(),
+                    "the set workload adds elements to a set",
+                ),
+                (
+                    "read_set",
+                    self.read_set.is_some(),
+                    "the set workload reads a whole set",
+                ),
+            ],
+            _ => &[],
+        };
+        needs
+            .iter()
+            .filter(|(_, given, _)| !given)
+            .map(|(field, _, why)| (*field, *why))
+            .collect()
+    }
 }
 
 /// One request and how to read its answer.
@@ -122,6 +177,36 @@ fn get() -> String {
 }
 
 impl HttpSpec {
+    /// The nodes' image: built from `build` when the campaign gives a directory (Docker's layer
+    /// cache makes an unchanged one quick), else `image` as it is in the local Docker.
+    pub async fn ensure_image(&self, docker: &bollard::Docker) -> anyhow::Result<String> {
+        use crate::cluster::image;
+        if let Some(dir) = &self.build {
+            tracing::info!(target: "faultline::system", tag = %self.image, dir = %dir.display(), "building the system's image");
+            let context = image::tar_dir(dir)?;
+            // `ARG BASE` in the Dockerfile gets faultline's local Debian base.
+            image::build_context(docker, &self.image, image::LOCAL_BASE, "http", context)
+                .await
+                .map_err(|(e, last_lines)| {
+                    e.context(format!(
+                        "building system.build {} as {}; its last lines:\n{}",
+                        dir.display(),
+                        self.image,
+                        last_lines.join("\n")
+                    ))
+                })?;
+            return Ok(self.image.clone());
+        }
+        match docker.inspect_image(&self.image).await {
+            Ok(_) => Ok(self.image.clone()),
+            Err(e) => anyhow::bail!(
+                "system.image {} is not in the local Docker ({e}); build or pull it first, \
+                 or give system.build, a directory with its Dockerfile",
+                self.image
+            ),
+        }
+    }
+
     /// `node`'s command line: the template filled in with its id, name, address, the port,
     /// the data directory, the cluster's name and the peer list.
     pub fn node_command(
@@ -202,10 +287,12 @@ impl HttpSpec {
         }
         let ops = &self.operations;
         for (name, op) in [
-            ("read", Some(&ops.read)),
-            ("write", Some(&ops.write)),
+            ("read", ops.read.as_ref()),
+            ("write", ops.write.as_ref()),
             ("cas", ops.cas.as_ref()),
             ("cas_absent", ops.cas_absent.as_ref()),
+            ("add", ops.add.as_ref()),
+            ("read_set", ops.read_set.as_ref()),
         ] {
             if let Some(op) = op {
                 for (field, r) in op.check() {
