@@ -16,6 +16,8 @@
 //! * [`explain`]: shrinks a failing key to a core and says why no order works.
 //! * [`Validity`]: the one verdict (valid / unknown / invalid) everything combines by priority.
 //! * [`gen`]: a seeded generator of register histories (valid, or with planted stale reads).
+//! * [`elle`]: an Elle-style transactional checker (list-append, rw-register): dependency
+//!   cycles and the consistency models they rule out.
 //!
 //! ```
 //! use checkers::{check_history, parse, Limits, Verdict};
@@ -36,6 +38,7 @@
 pub mod analysis;
 pub mod brute;
 pub mod check;
+pub mod elle;
 pub mod error;
 pub mod explain;
 pub mod gen;

@@ -2,8 +2,8 @@
 //!
 //! Runs each `bug-*.yaml` campaign through `faultline test` (this very binary, as CI and a user
 //! would) over N seeds, once as written (with its `cluster.unsafe_bugs`) and once without the bug
-//! switch, and prints a table: seeds caught (exit 1 with a counterexample, a set anomaly or a
-//! crash in results.json), clean runs valid (exit 0), the median time from the run's start to the first
+//! switch, and prints a table: seeds caught (exit 1 with a counterexample, a set anomaly, a
+//! transactional anomaly or a crash in results.json), clean runs valid (exit 0), the median time from the run's start to the first
 //! violating operation, and the median check time.
 
 use std::collections::{BTreeMap, HashMap};
@@ -47,7 +47,7 @@ pub struct BugsBenchArgs {
 struct Run {
     exit: Option<i32>,
     dir: Option<PathBuf>,
-    /// A counterexample or set anomaly was found in results.json.
+    /// A counterexample, set anomaly or transactional anomaly was found in results.json.
     evidence: bool,
     /// From the run's start to the first violating operation (see [`first_violation_ns`]).
     first_violation_s: Option<f64>,
@@ -224,8 +224,10 @@ fn run_test(exe: &Path, campaign: &Path, seed: u64, out: &Path) -> anyhow::Resul
         .iter()
         .find(|p| p.phase == "check")
         .map(|p| p.ms as f64);
-    let acks = acknowledged_adds(&stored.history.to_events());
-    let first = first_violation_ns(&results.checkers, &acks);
+    let events = stored.history.to_events();
+    let acks = acknowledged_adds(&events);
+    let times: Vec<u64> = events.iter().map(|e| e.time).collect();
+    let first = first_violation_ns(&results.checkers, &acks, &times);
     run.evidence = first.is_some();
     run.first_violation_s = first.map(|ns| ns as f64 / 1e9);
     Ok(run)
@@ -243,16 +245,19 @@ fn acknowledged_adds(events: &[Event]) -> HashMap<(String, String), u64> {
 /// The earliest moment a violation is in the history, in ns from the run's start: for a
 /// linearizability counterexample, the completion of its last operation (the history is not
 /// linearizable from then on); for a set anomaly, the acknowledgement of the earliest lost add;
-/// for a crash, when the node was seen down.
+/// for a transactional anomaly, the completion of its last transaction; for a crash, when the
+/// node was seen down. `times` are the events' times by position.
 fn first_violation_ns(
     checkers: &[CheckerResult],
     acks: &HashMap<(String, String), u64>,
+    times: &[u64],
 ) -> Option<u64> {
     let invalid = checkers.iter().filter(|c| c.valid == Validity::Invalid);
     let mut first: Option<u64> = None;
     for checker in invalid {
         let mut found = Vec::new();
         counterexample_ends(&checker.detail, &mut found);
+        anomaly_ends(&checker.detail, times, &mut found);
         if let Some(keys) = checker.detail["keys"].as_object() {
             for (key, k) in keys {
                 for lost in k["lost"].as_array().into_iter().flatten() {
@@ -291,6 +296,30 @@ fn counterexample_ends(v: &Value, out: &mut Vec<u64>) {
         }
         Value::Array(items) => items.iter().for_each(|v| counterexample_ends(v, out)),
         _ => {}
+    }
+}
+
+/// When each transactional anomaly that is a violation was complete: its last transaction's
+/// completion (`complete` is an event position).
+fn anomaly_ends(detail: &Value, times: &[u64], out: &mut Vec<u64>) {
+    let violations: Vec<&str> = detail["violations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    for a in detail["anomalies"].as_array().into_iter().flatten() {
+        if !violations.contains(&a["name"].as_str().unwrap_or_default()) {
+            continue;
+        }
+        let end = a["txns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["complete"].as_u64())
+            .filter_map(|i| times.get(usize::try_from(i).ok()?).copied())
+            .max();
+        out.extend(end);
     }
 }
 
@@ -359,19 +388,34 @@ mod tests {
         .unwrap();
         let mut acks = HashMap::new();
         acks.insert(("k0".to_string(), "8".to_string()), 60);
-        assert_eq!(first_violation_ns(&results, &acks), Some(60));
+        assert_eq!(first_violation_ns(&results, &acks, &[]), Some(60));
         acks.clear();
-        assert_eq!(first_violation_ns(&results, &acks), Some(90));
+        assert_eq!(first_violation_ns(&results, &acks, &[]), Some(90));
+        // A transactional anomaly ends when its last transaction completed (event 3 here);
+        // anomalies the model allows are no evidence.
+        let elle: Vec<CheckerResult> = serde_json::from_value(json!([
+            {"name": "elle-list-append", "valid": false, "summary": "", "detail": {
+                "violations": ["G-single"],
+                "anomalies": [
+                    {"name": "G2-item", "txns": [{"complete": 1, "ops": ["r x []"]}]},
+                    {"name": "G-single", "txns": [{"complete": 3, "ops": []}, {"complete": 2, "ops": []}]}
+                ]}}
+        ]))
+        .unwrap();
+        assert_eq!(
+            first_violation_ns(&elle, &acks, &[10, 20, 30, 40]),
+            Some(40)
+        );
         let valid: Vec<CheckerResult> = serde_json::from_value(
             json!([{"name": "set", "valid": true, "summary": "", "detail": {}}]),
         )
         .unwrap();
-        assert_eq!(first_violation_ns(&valid, &acks), None);
+        assert_eq!(first_violation_ns(&valid, &acks, &[]), None);
         let crashed: Vec<CheckerResult> = serde_json::from_value(json!([
             {"name": "crash", "valid": false, "summary": "", "detail": {"crashes": [
                 {"node": "n2", "seen_ns": 1700}, {"node": "n1", "seen_ns": 1500}], "log_hits": []}}
         ]))
         .unwrap();
-        assert_eq!(first_violation_ns(&crashed, &acks), Some(1500));
+        assert_eq!(first_violation_ns(&crashed, &acks, &[]), Some(1500));
     }
 }

@@ -41,7 +41,7 @@ impl Default for CheckerBenchArgs {
 }
 
 /// One timed run of `faultline check`.
-struct Case {
+pub(super) struct Case {
     name: String,
     args: Vec<String>,
     /// Wall-time and memory targets, and the exit code expected.
@@ -52,6 +52,8 @@ struct Case {
     /// Judge the time inside the checker (parse + check) rather than the process's wall time:
     /// for anchors that are Porcupine's own in-process test timings.
     in_process: bool,
+    /// Transactional anomalies the check must report (the planted ones).
+    pub(super) expect_anomalies: Vec<String>,
 }
 
 struct Measured {
@@ -64,6 +66,8 @@ struct Measured {
     verdict: String,
     /// Parse + prepare + check as the child timed them itself (no process start-up).
     inproc_ms: f64,
+    /// The transactional anomalies reported, by name.
+    anomalies: Vec<String>,
 }
 
 pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Validity> {
@@ -226,25 +230,39 @@ pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Validity> {
         ));
     }
 
+    let all_met = run_cases(&cases, args.runs)?;
+    for n in notes {
+        println!("note: {n}");
+    }
+    Ok(if all_met {
+        Validity::Valid
+    } else {
+        Validity::Invalid
+    })
+}
+
+/// Runs each case `runs` times and prints the table; whether every case met its target.
+pub(super) fn run_cases(cases: &[Case], runs: usize) -> anyhow::Result<bool> {
     let exe = std::env::current_exe().context("cannot find the faultline executable")?;
     println!(
         "{:<50} {:>9} {:>8} {:>10} {:>9} {:>9} {:>9}  {:<5} target",
         "case", "ops", "verdict", "wall ms", "in-proc", "CPU ms", "RSS MB", "met"
     );
     let mut all_met = true;
-    for c in &cases {
-        let mut runs = Vec::new();
-        for _ in 0..args.runs.max(1) {
-            runs.push(measure(&exe, &c.args)?);
+    for c in cases {
+        let mut all = Vec::new();
+        for _ in 0..runs.max(1) {
+            all.push(measure(&exe, &c.args)?);
         }
-        runs.sort_by(|a, b| a.wall_ms.total_cmp(&b.wall_ms));
-        let rss = runs.iter().map(|m| m.rss_mb).fold(0.0, f64::max);
-        let mut m = runs.swap_remove(runs.len() / 2);
+        all.sort_by(|a, b| a.wall_ms.total_cmp(&b.wall_ms));
+        let rss = all.iter().map(|m| m.rss_mb).fold(0.0, f64::max);
+        let mut m = all.swap_remove(all.len() / 2);
         m.rss_mb = rss;
         let judged = if c.in_process { m.inproc_ms } else { m.wall_ms };
         let met = m.exit == c.expect_exit
             && c.max_ms.is_none_or(|t| judged <= t)
-            && c.max_mb.is_none_or(|t| m.rss_mb <= t);
+            && c.max_mb.is_none_or(|t| m.rss_mb <= t)
+            && c.expect_anomalies.iter().all(|a| m.anomalies.contains(a));
         all_met &= met;
         println!(
             "{:<50} {:>9} {:>8} {:>10.1} {:>9.1} {:>9.1} {:>9.1}  {:<5} {}",
@@ -259,24 +277,17 @@ pub fn run(args: CheckerBenchArgs) -> anyhow::Result<Validity> {
             c.target
         );
     }
-    for n in notes {
-        println!("note: {n}");
-    }
     println!(
         "(each run is one `faultline check --json --no-counterexample` child process; wall time \
          is the median of {} runs and includes start-up and parsing; in-proc is that run's parse, \
          prepare and check as it timed them itself; CPU is its user+system time (all threads); RSS is the \
          largest peak; `met` judges wall time, or in-proc where the target says so)",
-        args.runs.max(1)
+        runs.max(1)
     );
-    Ok(if all_met {
-        Validity::Valid
-    } else {
-        Validity::Invalid
-    })
+    Ok(all_met)
 }
 
-fn case(
+pub(super) fn case(
     name: &str,
     paths: Vec<String>,
     max_ms: Option<f64>,
@@ -292,10 +303,11 @@ fn case(
         expect_exit,
         target: target.to_string(),
         in_process: false,
+        expect_anomalies: Vec::new(),
     }
 }
 
-fn path_str(p: &Path) -> String {
+pub(super) fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
@@ -422,7 +434,11 @@ fn measure(exe: &Path, args: &[String]) -> anyhow::Result<Measured> {
     };
     let doc: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
     let files = doc["files"].as_array().cloned().unwrap_or_default();
-    let ops = files.iter().filter_map(|f| f["ops"].as_u64()).sum();
+    // Transactional histories count transactions.
+    let ops = files
+        .iter()
+        .filter_map(|f| f["ops"].as_u64().or_else(|| f["elle"]["txns"].as_u64()))
+        .sum();
     let inproc_ms = files
         .iter()
         .map(|f| {
@@ -433,6 +449,11 @@ fn measure(exe: &Path, args: &[String]) -> anyhow::Result<Measured> {
                 .sum::<f64>()
         })
         .sum();
+    let anomalies = files
+        .iter()
+        .filter_map(|f| f["elle"]["counts"].as_object())
+        .flat_map(|c| c.keys().cloned())
+        .collect();
     let verdict = match &doc["valid"] {
         serde_json::Value::Bool(true) => "valid",
         serde_json::Value::Bool(false) => "invalid",
@@ -449,5 +470,6 @@ fn measure(exe: &Path, args: &[String]) -> anyhow::Result<Measured> {
         ops,
         verdict: verdict.to_string(),
         inproc_ms,
+        anomalies,
     })
 }

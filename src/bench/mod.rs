@@ -3,6 +3,7 @@
 mod bugs;
 mod checker;
 mod cluster;
+mod elle;
 mod node;
 mod runner;
 
@@ -20,6 +21,8 @@ pub struct BenchArgs {
 pub enum BenchTarget {
     /// Time the checker on the corpora and on generated histories (the default).
     Checker(checker::CheckerBenchArgs),
+    /// Time the transactional (Elle-style) checker on generated list-append histories.
+    Elle(elle::ElleBenchArgs),
     /// Start 3 local nodes and drive them with concurrent clients.
     Node(node::NodeBenchArgs),
     /// Time the node image build (unchanged binary) and fresh clusters up to a leader.
@@ -35,6 +38,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Validity> {
     match args.target {
         None => checker::run(checker::CheckerBenchArgs::default()),
         Some(BenchTarget::Checker(a)) => checker::run(a),
+        Some(BenchTarget::Elle(a)) => elle::run(a),
         Some(BenchTarget::Node(a)) => node::run(a),
         Some(BenchTarget::Cluster(a)) => cluster::run(a),
         Some(BenchTarget::Runner(a)) => runner::run(a),

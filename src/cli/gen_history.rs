@@ -40,6 +40,28 @@ pub struct GenHistoryArgs {
     /// Only reads and writes (a plain register), no compare-and-set.
     #[arg(long)]
     pub no_cas: bool,
+    /// A list-append history instead (strictly serializable by construction): `--ops`
+    /// transactions of 4 micro-ops over `--keys` live keys (each retired after 32 appends),
+    /// `--crash` of them `info`, `--fail` of them `fail`.
+    #[arg(long)]
+    pub list_append: bool,
+    /// With `--list-append`: plant an anomaly at a fraction of the history, `g0@0.5`,
+    /// `g1c@0.2`, `g-single@0.9`, `g2@0.5` (repeatable).
+    #[arg(long, requires = "list_append")]
+    pub plant: Vec<String>,
+}
+
+/// `NAME@FRACTION`.
+fn plant(s: &str) -> Result<(checkers::elle::gen::Plant, f64), String> {
+    let (name, at) = s.split_once('@').unwrap_or((s, "0.5"));
+    let p = checkers::elle::gen::Plant::from_name(name)
+        .ok_or_else(|| format!("--plant {s:?}: use g0, g1c, g-single or g2"))?;
+    let at: f64 = at
+        .parse()
+        .ok()
+        .filter(|a| (0.0..=1.0).contains(a))
+        .ok_or_else(|| format!("--plant {s:?}: the position is a fraction between 0 and 1"))?;
+    Ok((p, at))
 }
 
 pub fn run(args: GenHistoryArgs) -> anyhow::Result<Validity> {
@@ -78,6 +100,9 @@ pub fn run(args: GenHistoryArgs) -> anyhow::Result<Validity> {
         stale_rate: args.stale,
         cas: !args.no_cas,
     };
+    if args.list_append {
+        return list_append(&args, cfg);
+    }
     let events = generate(&cfg);
     if args.out.as_os_str() == "-" {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -91,6 +116,39 @@ pub fn run(args: GenHistoryArgs) -> anyhow::Result<Validity> {
             .and_then(|_| out.flush())
             .with_context(|| format!("writing {}", args.out.display()))?;
         tracing::info!(target: "faultline::gen", "wrote {} events to {}", events.len(), args.out.display());
+    }
+    Ok(Validity::Valid)
+}
+
+/// Writes a list-append history, streamed.
+fn list_append(args: &GenHistoryArgs, cfg: GenConfig) -> anyhow::Result<Validity> {
+    let plants = args
+        .plant
+        .iter()
+        .map(|p| plant(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad_input)?;
+    let g = checkers::elle::gen::ListAppendGen {
+        seed: cfg.seed,
+        txns: cfg.ops,
+        keys: cfg.keys,
+        procs: cfg.procs,
+        info_rate: cfg.crash_rate,
+        fail_rate: cfg.fail_rate,
+        plant: plants,
+        ..Default::default()
+    };
+    let write = |w: &mut dyn Write| -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, w);
+        g.write_jsonl(&mut out)?;
+        out.flush()
+    };
+    if args.out.as_os_str() == "-" {
+        write(&mut std::io::stdout().lock()).context("writing the history to stdout")?;
+    } else {
+        let mut file = std::fs::File::create(&args.out)
+            .with_context(|| format!("cannot create {}", args.out.display()))?;
+        write(&mut file).with_context(|| format!("writing {}", args.out.display()))?;
     }
     Ok(Validity::Valid)
 }

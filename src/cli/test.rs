@@ -306,6 +306,12 @@ fn print_summary(plan: &Plan, outcome: &Outcome) {
     }
     for c in &r.checkers {
         println!("checker {}: {:?} - {}", c.name, c.valid, c.summary);
+        // A transactional checker's anomalies, explained (the first few; all in results.json).
+        let anomalies = c.detail.get("anomalies").and_then(|a| a.as_array());
+        for a in anomalies.into_iter().flatten().take(4) {
+            let text = |f: &str| a.get(f).and_then(|v| v.as_str()).unwrap_or_default();
+            println!("  {}: {}", text("name"), text("explanation"));
+        }
     }
     for n in &r.notes {
         println!("note: {n}");

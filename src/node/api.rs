@@ -181,6 +181,8 @@ fn render(resp: SmResponse) -> Response {
                 .map(|r| match r {
                     MicroResult::Append { key, value } => json!(["append", key, value]),
                     MicroResult::R { key, value } => json!(["r", key, value]),
+                    MicroResult::W { key, value } => json!(["w", key, value]),
+                    MicroResult::Get { key, value } => json!(["get", key, value]),
                 })
                 .collect();
             Json(json!({ "ops": ops })).into_response()
@@ -260,7 +262,14 @@ fn parse_txn(body: &[u8]) -> Result<Vec<MicroOp>, ApiError> {
                 (Some("append"), _) => Err(bad("an append's value must be a string")),
                 (Some("r"), Value::Null) => Ok(MicroOp::R { key }),
                 (Some("r"), _) => Err(bad("a read's value must be null")),
-                _ => Err(bad("f must be \"append\" or \"r\"")),
+                (Some("w"), Value::String(v)) => Ok(MicroOp::W {
+                    key,
+                    value: v.clone(),
+                }),
+                (Some("w"), _) => Err(bad("a write's value must be a string")),
+                (Some("get"), Value::Null) => Ok(MicroOp::Get { key }),
+                (Some("get"), _) => Err(bad("a register read's value must be null")),
+                _ => Err(bad("f must be \"append\", \"r\", \"w\" or \"get\"")),
             }
         })
         .collect()
@@ -302,5 +311,17 @@ mod tests {
         assert!(parse_txn(br#"{"ops":[]}"#).is_err());
         assert!(parse_txn(br#"{"ops":[["w","k",1]]}"#).is_err());
         assert!(parse_txn(br#"{"ops":[["append","k",5]]}"#).is_err());
+        let reg = parse_txn(br#"{"ops":[["get","k",null],["w","k","7"]]}"#).unwrap();
+        assert_eq!(
+            reg,
+            vec![
+                MicroOp::Get { key: "k".into() },
+                MicroOp::W {
+                    key: "k".into(),
+                    value: "7".into()
+                }
+            ]
+        );
+        assert!(parse_txn(br#"{"ops":[["get","k","x"]]}"#).is_err());
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! They exist to prove that faultline's campaigns catch real mistakes: each one is a genuine code
 //! path through this node (the read path, the ack path, the log writer, cas), never a simulation
-//! in the harness. Where a bug lives: `stale-read` and `lease-read` in `read.rs`, `early-ack` and
-//! `racy-cas` in `write.rs`, `lazy-fsync` in `log/writer.rs`, `crash` in `state_machine.rs`.
+//! in the harness. Where a bug lives: `stale-read` and `lease-read` in `read.rs`, `early-ack`,
+//! `racy-cas` and `split-txn` in `write.rs`, `lazy-fsync` in `log/writer.rs`, `crash` in
+//! `state_machine.rs`.
 
 use clap::ValueEnum;
 
@@ -29,6 +30,11 @@ pub enum UnsafeBug {
     /// reads, both caught by Jepsen in 2014: a deposed leader behind a partition answers stale
     /// values).
     LeaseRead,
+    /// PLANTED BUG: a transaction that reads and appends is proposed as two entries, its reads
+    /// first and its appends after, not as one atomic entry (another transaction's appends can
+    /// land in between: read skew, write skew, and a transaction that does not see its own
+    /// appends).
+    SplitTxn,
     /// PLANTED BUG: every replica's state machine panics when it applies log entry 200 (a
     /// poison pill), and the node process aborts: the cluster stops serving. Its data stays
     /// consistent; only the crash checker sees it.
@@ -43,6 +49,7 @@ impl UnsafeBug {
             UnsafeBug::LazyFsync => "lazy-fsync",
             UnsafeBug::RacyCas => "racy-cas",
             UnsafeBug::LeaseRead => "lease-read",
+            UnsafeBug::SplitTxn => "split-txn",
             UnsafeBug::Crash => "crash",
         }
     }

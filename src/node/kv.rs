@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::types::{MicroOp, MicroResult, Request, Response};
 
-/// Registers (`/kv/{key}`) and lists (`/txn`) are separate key spaces, so a register workload and
-/// a list-append workload never see each other's values.
+/// Registers (`/kv/{key}`, and `w`/`get` in a `/txn`) and lists (`append`/`r` in a `/txn`) are
+/// separate key spaces, so a register workload and a list-append workload never see each
+/// other's values.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvData {
     pub registers: BTreeMap<String, String>,
@@ -64,6 +65,17 @@ impl KvData {
             MicroOp::R { key } => MicroResult::R {
                 key: key.clone(),
                 value: self.lists.get(key).cloned(),
+            },
+            MicroOp::W { key, value } => {
+                self.registers.insert(key.clone(), value.clone());
+                MicroResult::W {
+                    key: key.clone(),
+                    value: value.clone(),
+                }
+            }
+            MicroOp::Get { key } => MicroResult::Get {
+                key: key.clone(),
+                value: self.registers.get(key).cloned(),
             },
         }
     }

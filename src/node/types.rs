@@ -41,7 +41,7 @@ pub enum Request {
         from: Option<String>,
         to: String,
     },
-    /// Jepsen list-append micro-operations, applied in order.
+    /// Jepsen list-append and rw-register micro-operations, applied in order.
     Txn {
         ops: Vec<MicroOp>,
     },
@@ -81,20 +81,25 @@ impl Request {
     pub const EMPTY_BATCH_LEN: usize = OBJECT_BYTES;
 }
 
-/// A list-append micro-operation. Lists live in their own key space, apart from registers.
+/// A transaction's micro-operation: list-append's `append` and `r` on the lists (their own key
+/// space, apart from registers), rw-register's `w` and `get` on the registers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "f", rename_all = "lowercase")]
 pub enum MicroOp {
     Append { key: String, value: String },
     R { key: String },
+    W { key: String, value: String },
+    Get { key: String },
 }
 
 impl MicroOp {
     fn encoded_len(&self) -> usize {
         OBJECT_BYTES
             + match self {
-                MicroOp::Append { key, value } => json_str_len(key) + json_str_len(value),
-                MicroOp::R { key } => json_str_len(key),
+                MicroOp::Append { key, value } | MicroOp::W { key, value } => {
+                    json_str_len(key) + json_str_len(value)
+                }
+                MicroOp::R { key } | MicroOp::Get { key } => json_str_len(key),
             }
     }
 }
@@ -110,6 +115,15 @@ pub enum MicroResult {
     R {
         key: String,
         value: Option<Vec<String>>,
+    },
+    /// A register write echoes its value; a register read returns it (null when absent).
+    W {
+        key: String,
+        value: String,
+    },
+    Get {
+        key: String,
+        value: Option<String>,
     },
 }
 
@@ -165,6 +179,11 @@ mod tests {
                         value: worst(7),
                     },
                     MicroOp::R { key: worst(2) },
+                    MicroOp::W {
+                        key: worst(3),
+                        value: worst(4),
+                    },
+                    MicroOp::Get { key: worst(5) },
                 ],
             },
             Request::Batch {

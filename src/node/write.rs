@@ -11,8 +11,9 @@
 //! is refused (413), and a batch grows only up to that size, so no entry outgrows the body
 //! limit of the followers' `/raft/append` route.
 //!
-//! Two planted bugs live here (see `bugs.rs`): `early-ack` answers a blind write once the entry
-//! is in the leader's own log, and `racy-cas` splits cas into a read and a separate put.
+//! Three planted bugs live here (see `bugs.rs`): `early-ack` answers a blind write once the entry
+//! is in the leader's own log, `racy-cas` splits cas into a read and a separate put, and
+//! `split-txn` splits a transaction into its reads and, in a separate entry, its appends.
 
 use std::time::Duration;
 
@@ -124,6 +125,17 @@ pub async fn propose(st: &AppState, req: Request) -> Local<Response> {
             return racy_cas(st, key, from, to).await;
         }
     }
+    if st.bugs.has(UnsafeBug::SplitTxn) {
+        if let Request::Txn { ops } = &req {
+            let is_read = |op: &MicroOp| matches!(op, MicroOp::R { .. } | MicroOp::Get { .. });
+            if ops.iter().any(is_read) && !ops.iter().all(is_read) {
+                let Request::Txn { ops } = req else {
+                    unreachable!("matched above")
+                };
+                return split_txn(st, ops).await;
+            }
+        }
+    }
     if st.bugs.has(UnsafeBug::EarlyAck) && is_blind(&req) && read::believes_it_leads(st) {
         return early_ack(st, req).await;
     }
@@ -155,7 +167,9 @@ async fn batched(st: &AppState, req: Request, len: usize) -> Local<Response> {
 fn is_blind(req: &Request) -> bool {
     match req {
         Request::Put { .. } => true,
-        Request::Txn { ops } => ops.iter().all(|op| matches!(op, MicroOp::Append { .. })),
+        Request::Txn { ops } => ops
+            .iter()
+            .all(|op| matches!(op, MicroOp::Append { .. } | MicroOp::W { .. })),
         Request::Cas { .. } | Request::Batch { .. } => false,
     }
 }
@@ -209,6 +223,38 @@ async fn racy_cas(st: &AppState, key: String, from: Option<String>, to: String) 
         Local::NotLeader { leader } => Local::NotLeader { leader },
         Local::Err(e) => Local::Err(e),
     }
+}
+
+/// PLANTED BUG `split-txn`: the transaction's reads go through Raft as one entry, its appends
+/// and writes as another; the answers are put back in the transaction's order. Appends of other transactions
+/// committed between the two entries are missed by the reads, and the reads miss the
+/// transaction's own appends.
+async fn split_txn(st: &AppState, ops: Vec<MicroOp>) -> Local<Response> {
+    let (reads, appends): (Vec<MicroOp>, Vec<MicroOp>) = ops
+        .iter()
+        .cloned()
+        .partition(|op| matches!(op, MicroOp::R { .. } | MicroOp::Get { .. }));
+    let mut answers = Vec::with_capacity(2);
+    for part in [reads, appends] {
+        let req = Request::Txn { ops: part };
+        let len = req.encoded_len();
+        match batched(st, req, len).await {
+            Local::Done(Response::Txn { ops }) => answers.push(ops),
+            Local::Done(other) => return Local::Done(other),
+            Local::NotLeader { leader } => return Local::NotLeader { leader },
+            Local::Err(e) => return Local::Err(e),
+        }
+    }
+    let mut appended = answers.pop().unwrap_or_default().into_iter();
+    let mut read = answers.pop().unwrap_or_default().into_iter();
+    let merged = ops
+        .iter()
+        .filter_map(|op| match op {
+            MicroOp::R { .. } | MicroOp::Get { .. } => read.next(),
+            MicroOp::Append { .. } | MicroOp::W { .. } => appended.next(),
+        })
+        .collect();
+    Local::Done(Response::Txn { ops: merged })
 }
 
 /// `Some(leader address)` when the metrics say this node is not the leader. They lag the core,

@@ -16,6 +16,10 @@ pub struct CheckerResult {
     /// A reason for unknown, or a summary line (e.g. a set checker's lost/unexpected counts).
     pub summary: String,
     pub time_s: f64,
+    /// A transactional checker's anomalies (each with `name`, `explanation`, `steps`,
+    /// `ruled_out`), and the kinds that were violations under its model.
+    pub anomalies: Vec<Value>,
+    pub violations: Vec<String>,
 }
 
 /// The checkers in `results.json`: `checkers` as a map `name → result` or a list of results with
@@ -85,6 +89,18 @@ fn one(name: &str, r: &Value) -> CheckerResult {
             .or_else(|| bad_keys.iter().find_map(|(_, _, c)| c.clone())),
         bad_keys,
         summary,
+        anomalies: field("anomalies")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        violations: field("violations")
+            .and_then(Value::as_array)
+            .map(|v| {
+                v.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default(),
         time_s: r
             .get("time_s")
             .or_else(|| r.get("seconds"))

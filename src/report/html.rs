@@ -45,6 +45,7 @@ pub fn render(run: &RunData, stats: &Stats, checkers: &[CheckerResult]) -> Strin
     }
     checkers_section(&mut page, checkers);
     counterexample_section(&mut page, run, checkers);
+    super::anomalies::section(&mut page, checkers);
     timeline_section(&mut page, run, ts);
     plots_section(&mut page, run, ts);
     faults_section(&mut page, run, stats);
@@ -474,6 +475,8 @@ td.valid{color:#2e7d32;font-weight:600}td.invalid{color:#c62828;font-weight:600}
 .warn{color:#a15c00}.hint{color:#555}pre.cex{background:#fff4f4;border-left:4px solid #c62828;padding:8px;white-space:pre-wrap}\
 svg text.axis{font-size:10px;fill:#666}svg text.label{font-size:11px;fill:#111}\
 svg.timeline{border:1px solid #eee;cursor:grab;background:#fff}\
+div.anomaly{margin:8px 0 16px}div.anomaly svg{float:right;margin:0 0 8px 16px}div.anomaly ol{margin:4px 0}\
+div.anomaly::after{content:'';display:block;clear:both}.allowed{color:#555}\
 section.why{border-left:4px solid #ef8f00}tr.short td{color:#a15c00;font-weight:600}";
 
 /// Zoom and pan for the timeline: changes the SVG viewBox horizontally only.

@@ -3,6 +3,7 @@
 //! the `latest` links, and reads directories back for `faultline report`, `serve` and `bench`.
 //! A directory whose `results.json` another tool wrote still renders, as far as it can be read.
 
+mod anomalies;
 mod checks;
 mod edn;
 mod html;

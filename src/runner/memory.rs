@@ -57,6 +57,11 @@ impl Store {
                             json!(["append", key, value])
                         }
                         MicroOp::Read { key } => json!(["r", key, self.lists.get(key)]),
+                        MicroOp::Write { key, value } => {
+                            self.kv.insert(key.clone(), value.clone());
+                            json!(["w", key, value])
+                        }
+                        MicroOp::ReadRegister { key } => json!(["get", key, self.kv.get(key)]),
                     })
                     .collect();
                 Response::Ok(json!({ "ops": out }))

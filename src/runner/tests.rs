@@ -484,6 +484,11 @@ async fn test_and_check_of_its_directory_agree_for_every_workload() {
             true,
             Validity::Invalid,
         ),
+        (
+            "workload: {kind: rw-register, keys: 2}",
+            false,
+            Validity::Valid,
+        ),
     ];
     for (workload, lose_appends, expected) in cases {
         let dir = tempfile::tempdir().unwrap();

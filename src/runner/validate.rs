@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use workloads::list_append::ListAppendConfig;
 use workloads::register::RegisterConfig;
+use workloads::rw_register::RwRegisterConfig;
 use workloads::set::SetConfig;
 use workloads::WorkloadConfig;
 
@@ -353,6 +354,20 @@ fn workload(p: &mut Problems, c: &Campaign) -> Option<WorkloadConfig> {
                 append: w.append.unwrap_or(d.append),
             })
         }
+        "rw-register" => {
+            not_for(p, "append", w.append.is_some());
+            not_for(p, "cas", w.cas.is_some());
+            if let Some(len) = w.max_txn_len {
+                p.range("workload.max_txn_len", len, 1, 64);
+            }
+            let d = RwRegisterConfig::default();
+            WorkloadConfig::RwRegister(RwRegisterConfig {
+                keys: w.keys.unwrap_or(d.keys),
+                max_txn_len: w.max_txn_len.unwrap_or(d.max_txn_len),
+                read: w.read.unwrap_or(d.read),
+                write: w.write.unwrap_or(d.write),
+            })
+        }
         other => {
             p.add(
                 "workload.kind",
@@ -550,6 +565,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("nemesis.faults[0].clock: --local runs the nodes as processes on 127.0.0.1 without libfaketime"), "{e}");
+    }
+
+    #[test]
+    fn rw_register_is_a_workload_of_faultlines_node_only() {
+        let p = plan("workload:\n  kind: rw-register\n  keys: 2\n  write: 3\n").unwrap();
+        assert_eq!(
+            p.workload,
+            WorkloadConfig::RwRegister(RwRegisterConfig {
+                keys: 2,
+                write: 3,
+                ..RwRegisterConfig::default()
+            })
+        );
+        let e = err("workload:\n  kind: rw-register\n  append: 1\n");
+        assert!(e.contains("append"), "{e}");
+        let e = err("system:\n  kind: etcd\nworkload:\n  kind: rw-register\n");
+        assert!(
+            e.contains("rw-register runs on faultline's own node"),
+            "{e}"
+        );
     }
 
     #[test]

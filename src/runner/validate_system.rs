@@ -72,6 +72,12 @@ pub(super) fn system(p: &mut Problems, c: &Campaign, overrides: &Overrides) -> S
             format!("planted bugs exist only in faultline's own node, not in {kind}"),
         );
     }
+    if c.workload.kind == "rw-register" && spec != SystemSpec::Faultline {
+        p.add(
+            "workload.kind",
+            format!("rw-register runs on faultline's own node (its /txn has register micro-ops), not on {kind}"),
+        );
+    }
     if overrides.local && spec != SystemSpec::Faultline {
         p.add(
             "system.kind",

@@ -128,6 +128,8 @@ fn shipped_campaigns_are_valid() {
         "smoke",
         "demo",
         "local-set",
+        "local-rw-register",
+        "bug-split-txn",
         "etcd",
         "etcd-serializable",
         "http-faultline",

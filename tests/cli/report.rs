@@ -146,6 +146,64 @@ fn report_of_a_directory_without_history_is_bad_input() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("history.jsonl"));
 }
 
+/// A list-append run with write skew: the report names the anomaly, explains it step by step
+/// and draws its cycle, still referring to nothing outside itself.
+#[test]
+fn report_draws_a_transactional_anomaly_as_a_cycle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let ev = |i: u64, p: u64, ty: &str, v: serde_json::Value| json!({"index": i, "time": i * 1_000_000, "process": p, "type": ty, "f": "txn", "value": v});
+    let events = [
+        ev(
+            0,
+            0,
+            "invoke",
+            json!([["r", "x", null], ["append", "y", 1]]),
+        ),
+        ev(
+            1,
+            1,
+            "invoke",
+            json!([["r", "y", null], ["append", "x", 1]]),
+        ),
+        ev(2, 0, "ok", json!([["r", "x", []], ["append", "y", 1]])),
+        ev(3, 1, "ok", json!([["r", "y", []], ["append", "x", 1]])),
+        ev(4, 2, "invoke", json!([["r", "x", null], ["r", "y", null]])),
+        ev(5, 2, "ok", json!([["r", "x", [1]], ["r", "y", [1]]])),
+    ];
+    let text: String = events.iter().map(|e| format!("{e}\n")).collect();
+    fs::write(dir.join("history.jsonl"), text).unwrap();
+    // The checkers' results exactly as `faultline check` reports them.
+    let out = faultline()
+        .args(["check", "--json"])
+        .arg(dir.join("history.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = json!({
+        "valid": false, "seed": 1, "campaign": {"name": "write-skew"},
+        "checkers": doc["files"][0]["checkers"],
+    });
+    fs::write(dir.join("results.json"), results.to_string()).unwrap();
+    report(dir);
+    let html = fs::read_to_string(dir.join("report.html")).unwrap();
+    for external in ["http://", "https://", "src=", "@import", "url("] {
+        assert!(
+            !html.contains(external),
+            "report.html refers outside itself: {external}"
+        );
+    }
+    assert!(html.contains("id=\"anomalies\""), "no anomalies section");
+    assert!(html.contains("<h3>G2-item"), "the anomaly is not named");
+    assert!(html.contains("class=\"cycle\""), "the cycle is not drawn");
+    assert!(
+        html.contains("T0 read &quot;x&quot; = [] without 1"),
+        "no step in words"
+    );
+    assert!(html.contains("Rules out: strict-serializable"));
+}
+
 /// An unknown run says why in report.html's top band (its notes and the checkers without a
 /// verdict), not a generic "a checker hit its limit"; coverage is a table; junit.xml carries the
 /// unknown verdict as an error even though every checker passed.

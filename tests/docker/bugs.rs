@@ -108,6 +108,32 @@ fn assert_lost_adds(dir: &Path) {
     );
 }
 
+/// Transactional anomalies the model prohibits, each explained, and the report draws them.
+fn assert_anomalies(dir: &Path) {
+    let r = results(dir);
+    let c = invalid_checker(&r, "elle-list-append");
+    let violations = c["detail"]["violations"].as_array().unwrap();
+    assert!(!violations.is_empty(), "no violations in {c}");
+    let anomalies = c["detail"]["anomalies"].as_array().unwrap();
+    assert!(
+        anomalies
+            .iter()
+            .all(|a| a["explanation"].as_str().is_some_and(|e| !e.is_empty())),
+        "{anomalies:?}"
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("id=\"anomalies\""),
+        "report.html shows no anomalies"
+    );
+}
+
+#[test]
+fn split_txn_is_caught() {
+    let (_tmp, dir) = run_caught("split-txn");
+    assert_anomalies(&dir);
+}
+
 #[test]
 fn stale_read_is_caught() {
     let (_tmp, dir) = run_caught("stale-read");
@@ -181,6 +207,7 @@ fn node_help_lists_every_planted_bug_and_refuses_unknown_ones() {
         "lazy-fsync",
         "racy-cas",
         "lease-read",
+        "split-txn",
         "crash",
     ] {
         assert!(

@@ -261,6 +261,46 @@ fn ctrl_c_during_setup_exits_2_with_results() {
     );
 }
 
+/// Transactions end to end: an rw-register campaign on the correct node is valid under strict
+/// serializability, and the list-append campaign with the planted `split-txn` bug is not, its
+/// anomalies explained in results.json.
+#[test]
+fn transactional_campaigns_pass_clean_and_catch_split_transactions() {
+    let out = tempfile::tempdir().unwrap();
+    for (campaign, exit) in [("local-rw-register", 0), ("bug-split-txn", 1)] {
+        let status = faultline()
+            .args(["test", "--local", "--no-progress", "--out"])
+            .arg(out.path())
+            .arg(campaigns().join(format!("{campaign}.yaml")))
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(exit), "{campaign}");
+        let r = results(&run_dir(out.path(), campaign));
+        let checker = r["checkers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"].as_str().is_some_and(|n| n.starts_with("elle-")))
+            .unwrap_or_else(|| panic!("{campaign}: no transactional checker in {r}"));
+        let txns = checker["detail"]["txns"].as_u64().unwrap();
+        assert!(txns > 100, "{campaign}: only {txns} transactions");
+        let violations = checker["detail"]["violations"].as_array().unwrap();
+        if exit == 0 {
+            assert!(violations.is_empty(), "{campaign}: {checker}");
+        } else {
+            assert!(!violations.is_empty(), "{campaign}: {checker}");
+            let first = &checker["detail"]["anomalies"][0];
+            assert!(
+                first["explanation"]
+                    .as_str()
+                    .is_some_and(|e| e.contains(" < ")),
+                "{first}"
+            );
+        }
+    }
+}
+
 /// A required mode the campaign's duration cannot give exits 2 naming it (and writes it into
 /// results.json and junit.xml); the same campaign run long enough covers it and exits 0.
 #[test]

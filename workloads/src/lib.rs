@@ -6,11 +6,13 @@
 //! - `register`: read/write/cas on independent keys, write values unique per key;
 //! - `set`: unique adds and a final read per key;
 //! - `list_append`: Jepsen list-append transactions over a few keys;
+//! - `rw_register`: Jepsen rw-register transactions (register writes and reads) over a few keys;
 //! - `workload`: the configuration enum and per-process generators seeded from the run's seed.
 
 pub mod list_append;
 pub mod op;
 pub mod register;
+pub mod rw_register;
 pub mod set;
 pub mod workload;
 

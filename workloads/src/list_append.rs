@@ -69,16 +69,7 @@ pub fn read_all(keys: &[String]) -> Op {
 }
 
 fn txn(ops: Vec<MicroOp>) -> Op {
-    let value = Value::Array(
-        ops.iter()
-            .map(|m| match m {
-                MicroOp::Append { key, value } => {
-                    json!(["append", key, value_from_wire(&json!(value))])
-                }
-                MicroOp::Read { key } => json!(["r", key, null]),
-            })
-            .collect(),
-    );
+    let value = Value::Array(ops.iter().map(MicroOp::to_history).collect());
     Op {
         f: "txn".into(),
         key: None,

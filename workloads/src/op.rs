@@ -4,11 +4,14 @@ use checkers::history::EventType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// One micro-operation of a list-append transaction: `["append","k1","5"]` or `["r","k1",null]`.
+/// One micro-operation of a transaction: list-append's `["append","k1","5"]` and
+/// `["r","k1",null]` (lists), rw-register's `["w","k1","5"]` and `["get","k1",null]` (registers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MicroOp {
     Append { key: String, value: String },
     Read { key: String },
+    Write { key: String, value: String },
+    ReadRegister { key: String },
 }
 
 impl MicroOp {
@@ -17,6 +20,24 @@ impl MicroOp {
         match self {
             MicroOp::Append { key, value } => serde_json::json!(["append", key, value]),
             MicroOp::Read { key } => serde_json::json!(["r", key, null]),
+            MicroOp::Write { key, value } => serde_json::json!(["w", key, value]),
+            MicroOp::ReadRegister { key } => serde_json::json!(["get", key, null]),
+        }
+    }
+
+    /// The history's form, Jepsen's: `["append",k,5]`, `["r",k,null]` (a list or register read,
+    /// its value filled in on completion), `["w",k,5]`.
+    pub fn to_history(&self) -> Value {
+        match self {
+            MicroOp::Append { key, value } => {
+                serde_json::json!(["append", key, value_from_wire(&Value::from(value.as_str()))])
+            }
+            MicroOp::Read { key } | MicroOp::ReadRegister { key } => {
+                serde_json::json!(["r", key, null])
+            }
+            MicroOp::Write { key, value } => {
+                serde_json::json!(["w", key, value_from_wire(&Value::from(value.as_str()))])
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::list_append::{ListAppendConfig, ListAppendGen};
 use crate::op::{Completion, Op, Response};
 use crate::register::{RegisterConfig, RegisterGen};
+use crate::rw_register::{RwRegisterConfig, RwRegisterGen};
 use crate::set::{SetConfig, SetGen};
 use crate::Error;
 
@@ -18,17 +19,19 @@ pub enum WorkloadConfig {
     Register(RegisterConfig),
     Set(SetConfig),
     ListAppend(ListAppendConfig),
+    RwRegister(RwRegisterConfig),
 }
 
 impl WorkloadConfig {
     /// The names accepted in campaign files.
-    pub const NAMES: &'static [&'static str] = &["register", "set", "list-append"];
+    pub const NAMES: &'static [&'static str] = &["register", "set", "list-append", "rw-register"];
 
     pub fn name(&self) -> &'static str {
         match self {
             WorkloadConfig::Register(_) => "register",
             WorkloadConfig::Set(_) => "set",
             WorkloadConfig::ListAppend(_) => "list-append",
+            WorkloadConfig::RwRegister(_) => "rw-register",
         }
     }
 
@@ -37,20 +40,22 @@ impl WorkloadConfig {
             WorkloadConfig::Register(c) => c.validate(),
             WorkloadConfig::Set(c) => c.validate(),
             WorkloadConfig::ListAppend(c) => c.validate(),
+            WorkloadConfig::RwRegister(c) => c.validate(),
         }
     }
 
     /// The checkers its histories get, from `faultline test` and `faultline check` alike:
     /// registers for linearizability (plus a cheap check that reads return written values),
-    /// sets for lost and unexpected elements, list-append key by key (plus a check that reads
-    /// extend one order).
+    /// sets for lost and unexpected elements, list-append and rw-register as transactions
+    /// (Elle-style: every anomaly strict serializability prohibits).
     pub fn checkers(&self) -> &'static [Checker] {
         match self {
             WorkloadConfig::Register(_) => {
                 &[Checker::ReadsOfWrittenValues, Checker::Linearizability]
             }
             WorkloadConfig::Set(_) => &[Checker::Set],
-            WorkloadConfig::ListAppend(_) => &[Checker::AppendReads, Checker::ListAppendPerKey],
+            WorkloadConfig::ListAppend(_) => &[Checker::ElleListAppend],
+            WorkloadConfig::RwRegister(_) => &[Checker::ElleRwRegister],
         }
     }
 
@@ -60,6 +65,7 @@ impl WorkloadConfig {
             WorkloadConfig::Register(c) => c.keys,
             WorkloadConfig::Set(c) => c.keys,
             WorkloadConfig::ListAppend(c) => c.keys,
+            WorkloadConfig::RwRegister(c) => c.keys,
         };
         (0..n).map(key_name).collect()
     }
@@ -97,6 +103,7 @@ impl Workload {
             WorkloadConfig::Register(c) => Box::new(RegisterGen::new(c.clone(), process, rng)),
             WorkloadConfig::Set(c) => Box::new(SetGen::new(c.clone(), process, rng)),
             WorkloadConfig::ListAppend(c) => Box::new(ListAppendGen::new(c.clone(), process, rng)),
+            WorkloadConfig::RwRegister(c) => Box::new(RwRegisterGen::new(c.clone(), process, rng)),
         }
     }
 
@@ -107,6 +114,7 @@ impl Workload {
             WorkloadConfig::Register(_) => keys.into_iter().map(crate::register::read).collect(),
             WorkloadConfig::Set(_) => keys.into_iter().map(crate::set::read).collect(),
             WorkloadConfig::ListAppend(_) => vec![crate::list_append::read_all(&keys)],
+            WorkloadConfig::RwRegister(_) => vec![crate::rw_register::read_all(&keys)],
         }
     }
 
@@ -133,6 +141,7 @@ mod tests {
             WorkloadConfig::Register(RegisterConfig::default()),
             WorkloadConfig::Set(SetConfig::default()),
             WorkloadConfig::ListAppend(ListAppendConfig::default()),
+            WorkloadConfig::RwRegister(RwRegisterConfig::default()),
         ] {
             let a = Workload::new(config.clone(), 11);
             let b = Workload::new(config.clone(), 11);

@@ -9,7 +9,8 @@
 //! * [`invariants`]: cheap checks of faultline's own workloads (reads of written values; list
 //!   reads that extend one order);
 //! * [`list_append`]: list-append transactions projected per key onto an append register, so the
-//!   linearizability checker decides them key by key.
+//!   linearizability checker decides them key by key (no longer chosen by default: the
+//!   transactional checker, [`crate::elle`], decides list-append histories as transactions).
 
 pub mod invariants;
 pub mod list_append;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::check::{check_history, CheckResult, Limits, Verdict};
+use crate::elle::report::ElleReport;
 use crate::error::Result;
 use crate::model::ModelKind;
 use crate::parse::{Format, History, Proc};
@@ -42,6 +44,11 @@ pub enum Checker {
     AppendReads,
     /// List-append transactions, each key's appends and reads checked for linearizability.
     ListAppendPerKey,
+    /// List-append transactions checked as transactions ([`crate::elle`]): dependency cycles
+    /// and the other anomalies the consistency model prohibits.
+    ElleListAppend,
+    /// rw-register transactions checked as transactions ([`crate::elle`]).
+    ElleRwRegister,
 }
 
 impl Checker {
@@ -52,17 +59,37 @@ impl Checker {
             Checker::Set => "set",
             Checker::ReadsOfWrittenValues => "reads-of-written-values",
             Checker::AppendReads => "append-reads",
+            Checker::ElleListAppend => "elle-list-append",
+            Checker::ElleRwRegister => "elle-rw-register",
         }
     }
 }
 
-/// How to check: limits, and for linearizability the model and initial value when they are
-/// not to be inferred.
+/// How to check: limits, for linearizability the model and initial value when they are
+/// not to be inferred, and for transactions the consistency model (strict serializable when
+/// `None`) and the anomalies that count (the model's when `None`).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub limits: Limits,
     pub model: Option<ModelKind>,
     pub initial: Option<Val>,
+    pub consistency_model: Option<String>,
+    pub anomalies: Option<Vec<String>>,
+}
+
+impl Options {
+    /// The transactional checker's options.
+    pub fn elle(&self) -> crate::elle::Options {
+        crate::elle::Options {
+            model: self
+                .consistency_model
+                .clone()
+                .unwrap_or_else(|| "strict-serializable".into()),
+            anomalies: self.anomalies.clone(),
+            time_limit: self.limits.time_limit,
+            memory_limit: self.limits.memory_limit,
+        }
+    }
 }
 
 /// One checker's outcome, as `results.json` carries it.
@@ -95,6 +122,8 @@ pub enum Report {
     /// The linearizability search's result, and what was checked ("checked per key", ...).
     Linearizability(Box<CheckResult>, &'static str),
     Set(Box<SetReport>),
+    /// The transactional checker's report.
+    Elle(Box<ElleReport>),
     /// A checker whose report is its result (the invariants).
     Plain(CheckerResult),
 }
@@ -104,6 +133,7 @@ impl Report {
         match self {
             Report::Linearizability(r, _) => r.verdict.validity(),
             Report::Set(r) => r.valid,
+            Report::Elle(r) => r.valid,
             Report::Plain(r) => r.valid,
         }
     }
@@ -113,6 +143,7 @@ impl Report {
         match self {
             Report::Linearizability(r, what) => linearizability(r, what),
             Report::Set(r) => set_result(r),
+            Report::Elle(r) => elle_result(r),
             Report::Plain(r) => r.clone(),
         }
     }
@@ -143,6 +174,14 @@ impl Analysis {
         })
     }
 
+    /// The transactional checker's typed report, when it ran.
+    pub fn elle(&self) -> Option<&ElleReport> {
+        self.reports.iter().find_map(|r| match r {
+            Report::Elle(r) => Some(&**r),
+            _ => None,
+        })
+    }
+
     /// The set checker's typed report, when it ran.
     pub fn set(&self) -> Option<&SetReport> {
         self.reports.iter().find_map(|r| match r {
@@ -154,24 +193,22 @@ impl Analysis {
 
 /// The checkers for a history nobody said the workload of: faultline's own workloads are
 /// recognised from their operations (a `history.jsonl` gets exactly the checkers `faultline
-/// test` gave it); any other history is checked as a set when its clients only add and read,
-/// and for linearizability otherwise.
+/// test` gave it); any history of transactions (faultline's or Jepsen's `:f :txn`) gets the
+/// transactional checker for its micro-ops; any other is checked as a set when its clients only
+/// add and read, and for linearizability otherwise.
 pub fn for_history(h: &History) -> Vec<Checker> {
+    match crate::elle::txn::TxnKind::of(h) {
+        Some(crate::elle::txn::TxnKind::ListAppend) => return vec![Checker::ElleListAppend],
+        Some(crate::elle::txn::TxnKind::RwRegister) => return vec![Checker::ElleRwRegister],
+        None => {}
+    }
     if crate::set::is_set_history(h) {
         return vec![Checker::Set];
     }
     if h.format != Format::Faultline {
         return vec![Checker::Linearizability];
     }
-    let mut clients = h
-        .events
-        .iter()
-        .filter(|e| matches!(e.process, Proc::Client(_)));
-    if clients.clone().any(|e| &*e.f == "txn") && clients.all(|e| &*e.f == "txn") {
-        vec![Checker::AppendReads, Checker::ListAppendPerKey]
-    } else {
-        vec![Checker::ReadsOfWrittenValues, Checker::Linearizability]
-    }
+    vec![Checker::ReadsOfWrittenValues, Checker::Linearizability]
 }
 
 /// Why `history` gives a checker nothing to check, if it does: no client operation completed
@@ -237,6 +274,41 @@ pub fn analyze(history: &History, checkers: &[Checker], options: &Options) -> Re
     })
 }
 
+/// As [`analyze`], for a history the caller no longer needs. A transactional check reads the
+/// history into transactions and frees it before building its graph: a million transactions'
+/// parsed values take several times the memory of the transactions and the graph together, and
+/// they would otherwise share one peak.
+pub fn analyze_owned(
+    history: History,
+    checkers: &[Checker],
+    options: &Options,
+) -> Result<Analysis> {
+    // As `analyze` does: a valid verdict on a history where nothing completed ok is unknown.
+    let nothing = nothing_to_check(&history);
+    let report = match checkers {
+        [Checker::ElleListAppend] => {
+            let txns = crate::elle::txn::list_append(&history)?;
+            drop(history);
+            crate::elle::check_list_append(&txns, &options.elle())?
+        }
+        [Checker::ElleRwRegister] => {
+            let txns = crate::elle::txn::rw_register(&history)?;
+            drop(history);
+            crate::elle::check_rw_register(&txns, &options.elle())?
+        }
+        _ => return analyze(&history, checkers, options),
+    };
+    let report = match nothing {
+        Some(why) if report.valid == Validity::Valid => {
+            Report::Plain(CheckerResult::unknown(checkers[0].name(), why))
+        }
+        _ => Report::Elle(Box::new(report)),
+    };
+    Ok(Analysis {
+        reports: vec![report],
+    })
+}
+
 /// One checker. `linearizable`: the history was found linearizable already.
 fn run(c: Checker, history: &History, options: &Options, linearizable: bool) -> Result<Report> {
     Ok(match c {
@@ -262,7 +334,30 @@ fn run(c: Checker, history: &History, options: &Options, linearizable: bool) -> 
             Report::Plain(invariants::reads_of_written_values(history))
         }
         Checker::AppendReads => Report::Plain(invariants::append_reads(history)),
+        Checker::ElleListAppend => {
+            let txns = crate::elle::txn::list_append(history)?;
+            Report::Elle(Box::new(crate::elle::check_list_append(
+                &txns,
+                &options.elle(),
+            )?))
+        }
+        Checker::ElleRwRegister => {
+            let txns = crate::elle::txn::rw_register(history)?;
+            Report::Elle(Box::new(crate::elle::check_rw_register(
+                &txns,
+                &options.elle(),
+            )?))
+        }
     })
+}
+
+fn elle_result(r: &ElleReport) -> CheckerResult {
+    CheckerResult {
+        name: format!("elle-{}", r.workload),
+        valid: r.valid,
+        summary: r.summary(),
+        detail: serde_json::to_value(r).unwrap_or(Value::Null),
+    }
 }
 
 fn set_result(report: &SetReport) -> CheckerResult {
@@ -387,6 +482,45 @@ mod tests {
         assert_eq!(results[1].valid, Validity::Invalid);
         // Results come in the order the checkers were asked for.
         assert_eq!(results[0].name, "reads-of-written-values");
+    }
+
+    /// Transactions go to the transactional checker for their micro-ops, in any format;
+    /// Knossos' multi-register transactions stay with linearizability.
+    #[test]
+    fn transactional_histories_get_the_transactional_checker() {
+        let edn = |value: &str| {
+            let text = format!(
+                "{{:process 0, :type :invoke, :f :txn, :value {value}}}\n\
+                 {{:process 0, :type :ok, :f :txn, :value {value}}}\n"
+            );
+            crate::parse::parse_auto(text.as_bytes()).unwrap()
+        };
+        let append = edn("[[:append :x 1] [:r :x [1]]]");
+        assert_eq!(for_history(&append), vec![Checker::ElleListAppend]);
+        let reg = edn("[[:w :x 1] [:r :x 1]]");
+        assert_eq!(for_history(&reg), vec![Checker::ElleRwRegister]);
+        let multi = edn("[[:write :x 1] [:read :x 1]]");
+        assert_eq!(for_history(&multi), vec![Checker::Linearizability]);
+        // An EDN list-append history needs no initial value: its reads are lists.
+        let a = analyze(&append, &for_history(&append), &Options::default()).unwrap();
+        assert_eq!(a.validity(), Validity::Valid, "{:?}", a.results());
+        let owned = analyze_owned(append.clone(), &for_history(&append), &Options::default());
+        let owned = owned.unwrap().results();
+        assert_eq!(owned.len(), 1);
+        assert_eq!(owned[0].name, "elle-list-append");
+        assert_eq!(owned[0].detail["counts"], a.results()[0].detail["counts"]);
+        let skew = edn("[[:r :x []] [:w :x 1] [:r :x 2]]");
+        let bad = analyze_owned(skew, &[Checker::ElleRwRegister], &Options::default());
+        assert_eq!(
+            bad.unwrap().validity(),
+            Validity::Invalid,
+            "an internal read"
+        );
+        let faultline = history(&[
+            r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"txn","value":[["append","k","1"]]}"#,
+            r#"{"index":1,"time":1,"process":0,"type":"ok","f":"txn","value":[["append","k","1"]]}"#,
+        ]);
+        assert_eq!(for_history(&faultline), vec![Checker::ElleListAppend]);
     }
 
     /// A history in which no client operation completed ok has nothing to check: every checker

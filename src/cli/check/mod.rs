@@ -35,6 +35,16 @@ pub struct CheckArgs {
     /// nil for the etcd logs and faultline, "" for kv.
     #[arg(long)]
     pub initial: Option<String>,
+    /// Transactional histories (list-append, rw-register): the consistency model to check,
+    /// whose prohibited anomalies are violations: strict-serializable, serializable,
+    /// snapshot-isolation, repeatable-read, read-committed, read-uncommitted, the strong and
+    /// strong-session variants, ...
+    #[arg(long, default_value = "strict-serializable", value_parser = parse_consistency_model)]
+    pub consistency_model: String,
+    /// Transactional histories: only these anomalies (and those implying them) count as
+    /// violations, whatever the model, comma-separated: `G0,G1c`, `G2`, `G-single`, ...
+    #[arg(long, value_delimiter = ',', value_parser = parse_anomaly)]
+    pub anomalies: Option<Vec<String>>,
     /// Give up with exit 2 (unknown) after this long: `500ms`, `10s`, `2m`.
     #[arg(long, value_parser = parse_duration)]
     pub time_limit: Option<Duration>,
@@ -62,6 +72,29 @@ fn parse_model(s: &str) -> Result<ModelKind, String> {
     ModelKind::from_name(s).ok_or_else(|| {
         format!("unknown model {s:?}: use register, cas-register, multi-register, mutex or kv")
     })
+}
+
+fn parse_consistency_model(s: &str) -> Result<String, String> {
+    checkers::elle::models::canonical(s)
+        .map(String::from)
+        .ok_or_else(|| {
+            format!(
+                "unknown consistency model {s:?}: use {}",
+                checkers::elle::models::model_names().join(", ")
+            )
+        })
+}
+
+fn parse_anomaly(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if checkers::elle::models::known_anomaly(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "unknown anomaly {s:?}: use {} (or a class: G1, G2, G-nonadjacent)",
+            checkers::elle::models::ANOMALIES.join(", ")
+        ))
+    }
 }
 
 /// `250ms`, `10s`, `2m`, or a bare number of seconds: the campaigns' parser, with its bounds.
@@ -278,9 +311,26 @@ fn check_file(
         limits: limits.clone(),
         model: args.model,
         initial: initial.cloned(),
+        consistency_model: Some(args.consistency_model.clone()),
+        anomalies: args.anomalies.clone(),
     };
     let t1 = Instant::now();
-    let analysis = match analysis::analyze(&history, &checkers, &options) {
+    let (format, warnings) = (history.format, history.warnings.clone());
+    let transactional = matches!(
+        checkers[..],
+        [Checker::ElleListAppend] | [Checker::ElleRwRegister]
+    );
+    let analysis = if transactional {
+        // The transactional checker frees the history once it has read its transactions.
+        analysis::analyze_owned(history, &checkers, &options)
+    } else {
+        let a = analysis::analyze(&history, &checkers, &options);
+        if last {
+            std::mem::forget(history);
+        }
+        a
+    };
+    let analysis = match analysis {
         Ok(a) => a,
         Err(e) => return Ok(FileOutcome::BadInput(e.to_string())),
     };
@@ -289,17 +339,14 @@ fn check_file(
         .linearizability()
         .map_or(0.0, |r| r.prepared_in.as_secs_f64() * 1e3);
     let outcome = FileOutcome::Checked(Box::new(Checked {
-        format: history.format,
-        warnings: history.warnings.clone(),
+        format,
+        warnings,
         // Every checker's time after preparing, the workloads' invariants included.
         check_ms: elapsed_ms - prepare_ms,
         analysis,
         parse_ms,
         prepare_ms,
     }));
-    if last {
-        std::mem::forget(history);
-    }
     Ok(outcome)
 }
 

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use checkers::analysis::{CheckerResult, Report};
+use checkers::elle::report::ElleReport;
 use checkers::set::SetReport;
 use checkers::{CheckResult, Counterexample, Validity, Verdict};
 use serde_json::json;
@@ -31,6 +32,8 @@ pub fn file_text(path: &Path, c: &Checked) -> String {
     let mut said = None;
     let mut s = if let Some(report) = c.analysis.set() {
         set_text(path, format, report, c.check_ms, valid)
+    } else if let Some(report) = c.analysis.elle() {
+        elle_text(path, format, report)
     } else if let Some(result) = c.analysis.linearizability() {
         linearizability_text(path, format, result, valid)
     } else {
@@ -119,6 +122,51 @@ fn set_text(
             s
         }
     }
+}
+
+/// The verdict line, then each anomaly with its explanation and the models it rules out (the
+/// first few of each kind), and how many more there were.
+pub fn elle_text(path: &Path, format: checkers::parse::Format, r: &ElleReport) -> String {
+    let mut s = format!(
+        "{}: {} ({format}, {} {} txns, {}, {:.1} ms)\n",
+        path.display(),
+        headline(r.valid),
+        r.txns,
+        r.workload,
+        r.model,
+        r.millis
+    );
+    if let Some(why) = &r.reason {
+        s.push_str(&format!("  no verdict: {why}\n"));
+    }
+    const SHOWN: usize = 2;
+    let mut shown: std::collections::BTreeMap<&str, usize> = Default::default();
+    for a in &r.anomalies {
+        let n = shown.entry(a.name.as_str()).or_default();
+        *n += 1;
+        if *n > SHOWN {
+            continue;
+        }
+        let counts = if r.violations.contains(&a.name) {
+            ""
+        } else {
+            " (allowed by the model)"
+        };
+        s.push_str(&format!("  {}{counts}: {}\n", a.name, a.explanation));
+        if *n == 1 && !a.ruled_out.is_empty() {
+            s.push_str(&format!("    rules out: {}\n", a.ruled_out.join(", ")));
+        }
+    }
+    let more: Vec<String> = r
+        .counts
+        .iter()
+        .filter(|(k, &n)| n > shown.get(k.as_str()).copied().unwrap_or(0).min(SHOWN))
+        .map(|(k, n)| format!("{k} ×{n}"))
+        .collect();
+    if !more.is_empty() {
+        s.push_str(&format!("  in all: {}\n", more.join(", ")));
+    }
+    s
 }
 
 fn linearizability_text(
@@ -213,6 +261,16 @@ pub fn file_json(path: &Path, c: &Checked) -> serde_json::Value {
             "valid": valid,
             "reason": report.reason,
             "set": report,
+            "warnings": c.warnings,
+            "timings": { "parse_ms": c.parse_ms, "check_ms": c.check_ms },
+        })
+    } else if let Some(report) = c.analysis.elle() {
+        json!({
+            "path": path.display().to_string(),
+            "format": c.format.name(),
+            "model": report.model,
+            "reason": report.reason,
+            "elle": report,
             "warnings": c.warnings,
             "timings": { "parse_ms": c.parse_ms, "check_ms": c.check_ms },
         })

@@ -32,6 +32,16 @@ struct Seen {
 }
 
 pub(super) async fn txn(client: &EtcdClient, addr: SocketAddr, ops: &[MicroOp]) -> Response {
+    if ops
+        .iter()
+        .any(|m| matches!(m, MicroOp::Write { .. } | MicroOp::ReadRegister { .. }))
+    {
+        // The campaign validator refuses rw-register on etcd; nothing was sent.
+        return Response::Fail {
+            status: None,
+            error: "the etcd adapter runs list-append transactions only".into(),
+        };
+    }
     let keys = touched(ops);
     let appends = ops.iter().any(|m| matches!(m, MicroOp::Append { .. }));
     let what = format!("list-append read of {}", keys.join(","));
@@ -84,7 +94,10 @@ fn touched(ops: &[MicroOp]) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();
     for m in ops {
         let key = match m {
-            MicroOp::Append { key, .. } | MicroOp::Read { key } => key,
+            MicroOp::Append { key, .. }
+            | MicroOp::Read { key }
+            | MicroOp::Write { key, .. }
+            | MicroOp::ReadRegister { key } => key,
         };
         if !keys.contains(key) {
             keys.push(key.clone());
@@ -150,6 +163,8 @@ fn plan(
             MicroOp::Read { key } => {
                 json!(["r", key, lists.get(key.as_str()).cloned().flatten()])
             }
+            // Refused in `txn` before anything is planned.
+            MicroOp::Write { .. } | MicroOp::ReadRegister { .. } => Value::Null,
         })
         .collect();
     let puts = appended
