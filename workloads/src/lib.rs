@@ -7,6 +7,7 @@
 //! - `set`: unique adds and a final read per key;
 //! - `list_append`: Jepsen list-append transactions over a few keys;
 //! - `rw_register`: Jepsen rw-register transactions (register writes and reads) over a few keys;
+//! - `txn`: what the transactional workloads share (a transaction, a random one, its reply);
 //! - `workload`: the configuration enum and per-process generators seeded from the run's seed.
 
 pub mod list_append;
@@ -14,6 +15,7 @@ pub mod op;
 pub mod register;
 pub mod rw_register;
 pub mod set;
+pub mod txn;
 pub mod workload;
 
 pub use op::{Completion, MicroOp, Op, Request, Response};

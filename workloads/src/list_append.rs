@@ -1,15 +1,13 @@
 //! Jepsen's list-append: transactions of appends and reads over a few keys. Appended values are
 //! unique per key, so a read's list tells which appends it saw and in which order.
 
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::op::{
-    unique_value, value_from_wire, Completion, MicroOp, Op, Request, Response, PER_PROCESS,
-};
-use crate::workload::{key_name, ProcessGen};
+use crate::op::{value_from_wire, Completion, MicroOp, Op, Response};
+use crate::txn::{self, txn};
+use crate::workload::ProcessGen;
 use crate::Error;
 
 /// Settings of the list-append workload.
@@ -68,16 +66,6 @@ pub fn read_all(keys: &[String]) -> Op {
     txn(ops)
 }
 
-fn txn(ops: Vec<MicroOp>) -> Op {
-    let value = Value::Array(ops.iter().map(MicroOp::to_history).collect());
-    Op {
-        f: "txn".into(),
-        key: None,
-        value,
-        request: Request::Txn { ops },
-    }
-}
-
 pub struct ListAppendGen {
     config: ListAppendConfig,
     process: u64,
@@ -98,36 +86,24 @@ impl ListAppendGen {
 
 impl ProcessGen for ListAppendGen {
     fn next_op(&mut self) -> Op {
-        let len = self.rng.gen_range(1..=self.config.max_txn_len.max(1));
-        let total = (self.config.read + self.config.append).max(1);
-        let ops = (0..len)
-            .map(|_| {
-                let key = key_name(self.rng.gen_range(0..self.config.keys.max(1)));
-                let is_read = self.rng.gen_range(0..total) < self.config.read;
-                if is_read || self.appended >= PER_PROCESS {
-                    MicroOp::Read { key }
-                } else {
-                    self.appended += 1;
-                    MicroOp::Append {
-                        key,
-                        value: unique_value(self.process, self.appended).to_string(),
-                    }
-                }
-            })
-            .collect();
-        txn(ops)
+        let shape = txn::Shape {
+            max_len: self.config.max_txn_len,
+            keys: self.config.keys,
+            read: self.config.read,
+            write: self.config.append,
+        };
+        txn::random(
+            &mut self.rng,
+            shape,
+            self.process,
+            &mut self.appended,
+            |key| MicroOp::Read { key },
+            |key, value| MicroOp::Append { key, value },
+        )
     }
 
     fn complete(&mut self, op: &Op, response: Response) -> Completion {
-        match response {
-            Response::Ok(body) => match txn_result(op, &body) {
-                Some(v) => Completion::ok(v),
-                None => {
-                    Completion::info(op, format!("txn reply does not match the request: {body}"))
-                }
-            },
-            other => Completion::from_response(op, other),
-        }
+        txn::complete(op, response, txn_result)
     }
 }
 
@@ -162,6 +138,7 @@ fn txn_result(op: &Op, body: &Value) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Request;
     use checkers::history::EventType;
     use rand::SeedableRng;
 

@@ -3,15 +3,13 @@
 //! which write it saw; the transactional checker infers what it can from that (Elle's
 //! rw-register).
 
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::op::{
-    unique_value, value_from_wire, Completion, MicroOp, Op, Request, Response, PER_PROCESS,
-};
-use crate::workload::{key_name, ProcessGen};
+use crate::op::{value_from_wire, Completion, MicroOp, Op, Request, Response};
+use crate::txn::{self, txn};
+use crate::workload::ProcessGen;
 use crate::Error;
 
 /// Settings of the rw-register workload.
@@ -64,15 +62,6 @@ pub fn read_all(keys: &[String]) -> Op {
         .collect())
 }
 
-fn txn(ops: Vec<MicroOp>) -> Op {
-    Op {
-        f: "txn".into(),
-        key: None,
-        value: Value::Array(ops.iter().map(MicroOp::to_history).collect()),
-        request: Request::Txn { ops },
-    }
-}
-
 pub struct RwRegisterGen {
     config: RwRegisterConfig,
     process: u64,
@@ -93,36 +82,24 @@ impl RwRegisterGen {
 
 impl ProcessGen for RwRegisterGen {
     fn next_op(&mut self) -> Op {
-        let len = self.rng.gen_range(1..=self.config.max_txn_len.max(1));
-        let total = (self.config.read + self.config.write).max(1);
-        let ops = (0..len)
-            .map(|_| {
-                let key = key_name(self.rng.gen_range(0..self.config.keys.max(1)));
-                let is_read = self.rng.gen_range(0..total) < self.config.read;
-                if is_read || self.written >= PER_PROCESS {
-                    MicroOp::ReadRegister { key }
-                } else {
-                    self.written += 1;
-                    MicroOp::Write {
-                        key,
-                        value: unique_value(self.process, self.written).to_string(),
-                    }
-                }
-            })
-            .collect();
-        txn(ops)
+        let shape = txn::Shape {
+            max_len: self.config.max_txn_len,
+            keys: self.config.keys,
+            read: self.config.read,
+            write: self.config.write,
+        };
+        txn::random(
+            &mut self.rng,
+            shape,
+            self.process,
+            &mut self.written,
+            |key| MicroOp::ReadRegister { key },
+            |key, value| MicroOp::Write { key, value },
+        )
     }
 
     fn complete(&mut self, op: &Op, response: Response) -> Completion {
-        match response {
-            Response::Ok(body) => match txn_result(op, &body) {
-                Some(v) => Completion::ok(v),
-                None => {
-                    Completion::info(op, format!("txn reply does not match the request: {body}"))
-                }
-            },
-            other => Completion::from_response(op, other),
-        }
+        txn::complete(op, response, txn_result)
     }
 }
 
