@@ -106,6 +106,7 @@ fn run(command: Command) -> anyhow::Result<Validity> {
         Command::Cluster(args) => cluster::run(args),
         Command::Kv(args) => kv::run(args),
         Command::Fault(args) => fault::run(args),
+        Command::Test(args) if test::is_matrix(&args) => matrix::run(&args),
         Command::Test(args) => test::run(args),
         Command::Report(args) => report::run(args),
         Command::Analyze(args) => analyze::run(args),

@@ -73,10 +73,13 @@ pub struct TestArgs {
     pub reach: ReachChoice,
 }
 
+/// Whether the arguments ask for a matrix of runs (several campaigns, or `--seeds`).
+pub fn is_matrix(args: &TestArgs) -> bool {
+    args.campaign.len() > 1 || args.seeds.is_some()
+}
+
+/// One run of one campaign (or a replay); a matrix goes to [`super::matrix::run`].
 pub fn run(args: TestArgs) -> anyhow::Result<Validity> {
-    if args.campaign.len() > 1 || args.seeds.is_some() {
-        return super::matrix::run(&args);
-    }
     // Everything about the input is checked before anything starts (exit 254).
     let plan = match (&args.replay, args.campaign.first()) {
         (Some(dir), _) => {

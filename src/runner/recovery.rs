@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 use workloads::{Request, Response};
 
-use super::phases::wait_for_leader;
+use super::leader::wait_for_leader;
 use crate::cluster::client::Client;
 use crate::cluster::target::TestTarget;
 
