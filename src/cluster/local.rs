@@ -326,13 +326,5 @@ impl TestTarget for LocalTarget {
 
 /// The last `n` non-empty lines of a log file, oldest first (none when it cannot be read).
 fn tail(path: &Path, n: usize) -> Vec<String> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut lines: Vec<String> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.trim().chars().take(300).collect())
-        .collect();
-    let skip = lines.len().saturating_sub(n);
-    lines.drain(..skip);
-    lines
+    super::logs::tail(&std::fs::read_to_string(path).unwrap_or_default(), n)
 }

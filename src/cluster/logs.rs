@@ -44,17 +44,23 @@ pub async fn last_line(cluster: &Cluster, node: &NodeInfo) -> Option<String> {
 /// The last `n` non-empty lines of a node's output (stdout and stderr), oldest first, each cut
 /// at 300 characters.
 pub async fn last_lines(cluster: &Cluster, node: &NodeInfo, n: usize) -> Vec<String> {
-    let tail = n.to_string();
+    let count = n.to_string();
     let options = LogsOptionsBuilder::new()
         .stdout(true)
         .stderr(true)
-        .tail(&tail)
+        .tail(&count)
         .build();
     let mut stream = cluster.docker().logs(&node.container, Some(options));
     let mut text = String::new();
     while let Some(Ok(chunk)) = stream.next().await {
         text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
     }
+    tail(&text, n)
+}
+
+/// The last `n` non-empty lines of a log's text, oldest first, each trimmed and cut at 300
+/// characters: what an error or a crash quotes of a node's log.
+pub fn tail(text: &str, n: usize) -> Vec<String> {
     let mut lines: Vec<String> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -81,4 +87,17 @@ pub async fn collect(cluster: &Cluster, dir: &Path) -> anyhow::Result<Vec<PathBu
         anyhow::Ok(path)
     });
     futures::future::try_join_all(writes).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_tail_is_the_last_non_empty_lines_oldest_first_each_cut() {
+        let long = "x".repeat(400);
+        let text = format!("one\n\n  two  \n{long}\n\nthree\n\n");
+        assert_eq!(super::tail(&text, 2), ["x".repeat(300), "three".into()]);
+        assert_eq!(super::tail(&text, 9).len(), 4);
+        assert_eq!(super::tail(&text, 9)[1], "two");
+        assert!(super::tail("", 3).is_empty());
+    }
 }

@@ -156,7 +156,7 @@ impl Cluster {
                 "node {id} did not serve /status within {within:?}\n{}",
                 self.logs()
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await; // poll again, before the deadline
         }
     }
 
@@ -179,7 +179,7 @@ impl Cluster {
                 "no agreed leader among {running:?} within {within:?}; they report {leaders:?}\n{}",
                 self.logs()
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await; // poll again, before the deadline
         }
     }
 
@@ -199,7 +199,7 @@ impl Cluster {
                 "node {id} applied {applied:?}, not {index}, within {within:?}\n{}",
                 self.logs()
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await; // poll again, before the deadline
         }
     }
 
