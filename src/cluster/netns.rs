@@ -45,36 +45,14 @@ async fn run_in_helper(
         .config
         .and_then(|c| c.image)
         .with_context(|| format!("container {target} has no image"))?;
-    let helper = format!("{target}-netns");
-    let mut labels = names::labels(cluster, Some(node_id));
-    labels.insert(names::HELPER_LABEL.into(), "netns".into());
-    let body = ContainerCreateBody {
-        image: Some(image),
-        entrypoint: Some(vec!["sh".into(), "-c".into()]),
-        cmd: Some(vec![script.to_string()]),
-        labels: Some(labels),
-        host_config: Some(HostConfig {
-            network_mode: Some(format!("container:{target}")),
-            cap_add: Some(vec!["NET_ADMIN".into()]),
-            ..Default::default()
-        }),
-        ..Default::default()
+    let helper = Helper {
+        name: format!("{target}-netns"),
+        node: Some(node_id),
+        role: "netns",
+        image,
+        network_mode: format!("container:{target}"),
     };
-    // A helper left over from an interrupted run would block the name; a container of that name
-    // that faultline did not make is left alone, and said so.
-    remove_ours(docker, cluster, &helper).await?;
-    docker
-        .create_container(
-            Some(CreateContainerOptionsBuilder::new().name(&helper).build()),
-            body,
-        )
-        .await
-        .with_context(|| format!("creating helper container {helper}"))?;
-    let result = run_helper(docker, &helper).await;
-    if let Err(e) = remove_ours(docker, cluster, &helper).await {
-        tracing::warn!(target: "faultline::nemesis", %helper, "removing helper container: {e:#}");
-    }
-    result
+    run_once(docker, cluster, &helper, script).await
 }
 
 /// Runs a script in a throwaway container of `image` with a network namespace of its own (no
@@ -86,32 +64,66 @@ pub async fn run_probe(
     image: &str,
     script: &str,
 ) -> anyhow::Result<Output> {
-    let helper = format!("faultline-{cluster}-probe");
-    let mut labels = names::labels(cluster, None);
-    labels.insert(names::HELPER_LABEL.into(), "probe".into());
+    let helper = Helper {
+        name: format!("faultline-{cluster}-probe"),
+        node: None,
+        role: "probe",
+        image: image.to_string(),
+        network_mode: "none".into(),
+    };
+    run_once(docker, cluster, &helper, script).await
+}
+
+/// A short-lived helper container: its name, the node it serves (if any), its role label, its
+/// image and the network namespace it runs in.
+struct Helper {
+    name: String,
+    node: Option<u64>,
+    role: &'static str,
+    image: String,
+    network_mode: String,
+}
+
+/// Creates the helper (labelled as `cluster`'s), runs `script` in it with `NET_ADMIN`, and
+/// removes it whatever happened. A helper left over from an interrupted run would block the
+/// name; a container of that name that faultline did not make is left alone, and said so.
+async fn run_once(
+    docker: &Docker,
+    cluster: &str,
+    helper: &Helper,
+    script: &str,
+) -> anyhow::Result<Output> {
+    let mut labels = names::labels(cluster, helper.node);
+    labels.insert(names::HELPER_LABEL.into(), helper.role.into());
     let body = ContainerCreateBody {
-        image: Some(image.to_string()),
+        image: Some(helper.image.clone()),
         entrypoint: Some(vec!["sh".into(), "-c".into()]),
         cmd: Some(vec![script.to_string()]),
         labels: Some(labels),
         host_config: Some(HostConfig {
-            network_mode: Some("none".into()),
+            network_mode: Some(helper.network_mode.clone()),
             cap_add: Some(vec!["NET_ADMIN".into()]),
             ..Default::default()
         }),
         ..Default::default()
     };
-    remove_ours(docker, cluster, &helper).await?;
+    let name = &helper.name;
+    remove_ours(docker, cluster, name).await?;
     docker
         .create_container(
-            Some(CreateContainerOptionsBuilder::new().name(&helper).build()),
+            Some(CreateContainerOptionsBuilder::new().name(name).build()),
             body,
         )
         .await
-        .with_context(|| format!("creating probe container {helper} from {image}"))?;
-    let result = run_helper(docker, &helper).await;
-    if let Err(e) = remove_ours(docker, cluster, &helper).await {
-        tracing::warn!(target: "faultline::nemesis", %helper, "removing probe container: {e:#}");
+        .with_context(|| {
+            format!(
+                "creating {} container {name} from {}",
+                helper.role, helper.image
+            )
+        })?;
+    let result = run_helper(docker, name).await;
+    if let Err(e) = remove_ours(docker, cluster, name).await {
+        tracing::warn!(target: "faultline::nemesis", helper = %name, "removing {} container: {e:#}", helper.role);
     }
     result
 }

@@ -83,7 +83,7 @@ async fn client(
             Ok(r) => {
                 let msg = format!("{}: {}", r.status(), r.text().await.unwrap_or_default());
                 rec.record(p, EventType::Fail, "read", Value::Null, Some(msg));
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                tokio::time::sleep(Duration::from_millis(20)).await; // retry pacing, not a wait
                 continue;
             }
             Err(e) => {

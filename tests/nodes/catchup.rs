@@ -26,7 +26,7 @@ async fn wait_voters(c: &Cluster, id: u64, voters: serde_json::Value) {
             std::time::Instant::now() < deadline,
             "node {id} never saw voters {voters}: {s:?}"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await; // poll again, before the deadline
     }
 }
 

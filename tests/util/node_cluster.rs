@@ -350,7 +350,7 @@ pub async fn assert_no_election(c: &Cluster, leader: u64, term: u64, window: Dur
             "nodes {silent:?} never answered /status\n{}",
             c.logs()
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await; // poll again, before the deadline
     }
 }
 
