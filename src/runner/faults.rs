@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::coverage;
+use super::leader;
 use super::live::Live;
 use super::recorder::Recorder;
 use super::strobe::{self, note_strobe, Strobe};
@@ -125,13 +126,21 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         // The leader now: the target of `kill: leader` and the like, and what says a window's
         // mode (leader or follower hit; which side of a partition the leader ends on).
         let leader = match self.target.leader().await {
-            Ok(l) => l,
-            Err(e) => {
-                if spec.needs_leader() {
-                    tracing::warn!(target: "faultline::nemesis", error = %format!("{e:#}"), "finding the leader");
+            Ok(Some(l)) => Some(l),
+            // A window that targets the leader opened during an election (right after a loss or
+            // a kill window, say): it waits for the next leader, inside its own observe deadline,
+            // before it is skipped. Skipping at once made such windows a coin toss.
+            Ok(None) | Err(_) if spec.needs_leader() => {
+                let within = deadline.saturating_duration_since(Instant::now());
+                match leader::wait_for_leader(&*self.target, within).await {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        tracing::warn!(target: "faultline::nemesis", error = %format!("{e:#}"), "finding the leader");
+                        None
+                    }
                 }
-                None
             }
+            Ok(None) | Err(_) => None,
         };
         let action = match spec.resolve(&names, leader.as_ref(), &mut schedule.target_rng(index)) {
             Ok(a) => a,
