@@ -57,6 +57,18 @@ pub enum Action {
     ResetClocks {
         nodes: Vec<NodeName>,
     },
+    /// Take these nodes out of the Raft configuration; they keep running.
+    Remove {
+        nodes: Vec<NodeName>,
+    },
+    /// Make these nodes voters again (learner first); a no-op for nodes that are voters.
+    Add {
+        nodes: Vec<NodeName>,
+    },
+    /// Replace these nodes, one at a time, by new nodes with empty volumes that join.
+    Replace {
+        nodes: Vec<NodeName>,
+    },
 }
 
 impl Action {
@@ -84,6 +96,16 @@ impl Action {
             },
             Action::Restore { link } => Action::Restore { link: *link },
             Action::Clock { nodes, .. } | Action::ResetClocks { nodes } => Action::ResetClocks {
+                nodes: nodes.clone(),
+            },
+            Action::Remove { nodes } => Action::Add {
+                nodes: nodes.clone(),
+            },
+            Action::Add { nodes } => Action::Remove {
+                nodes: nodes.clone(),
+            },
+            // A replacement is done when its new node is a voter; its window's end makes sure.
+            Action::Replace { nodes } => Action::Add {
                 nodes: nodes.clone(),
             },
         }
@@ -132,6 +154,9 @@ impl Action {
             },
             Action::Clock { .. } => "clock",
             Action::ResetClocks { .. } => "reset-clock",
+            Action::Remove { .. } => "remove",
+            Action::Add { .. } => "add",
+            Action::Replace { .. } => "replace",
         }
     }
 
@@ -143,7 +168,10 @@ impl Action {
             | Action::Pause { nodes }
             | Action::Resume { nodes }
             | Action::Clock { nodes, .. }
-            | Action::ResetClocks { nodes } => nodes.clone(),
+            | Action::ResetClocks { nodes }
+            | Action::Remove { nodes }
+            | Action::Add { nodes }
+            | Action::Replace { nodes } => nodes.clone(),
             Action::Loss { links, .. }
             | Action::Slow { links, .. }
             | Action::Delay { links, .. } => {
@@ -190,6 +218,9 @@ impl Action {
                 nodes, offset_secs, ..
             } => exec.bump_clock(nodes, *offset_secs).await,
             Action::ResetClocks { nodes } => exec.reset_clocks(nodes).await,
+            Action::Remove { nodes } => exec.remove_members(nodes).await,
+            Action::Add { nodes } => exec.add_members(nodes).await,
+            Action::Replace { nodes } => exec.replace_members(nodes).await,
         }
     }
 }
@@ -233,7 +264,8 @@ pub struct HealError<E: std::error::Error + 'static> {
 }
 
 /// Brings the cluster back to health: heal partitions, restore every kind of degraded link, put
-/// every clock back, resume paused nodes, start killed ones.
+/// every clock back, resume paused nodes, start killed ones, and make every node a voter again
+/// (last: a node must run to rejoin).
 /// Every step runs even when an earlier one fails, since a half-healed cluster is worse than a
 /// reported error. Executors must treat these on healthy nodes as no-ops.
 pub async fn heal_all<E: FaultExecutor>(
@@ -258,6 +290,9 @@ pub async fn heal_all<E: FaultExecutor>(
             nodes: nodes.to_vec(),
         },
         Action::Start {
+            nodes: nodes.to_vec(),
+        },
+        Action::Add {
             nodes: nodes.to_vec(),
         },
     ];
@@ -346,6 +381,18 @@ mod tests {
                 .lock()
                 .unwrap()
                 .push(format!("reset-clock {n:?}"));
+            Ok(())
+        }
+        async fn remove_members(&self, n: &[NodeName]) -> Result<(), Boom> {
+            self.calls.lock().unwrap().push(format!("remove {n:?}"));
+            Ok(())
+        }
+        async fn add_members(&self, n: &[NodeName]) -> Result<(), Boom> {
+            self.calls.lock().unwrap().push(format!("add {n:?}"));
+            Ok(())
+        }
+        async fn replace_members(&self, n: &[NodeName]) -> Result<(), Boom> {
+            self.calls.lock().unwrap().push(format!("replace {n:?}"));
             Ok(())
         }
     }
@@ -492,8 +539,41 @@ mod tests {
                 "restore delay".into(),
                 "reset-clock [\"n1\", \"n2\"]".into(),
                 "resume [\"n1\", \"n2\"]".into(),
-                "start [\"n1\", \"n2\"]".into()
+                "start [\"n1\", \"n2\"]".into(),
+                "add [\"n1\", \"n2\"]".into()
             ]
         );
+    }
+
+    #[test]
+    fn a_removal_is_undone_by_adding_the_same_nodes_and_a_replacement_ends_as_a_voter() {
+        let remove = Action::Remove {
+            nodes: vec!["n2".into()],
+        };
+        assert_eq!((remove.name(), remove.inverse().name()), ("remove", "add"));
+        assert_eq!(remove.inverse().inverse(), remove);
+        let replace = Action::Replace {
+            nodes: vec!["n3".into()],
+        };
+        assert_eq!(
+            replace.inverse(),
+            Action::Add {
+                nodes: vec!["n3".into()]
+            }
+        );
+        let exec = Log::default();
+        block_on(remove.apply(&exec)).unwrap();
+        block_on(remove.inverse().apply(&exec)).unwrap();
+        block_on(replace.apply(&exec)).unwrap();
+        assert_eq!(
+            exec.calls.lock().unwrap().clone(),
+            vec![
+                "remove [\"n2\"]".to_string(),
+                "add [\"n2\"]".into(),
+                "replace [\"n3\"]".into()
+            ]
+        );
+        let json = serde_json::to_value(&replace).unwrap();
+        assert_eq!(json["f"], "replace");
     }
 }

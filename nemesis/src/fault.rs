@@ -1,7 +1,7 @@
 //! The fault vocabulary and the executor trait.
 //!
 //! Faults come in inverse pairs (kill/start, pause/resume, partition/heal, degrade/restore,
-//! bump-clock/reset-clocks), as in Jepsen and turmoil, so a run can always be brought back to a healthy cluster.
+//! bump-clock/reset-clocks, remove/add), as in Jepsen and turmoil, so a run can always be brought back to a healthy cluster.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -53,6 +53,25 @@ pub trait FaultExecutor: Send + Sync {
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
     /// Put the nodes' clocks back to real time; a no-op where none is shifted.
     fn reset_clocks(
+        &self,
+        nodes: &[NodeName],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Take the nodes out of the Raft configuration (they keep running); returns once the
+    /// configuration without them is committed.
+    fn remove_members(
+        &self,
+        nodes: &[NodeName],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Make the nodes voters again: each joins as a learner, catches up, and is promoted.
+    /// A no-op for nodes that are voters already, and for a system without membership changes
+    /// (nothing can have been removed there).
+    fn add_members(
+        &self,
+        nodes: &[NodeName],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Replace the nodes one at a time by new nodes with empty volumes (same names and
+    /// addresses): out of the configuration, wiped, started to join, caught up, promoted.
+    fn replace_members(
         &self,
         nodes: &[NodeName],
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;

@@ -49,6 +49,17 @@ pub enum FaultSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         strobe_ms: Option<u64>,
     },
+    /// Take the targets out of the Raft configuration for the window (they keep running), then
+    /// add them back: a learner first, a voter once caught up.
+    Remove {
+        target: Target,
+    },
+    /// Replace the targets, one at a time: each is taken out of the configuration, its volume is
+    /// wiped, and a new node with an empty volume (same name and address) joins as a learner,
+    /// catches up (from a snapshot when the log is compacted) and becomes a voter.
+    Replace {
+        target: Target,
+    },
 }
 
 impl FaultSpec {
@@ -63,7 +74,14 @@ impl FaultSpec {
             FaultSpec::Slow { .. } => "slow",
             FaultSpec::Delay { .. } => "delay",
             FaultSpec::Clock { .. } => "clock",
+            FaultSpec::Remove { .. } => "remove",
+            FaultSpec::Replace { .. } => "replace",
         }
+    }
+
+    /// Whether the fault changes the cluster's Raft configuration.
+    pub fn is_membership(&self) -> bool {
+        matches!(self, FaultSpec::Remove { .. } | FaultSpec::Replace { .. })
     }
 
     /// Whether resolving the fault needs the current leader.
@@ -71,7 +89,9 @@ impl FaultSpec {
         match self {
             FaultSpec::Kill { target }
             | FaultSpec::Pause { target }
-            | FaultSpec::Clock { target, .. } => *target == Target::Leader,
+            | FaultSpec::Clock { target, .. }
+            | FaultSpec::Remove { target }
+            | FaultSpec::Replace { target } => *target == Target::Leader,
             FaultSpec::Partition { pattern } => *pattern == Pattern::IsolateLeader,
             FaultSpec::Loss { pattern, .. }
             | FaultSpec::Slow { pattern, .. }
@@ -98,6 +118,8 @@ impl FaultSpec {
                 offset_secs,
                 strobe_ms: Some(ms),
             } => format!("clock {offset_secs:+}s {target} strobed every {ms}ms"),
+            FaultSpec::Remove { target } => format!("remove {target} from the configuration"),
+            FaultSpec::Replace { target } => format!("replace {target} by an empty node"),
         }
     }
 
@@ -139,6 +161,12 @@ impl FaultSpec {
                 offset_secs: *offset_secs,
                 strobe_ms: *strobe_ms,
             },
+            FaultSpec::Remove { target } => Action::Remove {
+                nodes: target.resolve(nodes, leader, rng)?,
+            },
+            FaultSpec::Replace { target } => Action::Replace {
+                nodes: target.resolve(nodes, leader, rng)?,
+            },
         })
     }
 
@@ -175,7 +203,14 @@ impl FaultSpec {
                 offset_secs: *offset_secs,
                 strobe_ms: *strobe_ms,
             }),
+            Action::Remove { nodes } => Some(FaultSpec::Remove {
+                target: Target::Nodes(nodes.clone()),
+            }),
+            Action::Replace { nodes } => Some(FaultSpec::Replace {
+                target: Target::Nodes(nodes.clone()),
+            }),
             Action::Start { .. }
+            | Action::Add { .. }
             | Action::Resume { .. }
             | Action::Heal
             | Action::Restore { .. }

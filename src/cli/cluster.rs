@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
+use super::cluster_membership::{self as membership, Change, MemberArgs};
 use super::runtime::block_on;
 use crate::cluster::reach::ReachChoice;
 use crate::cluster::{self, names, Cluster, ClusterSpec, ClusterStatus};
@@ -25,6 +26,12 @@ pub enum ClusterArgs {
     Down(DownArgs),
     /// List the faultline clusters on this Docker engine.
     Ls(LsArgs),
+    /// Make nodes voters again: each joins as a learner, catches up, and is promoted.
+    Add(MemberArgs),
+    /// Take nodes out of the Raft configuration (they keep running).
+    Remove(MemberArgs),
+    /// Replace nodes, one at a time, by new nodes with empty volumes that join.
+    Replace(MemberArgs),
 }
 
 /// The cluster a command works on.
@@ -121,6 +128,9 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<Validity> {
             ClusterArgs::Logs(a) => logs(a).await,
             ClusterArgs::Down(a) => down(a).await,
             ClusterArgs::Ls(a) => ls(a).await,
+            ClusterArgs::Add(a) => membership::run(Change::Add, a).await,
+            ClusterArgs::Remove(a) => membership::run(Change::Remove, a).await,
+            ClusterArgs::Replace(a) => membership::run(Change::Replace, a).await,
         }
     })
 }

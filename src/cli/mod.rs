@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod check;
 pub mod cluster;
+pub mod cluster_membership;
 pub mod fault;
 pub mod gen_history;
 pub mod history_file;

@@ -33,6 +33,20 @@ pub struct NodeStatus {
     /// The node's wall clock (ms since the Unix epoch), when it reports one.
     #[serde(default)]
     pub time_ms: Option<u64>,
+    /// The Raft configuration as this node has it, when it reports one.
+    #[serde(default)]
+    pub membership: Option<MembershipView>,
+    /// Snapshots this node installed from a leader since it started, when it reports it.
+    #[serde(default)]
+    pub snapshots_installed: Option<u64>,
+}
+
+/// A node's Raft configuration: who votes, who only learns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipView {
+    pub voters: Vec<u64>,
+    #[serde(default)]
+    pub learners: Vec<u64>,
 }
 
 /// How a plain key-value request (`faultline kv`) ended, as the node's API defines it.

@@ -98,6 +98,18 @@ impl FaultExecutor for DockerTarget {
     async fn reset_clocks(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
         self.faults.reset_clocks(nodes).await
     }
+
+    async fn remove_members(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
+        self.faults.remove_members(nodes).await
+    }
+
+    async fn add_members(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
+        self.faults.add_members(nodes).await
+    }
+
+    async fn replace_members(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
+        self.faults.replace_members(nodes).await
+    }
 }
 
 impl TestTarget for DockerTarget {

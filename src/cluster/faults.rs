@@ -58,6 +58,9 @@ pub struct ActiveFaults {
     /// Node -> how far its clock is moved, in seconds.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub clocks: BTreeMap<NodeName, i64>,
+    /// Nodes that do not vote in the leader's configuration (removed, or joining).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub out_of_config: Vec<NodeName>,
     /// Nodes whose rules could not be read (with why).
     pub unreadable: Vec<String>,
 }
@@ -69,6 +72,7 @@ impl ActiveFaults {
             && self.partition.0.is_empty()
             && self.links.is_empty()
             && self.clocks.is_empty()
+            && self.out_of_config.is_empty()
             && self.unreadable.is_empty()
     }
 
@@ -98,6 +102,9 @@ impl ActiveFaults {
                 .map(|(n, o)| format!("{n} {}", super::clock::spec(*o)))
                 .collect();
             parts.push(format!("clock: {}", shifted.join(", ")));
+        }
+        if !self.out_of_config.is_empty() {
+            parts.push(format!("not voting: {}", self.out_of_config.join(",")));
         }
         if !self.unreadable.is_empty() {
             parts.push(format!("unreadable: {}", self.unreadable.join("; ")));
@@ -386,6 +393,7 @@ impl DockerFaults {
         let (clocks, unreadable) = self.active_clocks().await;
         faults.clocks = clocks;
         faults.unreadable.extend(unreadable);
+        faults.out_of_config = self.out_of_config().await;
         Ok(faults)
     }
 }
@@ -450,6 +458,18 @@ impl FaultExecutor for DockerFaults {
 
     async fn reset_clocks(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
         self.reset_clock_files(nodes).await
+    }
+
+    async fn remove_members(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
+        self.remove_from_config(nodes).await
+    }
+
+    async fn add_members(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
+        self.add_to_config(nodes).await
+    }
+
+    async fn replace_members(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
+        self.replace_by_empty(nodes).await
     }
 }
 

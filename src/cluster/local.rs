@@ -42,6 +42,8 @@ pub enum LocalError {
     LinksUnsupported,
     #[error("the local process target cannot move a node's clock (use the Docker target, or drop clock faults from the campaign)")]
     ClockUnsupported,
+    #[error("the local process target does not change membership (use the Docker target, or drop remove and replace from the campaign)")]
+    MembershipUnsupported,
 }
 
 struct Node {
@@ -229,6 +231,19 @@ impl FaultExecutor for LocalTarget {
     async fn reset_clocks(&self, _nodes: &[NodeName]) -> Result<(), LocalError> {
         // No clock is ever moved (see `bump_clock`).
         Ok(())
+    }
+
+    async fn remove_members(&self, _nodes: &[NodeName]) -> Result<(), LocalError> {
+        Err(LocalError::MembershipUnsupported)
+    }
+
+    async fn add_members(&self, _nodes: &[NodeName]) -> Result<(), LocalError> {
+        // No node is ever removed (see `remove_members`).
+        Ok(())
+    }
+
+    async fn replace_members(&self, _nodes: &[NodeName]) -> Result<(), LocalError> {
+        Err(LocalError::MembershipUnsupported)
     }
 }
 

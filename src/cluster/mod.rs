@@ -35,6 +35,7 @@ pub mod link_faults;
 pub mod links;
 pub mod local;
 pub mod logs;
+pub mod membership;
 pub mod names;
 pub mod netns;
 pub mod node_process;

@@ -35,6 +35,9 @@ pub trait NodeSystem: std::fmt::Debug + Send + Sync + 'static {
     /// The entrypoint and command of `node`'s container; `None` runs faultline's own node,
     /// whose command line the cluster writes itself.
     fn container(&self, cluster: &str, node: &NodeInfo, nodes: &[NodeInfo]) -> Option<Container>;
+    /// Whether its nodes change their Raft configuration at run time through faultline's node
+    /// API (`/cluster/add`, `/cluster/remove`, `--join`), or why not.
+    fn membership(&self) -> Result<(), String>;
     /// Asks a node its role and term; `timeout` bounds each probe.
     fn prober(&self, timeout: Duration) -> anyhow::Result<Box<dyn StatusProbe>>;
     /// For adapters that want their own type back (`SystemSpec::of`).

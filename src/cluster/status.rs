@@ -33,6 +33,10 @@ pub struct NodeState {
     /// The node's wall clock (ms since the Unix epoch) as it reported it, when it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_ms: Option<u64>,
+    /// Snapshots the node installed from a leader since it started, when it reports it (a node
+    /// that joined empty shows how it caught up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshots_installed: Option<u64>,
     /// Why the node's status could not be read, when it could not.
     pub error: Option<String>,
     /// The id the node reports for itself (faultline's node id, etcd's member id).
@@ -111,6 +115,7 @@ async fn read_node(
         last_log_index: None,
         applied_index: None,
         time_ms: None,
+        snapshots_installed: None,
         error: None,
         raft_id: None,
     };
@@ -127,9 +132,11 @@ async fn read_node(
             last_log_index,
             applied_index,
             time_ms,
+            snapshots_installed,
             ..
         }) => {
             out.time_ms = time_ms;
+            out.snapshots_installed = snapshots_installed;
             out.raft_id = Some(id);
             out.role = Some(role);
             out.term = Some(term);
@@ -219,6 +226,7 @@ mod tests {
             addr: String::new(),
             network_addr: None,
             time_ms: None,
+            snapshots_installed: None,
             state: "running".into(),
             role: role.map(String::from),
             term: Some(term),

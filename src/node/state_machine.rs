@@ -23,6 +23,9 @@ pub struct SmState {
     pub last_applied: Option<LogId>,
     pub membership: StoredMembership,
     pub kv: KvData,
+    /// Snapshots received from a leader and installed since this process started: how a node
+    /// that joined with an empty volume shows it caught up from a snapshot, not the log.
+    pub snapshots_installed: u64,
 }
 
 /// The state the HTTP handlers read (after `ensure_linearizable`) and Raft writes.
@@ -62,6 +65,7 @@ impl StateMachine {
                 last_applied: file.meta.last_log_id,
                 membership: file.meta.last_membership.clone(),
                 kv: file.data,
+                snapshots_installed: 0,
             };
             current = Some(Current {
                 meta: file.meta,
@@ -240,6 +244,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             last_applied: meta.last_log_id,
             membership: meta.last_membership.clone(),
             kv,
+            snapshots_installed: s.snapshots_installed + 1,
         };
         tracing::info!(
             target: "faultline::node",

@@ -22,6 +22,8 @@ pub struct Status {
     pub nodes: BTreeMap<String, String>,
     /// The node's wall clock, in ms since the Unix epoch: what a clock fault moves.
     pub time_ms: u64,
+    /// Snapshots received from a leader and installed since the process started.
+    pub snapshots_installed: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -43,6 +45,11 @@ pub fn role_name(s: ServerState) -> &'static str {
 pub async fn get_status(State(st): State<AppState>) -> Json<Status> {
     let m = st.raft.metrics().borrow().clone();
     let mem = m.membership_config.membership();
+    let snapshots_installed = st
+        .sm
+        .read()
+        .expect("state lock poisoned")
+        .snapshots_installed;
     Json(Status {
         id: st.id,
         role: role_name(m.state),
@@ -61,5 +68,6 @@ pub async fn get_status(State(st): State<AppState>) -> Json<Status> {
         time_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64),
+        snapshots_installed,
     })
 }

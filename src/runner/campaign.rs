@@ -142,6 +142,15 @@ pub struct ClusterSection {
     /// harness catches them; empty (the default) runs the correct node.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unsafe_bugs: Vec<String>,
+    /// faultline's node builds a snapshot (and purges its log before it) every this many
+    /// applied entries (`--snapshot-every`; default 5000): short, so that a node that joins
+    /// empty catches up from a snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_every: Option<u64>,
+    /// Log entries kept behind a snapshot (`--snapshot-keep`; default 1000); 0 sends every
+    /// joining node a snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_keep: Option<u64>,
 }
 
 impl Default for ClusterSection {
@@ -150,6 +159,8 @@ impl Default for ClusterSection {
             name: None,
             nodes: default_nodes(),
             unsafe_bugs: Vec::new(),
+            snapshot_every: None,
+            snapshot_keep: None,
         }
     }
 }
@@ -232,6 +243,13 @@ pub struct FaultEntry {
     /// `{target: leader, offset: +30s}`: move the targets' clocks (faultline's node only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<ClockEntry>,
+    /// `random-node`: take the target out of the Raft configuration for the window, then add it
+    /// back (faultline's node only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove: Option<String>,
+    /// `random-node`: replace the target by a new node with an empty volume that joins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace: Option<String>,
 }
 
 /// A clock fault as written: a target and a signed whole number of seconds, minutes or hours.
@@ -297,6 +315,10 @@ pub struct TimedFault {
     pub delay: Option<DelayEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<ClockEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace: Option<String>,
 }
 
 impl TimedFault {
@@ -310,6 +332,8 @@ impl TimedFault {
             slow: self.slow.clone(),
             delay: self.delay.clone(),
             clock: self.clock.clone(),
+            remove: self.remove.clone(),
+            replace: self.replace.clone(),
         }
     }
 }
@@ -325,6 +349,8 @@ impl FaultEntry {
             ("slow", self.slow.is_some()),
             ("delay", self.delay.is_some()),
             ("clock", self.clock.is_some()),
+            ("remove", self.remove.is_some()),
+            ("replace", self.replace.is_some()),
         ]
         .into_iter()
         .filter(|(_, on)| *on)

@@ -1,5 +1,5 @@
 //! Fault coverage: per fault kind, how often it was scheduled, applied and seen to take effect,
-//! and per mode (whom a kill or pause hit, the leader or a follower; on which side of a partition
+//! and per mode (whom a kill, pause, removal or replacement hit, the leader or a follower; on which side of a partition
 //! the leader was left, and which pattern cut it). What a campaign requires (every kind it lists,
 //! and the modes in `nemesis.require`) must be applied and observed, or the run cannot pass.
 
@@ -18,6 +18,10 @@ pub const MODES: &[&str] = &[
     "pause-follower",
     "partition-leader-majority",
     "partition-leader-minority",
+    "remove-leader",
+    "remove-follower",
+    "replace-leader",
+    "replace-follower",
 ];
 
 /// The partition patterns a mode can name (`partition-halves`, ...).
@@ -38,7 +42,7 @@ pub fn kind_of_mode(mode: &str) -> Option<&'static str> {
     if !known {
         return None;
     }
-    ["kill", "pause", "partition"]
+    ["kill", "pause", "partition", "remove", "replace"]
         .into_iter()
         .find(|k| mode.starts_with(&format!("{k}-")))
 }
@@ -60,6 +64,8 @@ pub fn modes_of(
     match action {
         Action::Kill { nodes } => modes.extend(role(nodes).map(|r| format!("kill-{r}"))),
         Action::Pause { nodes } => modes.extend(role(nodes).map(|r| format!("pause-{r}"))),
+        Action::Remove { nodes } => modes.extend(role(nodes).map(|r| format!("remove-{r}"))),
+        Action::Replace { nodes } => modes.extend(role(nodes).map(|r| format!("replace-{r}"))),
         Action::Partition { grudge } => {
             if let Some(l) = leader {
                 // The leader's side: the nodes it still exchanges packets with, both ways.

@@ -43,9 +43,23 @@ pub struct State {
     pub links: std::collections::BTreeSet<nemesis::link::LinkKind>,
     /// Each node's clock offset, in seconds (absent: real time).
     pub clocks: std::collections::BTreeMap<usize, i64>,
+    /// Nodes out of the configuration (removed, or replaced and not yet added back).
+    pub removed: std::collections::BTreeSet<usize>,
+    /// Nodes replaced by empty ones so far.
+    pub replaced: u64,
 }
 
 impl State {
+    /// A leader that was removed steps down; the next voter that runs leads.
+    fn elect_among_voters(&mut self) {
+        self.term += 1;
+        let n = self.nodes.len();
+        let from = self.leader.map_or(0, |l| l + 1);
+        self.leader = (0..n)
+            .map(|i| (from + i) % n)
+            .find(|i| self.nodes[*i] == NodeState::Up && !self.removed.contains(i));
+    }
+
     fn elect(&mut self) {
         self.term += 1;
         let n = self.nodes.len();
@@ -86,6 +100,13 @@ impl Fake {
 
     pub fn calls(&self) -> Vec<String> {
         self.state.lock().unwrap().calls.clone()
+    }
+
+    fn position(&self, name: &str) -> usize {
+        self.addrs
+            .iter()
+            .position(|(n, _)| n == name)
+            .expect("a fake node")
     }
 
     fn index(&self, addr: SocketAddr) -> usize {
@@ -195,6 +216,33 @@ impl FaultExecutor for Fake {
                 .expect("a fake node");
             s.clocks.remove(&i);
         }
+        Ok(())
+    }
+    async fn remove_members(&self, nodes: &[NodeName]) -> Result<(), FakeError> {
+        let mut s = self.state.lock().unwrap();
+        s.calls.push(format!("remove {}", nodes.join(",")));
+        for n in nodes {
+            let i = self.position(n);
+            s.removed.insert(i);
+            if s.leader == Some(i) {
+                s.elect_among_voters();
+            }
+        }
+        Ok(())
+    }
+    async fn add_members(&self, nodes: &[NodeName]) -> Result<(), FakeError> {
+        let mut s = self.state.lock().unwrap();
+        s.calls.push(format!("add {}", nodes.join(",")));
+        for n in nodes {
+            let i = self.position(n);
+            s.removed.remove(&i);
+        }
+        Ok(())
+    }
+    async fn replace_members(&self, nodes: &[NodeName]) -> Result<(), FakeError> {
+        let mut s = self.state.lock().unwrap();
+        s.calls.push(format!("replace {}", nodes.join(",")));
+        s.replaced += nodes.len() as u64;
         Ok(())
     }
 }
@@ -319,7 +367,18 @@ impl Client for Fake {
         if s.nodes[i] != NodeState::Up {
             return Err(format!("{addr}: no answer"));
         }
+        let ids = |keep: bool| -> Vec<u64> {
+            (0..s.nodes.len())
+                .filter(|n| s.removed.contains(n) != keep)
+                .map(|n| n as u64 + 1)
+                .collect()
+        };
         Ok(NodeStatus {
+            membership: Some(crate::cluster::client::MembershipView {
+                voters: ids(true),
+                learners: Vec::new(),
+            }),
+            snapshots_installed: Some(s.replaced),
             id: i as u64 + 1,
             role: if s.leader == Some(i) {
                 "leader"

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use super::coverage;
 use super::leader;
 use super::live::Live;
+use super::membership;
 use super::recorder::Recorder;
 use super::strobe::{self, note_strobe, Strobe};
 use crate::cluster::client::{Client, NodeStatus};
@@ -164,11 +165,16 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         record.start_ns = Some(self.recorder.now());
         record.action = Some(action.clone());
         record.modes = coverage::modes_of(spec, &action, leader.as_ref(), &names);
-        if let Action::Kill { nodes } = &action {
-            // Before the kill is sent: the crash watcher must never take it for a crash.
+        if let Action::Kill { nodes } | Action::Replace { nodes } = &action {
+            // Before the kill is sent (a replacement removes its node's container): the crash
+            // watcher must never take it for a crash.
             self.live.taking_down(nodes);
         }
-        if let Err(e) = action.apply(&*self.target).await {
+        let applied = action.apply(&*self.target).await;
+        if let (Action::Replace { nodes }, Ok(())) = (&action, &applied) {
+            self.live.brought_back(nodes);
+        }
+        if let Err(e) = applied {
             let error = format!("{e}");
             tracing::error!(target: "faultline::nemesis", window = index, error = %error, "fault failed");
             record.status = FaultStatus::Failed;
@@ -185,6 +191,16 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
             Action::Clock {
                 nodes, offset_secs, ..
             } => self.observe_clock(nodes, *offset_secs, deadline).await,
+            Action::Remove { nodes } => {
+                self.observe_config(deadline, |s, _| membership::removed(s, nodes))
+                    .await
+            }
+            Action::Replace { nodes } => {
+                self.observe_config(deadline, |s, names| {
+                    membership::voting(s, names, nodes, true)
+                })
+                .await
+            }
             _ => (None, None),
         };
         record.observed = observed;
@@ -217,6 +233,20 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         if let (Action::Kill { nodes }, Ok(())) = (&action, &result) {
             self.live.brought_back(nodes);
         }
+        if let (Action::Remove { nodes }, Ok(())) = (&action, &result) {
+            // A removal was observed when the configuration changed and changed back.
+            let deadline = Instant::now() + OBSERVE_FOR;
+            let (back, effect) = self
+                .observe_config(deadline, |s, names| {
+                    membership::voting(s, names, nodes, false)
+                })
+                .await;
+            record.observed = Some(record.observed == Some(true) && back == Some(true));
+            record.effect = Some(match record.effect.take() {
+                Some(before) => format!("{before}; then {}", effect.unwrap_or_default()),
+                None => effect.unwrap_or_default(),
+            });
+        }
         self.live.remove_active(&label(&action));
         record.end_ns = Some(self.recorder.now());
         let error = result
@@ -241,6 +271,23 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
             .into_iter()
             .map(Result::ok)
             .collect()
+    }
+
+    /// Polls the nodes' statuses until `seen` says the configuration is as the fault wants it,
+    /// or the deadline passes; `seen` gets the statuses and the node names, in the same order.
+    async fn observe_config(
+        &self,
+        deadline: Instant,
+        seen: impl Fn(&[Option<NodeStatus>], &[String]) -> (bool, String),
+    ) -> (Option<bool>, Option<String>) {
+        let names = self.names();
+        loop {
+            let (ok, effect) = seen(&self.statuses().await, &names);
+            if ok || Instant::now() >= deadline {
+                return (Some(ok), Some(effect));
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// A kill took effect when every killed node's process is gone.

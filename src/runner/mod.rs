@@ -7,7 +7,8 @@
 //!   processes), the phases;
 //! - `phases` runs setup → run → final heal → quiet and final reads → recovery → close history
 //!   → logs → teardown → check → verdict and report, with `clients` (workload processes),
-//!   `faults` (the nemesis task, with `strobe` for strobed clocks), `crash` (the crash watcher
+//!   `faults` (the nemesis task, with `strobe` for strobed clocks and `membership` reading the
+//!   configuration a membership fault changed), `crash` (the crash watcher
 //!   and checker), `recovery` (the recovery check), `leader` (waiting for a leader), `coverage`
 //!   (fault coverage, by kind and by mode), `recorder` (the history writer), `live` and
 //!   `progress` (the progress line);
@@ -27,6 +28,7 @@ pub mod faults;
 pub mod launch;
 pub mod leader;
 pub mod live;
+pub mod membership;
 pub mod memory;
 pub mod phases;
 pub mod plan;

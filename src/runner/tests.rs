@@ -193,6 +193,60 @@ async fn a_strobed_clock_toggles_during_its_window_and_stops_before_the_final_he
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_leader_is_observed_out_and_back_and_the_final_heal_re_adds_every_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::new(3);
+    let (_tx, rx) = watch::channel(false);
+    let text = "name: fake-members\nseed: 3\nworkload: {kind: register, keys: 2}\nconcurrency: 2\nduration: 1500ms\nquiet: 50ms\nnemesis:\n  schedule:\n    - {at: 100ms, duration: 500ms, remove: leader}\n    - {at: 800ms, duration: 300ms, replace: random-node}\n";
+    let out = run(&plan(text), &fake, dir.path(), rx).await;
+    let r = &out.results;
+    assert!(out.harness_errors.is_empty(), "{:?}", out.harness_errors);
+    for kind in ["remove", "replace"] {
+        let c = &r.coverage[kind];
+        assert_eq!((c.applied, c.observed), (1, 1), "{kind}: {:?}", r.faults);
+    }
+    let remove = r.faults.iter().find(|f| f.kind == "remove").unwrap();
+    assert_eq!(remove.modes, vec!["remove-leader".to_string()]);
+    let effect = remove.effect.clone().unwrap();
+    assert!(
+        effect
+            .starts_with("n1 out of the configuration (voters 2,3); then n1 voting (voters 1,2,3)"),
+        "{effect}"
+    );
+    let replace = r.faults.iter().find(|f| f.kind == "replace").unwrap();
+    assert!(
+        replace
+            .effect
+            .clone()
+            .unwrap()
+            .contains("joined empty and caught up by snapshot"),
+        "{:?}",
+        replace.effect
+    );
+    let calls: Vec<String> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| {
+            ["remove", "add", "replace"]
+                .iter()
+                .any(|k| c.starts_with(k))
+        })
+        .collect();
+    let replaced = replace.action.as_ref().unwrap().nodes().join(",");
+    assert_eq!(
+        calls,
+        [
+            "remove n1".to_string(),
+            "add n1".into(),
+            format!("replace {replaced}"),
+            format!("add {replaced}"),
+            "add n1,n2,n3".into()
+        ]
+    );
+    assert_eq!(r.valid, Validity::Valid, "{:?}", r.notes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_are_applied_observed_recorded_and_healed() {
     let dir = tempfile::tempdir().unwrap();
     let fake = Fake::new(3);

@@ -88,7 +88,8 @@ pub fn validate(
     check_name(&mut p, "cluster.name", &cluster_name);
     let nodes = campaign.cluster.nodes;
     p.range("cluster.nodes", nodes, 1, 9);
-    let node_args = unsafe_bugs(&mut p, &campaign.cluster.unsafe_bugs);
+    let mut node_args = unsafe_bugs(&mut p, &campaign.cluster.unsafe_bugs);
+    node_args.extend(snapshot_args(&mut p, &campaign.cluster));
     let workload = workload(&mut p, campaign);
     bounds(&mut p, campaign);
 
@@ -99,6 +100,7 @@ pub fn validate(
     let system = system(&mut p, campaign, overrides);
     let host = Host {
         clocks: system.clock_faults(),
+        membership: crate::system::membership_changes(system.kind()),
         nodes: nodes as usize,
         netem: overrides.netem.as_ref(),
         local: overrides.local,
@@ -199,6 +201,11 @@ fn refuse_partitions(p: &mut Problems, c: &Campaign) {
             "--local runs the nodes as processes on 127.0.0.1, which cannot be partitioned: \
              use the Docker target, or drop partitions from the campaign"
                 .to_string()
+        } else if kind == "remove" || kind == "replace" {
+            format!(
+                "--local runs the nodes as processes on 127.0.0.1, which faultline does not \
+                 remove, replace or re-add: use the Docker target, or drop {kind} from the campaign"
+            )
         } else if kind == "clock" {
             "--local runs the nodes as processes on 127.0.0.1 without libfaketime: use the \
              Docker target, or drop clock faults from the campaign"
@@ -211,7 +218,15 @@ fn refuse_partitions(p: &mut Problems, c: &Campaign) {
         }
     };
     let n = &c.nemesis;
-    let networked = ["partition", "loss", "slow", "delay", "clock"];
+    let networked = [
+        "partition",
+        "loss",
+        "slow",
+        "delay",
+        "clock",
+        "remove",
+        "replace",
+    ];
     if n.schedule.is_empty() {
         for (i, f) in n.faults.iter().enumerate() {
             for kind in f.kinds().into_iter().filter(|k| networked.contains(k)) {
@@ -282,6 +297,20 @@ fn unsafe_bugs(p: &mut Problems, bugs: &[String]) -> Vec<String> {
                 ),
             );
         }
+    }
+    args
+}
+
+/// The node's snapshot settings, as `faultline node` arguments.
+fn snapshot_args(p: &mut Problems, c: &super::campaign::ClusterSection) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(every) = c.snapshot_every {
+        p.range("cluster.snapshot_every", every, 1, 10_000_000);
+        args.extend(["--snapshot-every".to_string(), every.to_string()]);
+    }
+    if let Some(keep) = c.snapshot_keep {
+        p.range("cluster.snapshot_keep", keep, 0, 10_000_000);
+        args.extend(["--snapshot-keep".to_string(), keep.to_string()]);
     }
     args
 }
@@ -565,6 +594,58 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("nemesis.faults[0].clock: --local runs the nodes as processes on 127.0.0.1 without libfaketime"), "{e}");
+    }
+
+    #[test]
+    fn membership_faults_need_two_nodes_a_voter_left_and_faultlines_node() {
+        let p = plan("cluster: {snapshot_every: 50, snapshot_keep: 0}\nworkload: {kind: register}\nnemesis:\n  faults:\n    - remove: leader\n    - replace: random-node\n").unwrap();
+        assert_eq!(p.fault_kinds, vec!["remove", "replace"]);
+        assert!(
+            p.node_args
+                .join(" ")
+                .contains("--snapshot-every 50 --snapshot-keep 0"),
+            "{:?}",
+            p.node_args
+        );
+        let e = err("cluster: {nodes: 1}\nworkload: {kind: register}\nnemesis:\n  faults:\n    - remove: random-node\n");
+        assert!(
+            e.contains(
+                "c.yaml:5:7: nemesis.faults[0].remove: a membership change needs at least 2 nodes"
+            ),
+            "{e}"
+        );
+        let e = err("workload: {kind: register}\nnemesis:\n  faults:\n    - remove: all\n");
+        assert!(
+            e.contains("nemesis.faults[0].remove: removing every node would leave no voter"),
+            "{e}"
+        );
+        let e = err("workload: {kind: register}\nnemesis:\n  faults:\n    - replace: everyone\n");
+        assert!(
+            e.contains("nemesis.faults[0].replace: unknown target \"everyone\""),
+            "{e}"
+        );
+        let e = err("system: {kind: etcd}\ncluster: {snapshot_every: 10}\nworkload: {kind: register}\nnemesis:\n  faults:\n    - replace: leader\n");
+        assert!(
+            e.contains("nemesis.faults[0].replace: this system cannot change its membership"),
+            "{e}"
+        );
+        assert!(
+            e.contains("cluster.snapshot_every: a setting of faultline's own node, not of etcd"),
+            "{e}"
+        );
+        let text = "workload: {kind: register}\nnemesis:\n  faults:\n    - remove: leader\n";
+        let c = parse(text, Path::new("c.yaml")).unwrap();
+        let local = Overrides {
+            local: true,
+            ..Overrides::default()
+        };
+        let e = validate(&c, text, Path::new("c.yaml"), &local)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("nemesis.faults[0].remove: --local runs the nodes as processes"),
+            "{e}"
+        );
     }
 
     #[test]

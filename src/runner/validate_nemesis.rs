@@ -15,6 +15,8 @@ pub struct Host<'a> {
     pub nodes: usize,
     /// Whether the system's nodes take clock faults, or why not.
     pub clocks: Result<(), String>,
+    /// Whether the system's nodes change membership at run time, or why not.
+    pub membership: Result<(), String>,
     pub netem: Option<&'a Result<(), String>>,
     /// A local run refuses every link fault on its own (see `validate`).
     pub local: bool,
@@ -28,7 +30,7 @@ fn fault(p: &mut Problems, field: &str, entry: &FaultEntry, host: &Host) -> Opti
         p.add(
             field,
             format!(
-                "give exactly one of kill, pause, partition, loss, slow, delay or clock (found {})",
+                "give exactly one of kill, pause, partition, loss, slow, delay, clock, remove or replace (found {})",
                 if given.is_empty() {
                     "none".into()
                 } else {
@@ -50,6 +52,44 @@ fn fault(p: &mut Problems, field: &str, entry: &FaultEntry, host: &Host) -> Opti
     }
     if let Some(t) = &entry.pause {
         return target(p, "pause", t).map(|target| FaultSpec::Pause { target });
+    }
+    for (kind, given) in [("remove", &entry.remove), ("replace", &entry.replace)] {
+        let Some(t) = given else { continue };
+        let t = target(p, kind, t);
+        let mut ok = true;
+        if nodes < 2 {
+            p.add(
+                &format!("{field}.{kind}"),
+                format!(
+                    "a membership change needs at least 2 nodes (one must stay in the \
+                     configuration); cluster.nodes is {nodes}"
+                ),
+            );
+            ok = false;
+        }
+        if kind == "remove" && t == Some(Target::All) {
+            p.add(
+                &format!("{field}.remove"),
+                "removing every node would leave no voter: use random-node, leader, minority \
+                 or majority",
+            );
+            ok = false;
+        }
+        if let Err(why) = &host.membership {
+            if !host.local {
+                p.add(
+                    &format!("{field}.{kind}"),
+                    format!("this system cannot change its membership: {why}"),
+                );
+                ok = false;
+            }
+        }
+        let target = t?;
+        return ok.then_some(if kind == "remove" {
+            FaultSpec::Remove { target }
+        } else {
+            FaultSpec::Replace { target }
+        });
     }
     if let Some(c) = &entry.clock {
         let t = target(p, "clock.target", &c.target);

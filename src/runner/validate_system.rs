@@ -72,6 +72,17 @@ pub(super) fn system(p: &mut Problems, c: &Campaign, overrides: &Overrides) -> S
             format!("planted bugs exist only in faultline's own node, not in {kind}"),
         );
     }
+    for (field, given) in [
+        ("cluster.snapshot_every", c.cluster.snapshot_every.is_some()),
+        ("cluster.snapshot_keep", c.cluster.snapshot_keep.is_some()),
+    ] {
+        if given && !spec.takes_planted_bugs() {
+            p.add(
+                field,
+                format!("a setting of faultline's own node, not of {kind}"),
+            );
+        }
+    }
     if c.workload.kind == "rw-register" && spec != SystemSpec::Faultline {
         p.add(
             "workload.kind",

@@ -273,7 +273,27 @@ pub fn clock_faults(kind: &str) -> Result<(), String> {
     }
 }
 
+/// Whether a kind of system takes membership faults (`remove`, `replace`), or why not.
+pub fn membership_changes(kind: &str) -> Result<(), String> {
+    match kind {
+        "faultline" => Ok(()),
+        "etcd" => Err(
+            "faultline does not drive etcd's member API (member add/remove with \
+                       --initial-cluster-state existing) yet"
+                .into(),
+        ),
+        _ => Err(format!(
+            "a {kind} system describes no way to add or remove members (only faultline's own \
+             node does)"
+        )),
+    }
+}
+
 impl NodeSystem for SystemSpec {
+    fn membership(&self) -> Result<(), String> {
+        membership_changes(self.kind())
+    }
+
     fn kind(&self) -> &'static str {
         SystemSpec::kind(self)
     }

@@ -9,5 +9,6 @@ mod etcd;
 mod etcd_campaigns;
 mod http_system;
 mod links;
+mod membership;
 #[path = "../util/mod.rs"]
 mod util;

@@ -306,6 +306,8 @@ fn node_status(answer: &Value) -> Result<NodeStatus, String> {
         applied_index: uint(answer, &["raft_applied_index", "raftAppliedIndex"]),
         nodes: None,
         time_ms: None,
+        membership: None,
+        snapshots_installed: None,
     })
 }
 
