@@ -41,6 +41,11 @@ pub struct BugsBenchArgs {
     /// Skip the runs without the bug switch.
     #[arg(long)]
     pub no_clean: bool,
+    /// Also run each campaign, bug and all, with the old fault kinds only (kills, pauses and
+    /// partitions in place of its own faults): a bug only new kinds of faults expose stays
+    /// unseen there.
+    #[arg(long)]
+    pub old_faults: bool,
 }
 
 /// One `faultline test` run, as the bench saw it.
@@ -62,6 +67,8 @@ struct Row {
     seeds: u64,
     first_violation_s: Vec<f64>,
     check_ms: Vec<f64>,
+    /// Seeds caught with the old fault kinds only (`--old-faults`).
+    old_caught: Option<usize>,
 }
 
 pub fn run(args: BugsBenchArgs) -> anyhow::Result<Validity> {
@@ -75,7 +82,8 @@ pub fn run(args: BugsBenchArgs) -> anyhow::Result<Validity> {
         .with_context(|| format!("creating {}", clean_dir.display()))?;
     let mut rows = Vec::new();
     for (bug, path) in &campaigns {
-        let clean = write_clean_copy(path, &clean_dir)?;
+        let clean = write_variant(path, &clean_dir, "clean", |c| c.cluster.unsafe_bugs.clear())?;
+        let old = write_variant(path, &clean_dir, "old-faults", old_faults_only)?;
         let mut row = Row {
             bug: bug.clone(),
             caught: 0,
@@ -84,6 +92,7 @@ pub fn run(args: BugsBenchArgs) -> anyhow::Result<Validity> {
             seeds: args.seeds,
             first_violation_s: Vec::new(),
             check_ms: Vec::new(),
+            old_caught: args.old_faults.then_some(0),
         };
         for seed in args.first_seed..args.first_seed + args.seeds {
             let r = run_test(&exe, path, seed, &args.out)?;
@@ -111,6 +120,16 @@ pub fn run(args: BugsBenchArgs) -> anyhow::Result<Validity> {
                 row.clean_runs += 1;
                 if c.exit == Some(0) {
                     row.clean_valid += 1;
+                }
+            }
+            if let Some(caught) = row.old_caught.as_mut() {
+                let o = run_test(&exe, &old, seed, &args.out)?;
+                println!(
+                    "{bug} seed {seed}: with the bug and old faults only exit {}",
+                    exit_name(o.exit)
+                );
+                if o.exit == Some(1) && o.evidence {
+                    *caught += 1;
                 }
             }
         }
@@ -162,8 +181,41 @@ fn find_campaigns(dir: &Path, only: &[String]) -> anyhow::Result<BTreeMap<String
     Ok(found)
 }
 
-/// The same campaign without its planted bugs, named `<name>-clean`.
-fn write_clean_copy(path: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+/// The fault kinds faultline had before link, clock and membership faults: what `--old-faults`
+/// runs each bug campaign with instead of its own.
+fn old_faults_only(c: &mut crate::runner::campaign::Campaign) {
+    use crate::runner::campaign::FaultEntry;
+    let kill = |t: &str| FaultEntry {
+        kill: Some(t.into()),
+        ..FaultEntry::default()
+    };
+    let pause = |t: &str| FaultEntry {
+        pause: Some(t.into()),
+        ..FaultEntry::default()
+    };
+    let partition = |p: &str| FaultEntry {
+        partition: Some(p.into()),
+        ..FaultEntry::default()
+    };
+    c.nemesis.faults = vec![
+        kill("random-node"),
+        kill("leader"),
+        pause("random-node"),
+        pause("leader"),
+        partition("isolate-leader"),
+        partition("halves"),
+    ];
+    c.nemesis.schedule.clear();
+    c.nemesis.require.clear();
+}
+
+/// The same campaign changed by `edit`, named `<name>-<suffix>`, written to `dir`.
+fn write_variant(
+    path: &Path,
+    dir: &Path,
+    suffix: &str,
+    edit: impl FnOnce(&mut crate::runner::campaign::Campaign),
+) -> anyhow::Result<PathBuf> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading campaign {}", path.display()))?;
     let mut c = parse(&text, path)?;
@@ -173,14 +225,15 @@ fn write_clean_copy(path: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
             path.display()
         )));
     }
-    c.cluster.unsafe_bugs.clear();
+    edit(&mut c);
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    c.name = Some(format!("{}-clean", c.name.as_deref().unwrap_or(&stem)));
-    let to = dir.join(format!("{stem}-clean.yaml"));
-    let yaml = serde_yaml::to_string(&c).context("encoding the clean campaign")?;
+    c.name = Some(format!("{}-{suffix}", c.name.as_deref().unwrap_or(&stem)));
+    let to = dir.join(format!("{stem}-{suffix}.yaml"));
+    let yaml =
+        serde_yaml::to_string(&c).with_context(|| format!("encoding the {suffix} campaign"))?;
     std::fs::write(&to, yaml).with_context(|| format!("writing {}", to.display()))?;
     Ok(to)
 }
@@ -341,9 +394,16 @@ fn median(v: &[f64]) -> Option<f64> {
 }
 
 fn print_table(rows: &[Row], no_clean: bool) {
+    let old = rows.iter().any(|r| r.old_caught.is_some());
     println!();
-    println!("| bug | caught / seeds | clean valid / runs | median time to first violation | median check time |");
-    println!("|-----|----------------|--------------------|--------------------------------|-------------------|");
+    println!(
+        "| bug | caught / seeds | clean valid / runs | median time to first violation | median check time |{}",
+        if old { " caught with kill, pause, partition only |" } else { "" }
+    );
+    println!(
+        "|-----|----------------|--------------------|--------------------------------|-------------------|{}",
+        if old { "---|" } else { "" }
+    );
     for r in rows {
         let clean = if no_clean {
             "not run".to_string()
@@ -356,8 +416,12 @@ fn print_table(rows: &[Row], no_clean: bool) {
         let check = median(&r.check_ms)
             .map(|ms| format!("{ms:.0} ms"))
             .unwrap_or_else(|| "-".into());
+        let old = r
+            .old_caught
+            .map(|c| format!(" {c} / {} |", r.seeds))
+            .unwrap_or_default();
         println!(
-            "| {} | {} / {} | {clean} | {first} | {check} |",
+            "| {} | {} / {} | {clean} | {first} | {check} |{old}",
             r.bug, r.caught, r.seeds
         );
     }

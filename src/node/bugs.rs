@@ -2,7 +2,7 @@
 //!
 //! They exist to prove that faultline's campaigns catch real mistakes: each one is a genuine code
 //! path through this node (the read path, the ack path, the log writer, cas), never a simulation
-//! in the harness. Where a bug lives: `stale-read` and `lease-read` in `read.rs`, `early-ack`,
+//! in the harness. Where a bug lives: `stale-read`, `lease-read` and `removed-read` in `read.rs`, `early-ack`,
 //! `racy-cas` and `split-txn` in `write.rs`, `lazy-fsync` in `log/writer.rs`, `crash` in
 //! `state_machine.rs`.
 
@@ -35,6 +35,13 @@ pub enum UnsafeBug {
     /// land in between: read skew, write skew, and a transaction that does not see its own
     /// appends).
     SplitTxn,
+    /// PLANTED BUG: a node that sees the configuration moving on without it (the newest
+    /// configuration it knows leaves it out: it is being removed, or it is a learner still
+    /// catching up) answers reads from its own state machine, to drain its clients gracefully,
+    /// though no entry reaches it any more (a removed node, or a joining one, returns stale
+    /// values). Only membership changes ever leave a node out: kills, pauses and partitions never
+    /// trigger it.
+    RemovedRead,
     /// PLANTED BUG: every replica's state machine panics when it applies log entry 200 (a
     /// poison pill), and the node process aborts: the cluster stops serving. Its data stays
     /// consistent; only the crash checker sees it.
@@ -51,6 +58,7 @@ impl UnsafeBug {
             UnsafeBug::LeaseRead => "lease-read",
             UnsafeBug::SplitTxn => "split-txn",
             UnsafeBug::Crash => "crash",
+            UnsafeBug::RemovedRead => "removed-read",
         }
     }
 
@@ -65,7 +73,7 @@ impl UnsafeBug {
 
 /// The bugs a node runs with; empty (the default) is the correct node.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Bugs(u8);
+pub struct Bugs(u16);
 
 impl Bugs {
     pub fn from_list(list: &[UnsafeBug]) -> Bugs {
@@ -84,8 +92,8 @@ impl Bugs {
             .collect()
     }
 
-    fn bit(bug: UnsafeBug) -> u8 {
-        1 << (bug as u8)
+    fn bit(bug: UnsafeBug) -> u16 {
+        1 << (bug as u16)
     }
 }
 

@@ -16,8 +16,9 @@
 //! before replicating it), so until it has applied up to the end of that log, or its vote
 //! changes (any later leadership starts with a fresh no-op entry), reads also wait for that.
 //!
-//! Two planted bugs live here (see `bugs.rs`): `stale-read` skips all of it on every node, and
-//! `lease-read` skips the quorum confirmation on a node that believes it leads.
+//! Three planted bugs live here (see `bugs.rs`): `stale-read` skips all of it on every node,
+//! `lease-read` skips the quorum confirmation on a node that believes it leads, and
+//! `removed-read` skips it on a node the newest configuration leaves out.
 
 use std::time::{Duration, Instant};
 
@@ -110,6 +111,10 @@ pub async fn read_register(st: &AppState, key: &str) -> Local<Option<String>> {
     if st.bugs.has(UnsafeBug::LeaseRead) && believes_it_leads(st) {
         return Local::Done(local_read(st, key));
     }
+    // PLANTED BUG `removed-read`: a node on its way out drains its clients from local state.
+    if st.bugs.has(UnsafeBug::RemovedRead) && left_out(st) {
+        return Local::Done(local_read(st, key));
+    }
     match linearizable(st).await {
         Local::Done(()) => {
             let sm = st.sm.read().expect("state lock poisoned");
@@ -130,6 +135,19 @@ pub fn believes_it_leads(st: &AppState) -> bool {
     let m = st.raft.metrics();
     let m = m.borrow();
     m.state == ServerState::Leader && m.current_leader == Some(st.id)
+}
+
+/// Whether the newest configuration this node knows (the last of a joint one) has it as no
+/// voter: it is being removed, or it is a learner. A node with no configuration yet (one that
+/// waits to join) is not left out of anything.
+fn left_out(st: &AppState) -> bool {
+    let m = st.raft.metrics();
+    let m = m.borrow();
+    m.membership_config
+        .membership()
+        .get_joint_config()
+        .last()
+        .is_some_and(|voters| !voters.contains(&st.id))
 }
 
 async fn linearizable(st: &AppState) -> Local<()> {

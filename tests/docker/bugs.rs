@@ -146,6 +146,14 @@ fn lease_read_is_caught() {
     assert_counterexample(&dir);
 }
 
+/// Only membership faults leave a node out of the configuration: the removed node's stale
+/// reads are the counterexample.
+#[test]
+fn removed_read_is_caught() {
+    let (_tmp, dir) = run_caught("removed-read");
+    assert_counterexample(&dir);
+}
+
 #[test]
 fn racy_cas_is_caught() {
     let (_tmp, dir) = run_caught("racy-cas");
