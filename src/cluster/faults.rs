@@ -117,13 +117,20 @@ impl ActiveFaults {
 #[derive(Debug, Clone)]
 pub struct DockerFaults {
     pub(super) cluster: Cluster,
+    /// Whether this executor changed the cluster's membership: only then do the end of a
+    /// window and the final heal ask the leader to make every node a voter again (a run without
+    /// membership faults must not need a leader to heal).
+    pub(super) changed_membership: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 const SETTLE: Duration = Duration::from_secs(10);
 
 impl DockerFaults {
     pub fn new(cluster: Cluster) -> DockerFaults {
-        DockerFaults { cluster }
+        DockerFaults {
+            cluster,
+            changed_membership: Default::default(),
+        }
     }
 
     pub(super) fn resolve(&self, nodes: &[NodeName]) -> Result<Vec<NodeInfo>, FaultError> {
@@ -465,6 +472,12 @@ impl FaultExecutor for DockerFaults {
     }
 
     async fn add_members(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
+        if !self
+            .changed_membership
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Ok(());
+        }
         self.add_to_config(nodes).await
     }
 

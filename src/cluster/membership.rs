@@ -56,6 +56,8 @@ impl DockerFaults {
         self.membership_supported("remove", &targets)?;
         let all = self.cluster.nodes().len();
         let voters = self.voters("remove", &targets).await?;
+        self.changed_membership
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let remaining = voters
             .iter()
             .filter(|v| !targets.iter().any(|t| t.id == **v))
@@ -82,6 +84,9 @@ impl DockerFaults {
         .await
     }
 
+    /// Makes the nodes voters, whoever removed them (`faultline cluster add`); the executor's
+    /// `add_members` (window ends, the final heal) calls it only after this executor changed
+    /// the membership itself.
     pub async fn add_to_config(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
         let targets = self.resolve(nodes)?;
         if self.cluster.system().membership().is_err() {

@@ -447,6 +447,8 @@ fn fault_legend(page: &mut String) {
         "slow",
         "delay",
         "clock",
+        "remove",
+        "replace",
     ] {
         let _ = write!(
             page,

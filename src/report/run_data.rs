@@ -68,6 +68,7 @@ const INVERSES: &[(&str, &str)] = &[
     ("slow", "heal-slow"),
     ("delay", "heal-delay"),
     ("clock", "reset-clock"),
+    ("remove", "add"),
     ("start-partition", "stop-partition"),
 ];
 

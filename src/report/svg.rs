@@ -27,6 +27,8 @@ pub fn fault_color(fault: &str) -> &'static str {
         "slow" => "#17a589",
         "delay" => "#a04000",
         "clock" => "#b7950b",
+        "remove" => "#1e8449",
+        "replace" => "#6c3483",
         _ => "#7f8c8d",
     }
 }
@@ -401,11 +403,13 @@ mod tests {
             "slow",
             "delay",
             "clock",
+            "remove",
+            "replace",
         ]
         .iter()
         .map(|f| fault_color(f))
         .collect();
-        assert_eq!(colours.len(), 7);
+        assert_eq!(colours.len(), 9);
         assert!(s.contains("x=\"110.0\""), "{s}");
     }
 }

@@ -316,9 +316,10 @@ async fn faults_are_applied_observed_recorded_and_healed() {
         .count();
     assert_eq!(final_oks, 2);
 
-    // The final heal resumed and started every node; the cluster was torn down.
+    // The final heal resumed and started every node and made each a voter again; the cluster
+    // was torn down.
     let calls = fake.calls();
-    let tail = &calls[calls.len() - 7..];
+    let tail = &calls[calls.len() - 8..];
     assert_eq!(
         tail,
         [
@@ -328,7 +329,8 @@ async fn faults_are_applied_observed_recorded_and_healed() {
             "heal-delay",
             "reset-clock n1,n2,n3",
             "resume n1,n2,n3",
-            "start n1,n2,n3"
+            "start n1,n2,n3",
+            "add n1,n2,n3"
         ]
     );
     assert!(fake.state.lock().unwrap().torn_down);
@@ -486,7 +488,7 @@ async fn an_interrupt_heals_tears_down_and_leaves_a_checkable_history() {
         "the final heal closes the open window"
     );
     let calls = fake.calls();
-    assert_eq!(calls.last().unwrap(), "start n1,n2,n3");
+    assert_eq!(calls[calls.len() - 2..], ["start n1,n2,n3", "add n1,n2,n3"]);
     assert!(fake.state.lock().unwrap().torn_down);
     let (events, warning) = read_events(dir.path());
     assert!(warning.is_none());

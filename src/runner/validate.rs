@@ -484,7 +484,7 @@ mod tests {
         );
         let e = err("workload: {kind: register}\nnemesis:\n  faults:\n    - loss: {percent: 30, pattern: halves}\n    - kill: leader\n    - {loss: {percent: 3}, slow: {rate: 1mbit}}\n");
         assert!(
-            e.contains("nemesis.faults[2]: give exactly one of kill, pause, partition, loss, slow, delay or clock (found loss, slow)"),
+            e.contains("nemesis.faults[2]: give exactly one of kill, pause, partition, loss, slow, delay, clock, remove or replace (found loss, slow)"),
             "{e}"
         );
     }
