@@ -63,6 +63,19 @@ pub enum FaultSpec {
 }
 
 impl FaultSpec {
+    /// Every fault kind, as [`FaultSpec::kind`] names them, in the order people read them.
+    pub const KINDS: &'static [&'static str] = &[
+        "kill",
+        "pause",
+        "partition",
+        "loss",
+        "slow",
+        "delay",
+        "clock",
+        "remove",
+        "replace",
+    ];
+
     /// The fault kind, as recorded in histories and coverage (`kill`, `pause`, `partition`,
     /// `loss`, `slow`, `delay`).
     pub fn kind(&self) -> &'static str {

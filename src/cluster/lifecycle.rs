@@ -384,18 +384,7 @@ async fn create_node(
             port_bindings: published(reach, node),
             ..Default::default()
         }),
-        networking_config: Some(NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(
-                network,
-                EndpointSettings {
-                    ipam_config: Some(EndpointIpamConfig {
-                        ipv4_address: Some(node.addr.ip().to_string()),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-            )])),
-        }),
+        networking_config: Some(node_network(network, node)),
         ..Default::default()
     };
     let options = CreateContainerOptionsBuilder::new()
@@ -406,6 +395,22 @@ async fn create_node(
         .await
         .with_context(|| format!("creating container {}", node.container))?;
     Ok(())
+}
+
+/// A node's one endpoint: `network` at the node's fixed address (a replaced node keeps it).
+pub(super) fn node_network(network: String, node: &NodeInfo) -> NetworkingConfig {
+    NetworkingConfig {
+        endpoints_config: Some(HashMap::from([(
+            network,
+            EndpointSettings {
+                ipam_config: Some(EndpointIpamConfig {
+                    ipv4_address: Some(node.addr.ip().to_string()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )])),
+    }
 }
 
 /// The engine-host port a node's client port is published on, when the cluster is reached so.

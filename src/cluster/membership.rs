@@ -14,9 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use bollard::models::{
-    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, NetworkingConfig,
-};
+use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
@@ -368,18 +366,7 @@ impl DockerFaults {
             labels: config.labels.clone(),
             exposed_ports: config.exposed_ports.clone(),
             host_config: inspect.host_config.clone(),
-            networking_config: Some(NetworkingConfig {
-                endpoints_config: Some(std::collections::HashMap::from([(
-                    network,
-                    EndpointSettings {
-                        ipam_config: Some(EndpointIpamConfig {
-                            ipv4_address: Some(node.addr.ip().to_string()),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    },
-                )])),
-            }),
+            networking_config: Some(super::lifecycle::node_network(network, node)),
             ..Default::default()
         };
         let options = CreateContainerOptionsBuilder::new()

@@ -439,17 +439,7 @@ fn legend(page: &mut String) {
 }
 
 fn fault_legend(page: &mut String) {
-    for f in [
-        "kill",
-        "pause",
-        "partition",
-        "loss",
-        "slow",
-        "delay",
-        "clock",
-        "remove",
-        "replace",
-    ] {
+    for f in nemesis::FaultSpec::KINDS {
         let _ = write!(
             page,
             "<span class=\"swatch\" style=\"background:{}\"></span>{f} ",

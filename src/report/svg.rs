@@ -395,21 +395,11 @@ mod tests {
         );
         assert!(s.contains("class=\"fault-window\" data-fault=\"partition\""));
         // Each link fault has a colour of its own in the strip.
-        let colours: std::collections::BTreeSet<&str> = [
-            "kill",
-            "pause",
-            "partition",
-            "loss",
-            "slow",
-            "delay",
-            "clock",
-            "remove",
-            "replace",
-        ]
-        .iter()
-        .map(|f| fault_color(f))
-        .collect();
-        assert_eq!(colours.len(), 9);
+        let colours: std::collections::BTreeSet<&str> = nemesis::FaultSpec::KINDS
+            .iter()
+            .map(|f| fault_color(f))
+            .collect();
+        assert_eq!(colours.len(), nemesis::FaultSpec::KINDS.len());
         assert!(s.contains("x=\"110.0\""), "{s}");
     }
 }

@@ -218,15 +218,12 @@ fn refuse_partitions(p: &mut Problems, c: &Campaign) {
         }
     };
     let n = &c.nemesis;
-    let networked = [
-        "partition",
-        "loss",
-        "slow",
-        "delay",
-        "clock",
-        "remove",
-        "replace",
-    ];
+    // Every kind but kill and pause needs what only the Docker target has.
+    let networked: Vec<&str> = nemesis::FaultSpec::KINDS
+        .iter()
+        .copied()
+        .filter(|k| !["kill", "pause"].contains(k))
+        .collect();
     if n.schedule.is_empty() {
         for (i, f) in n.faults.iter().enumerate() {
             for kind in f.kinds().into_iter().filter(|k| networked.contains(k)) {

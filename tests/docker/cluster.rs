@@ -91,7 +91,7 @@ impl TestCluster {
         serde_json::from_str(&out).expect("status --json is JSON")
     }
 
-    fn node<'a>(status: &'a Value, name: &str) -> &'a Value {
+    pub(crate) fn node<'a>(status: &'a Value, name: &str) -> &'a Value {
         status["nodes"]
             .as_array()
             .unwrap()

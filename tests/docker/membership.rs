@@ -36,15 +36,6 @@ fn get(cluster: &str, key: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn node<'a>(status: &'a Value, name: &str) -> &'a Value {
-    status["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["name"] == name)
-        .unwrap_or_else(|| panic!("no node {name} in {status}"))
-}
-
 #[test]
 fn a_node_is_removed_added_back_and_replaced_by_an_empty_one_that_catches_up_by_snapshot() {
     let name = "mb-hand";
@@ -74,7 +65,7 @@ fn a_node_is_removed_added_back_and_replaced_by_an_empty_one_that_catches_up_by_
         "{status:#}"
     );
     // The removed node runs on; the others commit without it.
-    assert_eq!(node(&status, follower)["state"], "running");
+    assert_eq!(TestCluster::node(&status, follower)["state"], "running");
     put(name, "while-out", "yes");
 
     let out = ok(&["cluster", "add", follower, "--name", name]);
@@ -90,7 +81,7 @@ fn a_node_is_removed_added_back_and_replaced_by_an_empty_one_that_catches_up_by_
     let out = ok(&["cluster", "replace", &leader, "--name", name]);
     assert!(out.contains("voters n1,n2,n3"), "{out}");
     let status = cluster.wait_converged(std::time::Duration::from_secs(30));
-    let replaced = node(&status, &leader);
+    let replaced = TestCluster::node(&status, &leader);
     assert!(
         replaced["snapshots_installed"].as_u64() >= Some(1),
         "the new node caught up by snapshot: {status:#}"
