@@ -163,7 +163,9 @@ pub fn check_rw_register(h: &TxnHistory<RegOp>, o: &Options) -> Result<ElleRepor
     let budget = Budget::new(o.time_limit, o.memory_limit);
     let mut findings = Findings::default();
     let mut b = Builder::new(h.txns.len() as u32);
-    let inf = rw_register::infer(h, &mut b, &mut findings)?;
+    // A model with real-time order orders each key's versions by real time too.
+    let realtime_keys = prohibited.iter().any(|a| a.ends_with("-realtime"));
+    let inf = rw_register::infer(h, &mut b, &mut findings, realtime_keys)?;
     let explain = |a: u32, c: u32, l: Label| inf.step(a, c, l);
     let show = |m: &RegOp| h.show(m);
     let run = Run {

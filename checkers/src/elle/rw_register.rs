@@ -1,9 +1,18 @@
 //! rw-register inference, as Elle's: registers read and written with unique values, whose
 //! version orders are only what can be inferred. Every key starts at nil, which precedes all
 //! its writes; a transaction that read `v1` and then wrote `v2` puts `v1` before `v2` (its
-//! write follows its read). Real-time order between writes is not used to order versions
-//! (Elle's `linearizable-keys?`, off by default as there): real-time edges between the
-//! transactions themselves still catch what it would.
+//! write follows its read).
+//!
+//! Real time orders versions too where the model allows it (Elle's `linearizable-keys?`): under
+//! a model with real-time order (strict serializability, the strong session and snapshot
+//! models), a transaction that committed before another began is before it in every key both
+//! wrote, so its final write to the key is the earlier version. That turns reads into
+//! anti-dependencies that read-inferred orders miss: a read of `v1` after `v2` was written, in
+//! real time, by a transaction that completed before the reader began is a stale read, an rw
+//! edge from the reader to `v2`'s writer. All pairs would be quadratic; per key, a frontier of
+//! the completed writes no later completed write follows keeps it to writes × concurrency, and
+//! the order it builds holds every real-time pair transitively. Versions written by transactions
+//! whose outcome is unknown are never ordered by real time (they never completed).
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -30,21 +39,29 @@ pub struct Inference<'h> {
     writers: FxMap<(KeyId, ValId), Writer>,
     /// Inferred version order: (key, v1) → the values known to follow v1 directly.
     next: FxMap<(KeyId, ValId), Vec<ValId>>,
+    /// The pairs of `next` that real time gave (for the explanation of a cycle's steps).
+    by_time: std::collections::HashSet<(KeyId, ValId, ValId), BuildHasherDefault<FxHasher>>,
 }
 
 /// Infers version orders, reports the anomalies that need no cycle into `findings`, and adds
 /// the data edges to `b`. An error is a value written twice to one key.
+/// `realtime_keys`: order versions by real time too (the model has real-time order).
 pub fn infer<'h>(
     h: &'h TxnHistory<RegOp>,
     b: &mut Builder,
     findings: &mut Findings,
+    realtime_keys: bool,
 ) -> Result<Inference<'h>> {
     let mut inf = Inference {
         h,
         writers: FxMap::default(),
         next: FxMap::default(),
+        by_time: Default::default(),
     };
     inf.writers(h)?;
+    if realtime_keys {
+        inf.realtime_orders();
+    }
     inf.version_orders();
     inf.edges(b, findings);
     super::internal::rw_register(h, findings);
@@ -110,14 +127,59 @@ impl Inference<'_> {
         Ok(())
     }
 
+    /// Per key, each ok transaction's final write follows the final writes of the ok
+    /// transactions that completed before it began: linked from the frontier of completed
+    /// writes no later completed write follows (every other one reaches it through those).
+    fn realtime_orders(&mut self) {
+        let h = self.h;
+        // Per key: (history position, value, whether it is the completion).
+        let mut events: FxMap<KeyId, Vec<(usize, ValId, bool)>> = FxMap::default();
+        for txn in h.txns.iter().filter(|t| t.outcome == Outcome::Ok) {
+            let Some(complete) = txn.complete else {
+                continue;
+            };
+            for (k, v) in final_writes(txn) {
+                let e = events.entry(k).or_default();
+                e.push((txn.invoke, v, false));
+                e.push((complete, v, true));
+            }
+        }
+        let mut keys: Vec<_> = events.into_iter().collect();
+        keys.sort_unstable_by_key(|(k, _)| *k);
+        for (k, mut evs) in keys {
+            evs.sort_unstable_by_key(|e| e.0);
+            let invoked: FxMap<ValId, usize> =
+                evs.iter().filter(|e| !e.2).map(|e| (e.1, e.0)).collect();
+            // (value, completion position)
+            let mut frontier: Vec<(ValId, usize)> = Vec::new();
+            for (at, v, complete) in evs {
+                if complete {
+                    // Writes that completed before this one began precede it: it replaces them.
+                    let began = invoked[&v];
+                    frontier.retain(|&(_, done)| done > began);
+                    frontier.push((v, at));
+                } else {
+                    for &(before, _) in &frontier {
+                        let succ = self.next.entry((k, before)).or_default();
+                        if !succ.contains(&v) {
+                            succ.push(v);
+                        }
+                        self.by_time.insert((k, before, v));
+                    }
+                }
+            }
+        }
+    }
+
     /// nil before every write; a read before a write in one ok transaction orders their values.
     fn version_orders(&mut self) {
         let h = self.h;
         for txn in h.txns.iter().filter(|t| t.outcome == Outcome::Ok) {
             for (key, read) in external_reads(txn) {
                 if let Some((_, wrote)) = final_writes(txn).find(|(k, _)| *k == key) {
-                    if wrote != read {
-                        self.next.entry((key, read)).or_default().push(wrote);
+                    let succ = self.next.entry((key, read)).or_default();
+                    if wrote != read && !succ.contains(&wrote) {
+                        succ.push(wrote);
                     }
                 }
             }
@@ -252,12 +314,22 @@ impl Inference<'_> {
                     .get(&(k, v1))?
                     .iter()
                     .find(|v2| self.node(k, **v2) == Some(b))?;
-                Some(format!(
-                    "{na} wrote {k} = {}, and {nb} read it before writing {k} = {} (ww)",
-                    h.value(v1),
-                    h.value(v2),
-                    k = h.key(k)
-                ))
+                Some(if self.by_time.contains(&(k, v1, v2)) {
+                    format!(
+                        "{na} wrote {k} = {}, and {nb}, which began after {na} completed, wrote \
+                         {k} = {} (ww, by real time)",
+                        h.value(v1),
+                        h.value(v2),
+                        k = h.key(k)
+                    )
+                } else {
+                    format!(
+                        "{na} wrote {k} = {}, and {nb} read it before writing {k} = {} (ww)",
+                        h.value(v1),
+                        h.value(v2),
+                        k = h.key(k)
+                    )
+                })
             }),
             Label::Wr => external_reads(tb).find_map(|(k, v)| {
                 (v != NIL && self.node(k, v) == Some(a)).then(|| {
