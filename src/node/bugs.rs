@@ -2,7 +2,7 @@
 //!
 //! They exist to prove that faultline's campaigns catch real mistakes: each one is a genuine code
 //! path through this node (the read path, the ack path, the log writer, cas), never a simulation
-//! in the harness. Where a bug lives: `stale-read` and `lease-read` in `read.rs`, `early-ack`,
+//! in the harness. Where a bug lives: `stale-read`, `lease-read` and `clock-lease` in `read.rs`, `early-ack`,
 //! `racy-cas` and `split-txn` in `write.rs`, `lazy-fsync` in `log/writer.rs`, `crash` in
 //! `state_machine.rs`.
 
@@ -35,6 +35,12 @@ pub enum UnsafeBug {
     /// land in between: read skew, write skew, and a transaction that does not see its own
     /// appends).
     SplitTxn,
+    /// PLANTED BUG: the leader serves reads locally under a leader lease (renewed by each
+    /// quorum-confirmed read round, half the minimum election timeout long) that it measures on
+    /// the wall clock instead of the monotonic clock: safe while clocks behave, but a leader
+    /// whose clock is stepped back or runs slow keeps serving reads after a partition deposed it.
+    /// Only clock faults expose it.
+    ClockLease,
     /// PLANTED BUG: every replica's state machine panics when it applies log entry 200 (a
     /// poison pill), and the node process aborts: the cluster stops serving. Its data stays
     /// consistent; only the crash checker sees it.
@@ -50,6 +56,7 @@ impl UnsafeBug {
             UnsafeBug::RacyCas => "racy-cas",
             UnsafeBug::LeaseRead => "lease-read",
             UnsafeBug::SplitTxn => "split-txn",
+            UnsafeBug::ClockLease => "clock-lease",
             UnsafeBug::Crash => "crash",
         }
     }

@@ -146,6 +146,14 @@ fn lease_read_is_caught() {
     assert_counterexample(&dir);
 }
 
+/// Caught only with clock faults: its campaign steps the leader's clock back while a partition
+/// isolates it.
+#[test]
+fn clock_lease_is_caught() {
+    let (_tmp, dir) = run_caught("clock-lease");
+    assert_counterexample(&dir);
+}
+
 #[test]
 fn racy_cas_is_caught() {
     let (_tmp, dir) = run_caught("racy-cas");
