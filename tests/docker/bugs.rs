@@ -216,6 +216,7 @@ fn node_help_lists_every_planted_bug_and_refuses_unknown_ones() {
         "racy-cas",
         "lease-read",
         "split-txn",
+        "clock-lease",
         "crash",
     ] {
         assert!(
