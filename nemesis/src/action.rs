@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::{ClockRate, ClockShift};
 use crate::fault::{FaultExecutor, Grudge, NodeName};
 use crate::link::{Delay, LinkFault, LinkKind, Percent, Rate, Shape};
 
@@ -44,12 +45,15 @@ pub enum Action {
     Restore {
         link: LinkKind,
     },
-    /// Move these nodes' clocks by `offset_secs` (negative: back). With `strobe_ms` the clocks
-    /// go back and forth between the offset and real time every `strobe_ms` for the window:
-    /// applying the step sets the offset, and the nemesis toggles (see [`strobe`]).
+    /// Move these nodes' clocks by `offset_secs` (negative: back), and with `rate` make them run
+    /// that much faster or slower from then on. With `strobe_ms` the clocks go back and forth
+    /// between the offset and real time every `strobe_ms` for the window: applying the step sets
+    /// the offset, and the nemesis toggles (see [`strobe`]).
     Clock {
         nodes: Vec<NodeName>,
         offset_secs: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rate: Option<ClockRate>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         strobe_ms: Option<u64>,
     },
@@ -215,8 +219,17 @@ impl Action {
             }
             Action::Restore { link } => exec.restore(*link).await,
             Action::Clock {
-                nodes, offset_secs, ..
-            } => exec.bump_clock(nodes, *offset_secs).await,
+                nodes,
+                offset_secs,
+                rate,
+                ..
+            } => {
+                let shift = ClockShift {
+                    offset_secs: *offset_secs,
+                    rate: *rate,
+                };
+                exec.bump_clock(nodes, shift).await
+            }
             Action::ResetClocks { nodes } => exec.reset_clocks(nodes).await,
             Action::Remove { nodes } => exec.remove_members(nodes).await,
             Action::Add { nodes } => exec.add_members(nodes).await,
@@ -248,7 +261,11 @@ where
         if shifted {
             exec.reset_clocks(nodes).await?;
         } else {
-            exec.bump_clock(nodes, offset_secs).await?;
+            let shift = ClockShift {
+                offset_secs,
+                rate: None,
+            };
+            exec.bump_clock(nodes, shift).await?;
         }
         shifted = !shifted;
         toggles += 1;
@@ -369,11 +386,13 @@ mod tests {
             self.calls.lock().unwrap().push(format!("restore {kind}"));
             Ok(())
         }
-        async fn bump_clock(&self, n: &[NodeName], offset: i64) -> Result<(), Boom> {
+        async fn bump_clock(&self, n: &[NodeName], shift: ClockShift) -> Result<(), Boom> {
+            let offset = shift.offset_secs;
+            let rate = shift.rate.map(|r| format!(" {r}")).unwrap_or_default();
             self.calls
                 .lock()
                 .unwrap()
-                .push(format!("clock {n:?} {offset:+}"));
+                .push(format!("clock {n:?} {offset:+}{rate}"));
             Ok(())
         }
         async fn reset_clocks(&self, n: &[NodeName]) -> Result<(), Boom> {
@@ -428,6 +447,7 @@ mod tests {
         let bump = Action::Clock {
             nodes: vec!["n2".into()],
             offset_secs: -30,
+            rate: None,
             strobe_ms: None,
         };
         assert_eq!(
@@ -448,6 +468,29 @@ mod tests {
             vec![
                 "clock [\"n2\"] -30".to_string(),
                 "reset-clock [\"n2\"]".into()
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rate_skew_is_applied_with_its_offset_and_undone_by_a_reset() {
+        let skew = Action::Clock {
+            nodes: vec!["n1".into()],
+            offset_secs: 0,
+            rate: ClockRate::new(1.5).ok(),
+            strobe_ms: None,
+        };
+        let json = serde_json::to_value(&skew).unwrap();
+        assert_eq!(json["rate"], 1.5);
+        assert_eq!(serde_json::from_value::<Action>(json).unwrap(), skew);
+        let exec = Log::default();
+        block_on(skew.apply(&exec)).unwrap();
+        block_on(skew.inverse().apply(&exec)).unwrap();
+        assert_eq!(
+            exec.calls.lock().unwrap().clone(),
+            vec![
+                "clock [\"n1\"] +0 x1.5".to_string(),
+                "reset-clock [\"n1\"]".into()
             ]
         );
     }

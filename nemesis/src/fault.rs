@@ -8,6 +8,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::ClockShift;
 use crate::link::{LinkFault, LinkKind};
 
 /// A node's name in the cluster, e.g. `n1`.
@@ -44,12 +45,13 @@ pub trait FaultExecutor: Send + Sync {
     /// Remove every link fault of this kind that this executor added, and nothing else; a no-op
     /// when none is in place.
     fn restore(&self, kind: LinkKind) -> impl Future<Output = Result<(), Self::Error>> + Send;
-    /// Move the nodes' clocks (wall and monotonic, as the node's process sees them) by
-    /// `offset_secs` from real time, replacing any shift in place.
+    /// Move the nodes' clocks (as the node's process sees them) by `shift.offset_secs` from real
+    /// time and, with a rate, make them run that much faster or slower from now on, replacing
+    /// any shift in place.
     fn bump_clock(
         &self,
         nodes: &[NodeName],
-        offset_secs: i64,
+        shift: ClockShift,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
     /// Put the nodes' clocks back to real time; a no-op where none is shifted.
     fn reset_clocks(

@@ -3,6 +3,7 @@
 //!
 //! - `fault`: the executor trait and [`fault::Grudge`] (the contract with `src/cluster`);
 //! - `target`: which nodes a fault hits (`random-node`, `leader`, `minority`, ...);
+//! - `clock`: clock faults as data (an offset and a rate);
 //! - `link`: link faults as data (loss, bandwidth, delay over a pattern of links);
 //! - `partition`: partition patterns as grudge builders (`halves`, `majorities-ring`, `bridge`, ...);
 //! - `action`: concrete faults as inverse pairs and their execution, plus the final heal and
@@ -10,6 +11,7 @@
 //! - `schedule`: fault windows generated from a seed, or given explicitly.
 
 pub mod action;
+pub mod clock;
 pub mod fault;
 pub mod link;
 pub mod partition;
@@ -17,6 +19,7 @@ pub mod schedule;
 pub mod target;
 
 pub use action::{heal_all, strobe, Action, HealError};
+pub use clock::{ClockRate, ClockShift};
 pub use link::{Delay, LinkFault, LinkKind, LinkPattern, Percent, Rate, Shape};
 pub use partition::Pattern;
 pub use schedule::{FaultSpec, Schedule, ScheduleConfig, Window};

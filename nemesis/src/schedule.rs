@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
+use crate::clock::ClockRate;
 use crate::fault::NodeName;
 use crate::link::{Delay, LinkPattern, Percent, Rate};
 use crate::partition::Pattern;
@@ -41,11 +42,14 @@ pub enum FaultSpec {
         pattern: LinkPattern,
         delay: Delay,
     },
-    /// Move the targets' clocks by `offset_secs` (negative: back) for the window; with
-    /// `strobe_ms`, back and forth between the offset and real time every `strobe_ms`.
+    /// Move the targets' clocks by `offset_secs` (negative: back) for the window, and with
+    /// `rate` make them run that much faster or slower; with `strobe_ms`, back and forth between
+    /// the offset and real time every `strobe_ms`.
     Clock {
         target: Target,
         offset_secs: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rate: Option<ClockRate>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         strobe_ms: Option<u64>,
     },
@@ -124,11 +128,25 @@ impl FaultSpec {
             FaultSpec::Clock {
                 target,
                 offset_secs,
+                rate: Some(rate),
+                ..
+            } if *offset_secs == 0 => format!("clock {rate} {target}"),
+            FaultSpec::Clock {
+                target,
+                offset_secs,
+                rate: Some(rate),
+                ..
+            } => format!("clock {offset_secs:+}s {rate} {target}"),
+            FaultSpec::Clock {
+                target,
+                offset_secs,
+                rate: None,
                 strobe_ms: None,
             } => format!("clock {offset_secs:+}s {target}"),
             FaultSpec::Clock {
                 target,
                 offset_secs,
+                rate: None,
                 strobe_ms: Some(ms),
             } => format!("clock {offset_secs:+}s {target} strobed every {ms}ms"),
             FaultSpec::Remove { target } => format!("remove {target} from the configuration"),
@@ -168,10 +186,12 @@ impl FaultSpec {
             FaultSpec::Clock {
                 target,
                 offset_secs,
+                rate,
                 strobe_ms,
             } => Action::Clock {
                 nodes: target.resolve(nodes, leader, rng)?,
                 offset_secs: *offset_secs,
+                rate: *rate,
                 strobe_ms: *strobe_ms,
             },
             FaultSpec::Remove { target } => Action::Remove {
@@ -210,10 +230,12 @@ impl FaultSpec {
             Action::Clock {
                 nodes,
                 offset_secs,
+                rate,
                 strobe_ms,
             } => Some(FaultSpec::Clock {
                 target: Target::Nodes(nodes.clone()),
                 offset_secs: *offset_secs,
+                rate: *rate,
                 strobe_ms: *strobe_ms,
             }),
             Action::Remove { nodes } => Some(FaultSpec::Remove {
@@ -607,6 +629,7 @@ mod tests {
             fault: FaultSpec::Clock {
                 target: Target::RandomNode,
                 offset_secs: -90,
+                rate: None,
                 strobe_ms: None,
             },
         };
@@ -625,6 +648,16 @@ mod tests {
             .resolve(&nodes(), None, &mut ChaCha8Rng::seed_from_u64(2))
             .unwrap();
         assert_eq!(again, action);
+        let skew = FaultSpec::Clock {
+            target: Target::Leader,
+            offset_secs: 0,
+            rate: ClockRate::new(0.5).ok(),
+            strobe_ms: None,
+        };
+        assert_eq!(skew.describe(), "clock x0.5 leader");
+        let json = serde_json::to_value(&skew).unwrap();
+        assert_eq!(json["rate"], 0.5);
+        assert_eq!(serde_json::from_value::<FaultSpec>(json).unwrap(), skew);
     }
 
     #[test]

@@ -37,8 +37,8 @@ pub enum FaultArgs {
     Slow(SlowArgs),
     /// Delay the packets on links (a netem qdisc on the sending end; needs a kernel with netem).
     Delay(DelayArgs),
-    /// Move nodes' clocks (libfaketime preloaded in faultline's node; the host's clock is
-    /// untouched), replacing any shift in place; `heal` puts them back.
+    /// Move nodes' clocks, or make them run fast or slow (libfaketime preloaded in faultline's
+    /// node; the host's clock is untouched), replacing any shift in place; `heal` puts them back.
     Clock(ClockArgs),
     /// Remove every partition and link fault faultline added, and put every clock back.
     Heal(HealArgs),
@@ -50,8 +50,11 @@ pub struct ClockArgs {
     #[arg(required = true)]
     pub nodes: Vec<String>,
     /// How far: +30s, -2m, 1h (ahead when unsigned).
+    #[arg(long, allow_hyphen_values = true, required_unless_present = "rate")]
+    pub offset: Option<String>,
+    /// How fast the clock runs from now on: 1.5 (fast), 0.5 (slow); from 0.1 to 10.
     #[arg(long, allow_hyphen_values = true)]
-    pub offset: String,
+    pub rate: Option<f64>,
     #[command(flatten)]
     pub cluster: ClusterArg,
 }
@@ -177,8 +180,17 @@ pub fn run(args: FaultArgs) -> anyhow::Result<Validity> {
                 link_fault(&a.links, Shape::Delay(delay)).await?
             }
             FaultArgs::Clock(a) => {
-                let offset = crate::runner::validate_nemesis::parse_offset(&a.offset)
-                    .map_err(|e| bad_input(format!("--offset: {e}")))?;
+                let offset_secs = match &a.offset {
+                    Some(o) => crate::runner::validate_nemesis::parse_offset(o)
+                        .map_err(|e| bad_input(format!("--offset: {e}")))?,
+                    None => 0,
+                };
+                let rate = a
+                    .rate
+                    .map(nemesis::ClockRate::new)
+                    .transpose()
+                    .map_err(|e| bad_input(format!("--rate: {e}")))?;
+                let shift = nemesis::ClockShift { offset_secs, rate };
                 let cluster = crate::system::connect(&a.cluster.cluster).await?;
                 if let Err(why) = crate::system::clock_faults(cluster.system().kind()) {
                     return Err(bad_input(format!(
@@ -205,12 +217,14 @@ pub fn run(args: FaultArgs) -> anyhow::Result<Validity> {
                         )));
                     }
                 }
-                faults.bump_clock(&nodes, offset).await?;
-                let what = format!(
-                    "moved the clock of {} by {}",
-                    nodes.join(","),
-                    crate::cluster::clock::spec(offset)
-                );
+                faults.bump_clock(&nodes, shift).await?;
+                let what = match rate {
+                    None => format!("moved the clock of {} by {offset_secs:+}s", nodes.join(",")),
+                    Some(r) => format!(
+                        "moved the clock of {} by {offset_secs:+}s, running at {r}",
+                        nodes.join(",")
+                    ),
+                };
                 (cluster, what)
             }
             FaultArgs::Heal(a) => {

@@ -91,8 +91,12 @@ impl FaultExecutor for DockerTarget {
         self.faults.restore(kind).await
     }
 
-    async fn bump_clock(&self, nodes: &[NodeName], offset_secs: i64) -> Result<(), FaultError> {
-        self.faults.bump_clock(nodes, offset_secs).await
+    async fn bump_clock(
+        &self,
+        nodes: &[NodeName],
+        shift: nemesis::ClockShift,
+    ) -> Result<(), FaultError> {
+        self.faults.bump_clock(nodes, shift).await
     }
 
     async fn reset_clocks(&self, nodes: &[NodeName]) -> Result<(), FaultError> {

@@ -13,6 +13,7 @@ use bollard::query_parameters::KillContainerOptionsBuilder;
 use futures::future::try_join_all;
 use nemesis::fault::{FaultExecutor, Grudge, NodeName};
 use nemesis::link::{LinkFault, LinkKind};
+use nemesis::ClockShift;
 use serde::Serialize;
 
 use super::docker::is_conflict;
@@ -55,12 +56,15 @@ pub struct ActiveFaults {
     /// Lossy, slow and delayed links.
     #[serde(flatten)]
     pub links: ActiveLinks,
-    /// Node -> how far its clock is moved, in seconds.
+    /// Node -> how far its clock is moved, in seconds (when the fault was applied).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub clocks: BTreeMap<NodeName, i64>,
     /// Nodes that do not vote in the leader's configuration (removed, or joining).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub out_of_config: Vec<NodeName>,
+    /// Node -> how fast its clock runs (only the skewed ones).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub clock_rates: BTreeMap<NodeName, nemesis::ClockRate>,
     /// Nodes whose rules could not be read (with why).
     pub unreadable: Vec<String>,
 }
@@ -99,7 +103,10 @@ impl ActiveFaults {
             let shifted: Vec<String> = self
                 .clocks
                 .iter()
-                .map(|(n, o)| format!("{n} {}", super::clock::spec(*o)))
+                .map(|(n, o)| match self.clock_rates.get(n) {
+                    Some(r) => format!("{n} {o:+}s {r}"),
+                    None => format!("{n} {o:+}s"),
+                })
                 .collect();
             parts.push(format!("clock: {}", shifted.join(", ")));
         }
@@ -398,7 +405,12 @@ impl DockerFaults {
         faults.links = links;
         faults.unreadable.extend(unreadable);
         let (clocks, unreadable) = self.active_clocks().await;
-        faults.clocks = clocks;
+        for (node, setting) in clocks {
+            if let Some(rate) = setting.shift.rate {
+                faults.clock_rates.insert(node.clone(), rate);
+            }
+            faults.clocks.insert(node, setting.shift.offset_secs);
+        }
         faults.unreadable.extend(unreadable);
         faults.out_of_config = self.out_of_config().await;
         Ok(faults)
@@ -416,7 +428,24 @@ impl FaultExecutor for DockerFaults {
 
     async fn start(&self, nodes: &[NodeName]) -> Result<(), FaultError> {
         let nodes = self.resolve(nodes)?;
-        try_join_all(nodes.iter().map(|n| self.start_one(n))).await?;
+        try_join_all(nodes.iter().map(|n| async move {
+            // A clock running at a rate goes on from where it was in the new process.
+            let stopped = !matches!(
+                container_state(&self.cluster, &n.container)
+                    .await
+                    .as_deref(),
+                Ok("running" | "paused")
+            );
+            if stopped {
+                self.reanchor_clock(n, true).await?;
+            }
+            self.start_one(n).await?;
+            if stopped {
+                self.reanchor_clock(n, false).await?;
+            }
+            Ok(())
+        }))
+        .await?;
         Ok(())
     }
 
@@ -459,8 +488,8 @@ impl FaultExecutor for DockerFaults {
         self.restore_links(kind).await
     }
 
-    async fn bump_clock(&self, nodes: &[NodeName], offset_secs: i64) -> Result<(), FaultError> {
-        self.bump_clocks(nodes, offset_secs).await
+    async fn bump_clock(&self, nodes: &[NodeName], shift: ClockShift) -> Result<(), FaultError> {
+        self.bump_clocks(nodes, shift).await
     }
 
     async fn reset_clocks(&self, nodes: &[NodeName]) -> Result<(), FaultError> {

@@ -224,7 +224,11 @@ impl FaultExecutor for LocalTarget {
         Ok(())
     }
 
-    async fn bump_clock(&self, _nodes: &[NodeName], _offset_secs: i64) -> Result<(), LocalError> {
+    async fn bump_clock(
+        &self,
+        _nodes: &[NodeName],
+        _shift: nemesis::ClockShift,
+    ) -> Result<(), LocalError> {
         Err(LocalError::ClockUnsupported)
     }
 

@@ -2,7 +2,7 @@
 //!
 //! They exist to prove that faultline's campaigns catch real mistakes: each one is a genuine code
 //! path through this node (the read path, the ack path, the log writer, cas), never a simulation
-//! in the harness. Where a bug lives: `stale-read`, `lease-read` and `removed-read` in `read.rs`, `early-ack`,
+//! in the harness. Where a bug lives: `stale-read`, `lease-read`, `clock-lease` and `removed-read` in `read.rs`, `early-ack`,
 //! `racy-cas` and `split-txn` in `write.rs`, `lazy-fsync` in `log/writer.rs`, `crash` in
 //! `state_machine.rs`.
 
@@ -35,6 +35,12 @@ pub enum UnsafeBug {
     /// land in between: read skew, write skew, and a transaction that does not see its own
     /// appends).
     SplitTxn,
+    /// PLANTED BUG: the leader serves reads locally under a leader lease (renewed by each
+    /// quorum-confirmed read round, half the minimum election timeout long) that it measures on
+    /// the wall clock instead of the monotonic clock: safe while clocks behave, but a leader
+    /// whose clock is stepped back or runs slow keeps serving reads after a partition deposed it.
+    /// Only clock faults expose it.
+    ClockLease,
     /// PLANTED BUG: a node that sees the configuration moving on without it (the newest
     /// configuration it knows leaves it out: it is being removed, or it is a learner still
     /// catching up) answers reads from its own state machine, to drain its clients gracefully,
@@ -57,6 +63,7 @@ impl UnsafeBug {
             UnsafeBug::RacyCas => "racy-cas",
             UnsafeBug::LeaseRead => "lease-read",
             UnsafeBug::SplitTxn => "split-txn",
+            UnsafeBug::ClockLease => "clock-lease",
             UnsafeBug::Crash => "crash",
             UnsafeBug::RemovedRead => "removed-read",
         }

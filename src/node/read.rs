@@ -18,9 +18,11 @@
 //!
 //! Three planted bugs live here (see `bugs.rs`): `stale-read` skips all of it on every node,
 //! `lease-read` skips the quorum confirmation on a node that believes it leads, and
-//! `removed-read` skips it on a node the newest configuration leaves out.
+//! `clock-lease` serves reads locally under a leader lease measured on the wall clock, and
+//! `removed-read` skips the read index on a node the newest configuration leaves out.
 
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::StatusCode;
 use openraft::error::{CheckIsLeaderError, Fatal, RaftError};
@@ -43,6 +45,54 @@ pub struct RestartBarrier {
     pub last_index: u64,
 }
 
+/// PLANTED BUG `clock-lease`: a leader lease. Every confirmation round that a quorum answered
+/// renews it to the round's start plus `length`, and while it holds the leader reads locally,
+/// with no round. That much is the textbook lease (Raft thesis, 6.4.1): `length` is half the
+/// minimum election timeout, and openraft's followers refuse to vote for anyone else for a
+/// maximum election timeout after the leader's last heartbeat they saw, so no other leader can
+/// exist before it ends. The bug: it is measured on the *wall clock* (`SystemTime`), which NTP,
+/// an operator or a clock fault can step or skew, not the monotonic clock. A renewal never
+/// shortens the lease (confirmations can finish out of order), so a wall clock stepped back
+/// keeps the lease of before the step for as long as the step, and a slow one stretches it.
+pub struct ClockLease {
+    length: Duration,
+    /// The vote the lease was confirmed under, and when (wall clock) it ends.
+    held: Mutex<Option<(Vote, SystemTime)>>,
+}
+
+impl ClockLease {
+    pub fn new(length: Duration) -> ClockLease {
+        ClockLease {
+            length,
+            held: Mutex::new(None),
+        }
+    }
+
+    /// A round that started at `started` under `vote` was confirmed by a quorum.
+    fn renew(&self, vote: Vote, started: SystemTime) {
+        let until = started + self.length;
+        let mut held = self.held.lock().expect("lease lock poisoned");
+        *held = match *held {
+            Some((v, old)) if v == vote && old > until => Some((v, old)),
+            _ => Some((vote, until)),
+        };
+    }
+
+    /// Whether this node leads under the vote its lease was confirmed with, and the wall clock
+    /// says the lease has not ended.
+    fn holds(&self, raft: &Raft, id: NodeId) -> bool {
+        let Some((vote, until)) = *self.held.lock().expect("lease lock poisoned") else {
+            return false;
+        };
+        let m = raft.metrics();
+        let m = m.borrow();
+        m.state == ServerState::Leader
+            && m.current_leader == Some(id)
+            && m.vote == vote
+            && SystemTime::now() < until
+    }
+}
+
 /// Handle to the task that runs leadership confirmations for waiting reads.
 #[derive(Clone)]
 pub struct ReadGate {
@@ -55,6 +105,7 @@ impl ReadGate {
         id: NodeId,
         timeout: Duration,
         mut barrier: Option<RestartBarrier>,
+        lease: Option<Arc<ClockLease>>,
     ) -> ReadGate {
         let (tx, mut rx) = mpsc::unbounded_channel::<Waiter>();
         tokio::spawn(async move {
@@ -72,8 +123,11 @@ impl ReadGate {
                     barrier = None;
                 }
                 let deadline = Instant::now() + timeout;
+                let mut round;
                 let res = loop {
                     let left = deadline.saturating_duration_since(Instant::now());
+                    // PLANTED BUG `clock-lease`: the round's start on the wall clock.
+                    round = (SystemTime::now(), raft.metrics().borrow().vote);
                     let (res, may_retry) =
                         confirm(&raft, id, left, barrier.map(|b| b.last_index)).await;
                     if !may_retry
@@ -88,6 +142,9 @@ impl ReadGate {
                         batch.push(w);
                     }
                 };
+                if let (Local::Done(()), Some(lease)) = (&res, &lease) {
+                    lease.renew(round.1, round.0);
+                }
                 if let (Local::Done(()), Some(b)) = (&res, barrier) {
                     tracing::info!(target: "faultline::node", applied = b.last_index, "restored leader applied its recovered log; reads use the read index alone");
                     barrier = None;
@@ -110,6 +167,12 @@ pub async fn read_register(st: &AppState, key: &str) -> Local<Option<String>> {
     // quorum round and no bound on how long ago it last heard from one.
     if st.bugs.has(UnsafeBug::LeaseRead) && believes_it_leads(st) {
         return Local::Done(local_read(st, key));
+    }
+    // PLANTED BUG `clock-lease`: a leader lease, measured on the wall clock.
+    if let Some(lease) = &st.clock_lease {
+        if lease.holds(&st.raft, st.id) {
+            return Local::Done(local_read(st, key));
+        }
     }
     // PLANTED BUG `removed-read`: a node on its way out drains its clients from local state.
     if st.bugs.has(UnsafeBug::RemovedRead) && left_out(st) {
@@ -210,4 +273,33 @@ async fn confirm(
         }),
     };
     (res, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn until(lease: &ClockLease) -> Option<(Vote, SystemTime)> {
+        *lease.held.lock().unwrap()
+    }
+
+    #[test]
+    fn a_clock_lease_runs_from_the_rounds_start_and_never_shortens_under_one_vote() {
+        let lease = ClockLease::new(Duration::from_millis(200));
+        let v1 = Vote::new_committed(1, 1);
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        lease.renew(v1, t);
+        assert_eq!(until(&lease), Some((v1, t + Duration::from_millis(200))));
+        // A later round extends it.
+        lease.renew(v1, t + Duration::from_secs(1));
+        assert_eq!(until(&lease), Some((v1, t + Duration::from_millis(1_200))));
+        // A round that started earlier on the wall clock (it finished out of order, or the
+        // clock was stepped back) does not shorten it: the planted bug's lever.
+        lease.renew(v1, t - Duration::from_secs(30));
+        assert_eq!(until(&lease), Some((v1, t + Duration::from_millis(1_200))));
+        // Another vote (a later term) starts a new lease.
+        let v2 = Vote::new_committed(2, 1);
+        lease.renew(v2, t - Duration::from_secs(30));
+        assert_eq!(until(&lease), Some((v2, t - Duration::from_millis(29_800))));
+    }
 }

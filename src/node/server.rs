@@ -15,7 +15,7 @@ use super::config::NodeConfig;
 use super::election_hold::ElectionHold;
 use super::log::LogStore;
 use super::network::Network;
-use super::read::ReadGate;
+use super::read::{ClockLease, ReadGate};
 use super::state::{AppState, Inner};
 use super::state_machine::StateMachine;
 use super::status::role_name;
@@ -75,19 +75,33 @@ pub async fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
         .tcp_nodelay(true)
         .build()
         .context("building the forwarding HTTP client")?;
+    // PLANTED BUG `clock-lease`: half the minimum election timeout, well inside the maximum
+    // election timeout for which openraft's followers refuse other candidates.
+    let clock_lease = cfg.bugs.has(UnsafeBug::ClockLease).then(|| {
+        Arc::new(ClockLease::new(std::time::Duration::from_millis(
+            cfg.election_min_ms / 2,
+        )))
+    });
     let state = AppState(Arc::new(Inner {
         id: cfg.id,
         raft: raft.clone(),
         sm: shared,
         client_timeout: cfg.client_timeout,
         http,
-        reads: ReadGate::spawn(raft.clone(), cfg.id, cfg.client_timeout, barrier),
+        reads: ReadGate::spawn(
+            raft.clone(),
+            cfg.id,
+            cfg.client_timeout,
+            barrier,
+            clock_lease.clone(),
+        ),
         writes: WriteBatcher::spawn(raft.clone(), cfg.id, cfg.client_timeout),
         election_hold: ElectionHold::new(
             raft.clone(),
             std::time::Duration::from_millis(cfg.election_max_ms),
         ),
         bugs: cfg.bugs,
+        clock_lease,
     }));
     let app = Router::new()
         .merge(api::routes())

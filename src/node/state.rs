@@ -22,6 +22,8 @@ pub struct Inner {
     pub election_hold: super::election_hold::ElectionHold,
     /// Planted bugs (`--unsafe-bug`); empty unless asked for.
     pub bugs: super::bugs::Bugs,
+    /// The leader lease of the planted bug `clock-lease`; `None` without it.
+    pub clock_lease: Option<Arc<super::read::ClockLease>>,
 }
 
 impl std::ops::Deref for AppState {

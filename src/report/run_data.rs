@@ -230,7 +230,13 @@ fn describe_targets(v: &Value) -> String {
             })
             .collect();
         // A link fault says how it degrades its links: `30% loss`, `1mbit`, `100ms±20ms`.
-        let how = if let Some(p) = v.get("percent").and_then(Value::as_f64) {
+        // A clock fault says its offset and rate: `-30s`, `+0s x0.5`.
+        let how = if let Some(o) = v.get("offset_secs").and_then(Value::as_i64) {
+            match v.get("rate").and_then(Value::as_f64) {
+                Some(r) => format!(" ({o:+}s x{r})"),
+                None => format!(" ({o:+}s)"),
+            }
+        } else if let Some(p) = v.get("percent").and_then(Value::as_f64) {
             format!(" ({p}% loss)")
         } else if let Some(r) = v.get("rate").and_then(Value::as_str) {
             format!(" ({r})")
@@ -255,6 +261,16 @@ fn describe_targets(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clock_windows_say_their_offset_and_rate() {
+        let bump = serde_json::json!({"targets": ["n3"], "offset_secs": -30, "phase": "start"});
+        assert_eq!(describe_targets(&bump), "n3 (-30s)");
+        let skew = serde_json::json!({"targets": ["n1"], "offset_secs": 0, "rate": 0.5});
+        assert_eq!(describe_targets(&skew), "n1 (+0s x0.5)");
+        let slow = serde_json::json!({"targets": ["n1", "n2"], "rate": "1mbit"});
+        assert_eq!(describe_targets(&slow), "n1, n2 (1mbit)");
+    }
 
     fn ev(
         index: u64,

@@ -240,7 +240,8 @@ pub struct FaultEntry {
     /// `{pattern: all, ms: 100, jitter_ms: 20}`: delay the links' packets (needs netem).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<DelayEntry>,
-    /// `{target: leader, offset: +30s}`: move the targets' clocks (faultline's node only).
+    /// `{target: leader, offset: +30s}`, `{target: leader, rate: 0.5}`: move the targets' clocks,
+    /// or make them run fast or slow (faultline's node only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<ClockEntry>,
     /// `random-node`: take the target out of the Raft configuration for the window, then add it
@@ -252,13 +253,18 @@ pub struct FaultEntry {
     pub replace: Option<String>,
 }
 
-/// A clock fault as written: a target and a signed whole number of seconds, minutes or hours.
+/// A clock fault as written: a target and a signed whole number of seconds, minutes or hours,
+/// or a rate, or both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClockEntry {
     pub target: String,
     /// `+30s`, `-2m`, `1h` (a bare duration moves the clock ahead).
-    pub offset: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<String>,
+    /// How fast the clock runs from then on: `1.5` fast, `0.5` slow (0.1 to 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
     /// Back and forth between the offset and real time every this long (at least 2s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strobe: Option<Dur>,

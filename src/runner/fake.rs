@@ -41,8 +41,8 @@ pub struct State {
 
     /// Link fault kinds in effect.
     pub links: std::collections::BTreeSet<nemesis::link::LinkKind>,
-    /// Each node's clock offset, in seconds (absent: real time).
-    pub clocks: std::collections::BTreeMap<usize, i64>,
+    /// Each node's clock fault (absent: real time).
+    pub clocks: std::collections::BTreeMap<usize, crate::cluster::clock::ClockSetting>,
     /// Nodes out of the configuration (removed, or replaced and not yet added back).
     pub removed: std::collections::BTreeSet<usize>,
     /// Nodes replaced by empty ones so far.
@@ -191,17 +191,27 @@ impl FaultExecutor for Fake {
         s.links.remove(&kind);
         Ok(())
     }
-    async fn bump_clock(&self, nodes: &[NodeName], offset_secs: i64) -> Result<(), FakeError> {
+    async fn bump_clock(
+        &self,
+        nodes: &[NodeName],
+        shift: nemesis::ClockShift,
+    ) -> Result<(), FakeError> {
         let mut s = self.state.lock().unwrap();
+        let offset_secs = shift.offset_secs;
+        let rate = shift.rate.map(|r| format!(" {r}")).unwrap_or_default();
         s.calls
-            .push(format!("clock {} {offset_secs:+}", nodes.join(",")));
+            .push(format!("clock {} {offset_secs:+}{rate}", nodes.join(",")));
+        let setting = crate::cluster::clock::ClockSetting {
+            shift,
+            anchor_ms: crate::runner::faults::now_ms(),
+        };
         for n in nodes {
             let i = self
                 .addrs
                 .iter()
                 .position(|(a, _)| a == n)
                 .expect("a fake node");
-            s.clocks.insert(i, offset_secs);
+            s.clocks.insert(i, setting);
         }
         Ok(())
     }
@@ -388,10 +398,11 @@ impl Client for Fake {
             .into(),
             term: s.term,
             leader: s.leader.map(|l| l as u64 + 1),
-            time_ms: Some(
-                crate::runner::faults::now_ms()
-                    .saturating_add_signed(s.clocks.get(&i).copied().unwrap_or(0) * 1000),
-            ),
+            time_ms: Some({
+                let now = crate::runner::faults::now_ms();
+                let skew = s.clocks.get(&i).map_or(0.0, |c| c.skew_ms_at(now));
+                now.saturating_add_signed(skew.round() as i64)
+            }),
             ..NodeStatus::default()
         })
     }

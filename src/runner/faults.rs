@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use checkers::history::{EventType, NemesisTag, Process};
 use futures::future::join_all;
-use nemesis::{Action, FaultSpec, Schedule};
+use nemesis::{Action, ClockShift, FaultSpec, Schedule};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -18,6 +18,7 @@ use super::membership;
 use super::recorder::Recorder;
 use super::strobe::{self, note_strobe, Strobe};
 use crate::cluster::client::{Client, NodeStatus};
+use crate::cluster::clock::ClockSetting;
 use crate::cluster::target::TestTarget;
 use crate::report::results::{FaultRecord, FaultStatus};
 
@@ -72,7 +73,7 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
                 modes: Vec::new(),
             })
             .collect();
-        let mut before: BTreeMap<usize, Vec<Option<NodeStatus>>> = BTreeMap::new();
+        let mut before: BTreeMap<usize, Before> = BTreeMap::new();
         let mut strobes: BTreeMap<usize, Strobe> = BTreeMap::new();
         let t0 = tokio::time::Instant::from_std(self.recorder.start());
         for step in schedule.timeline() {
@@ -122,7 +123,7 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         spec: &FaultSpec,
         record: &mut FaultRecord,
         deadline: Instant,
-    ) -> Option<Vec<Option<NodeStatus>>> {
+    ) -> Option<Before> {
         let names: Vec<String> = self.target.nodes().into_iter().map(|(n, _)| n).collect();
         // The leader now: the target of `kill: leader` and the like, and what says a window's
         // mode (leader or follower hit; which side of a partition the leader ends on).
@@ -157,8 +158,8 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
                 return None;
             }
         };
-        let snapshot = match action {
-            Action::Partition { .. } => Some(self.statuses().await),
+        let mut snapshot = match action {
+            Action::Partition { .. } => Some(Before::Statuses(self.statuses().await)),
             _ => None,
         };
         self.event(&record.kind, describe(index, "start", &action), None);
@@ -170,6 +171,8 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
             // watcher must never take it for a crash.
             self.live.taking_down(nodes);
         }
+        // The rate's anchor, as the executor takes it (within the apply's tenth of a second).
+        let applied_ms = now_ms();
         let applied = action.apply(&*self.target).await;
         if let (Action::Replace { nodes }, Ok(())) = (&action, &applied) {
             self.live.brought_back(nodes);
@@ -189,8 +192,28 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
             Action::Kill { nodes } => self.observe_down(nodes, deadline).await,
             Action::Pause { nodes } => self.observe_silent(nodes, deadline).await,
             Action::Clock {
-                nodes, offset_secs, ..
-            } => self.observe_clock(nodes, *offset_secs, deadline).await,
+                nodes,
+                offset_secs,
+                rate,
+                ..
+            } => {
+                let setting = ClockSetting {
+                    shift: ClockShift {
+                        offset_secs: *offset_secs,
+                        rate: *rate,
+                    },
+                    anchor_ms: applied_ms,
+                };
+                let seen = self.observe_clock(nodes, setting, deadline).await;
+                if rate.is_some() {
+                    // How fast the clocks run is measured over the window, at its end.
+                    snapshot = Some(Before::Rate {
+                        setting,
+                        first: self.clock_readings(nodes).await,
+                    });
+                }
+                seen
+            }
             Action::Remove { nodes } => {
                 self.observe_config(deadline, |s, _| membership::removed(s, nodes))
                     .await
@@ -208,15 +231,25 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         snapshot
     }
 
-    async fn end_window(&self, record: &mut FaultRecord, before: Option<Vec<Option<NodeStatus>>>) {
+    async fn end_window(&self, record: &mut FaultRecord, before: Option<Before>) {
         let Some(action) = record.action.clone() else {
             return;
         };
-        if let Some(before) = before {
-            let after = self.statuses().await;
-            let (observed, effect) = partition_effect(&self.names(), &before, &after);
-            record.observed = Some(observed);
-            record.effect = Some(effect);
+        match before {
+            Some(Before::Statuses(before)) => {
+                let after = self.statuses().await;
+                let (observed, effect) = partition_effect(&self.names(), &before, &after);
+                record.observed = Some(observed);
+                record.effect = Some(effect);
+            }
+            Some(Before::Rate { setting, first }) => {
+                let nodes: Vec<String> = first.iter().map(|(n, _)| n.clone()).collect();
+                let last = self.clock_readings(&nodes).await;
+                let (observed, effect) = rate_effect(&setting, &first, &last);
+                record.observed = Some(observed);
+                record.effect = Some(effect);
+            }
+            None => {}
         }
         // A link fault took effect when its rules or qdiscs are still in place at the end of
         // its window and dropped (loss) or carried (slow, delay) some of the cluster's traffic.
@@ -364,42 +397,30 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         }
     }
 
-    /// A clock fault took effect when every shifted node reports a time `offset_secs` from the
-    /// harness's own clock (the nodes share the host's kernel clock), within a second and a half.
+    /// A clock fault took effect when every shifted node reports a time as far from the
+    /// harness's own clock (the nodes share the host's kernel clock) as the fault says by now,
+    /// within a second and a half.
     async fn observe_clock(
         &self,
         nodes: &[String],
-        offset_secs: i64,
+        setting: ClockSetting,
         deadline: Instant,
     ) -> (Option<bool>, Option<String>) {
-        let addrs: Vec<_> = self
-            .target
-            .nodes()
-            .into_iter()
-            .filter(|(n, _)| nodes.contains(n))
-            .collect();
         loop {
-            let answers = join_all(addrs.iter().map(|(_, a)| self.client.status(*a))).await;
-            let now = now_ms() as i64;
-            let seen: Vec<(String, Option<i64>)> = addrs
-                .iter()
-                .zip(&answers)
-                .map(|((n, _), r)| {
-                    let skew = r
-                        .as_ref()
-                        .ok()
-                        .and_then(|s| s.time_ms)
-                        .map(|t| t as i64 - now);
-                    (n.clone(), skew)
+            let readings = self.clock_readings(nodes).await;
+            let shifted = readings.iter().all(|(_, r)| {
+                r.is_some_and(|(node, harness)| {
+                    (node as f64 - harness as f64 - setting.skew_ms_at(harness)).abs()
+                        <= CLOCK_TOLERANCE_MS as f64
                 })
-                .collect();
-            let shifted = seen.iter().all(|(_, skew)| {
-                skew.is_some_and(|s| (s - offset_secs * 1000).abs() <= CLOCK_TOLERANCE_MS)
             });
-            let said = seen
+            let said = readings
                 .iter()
-                .map(|(n, skew)| match skew {
-                    Some(s) => format!("{n} reads {:+.1}s", *s as f64 / 1000.0),
+                .map(|(n, r)| match r {
+                    Some((node, harness)) => format!(
+                        "{n} reads {:+.1}s",
+                        (*node as f64 - *harness as f64) / 1000.0
+                    ),
                     None => format!("{n} reports no time"),
                 })
                 .collect::<Vec<_>>()
@@ -408,10 +429,32 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
                 return (Some(true), Some(said));
             }
             if Instant::now() >= deadline {
-                return (Some(false), Some(format!("asked {offset_secs:+}s; {said}")));
+                return (
+                    Some(false),
+                    Some(format!("asked {}; {said}", setting.shift)),
+                );
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// Each node's reported time and the harness's clock when it answered (the middle of the
+    /// request), in ms since the epoch; `None` where the node did not say.
+    async fn clock_readings(&self, nodes: &[String]) -> Vec<(String, Option<(u64, u64)>)> {
+        let addrs: Vec<_> = self
+            .target
+            .nodes()
+            .into_iter()
+            .filter(|(n, _)| nodes.contains(n))
+            .collect();
+        join_all(addrs.iter().map(|(n, a)| async move {
+            let before = now_ms();
+            let status = self.client.status(*a).await;
+            let after = now_ms();
+            let time = status.ok().and_then(|s| s.time_ms);
+            (n.clone(), time.map(|t| (t, before + (after - before) / 2)))
+        }))
+        .await
     }
 
     fn event(&self, f: &str, value: Value, error: Option<String>) {
@@ -439,10 +482,14 @@ pub fn describe(window: usize, phase: &str, action: &Action) -> Value {
         }
         Action::Clock {
             offset_secs,
+            rate,
             strobe_ms,
             ..
         } => {
             v["offset_secs"] = json!(offset_secs);
+            if let Some(r) = rate {
+                v["rate"] = json!(r);
+            }
             if let Some(ms) = strobe_ms {
                 v["strobe_ms"] = json!(ms);
             }
@@ -455,6 +502,65 @@ pub fn describe(window: usize, phase: &str, action: &Action) -> Value {
 /// `kill n1,n2` for the progress line.
 fn label(action: &Action) -> String {
     format!("{} {}", action.name(), action.nodes().join(","))
+}
+
+/// What a window's start left for its end to compare with.
+pub enum Before {
+    /// Every node's status before a partition.
+    Statuses(Vec<Option<NodeStatus>>),
+    /// The first clock readings of a rate window.
+    Rate {
+        setting: ClockSetting,
+        first: Vec<(String, Option<(u64, u64)>)>,
+    },
+}
+
+/// Whether a rate window's clocks ran at its rate: at the window's end each node must read what
+/// the rate says by then (the offset plus `(rate - 1)` times the time since the fault), within
+/// the tolerance, and that must differ from the offset alone by more than the tolerance
+/// (otherwise the window was too short to tell a skewed clock from a bumped one). How fast each
+/// clock went between the two readings is said too.
+pub fn rate_effect(
+    setting: &ClockSetting,
+    first: &[(String, Option<(u64, u64)>)],
+    last: &[(String, Option<(u64, u64)>)],
+) -> (bool, String) {
+    let mut observed = true;
+    let mut said = Vec::new();
+    for (n, end) in last {
+        let Some((node, harness)) = *end else {
+            observed = false;
+            said.push(format!("{n} reports no time at the end"));
+            continue;
+        };
+        let skew = node as f64 - harness as f64;
+        let want = setting.skew_ms_at(harness);
+        let drift = want - setting.shift.offset_secs as f64 * 1000.0;
+        let close = (skew - want).abs() <= CLOCK_TOLERANCE_MS as f64;
+        let telling = drift.abs() > CLOCK_TOLERANCE_MS as f64;
+        observed &= close && telling;
+        let mut line = format!(
+            "{n} reads {:+.1}s, expected {:+.1}s",
+            skew / 1000.0,
+            want / 1000.0
+        );
+        if let Some((_, Some((node0, harness0)))) = first.iter().find(|(m, _)| m == n) {
+            let real = harness.saturating_sub(*harness0);
+            if real > 0 {
+                line.push_str(&format!(
+                    " (ran {:.1} s in {:.1} s, x{:.2})",
+                    node.saturating_sub(*node0) as f64 / 1000.0,
+                    real as f64 / 1000.0,
+                    node.saturating_sub(*node0) as f64 / real as f64
+                ));
+            }
+        }
+        if !telling {
+            line.push_str("; too short a window to tell the rate");
+        }
+        said.push(line);
+    }
+    (observed, said.join(", "))
 }
 
 /// What a partition did to leadership: compares statuses before it and at its end.
@@ -530,6 +636,33 @@ mod tests {
             effect.starts_with("leader 1 lost leadership to 2"),
             "{effect}"
         );
+    }
+
+    #[test]
+    fn a_rate_is_observed_when_the_clock_drifted_as_it_says() {
+        let setting = ClockSetting {
+            shift: ClockShift {
+                offset_secs: 0,
+                rate: nemesis::ClockRate::new(1.5).ok(),
+            },
+            anchor_ms: 1_001_000,
+        };
+        let first = vec![("n1".to_string(), Some((1_001_000, 1_001_000)))];
+        // 10 s later n1 is 5 s ahead: x1.5.
+        let last = vec![("n1".to_string(), Some((1_016_000, 1_011_000)))];
+        let (observed, effect) = rate_effect(&setting, &first, &last);
+        assert!(observed, "{effect}");
+        assert_eq!(
+            effect,
+            "n1 reads +5.0s, expected +5.0s (ran 15.0 s in 10.0 s, x1.50)"
+        );
+        // A clock that kept real time did not take the rate.
+        let still = vec![("n1".to_string(), Some((1_011_000, 1_011_000)))];
+        assert!(!rate_effect(&setting, &first, &still).0);
+        // Too short a window cannot tell.
+        let soon = vec![("n1".to_string(), Some((1_002_500, 1_002_000)))];
+        let (observed, effect) = rate_effect(&setting, &first, &soon);
+        assert!(!observed && effect.contains("too short"), "{effect}");
     }
 
     #[test]

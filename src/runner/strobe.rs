@@ -26,6 +26,7 @@ pub fn start<T: TestTarget>(
         nodes,
         offset_secs,
         strobe_ms: Some(ms),
+        ..
     }) = record.action.clone()
     else {
         return None;

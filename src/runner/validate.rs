@@ -646,6 +646,42 @@ mod tests {
     }
 
     #[test]
+    fn clock_rates_are_bounded_and_named_by_line_and_field() {
+        let p = plan("workload: {kind: register}\nnemesis:\n  schedule:\n    - {at: 1s, duration: 9s, clock: {target: leader, rate: 0.5}}\n    - {at: 12s, duration: 5s, clock: {target: random-node, offset: -5s, rate: 2}}\n").unwrap();
+        let specs: Vec<String> = p
+            .schedule
+            .windows
+            .iter()
+            .map(|w| w.fault.describe())
+            .collect();
+        assert_eq!(specs, vec!["clock x0.5 leader", "clock -5s x2 random-node"]);
+        for (rate, why) in [
+            ("0", "a rate is more than 0"),
+            ("-1.5", "a rate is more than 0"),
+            ("0.01", "out of range: a clock rate is from 0.1 to 10"),
+            ("50", "out of range: a clock rate is from 0.1 to 10"),
+            ("1", "a rate of 1 skews nothing"),
+        ] {
+            let e = err(&format!("workload: {{kind: register}}\nnemesis:\n  faults:\n    - clock: {{target: leader, rate: {rate}}}\n"));
+            assert!(
+                e.contains("c.yaml:4:7: nemesis.faults[0].clock.rate: "),
+                "{e}"
+            );
+            assert!(e.contains(why), "{rate}: {e}");
+        }
+        let e =
+            err("workload: {kind: register}\nnemesis:\n  faults:\n    - clock: {target: leader}\n");
+        assert!(e.contains("nemesis.faults[0].clock: give an offset"), "{e}");
+        let e = err("workload: {kind: register}\nnemesis:\n  faults:\n    - clock: {target: leader, rate: 2, offset: +5s, strobe: 2s}\n");
+        assert!(
+            e.contains("nemesis.faults[0].clock.strobe: a strobe toggles an offset"),
+            "{e}"
+        );
+        let e = err("workload: {kind: register}\nnemesis:\n  faults:\n    - clock: {target: leader, rate: fast}\n");
+        assert!(e.contains("nemesis.faults[0]"), "{e}");
+    }
+
+    #[test]
     fn rw_register_is_a_workload_of_faultlines_node_only() {
         let p = plan("workload:\n  kind: rw-register\n  keys: 2\n  write: 3\n").unwrap();
         assert_eq!(

@@ -2,7 +2,8 @@
 //! pattern, enough nodes for the pattern) and window timings, into the run's schedule.
 
 use nemesis::{
-    Delay, FaultSpec, LinkPattern, Pattern, Percent, Rate, Schedule, ScheduleConfig, Target, Window,
+    ClockRate, Delay, FaultSpec, LinkPattern, Pattern, Percent, Rate, Schedule, ScheduleConfig,
+    Target, Window,
 };
 
 use super::campaign::{Campaign, FaultEntry};
@@ -93,16 +94,41 @@ fn fault(p: &mut Problems, field: &str, entry: &FaultEntry, host: &Host) -> Opti
     }
     if let Some(c) = &entry.clock {
         let t = target(p, "clock.target", &c.target);
-        let offset = match parse_offset(&c.offset) {
-            Ok(o) => Some(o),
-            Err(e) => {
-                p.add(&format!("{field}.clock.offset"), e);
+        let mut ok = true;
+        let offset = match &c.offset {
+            Some(o) => match parse_offset(o) {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    p.add(&format!("{field}.clock.offset"), e);
+                    None
+                }
+            },
+            None => Some(0),
+        };
+        let rate = match c.rate.map(ClockRate::new) {
+            Some(Ok(r)) => Some(r),
+            Some(Err(e)) => {
+                p.add(&format!("{field}.clock.rate"), e);
+                ok = false;
                 None
             }
+            None => None,
         };
-        let mut ok = true;
+        if c.offset.is_none() && c.rate.is_none() {
+            p.add(
+                &format!("{field}.clock"),
+                "give an offset (e.g. offset: -30s), a rate (e.g. rate: 0.5), or both",
+            );
+            ok = false;
+        }
         if let Some(strobe) = &c.strobe {
-            if strobe.0 < MIN_STROBE {
+            if c.rate.is_some() {
+                p.add(
+                    &format!("{field}.clock.strobe"),
+                    "a strobe toggles an offset; it cannot be combined with a rate",
+                );
+                ok = false;
+            } else if strobe.0 < MIN_STROBE {
                 p.add(
                     &format!("{field}.clock.strobe"),
                     format!(
@@ -127,6 +153,7 @@ fn fault(p: &mut Problems, field: &str, entry: &FaultEntry, host: &Host) -> Opti
         return ok.then_some(FaultSpec::Clock {
             target,
             offset_secs,
+            rate,
             strobe_ms: c.strobe.map(|d| d.0.as_millis() as u64),
         });
     }

@@ -130,6 +130,8 @@ fn shipped_campaigns_are_valid() {
         "local-set",
         "local-rw-register",
         "bug-split-txn",
+        "bug-clock-lease",
+        "without-clocks/bug-clock-lease",
         "etcd",
         "etcd-serializable",
         "http-faultline",

@@ -154,6 +154,14 @@ fn removed_read_is_caught() {
     assert_counterexample(&dir);
 }
 
+/// Caught only with clock faults: its campaign steps the leader's clock back while a partition
+/// isolates it.
+#[test]
+fn clock_lease_is_caught() {
+    let (_tmp, dir) = run_caught("clock-lease");
+    assert_counterexample(&dir);
+}
+
 #[test]
 fn racy_cas_is_caught() {
     let (_tmp, dir) = run_caught("racy-cas");
@@ -216,6 +224,7 @@ fn node_help_lists_every_planted_bug_and_refuses_unknown_ones() {
         "racy-cas",
         "lease-read",
         "split-txn",
+        "clock-lease",
         "crash",
     ] {
         assert!(

@@ -1,6 +1,7 @@
 //! Clock faults against the real Docker Engine: one node's clock moved through libfaketime's
 //! control file, seen in the time the node reports while its peers keep real time, and put back
-//! by heal. Cluster names start `lk-`; each test removes its cluster, pass or fail.
+//! by heal, or made to run fast or slow. Cluster names start `lk-` (`ck-` for the rate); each test
+//! removes its cluster, pass or fail.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -109,7 +110,7 @@ fn a_clock_bump_moves_one_nodes_time_and_heal_puts_it_back() {
     let out = cluster.ok(&["fault", "clock", "n1", "--offset", "+20s"]);
     assert!(out.contains("moved the clock of n1 by +20s"), "{out}");
     assert!(out.contains("faults: clock: n1 +20s"), "{out}");
-    assert_eq!(control_file(&name, "n1"), "+20s");
+    assert_eq!(control_file(&name, "n1"), "# faultline clock +20s\n+20s x1");
     // n1 reports a time 20 s ahead; its peers (and the host) keep theirs.
     let bumped = wait_skews(&cluster, |n| if n == "n1" { 20.0 } else { 0.0 });
     eprintln!("under +20s on n1: {bumped:?}");
@@ -124,11 +125,154 @@ fn a_clock_bump_moves_one_nodes_time_and_heal_puts_it_back() {
     assert!(healed.contains("faults: none"), "{healed}");
     assert_eq!(
         control_file(&name, "n1"),
-        "+0s",
-        "heal leaves real time in the control file"
+        "# faultline clock +0s\n+0s x1",
+        "heal leaves real time (and real rate) in the control file"
     );
     let after = wait_skews(&cluster, |_| 0.0);
     eprintln!("after heal: {after:?}");
     // The cluster still works after its clocks came back.
+    cluster.wait_converged(Duration::from_secs(30));
+}
+
+/// Each node's reported time and this host's, in ms (the host's halfway through the status
+/// request).
+fn times(cluster: &TestCluster) -> Vec<(String, f64, f64)> {
+    let t0 = now_ms();
+    let status = cluster.status();
+    let t1 = now_ms();
+    status["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap().to_string(),
+                n["time_ms"].as_f64().expect("every node reports its time"),
+                (t0 + t1) / 2.0,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_clock_rate_skews_one_nodes_time_and_heal_puts_it_back() {
+    let cluster = TestCluster::up("ck-rate", &["--clock-faults"]);
+    let name = cluster.name.clone();
+    wait_skews(&cluster, |_| 0.0);
+    let out = cluster.ok(&["fault", "clock", "n2", "--rate", "2"]);
+    assert!(
+        out.contains("moved the clock of n2 by +0s, running at x2"),
+        "{out}"
+    );
+    assert!(out.contains("faults: clock: n2 +0s x2"), "{out}");
+    let file = control_file(&name, "n2");
+    assert!(
+        file.starts_with("# faultline clock +0s x2 since "),
+        "{file}"
+    );
+    // libfaketime rereads its file within two seconds; from then on n2 runs twice as fast, with
+    // no jump of the node's uptime (the file's offset cancels it).
+    std::thread::sleep(Duration::from_millis(2500));
+    let first = times(&cluster);
+    let skew0 = first
+        .iter()
+        .find(|t| t.0 == "n2")
+        .map(|t| t.1 - t.2)
+        .unwrap();
+    assert!(skew0.abs() < 4_000.0, "n2 jumped by {skew0} ms: {first:?}");
+    std::thread::sleep(Duration::from_secs(6));
+    let last = times(&cluster);
+    for ((n, node0, host0), (_, node1, host1)) in first.iter().zip(&last) {
+        let rate = (node1 - node0) / (host1 - host0);
+        eprintln!("{n}: x{rate:.3} over {:.1} s", (host1 - host0) / 1000.0);
+        let want = if n == "n2" { 2.0 } else { 1.0 };
+        assert!(
+            (rate - want).abs() < 0.1,
+            "{n} ran at x{rate:.3}, not x{want}"
+        );
+    }
+    // Slow, with an offset, replacing the skew.
+    cluster.ok(&["fault", "clock", "n2", "--rate", "0.5", "--offset=-10s"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    let first = times(&cluster);
+    std::thread::sleep(Duration::from_secs(6));
+    let last = times(&cluster);
+    let (n2a, n2b) = (
+        first.iter().find(|t| t.0 == "n2").unwrap(),
+        last.iter().find(|t| t.0 == "n2").unwrap(),
+    );
+    let rate = (n2b.1 - n2a.1) / (n2b.2 - n2a.2);
+    assert!((rate - 0.5).abs() < 0.1, "n2 ran at x{rate:.3}, not x0.5");
+    let skew = (n2b.1 - n2b.2) / 1000.0;
+    assert!(
+        (-20.0..-10.0).contains(&skew),
+        "n2 reads {skew:+.1}s: -10s and slower since"
+    );
+    // A node started again during the skew goes on where the rate says (its new process gets
+    // the file rewritten), not from a jump of its uptime.
+    cluster.ok(&["fault", "restart", "n2"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let restarted = loop {
+        let t0 = now_ms();
+        let status = cluster.status();
+        let t1 = now_ms();
+        let n2 = status["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == "n2")
+            .and_then(|n| n["time_ms"].as_f64());
+        if let Some(t) = n2 {
+            break (t, (t0 + t1) / 2.0);
+        }
+        assert!(Instant::now() < deadline, "n2 never came back: {status}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // What the skew should be at a host time: -10 s at the fault (2.5 s before n2a), then
+    // half a second lost every second.
+    let want = |host: f64| -10.0 - 0.5 * (host - n2a.2 + 2500.0) / 1000.0;
+    std::thread::sleep(Duration::from_millis(2500));
+    let again = times(&cluster);
+    let n2 = again.iter().find(|t| t.0 == "n2").unwrap();
+    for (when, node, host) in [
+        ("as it answered again", restarted.0, restarted.1),
+        ("2.5 s later", n2.1, n2.2),
+    ] {
+        let skew = (node - host) / 1000.0;
+        eprintln!(
+            "after restart, {when}: n2 reads {skew:+.1}s (expected about {:+.1}s)",
+            want(host)
+        );
+        assert!(
+            (skew - want(host)).abs() < 3.0,
+            "n2 reads {skew:+.1}s {when} after its restart, expected about {:+.1}s",
+            want(host)
+        );
+    }
+    // Bad rates are refused with 254, naming the flag.
+    for bad in ["0", "-2", "1", "100"] {
+        let out = cluster.run(&["fault", "clock", "n1", &format!("--rate={bad}")]);
+        assert_eq!(out.status.code(), Some(254), "--rate {bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--rate"));
+    }
+    // The cluster still works with a skewed clock, and heal puts it back entirely.
+    cluster.wait_converged(Duration::from_secs(30));
+    let healed = cluster.ok(&["fault", "heal"]);
+    assert!(healed.contains("faults: none"), "{healed}");
+    assert_eq!(control_file(&name, "n2"), "# faultline clock +0s\n+0s x1");
+    wait_skews(&cluster, |_| 0.0);
+    let first = times(&cluster);
+    std::thread::sleep(Duration::from_secs(3));
+    let last = times(&cluster);
+    for ((n, node0, host0), (_, node1, host1)) in first.iter().zip(&last) {
+        let rate = (node1 - node0) / (host1 - host0);
+        assert!(
+            (rate - 1.0).abs() < 0.1,
+            "after heal {n} runs at x{rate:.3}"
+        );
+    }
+    let status = cluster.status();
+    assert!(status["faults"]["clocks"].is_null(), "{status}");
+    assert!(status["faults"]["clock_rates"].is_null(), "{status}");
     cluster.wait_converged(Duration::from_secs(30));
 }

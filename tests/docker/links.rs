@@ -517,7 +517,7 @@ fn a_campaign_applies_and_observes_loss_slow_and_clock_and_ends_healed() {
     for node in ["n1", "n2", "n3"] {
         let clock = in_node_ok(name, node, "cat /etc/faultline-clock 2>/dev/null || true");
         assert!(
-            clock.trim().is_empty() || clock.trim() == "+0s",
+            clock.trim().is_empty() || clock.trim().ends_with("\n+0s x1"),
             "{node}: {clock}"
         );
     }
@@ -559,7 +559,7 @@ fn an_interrupted_campaign_restores_open_link_and_clock_windows_in_the_final_hea
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default();
-        let clock = applied.lines().any(|l| l == "+2s" || l == "+0s");
+        let clock = applied.lines().any(|l| l == "+2s x1" || l == "+0s x1");
         if applied.contains("statistic") && applied.contains("tbf") && clock {
             break;
         }
@@ -599,6 +599,6 @@ fn an_interrupted_campaign_restores_open_link_and_clock_windows_in_the_final_hea
     assert_clean(name);
     for node in ["n1", "n2", "n3"] {
         let clock = in_node_ok(name, node, "cat /etc/faultline-clock");
-        assert_eq!(clock.trim(), "+0s", "{node}");
+        assert_eq!(clock.trim(), "# faultline clock +0s\n+0s x1", "{node}");
     }
 }
