@@ -194,8 +194,11 @@ pub struct OnlineStats {
     /// Rounds of checks, and key prefixes checked in them.
     pub rounds: u64,
     pub checks: u64,
-    /// CPU-bound time spent checking (wall time of its thread's checks), ms.
+    /// Time spent in rounds of checks (wall time), ms.
     pub busy_ms: u64,
+    /// CPU time of the online checker's thread (receiving lines, keeping them, checking), ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<u64>,
     /// Completed operations in the last prefixes checked, over all keys.
     pub ops_checked: u64,
     /// Why it stopped checking a key, or at all, before the run's end.

@@ -195,8 +195,11 @@ impl Online {
     }
 
     /// Waits for the thread, which ends once every feed is gone (the writer finished), and
-    /// returns what it found. `stopped_run`: whether the violation ended the run.
+    /// returns what it found. `stopped_run`: whether the violation ended the run. A round in
+    /// progress checks no further key (the one being checked finishes, within its limit): the
+    /// check after the run checks them all.
     pub fn finish(self, stopped_run: bool) -> (Option<FirstViolation>, OnlineStats) {
+        self.feed.active.store(false, Ordering::Relaxed);
         drop(self.feed);
         let stats = self.handle.join().unwrap_or_else(|_| OnlineStats {
             notes: vec!["the online checker panicked; the check after the run decides".into()],
@@ -252,6 +255,11 @@ impl KeyLines {
     fn completed(&self) -> usize {
         self.completions.len()
     }
+
+    /// Completed operations in the prefix last checked.
+    fn checked_ops(&self) -> u64 {
+        self.completions.partition_point(|&c| c <= self.checked) as u64
+    }
 }
 
 fn check_loop(rx: mpsc::Receiver<Line>, shared: Shared) -> OnlineStats {
@@ -260,7 +268,7 @@ fn check_loop(rx: mpsc::Receiver<Line>, shared: Shared) -> OnlineStats {
     let mut bytes = 0usize;
     let mut next_round = Instant::now() + MIN_GAP;
     let mut busy = Duration::ZERO;
-    'run: loop {
+    loop {
         let wait = next_round.saturating_duration_since(Instant::now());
         let first = match rx.recv_timeout(wait) {
             Ok(line) => Some(line),
@@ -284,7 +292,14 @@ fn check_loop(rx: mpsc::Receiver<Line>, shared: Shared) -> OnlineStats {
         }
         let round = Instant::now();
         stats.rounds += 1;
+        // The run is closing, or a violation was found: nothing more to check.
+        let mut closing = false;
         for (key, lines) in keys.iter_mut() {
+            if !shared.active.load(Ordering::Relaxed) {
+                // The run is closing: the check after the run takes over.
+                closing = true;
+                break;
+            }
             if lines.given_up || lines.checked == lines.ends.len() {
                 continue;
             }
@@ -297,8 +312,10 @@ fn check_loop(rx: mpsc::Receiver<Line>, shared: Shared) -> OnlineStats {
                 }
                 Ok(Verdict::Invalid(_)) => {
                     let v = pin_down(key, lines, upto, &shared);
+                    lines.checked = upto;
                     announce(&shared, v);
-                    break 'run;
+                    closing = true;
+                    break;
                 }
                 Ok(Verdict::Unknown(why)) => {
                     lines.given_up = true;
@@ -316,16 +333,31 @@ fn check_loop(rx: mpsc::Receiver<Line>, shared: Shared) -> OnlineStats {
                 }
             }
         }
-        stats.ops_checked = keys.values().map(|k| k.completed() as u64).sum();
+        stats.ops_checked = keys.values().map(KeyLines::checked_ops).sum();
         shared.checked.store(stats.ops_checked, Ordering::Relaxed);
         let took = round.elapsed();
         busy += took;
+        if closing {
+            break;
+        }
         next_round = Instant::now() + MIN_GAP.max(took * (DUTY - 1));
     }
     // Nothing more is checked: the writer stops copying lines.
     shared.active.store(false, Ordering::Relaxed);
     stats.busy_ms = busy.as_millis() as u64;
+    stats.cpu_ms = thread_cpu().map(|d| d.as_millis() as u64);
     stats
+}
+
+/// The CPU time the calling thread has used (receiving, keeping and checking, for this one).
+fn thread_cpu() -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call to fill.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
 
 /// The verdict on the key's first `lines` events.

@@ -201,6 +201,14 @@ async fn stop_on_violation_ends_the_run_early_healed_with_full_results() {
     assert_eq!(stored.results.validity(), Validity::Invalid);
     let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
     assert!(junit.contains("linearizability"), "{junit}");
+    let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(
+        page.contains(&format!(
+            "Found while the run went: key <b>{}</b> is not linearizable from",
+            v.key
+        )) && page.contains("; the run stopped there."),
+        "the report does not show the violation found online"
+    );
 }
 
 /// Online checking applies to register workloads only; `stop_on_violation` is refused where it
