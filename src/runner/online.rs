@@ -7,9 +7,11 @@
 //! the whole history (a set's final read; transactions' dependency cycles across keys): for
 //! them nothing runs online.
 //!
-//! **How.** The history writer thread (`recorder`), after writing an event's line, hands a copy
-//! of the line and its key to this module's thread over a channel: the clients' hot path is
-//! unchanged (they queue one event, as before). The thread keeps each key's lines in order and,
+//! **How.** The history writer thread (`recorder`), after writing an event's line, adds a copy
+//! of the line and its key to a batch, which it sends to this module's thread over a channel
+//! every [`BATCH`] lines and at each flush of the history (every 100 ms): the clients' hot path
+//! is unchanged (they queue one event, as before), and the writer pays a copy per line and a
+//! message per batch. The thread keeps each key's lines in order and,
 //! in rounds, checks each key whose history grew, with the same parser and the same checker as
 //! the check after the run (`checkers::parse::parse` of the key's lines, then
 //! `checkers::check_history`), on one thread, within the campaign's memory limit. A round that
@@ -76,42 +78,85 @@ const CHECK_TIME_LIMIT: Duration = Duration::from_secs(10);
 const SHRINK_TIME: Duration = Duration::from_secs(2);
 /// The copy of the history kept for online checking; past it, online checking stops.
 const MAX_BYTES: usize = 512 << 20;
-/// Lines taken from the channel before the thread looks at its clock again.
-const DRAIN: usize = 4096;
+/// Batches taken from the channel before the thread looks at its clock again.
+const DRAIN: usize = 64;
+/// Lines the writer gathers before it sends them (it also sends what it has at each flush of
+/// the history, every 100 ms).
+const BATCH: usize = 1024;
 
-/// One written event of a client operation on a key.
-struct Line {
+/// Written events of client operations on keys, as the writer sends them: their lines one
+/// after the other, and where each ends. One message and no allocation per line.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    lines: Vec<LineAt>,
+}
+
+/// One line of a batch.
+struct LineAt {
     key: String,
     /// The event's index in `history.jsonl`.
     index: u64,
     completes: bool,
-    bytes: Vec<u8>,
+    /// End of the line in the batch's bytes.
+    end: usize,
 }
 
-/// The writer thread's end of the channel.
-#[derive(Clone)]
+/// The writer thread's end of the channel; it gathers lines into batches.
 pub struct Feed {
-    tx: mpsc::Sender<Line>,
+    tx: mpsc::Sender<Batch>,
     active: Arc<AtomicBool>,
+    batch: Batch,
+}
+
+impl Clone for Feed {
+    /// Another end of the same channel, with a batch of its own.
+    fn clone(&self) -> Feed {
+        Feed {
+            tx: self.tx.clone(),
+            active: self.active.clone(),
+            batch: Batch::default(),
+        }
+    }
 }
 
 impl Feed {
     /// Hands the online checker an event the writer wrote as `line` (its index set). Events of
-    /// the nemesis and without a key are not checked online.
-    pub fn send(&self, event: &Event, line: &[u8]) {
+    /// the nemesis and without a key are not checked online. Lines go in batches: call
+    /// [`Feed::flush`] regularly (dropping the feed flushes too).
+    pub fn send(&mut self, event: Event, line: &[u8]) {
         if !self.active.load(Ordering::Relaxed) {
+            self.batch = Batch::default();
             return;
         }
-        let (Process::Client(_), Some(key)) = (&event.process, &event.key) else {
+        let (Process::Client(_), Some(key)) = (&event.process, event.key) else {
             return;
         };
-        // The checker thread stops receiving once it has found a violation or gave up.
-        let _ = self.tx.send(Line {
-            key: key.clone(),
+        self.batch.bytes.extend_from_slice(line);
+        self.batch.lines.push(LineAt {
+            key,
             index: event.index,
             completes: event.kind != EventType::Invoke,
-            bytes: line.to_vec(),
+            end: self.batch.bytes.len(),
         });
+        if self.batch.lines.len() >= BATCH {
+            self.flush();
+        }
+    }
+
+    /// Sends the lines gathered so far.
+    pub fn flush(&mut self) {
+        if self.batch.lines.is_empty() {
+            return;
+        }
+        // The checker thread stops receiving once it has found a violation or gave up.
+        let _ = self.tx.send(std::mem::take(&mut self.batch));
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
@@ -171,7 +216,11 @@ impl Online {
             .spawn(move || check_loop(rx, shared))
             .context("starting the online checker thread")?;
         Ok(Online {
-            feed: Feed { tx, active },
+            feed: Feed {
+                tx,
+                active,
+                batch: Batch::default(),
+            },
             handle,
             found,
             violation,
@@ -237,11 +286,11 @@ struct KeyLines {
 }
 
 impl KeyLines {
-    fn push(&mut self, line: Line) {
-        self.bytes.extend_from_slice(&line.bytes);
+    fn push(&mut self, index: u64, completes: bool, line: &[u8]) {
+        self.bytes.extend_from_slice(line);
         self.ends.push(self.bytes.len());
-        self.index.push(line.index);
-        if line.completes {
+        self.index.push(index);
+        if completes {
             self.completions.push(self.ends.len());
         }
     }
@@ -262,7 +311,7 @@ impl KeyLines {
     }
 }
 
-fn check_loop(rx: mpsc::Receiver<Line>, shared: Shared) -> OnlineStats {
+fn check_loop(rx: mpsc::Receiver<Batch>, shared: Shared) -> OnlineStats {
     let mut keys: BTreeMap<String, KeyLines> = BTreeMap::new();
     let mut stats = OnlineStats::default();
     let mut bytes = 0usize;
@@ -271,13 +320,25 @@ fn check_loop(rx: mpsc::Receiver<Line>, shared: Shared) -> OnlineStats {
     loop {
         let wait = next_round.saturating_duration_since(Instant::now());
         let first = match rx.recv_timeout(wait) {
-            Ok(line) => Some(line),
+            Ok(batch) => Some(batch),
             Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
-        for line in first.into_iter().chain(rx.try_iter().take(DRAIN)) {
-            bytes += line.bytes.len();
-            keys.entry(line.key.clone()).or_default().push(line);
+        for batch in first.into_iter().chain(rx.try_iter().take(DRAIN)) {
+            bytes += batch.bytes.len();
+            let mut start = 0;
+            for line in &batch.lines {
+                let text = &batch.bytes[start..line.end];
+                start = line.end;
+                match keys.get_mut(&line.key) {
+                    Some(k) => k.push(line.index, line.completes, text),
+                    None => keys.entry(line.key.clone()).or_default().push(
+                        line.index,
+                        line.completes,
+                        text,
+                    ),
+                }
+            }
         }
         if bytes > MAX_BYTES {
             stats.notes.push(format!(
@@ -542,12 +603,9 @@ mod tests {
             };
             let mut bytes = serde_json::to_vec(e).unwrap();
             bytes.push(b'\n');
-            keys.entry(key.clone()).or_default().push(Line {
-                key: key.clone(),
-                index: e.index,
-                completes: e.kind != EventType::Invoke,
-                bytes,
-            });
+            keys.entry(key.clone())
+                .or_default()
+                .push(e.index, e.kind != EventType::Invoke, &bytes);
         }
         keys
     }
@@ -638,13 +696,14 @@ mod tests {
             let live = Arc::new(Live::default());
             let online =
                 Online::start(Instant::now(), Duration::from_secs(10), 512, live.clone()).unwrap();
-            let feed = online.feed();
+            let mut feed = online.feed();
             let mut found = online.violation();
             for e in &events {
                 let mut line = serde_json::to_vec(e).unwrap();
                 line.push(b'\n');
-                feed.send(e, &line);
+                feed.send(e.clone(), &line);
             }
+            feed.flush();
             // Found before the feed closes, while the run goes; or every operation checked.
             let completed = events
                 .iter()

@@ -144,7 +144,7 @@ fn write_loop(
     mut out: BufWriter<File>,
     rx: mpsc::Receiver<Event>,
     path: &Path,
-    online: Option<Feed>,
+    mut online: Option<Feed>,
 ) -> anyhow::Result<Written> {
     let mut written = Written::default();
     let mut last_flush = Instant::now();
@@ -165,13 +165,16 @@ fn write_loop(
                 .with_context(|| format!("writing {}", path.display()))?;
             written.events += 1;
             written.bytes += line.len() as u64;
-            if let Some(feed) = &online {
-                feed.send(&event, &line);
+            if let Some(feed) = &mut online {
+                feed.send(event, &line);
             }
         }
         if last_flush.elapsed() >= FLUSH_EVERY {
             out.flush()
                 .with_context(|| format!("flushing {}", path.display()))?;
+            if let Some(feed) = &mut online {
+                feed.flush();
+            }
             last_flush = Instant::now();
         }
     }
