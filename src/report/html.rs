@@ -83,6 +83,9 @@ fn header(page: &mut String, run: &RunData, name: &str, verdict: Validity, stats
         stats.throughput_ops_s,
         cls = verdict.label(),
     );
+    if let Some(v) = run.results.get("first_violation") {
+        first_violation(page, v);
+    }
     page.push_str("<section><h2>Operations</h2><table><tr><th>f</th><th>ok</th><th>fail</th><th>info</th></tr>");
     for (f, counts) in &stats.by_f {
         let c = |k: &str| counts.get(k).copied().unwrap_or(0);
@@ -109,6 +112,34 @@ fn header(page: &mut String, run: &RunData, name: &str, verdict: Validity, stats
         );
     }
     page.push_str("</section>");
+}
+
+/// What the online checker found while the run went (`results.json`'s `first_violation`).
+fn first_violation(page: &mut String, v: &serde_json::Value) {
+    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("?");
+    let secs = |k: &str| v.get(k).and_then(|x| x.as_f64()).unwrap_or(f64::NAN);
+    let op = v.pointer("/op/op").and_then(|x| x.as_str()).unwrap_or("?");
+    let who = v
+        .pointer("/op/process")
+        .and_then(|x| x.as_i64())
+        .map(|p| format!(" by p{p}"))
+        .unwrap_or_default();
+    let stopped = if v.get("stopped_run").and_then(|x| x.as_bool()) == Some(true) {
+        "; the run stopped there"
+    } else {
+        ""
+    };
+    let _ = write!(
+        page,
+        "<p class=\"warn\">Found while the run went: key <b>{}</b> is not linearizable from {:.3} s ({}{}), found at {:.3} s{}. {}</p>",
+        esc(text("key")),
+        secs("at_s"),
+        esc(op),
+        esc(&who),
+        secs("found_s"),
+        stopped,
+        esc(text("explanation")),
+    );
 }
 
 fn checkers_section(page: &mut String, checkers: &[CheckerResult]) {

@@ -136,6 +136,74 @@ pub struct Results {
     /// operations by `f` and outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<Analysis>,
+    /// The first violation the online checker found while the run went (register workloads;
+    /// see `runner::online`). The verdict is still the check of the whole history after the
+    /// run, which a violation found online never contradicts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_violation: Option<FirstViolation>,
+    /// What the online checker did (absent when it did not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online: Option<OnlineStats>,
+}
+
+/// A violation found while the run went: the key, when its history stopped being
+/// linearizable, the operation whose completion did it, and the checker's core and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirstViolation {
+    /// The checker that found it (`linearizability`).
+    pub checker: String,
+    pub key: String,
+    /// Seconds from the run's start to the completion of `op`: the key's history up to there
+    /// is not linearizable, and up to the completion before it (on the key) it was not shown
+    /// not to be.
+    pub at_s: f64,
+    /// Seconds from the run's start to when the online checker found it.
+    pub found_s: f64,
+    /// The operation whose completion made the key's history not linearizable.
+    pub op: ViolationOp,
+    /// The checker's core: operations that admit no legal order by themselves.
+    pub core: Vec<ViolationOp>,
+    pub explanation: String,
+    /// Whether it ended the run (`checker.stop_on_violation`).
+    pub stopped_run: bool,
+}
+
+/// One operation of a violation; indexes are the events' `index` in `history.jsonl`, times
+/// are seconds from the run's start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViolationOp {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<i64>,
+    /// The call and its observed result (`read 3`, `cas 1->2`).
+    pub op: String,
+    /// `ok`, `fail`, `info` or `pending` (still running when it was found).
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoke_index: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete_index: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoke_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete_s: Option<f64>,
+}
+
+/// What the online checker did during a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OnlineStats {
+    /// Rounds of checks, and key prefixes checked in them.
+    pub rounds: u64,
+    pub checks: u64,
+    /// Time spent in rounds of checks (wall time), ms.
+    pub busy_ms: u64,
+    /// CPU time of the online checker's thread (receiving lines, keeping them, checking), ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<u64>,
+    /// Completed operations in the last prefixes checked, over all keys.
+    pub ops_checked: u64,
+    /// Why it stopped checking a key, or at all, before the run's end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// A run's verdict as it was recorded, before a re-analysis.
@@ -175,6 +243,8 @@ mod tests {
             started_at: Some("20261206T000000Z".into()),
             previous: None,
             analysis: None,
+            first_violation: None,
+            online: None,
         };
         let text = serde_json::to_string(&r).unwrap();
         assert!(text.contains("\"valid\":\"unknown\""), "{text}");

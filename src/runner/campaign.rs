@@ -393,6 +393,13 @@ pub struct CheckerSection {
     /// log, makes the run invalid. On by default.
     #[serde(default = "default_true")]
     pub crash: bool,
+    /// Check for linearizability while the run goes (register workloads; see
+    /// `runner::online`). On by default.
+    #[serde(default = "default_true")]
+    pub online: bool,
+    /// End the run (healed, results written) once the online check finds a violation.
+    #[serde(default)]
+    pub stop_on_violation: bool,
 }
 
 impl Default for CheckerSection {
@@ -401,6 +408,8 @@ impl Default for CheckerSection {
             time_limit: default_time_limit(),
             memory_limit_mb: default_memory_mb(),
             crash: true,
+            online: true,
+            stop_on_violation: false,
         }
     }
 }

@@ -38,6 +38,11 @@ pub struct State {
     pub served: u64,
     /// Every client request is refused (a system that never serves), so nothing completes ok.
     pub refuse_clients: bool,
+    /// Once this many client operations have been served, reads answer the first value ever
+    /// written to their key (a node serving a stale snapshot): not linearizable.
+    pub stale_reads_after: Option<u64>,
+    /// The first value written to each key.
+    pub first_written: std::collections::HashMap<String, String>,
 
     /// Link fault kinds in effect.
     pub links: std::collections::BTreeSet<nemesis::link::LinkKind>,
@@ -367,8 +372,25 @@ impl Client for Fake {
                 }
             }
         }
+        if let Request::Read { key } = request {
+            if s.stale_reads_after.is_some_and(|n| s.served >= n) {
+                if let Some(first) = s.first_written.get(key) {
+                    return Response::Ok(serde_json::json!({ "value": first }));
+                }
+            }
+        }
         let lose_appends = s.drop_adds;
-        s.store.apply(request, lose_appends)
+        let response = s.store.apply(request, lose_appends);
+        if let (
+            Response::Ok(_),
+            Request::Write { key, value } | Request::Cas { key, to: value, .. },
+        ) = (&response, request)
+        {
+            s.first_written
+                .entry(key.clone())
+                .or_insert_with(|| value.clone());
+        }
+        response
     }
 
     async fn status(&self, addr: SocketAddr) -> Result<NodeStatus, String> {

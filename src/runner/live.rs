@@ -16,6 +16,8 @@ pub struct Live {
     /// Nodes the nemesis is killing or has killed and not yet started again: down on purpose,
     /// so not crashes.
     down_on_purpose: Mutex<BTreeSet<String>>,
+    /// The violation the online checker found, as the progress line shows it.
+    violation: Mutex<Option<String>>,
 }
 
 impl Live {
@@ -69,6 +71,18 @@ impl Live {
 
     pub fn down_on_purpose(&self) -> BTreeSet<String> {
         self.down_on_purpose
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Records what the online checker found (the first violation).
+    pub fn set_violation(&self, line: String) {
+        *self.violation.lock().unwrap_or_else(|p| p.into_inner()) = Some(line);
+    }
+
+    pub fn violation(&self) -> Option<String> {
+        self.violation
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()

@@ -10,8 +10,9 @@
 //!   `faults` (the nemesis task, with `strobe` for strobed clocks and `membership` reading the
 //!   configuration a membership fault changed), `crash` (the crash watcher
 //!   and checker), `recovery` (the recovery check), `leader` (waiting for a leader), `coverage`
-//!   (fault coverage, by kind and by mode), `recorder` (the history writer), `live` and
-//!   `progress` (the progress line);
+//!   (fault coverage, by kind and by mode), `recorder` (the history writer), `online` (the
+//!   linearizability checker while the run goes, fed by the writer), `live` and `progress`
+//!   (the progress line);
 //! - `analyze` re-checks a recorded run with the current checkers;
 //! - `check` reads the history once and runs the workload's checkers (`checkers::analysis`);
 //!   `replay` rebuilds a recorded run's plan; `memory` is an in-memory store for the runner's
@@ -30,6 +31,7 @@ pub mod leader;
 pub mod live;
 pub mod membership;
 pub mod memory;
+pub mod online;
 pub mod phases;
 pub mod plan;
 pub mod progress;
@@ -44,5 +46,7 @@ pub mod yaml_pos;
 
 #[cfg(test)]
 mod fake;
+#[cfg(test)]
+mod online_tests;
 #[cfg(test)]
 mod tests;

@@ -35,6 +35,11 @@ pub struct Plan {
     pub checker_memory_mb: u64,
     /// Whether the crash checker runs (`checker.crash`, on by default).
     pub crash_check: bool,
+    /// Whether the linearizability checker runs while the run goes (`checker.online`, on by
+    /// default; only for workloads checked per key for linearizability).
+    pub online_check: bool,
+    /// Whether a violation found online ends the run (`checker.stop_on_violation`).
+    pub stop_on_violation: bool,
     /// What marks a panic or a fatal error in the system's logs.
     pub crash_markers: Vec<String>,
     pub seed: u64,

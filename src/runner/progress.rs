@@ -48,15 +48,20 @@ impl Progress {
     }
 }
 
-/// `12s | 340 ops/s | ok 3000 fail 12 info 3 | faults: kill n2`
+/// `12s | 340 ops/s | ok 3000 fail 12 info 3 | faults: kill n2`, then, once the online
+/// checker found one, ` | VIOLATION on key k1 at 3.2s: read 5 by p3`.
 pub fn line(live: &Live, elapsed: Duration) -> String {
     let ok = Live::get(&live.ok);
     let fail = Live::get(&live.fail);
     let info = Live::get(&live.info);
     let secs = elapsed.as_secs_f64().max(0.001);
     let active = live.active();
+    let violation = live
+        .violation()
+        .map(|v| format!(" | {v}"))
+        .unwrap_or_default();
     format!(
-        "{}s | {:.0} ops/s | ok {ok} fail {fail} info {info} | faults: {}",
+        "{}s | {:.0} ops/s | ok {ok} fail {fail} info {info} | faults: {}{violation}",
         elapsed.as_secs(),
         (ok + fail + info) as f64 / secs,
         if active.is_empty() {
@@ -83,5 +88,8 @@ mod tests {
         assert_eq!(l, "2s | 6 ops/s | ok 10 fail 0 info 1 | faults: kill n2");
         live.remove_active("kill n2");
         assert!(line(&live, Duration::from_secs(2)).ends_with("faults: none"));
+        live.set_violation("VIOLATION on key k1 at 1.5s: read 5 by p3".into());
+        assert!(line(&live, Duration::from_secs(2))
+            .ends_with("faults: none | VIOLATION on key k1 at 1.5s: read 5 by p3"));
     }
 }

@@ -2,7 +2,9 @@
 //! them their index and appends them to `history.jsonl` as whole lines, flushing regularly.
 //!
 //! The time is taken and the event queued under one lock, so file order is time order: a
-//! checker reading the file sees the real-time order of invocations and completions.
+//! checker reading the file sees the real-time order of invocations and completions. The
+//! writer also hands each line it wrote to the online checker, when there is one
+//! ([`super::online`]): off the clients' path.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -15,6 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use checkers::history::{Event, EventType, Process};
 use serde_json::Value;
+
+use super::online::Feed;
 
 /// How often the writer flushes while events keep coming.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -46,12 +50,21 @@ pub struct Writer {
 impl Recorder {
     /// Starts the writer on `path` (created, truncated). Times count from `start`.
     pub fn to_file(path: &Path, start: Instant) -> anyhow::Result<(Recorder, Writer)> {
+        Recorder::to_file_feeding(path, start, None)
+    }
+
+    /// As [`Recorder::to_file`], the writer also handing every line it writes to `online`.
+    pub fn to_file_feeding(
+        path: &Path,
+        start: Instant,
+        online: Option<Feed>,
+    ) -> anyhow::Result<(Recorder, Writer)> {
         let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
         let (tx, rx) = mpsc::channel::<Event>();
         let owned = path.to_path_buf();
         let handle = std::thread::Builder::new()
             .name("history-writer".into())
-            .spawn(move || write_loop(BufWriter::with_capacity(1 << 16, file), rx, &owned))
+            .spawn(move || write_loop(BufWriter::with_capacity(1 << 16, file), rx, &owned, online))
             .context("starting the history writer thread")?;
         Ok((
             Recorder {
@@ -131,6 +144,7 @@ fn write_loop(
     mut out: BufWriter<File>,
     rx: mpsc::Receiver<Event>,
     path: &Path,
+    mut online: Option<Feed>,
 ) -> anyhow::Result<Written> {
     let mut written = Written::default();
     let mut last_flush = Instant::now();
@@ -151,10 +165,16 @@ fn write_loop(
                 .with_context(|| format!("writing {}", path.display()))?;
             written.events += 1;
             written.bytes += line.len() as u64;
+            if let Some(feed) = &mut online {
+                feed.send(event, &line);
+            }
         }
         if last_flush.elapsed() >= FLUSH_EVERY {
             out.flush()
                 .with_context(|| format!("flushing {}", path.display()))?;
+            if let Some(feed) = &mut online {
+                feed.flush();
+            }
             last_flush = Instant::now();
         }
     }

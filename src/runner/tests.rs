@@ -16,13 +16,13 @@ use crate::exit::Validity;
 use crate::report::results::FaultStatus;
 use crate::report::{store, RunDir};
 
-fn plan(text: &str) -> Plan {
+pub(super) fn plan(text: &str) -> Plan {
     let path = Path::new("t.yaml");
     let c = parse(text, path).unwrap();
     validate(&c, text, path, &Overrides::default()).unwrap()
 }
 
-fn options() -> Options {
+pub(super) fn options() -> Options {
     Options {
         progress: false,
         leader_deadline: Duration::from_secs(2),
@@ -32,7 +32,7 @@ fn options() -> Options {
 }
 
 /// The events of a run's `history.jsonl`, and what reading it warned of.
-fn read_events(dir: &Path) -> (Vec<checkers::history::Event>, Option<String>) {
+pub(super) fn read_events(dir: &Path) -> (Vec<checkers::history::Event>, Option<String>) {
     let h = super::check::read_history(&dir.join("history.jsonl")).unwrap();
     (h.to_events(), h.warnings.first().cloned())
 }
@@ -54,7 +54,12 @@ fn split_run_checkers(
     )
 }
 
-async fn run(plan: &Plan, fake: &Fake, dir: &Path, interrupted: watch::Receiver<bool>) -> Outcome {
+pub(super) async fn run(
+    plan: &Plan,
+    fake: &Fake,
+    dir: &Path,
+    interrupted: watch::Receiver<bool>,
+) -> Outcome {
     execute(
         plan,
         fake.clone(),
@@ -278,6 +283,10 @@ async fn faults_are_applied_observed_recorded_and_healed() {
     assert_eq!(r.checkers[2].name, "crash");
     assert_eq!(r.checkers[2].valid, Validity::Valid, "{:?}", r.checkers[2]);
     assert_eq!(r.valid, Validity::Valid);
+    // The online checker ran and, the store being linearizable, found nothing.
+    assert!(r.first_violation.is_none(), "{:?}", r.first_violation);
+    let online = r.online.as_ref().expect("register runs are checked online");
+    assert!(online.checks > 0 && online.ops_checked > 0, "{online:?}");
 
     // The pause produced info; each retired its process.
     assert!(r.stats.info > 0 && r.stats.processes > 4, "{:?}", r.stats);

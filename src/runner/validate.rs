@@ -92,6 +92,7 @@ pub fn validate(
     node_args.extend(snapshot_args(&mut p, &campaign.cluster));
     let workload = workload(&mut p, campaign);
     bounds(&mut p, campaign);
+    let online_check = online_check(&mut p, campaign, workload.as_ref());
 
     let seed = overrides
         .seed
@@ -142,6 +143,8 @@ pub fn validate(
         checker_time_limit: campaign.checker.time_limit.0,
         checker_memory_mb: campaign.checker.memory_limit_mb,
         crash_check: campaign.checker.crash,
+        online_check,
+        stop_on_violation: campaign.checker.stop_on_violation,
         crash_markers,
         seed,
         out: overrides
@@ -276,6 +279,34 @@ fn bounds(p: &mut Problems, campaign: &Campaign) {
         64,
         1 << 20,
     );
+}
+
+/// Whether the run checks while it goes: only workloads checked per key for linearizability
+/// can be (the others' checkers need the whole history), and only when `checker.online` is on.
+/// `checker.stop_on_violation` needs it.
+fn online_check(p: &mut Problems, c: &Campaign, workload: Option<&WorkloadConfig>) -> bool {
+    let applies = workload.is_some_and(|w| {
+        w.checkers()
+            .contains(&checkers::analysis::Checker::Linearizability)
+    });
+    if c.checker.stop_on_violation {
+        if !c.checker.online {
+            p.add(
+                "checker.stop_on_violation",
+                "needs the online check, which checker.online: false turns off",
+            );
+        } else if workload.is_some() && !applies {
+            p.add(
+                "checker.stop_on_violation",
+                format!(
+                    "the {} workload is not checked while the run goes (only register is: \
+                     its checkers need the whole history)",
+                    c.workload.kind
+                ),
+            );
+        }
+    }
+    c.checker.online && applies
 }
 
 /// Planted bugs become `--unsafe-bug NAME` on every node's command line.

@@ -34,7 +34,7 @@ use crate::cluster::target::TestTarget;
 use crate::report::results::{FaultRecord, PhaseTiming, Results};
 use crate::report::{RunDir, Written};
 use guard::Cleanup;
-use run::Recording;
+use run::{OnlineOutcome, Recording};
 
 /// How long a fresh cluster may take to elect a leader, and the healed one to settle.
 const LEADER_DEADLINE: Duration = Duration::from_secs(60);
@@ -90,6 +90,8 @@ struct Run<'a, T: TestTarget, C: Client> {
     options: &'a Options,
     interrupted: watch::Receiver<bool>,
     was_interrupted: bool,
+    /// The online checker found a violation and the campaign asked to stop on one.
+    stopped_on_violation: bool,
     names: Vec<String>,
     phases: Vec<PhaseTiming>,
     notes: Vec<String>,
@@ -117,6 +119,7 @@ pub async fn execute<T: TestTarget, C: Client>(
         options,
         interrupted,
         was_interrupted: false,
+        stopped_on_violation: false,
         phases: Vec::new(),
         notes: Vec::new(),
         harness_errors: Vec::new(),
@@ -130,7 +133,14 @@ pub async fn execute<T: TestTarget, C: Client>(
                 run.harness_errors.push(te);
             }
             let live = Live::default();
-            let results = run.results(Vec::new(), Vec::new(), &live, 0, HistoryWritten::default());
+            let results = run.results(
+                Vec::new(),
+                Vec::new(),
+                &live,
+                0,
+                HistoryWritten::default(),
+                None,
+            );
             return Ok(run.report(results, None));
         }
         let last = last_log_lines(&run.dir.logs());
@@ -167,7 +177,7 @@ pub async fn execute<T: TestTarget, C: Client>(
         let more = crash::sweep(&*run.target, &recording.live, &recording.recorder, &crashes).await;
         crashes.extend(more);
     }
-    let written = run.close_history(recording);
+    let (written, online) = run.close_history(recording);
     run.collect_logs().await;
     if let Err(e) = run.teardown(&mut cleanup).await {
         run.harness_errors.push(e);
@@ -180,7 +190,7 @@ pub async fn execute<T: TestTarget, C: Client>(
     if let Some(outcome) = &recovered {
         checkers.push(recovery::result(outcome));
     }
-    let results = run.results(checkers, faults, &ran.live, ran.run_ms, written);
+    let results = run.results(checkers, faults, &ran.live, ran.run_ms, written, online);
     Ok(run.report(results, history))
 }
 
@@ -352,15 +362,16 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
         outcome
     }
 
-    /// Stops the progress line and the recorder, and waits for the history to be on disk. A
-    /// failed write is reported after the cluster is gone, never instead of removing it.
-    fn close_history(&mut self, recording: Recording<C>) -> HistoryWritten {
+    /// Stops the progress line and the recorder, and waits for the history to be on disk and
+    /// the online checker to end. A failed write is reported after the cluster is gone, never
+    /// instead of removing it.
+    fn close_history(&mut self, recording: Recording<C>) -> (HistoryWritten, OnlineOutcome) {
         self.is_interrupted();
-        match recording.close() {
+        match recording.close(self.stopped_on_violation) {
             Ok(w) => w,
             Err(e) => {
                 self.harness_errors.push(format!("{e:#}"));
-                HistoryWritten::default()
+                (HistoryWritten::default(), None)
             }
         }
     }

@@ -15,6 +15,7 @@ use crate::runner::clients::Workers;
 use crate::runner::crash::{self, Crash};
 use crate::runner::faults::Nemesis;
 use crate::runner::live::Live;
+use crate::runner::online::Online;
 use crate::runner::progress::Progress;
 use crate::runner::recorder::{Recorder, Writer, Written};
 
@@ -26,7 +27,16 @@ pub(super) struct Recording<C> {
     pub live: Arc<Live>,
     progress: Progress,
     pub workers: Workers<C>,
+    /// The online checker, for workloads checked per key for linearizability (unless the
+    /// campaign turned it off).
+    online: Option<Online>,
 }
+
+/// What the online checker found and did, once the recording is closed.
+pub(super) type OnlineOutcome = Option<(
+    Option<crate::report::results::FirstViolation>,
+    crate::report::results::OnlineStats,
+)>;
 
 /// What the run phase gives the phases after it.
 pub(super) struct Ran {
@@ -41,14 +51,25 @@ pub(super) struct Ran {
 impl<C: Client> Recording<C> {
     pub fn start<T: TestTarget>(run: &Run<'_, T, C>) -> anyhow::Result<Recording<C>> {
         let start = Instant::now();
+        let plan = run.plan;
+        let live = Arc::new(Live::default());
+        let online = if plan.online_check && !run.options.no_history {
+            Some(Online::start(
+                start,
+                plan.checker_time_limit,
+                plan.checker_memory_mb,
+                live.clone(),
+            )?)
+        } else {
+            None
+        };
         let (recorder, writer) = if run.options.no_history {
             (Recorder::discard(start), None)
         } else {
-            let (r, w) = Recorder::to_file(&run.dir.history(), start)?;
+            let feed = online.as_ref().map(Online::feed);
+            let (r, w) = Recorder::to_file_feeding(&run.dir.history(), start, feed)?;
             (r, Some(w))
         };
-        let live = Arc::new(Live::default());
-        let plan = run.plan;
         let workers = Workers {
             client: run.client.clone(),
             recorder: recorder.clone(),
@@ -65,19 +86,25 @@ impl<C: Client> Recording<C> {
             writer,
             live,
             workers,
+            online,
         })
     }
 
-    /// Ends the progress line and the recording; the history's size once it is on disk.
-    pub fn close(self) -> anyhow::Result<Written> {
+    /// Turns true once the online checker finds a violation; `None` without one.
+    pub fn violation(&self) -> Option<watch::Receiver<bool>> {
+        self.online.as_ref().map(Online::violation)
+    }
+
+    /// Ends the progress line and the recording; the history's size once it is on disk, and
+    /// what the online checker found (`stopped_run`: whether its violation ended the run).
+    pub fn close(self, stopped_run: bool) -> anyhow::Result<(Written, OnlineOutcome)> {
         self.progress.finish();
         self.recorder.close();
         drop(self.workers);
-        Ok(self
-            .writer
-            .map(Writer::finish)
-            .transpose()?
-            .unwrap_or_default())
+        let written = self.writer.map(Writer::finish).transpose();
+        // The writer is done (or failed): the online checker's feed is gone, its thread ends.
+        let online = self.online.map(|o| o.finish(stopped_run));
+        Ok((written?.unwrap_or_default(), online))
     }
 }
 
@@ -110,6 +137,11 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
         let mut last_process = 0;
         let mut error = None;
         let mut interrupted = self.interrupted.clone();
+        // The online checker's violation ends the run when the campaign asks it to.
+        let mut violation = recording
+            .violation()
+            .filter(|_| self.plan.stop_on_violation);
+        let mut watching = violation.is_some();
         loop {
             tokio::select! {
                 joined = clients.join_next() => match joined {
@@ -122,6 +154,14 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
                 },
                 _ = tokio::time::sleep_until(deadline), if !*stop_tx.borrow() => {
                     stop_tx.send_replace(true);
+                }
+                found = async { violation.as_mut().expect("watched").wait_for(|v| *v).await.is_ok() }, if watching => {
+                    watching = false;
+                    if found && !*stop_tx.borrow() {
+                        self.stopped_on_violation = true;
+                        tracing::warn!(target: "faultline::runner", "a violation was found online: stopping clients (checker.stop_on_violation), then healing the cluster");
+                        stop_tx.send_replace(true);
+                    }
                 }
                 _ = interrupted.wait_for(|i| *i), if !self.was_interrupted => {
                     self.was_interrupted = true;

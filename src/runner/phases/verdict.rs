@@ -5,11 +5,12 @@
 use checkers::analysis::CheckerResult;
 use checkers::parse::History;
 
+use super::run::OnlineOutcome;
 use super::{coverage, Outcome, Run};
 use crate::cluster::client::Client;
 use crate::cluster::target::TestTarget;
 use crate::exit::Validity;
-use crate::report::results::{FaultRecord, Results, Stats};
+use crate::report::results::{FaultRecord, FirstViolation, Results, Stats};
 use crate::runner::live::Live;
 use crate::runner::recorder::Written as HistoryWritten;
 
@@ -23,7 +24,15 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
         live: &Live,
         run_ms: u64,
         written: HistoryWritten,
+        online: OnlineOutcome,
     ) -> Results {
+        let (first_violation, online) = match online {
+            Some((found, stats)) => (found, Some(stats)),
+            None => (None, None),
+        };
+        if let Some(v) = &first_violation {
+            self.notes.push(online_note(v, &checkers));
+        }
         let coverage = coverage::coverage(&self.plan.fault_kinds, &faults);
         let modes = coverage::mode_coverage(&faults);
         let (coverage_notes, undermined) = coverage::coverage_notes(&coverage);
@@ -32,8 +41,9 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
         if undermined {
             valid = valid.worst(Validity::Unknown);
         }
-        // An interrupted run is unknown anyway; its missing coverage is no news.
-        let missing_coverage = if self.is_interrupted() {
+        // An interrupted run is unknown anyway, and one stopped on a violation invalid: their
+        // missing coverage is no news.
+        let missing_coverage = if self.is_interrupted() || self.stopped_on_violation {
             Vec::new()
         } else {
             coverage::missing(&self.plan.required_coverage, &coverage, &modes)
@@ -92,6 +102,8 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
             started_at: None,
             previous: None,
             analysis: None,
+            first_violation,
+            online,
         }
     }
 
@@ -121,4 +133,33 @@ impl<T: TestTarget, C: Client> Run<'_, T, C> {
             written,
         }
     }
+}
+
+/// The note on a violation found online: where, when, and whether the check of the whole
+/// history confirmed it (it does whenever it finishes: see `runner::online`).
+fn online_note(v: &FirstViolation, checkers: &[CheckerResult]) -> String {
+    let who =
+        v.op.process
+            .map(|p| format!(" by p{p}"))
+            .unwrap_or_default();
+    let stopped = if v.stopped_run {
+        "; the run stopped there (checker.stop_on_violation)"
+    } else {
+        ""
+    };
+    let confirmed = match checkers.iter().find(|c| c.name == v.checker) {
+        Some(c) if c.valid == checkers::Validity::Invalid => String::new(),
+        Some(c) => format!(
+            "; the check of the whole history could not confirm it ({}: {}), which only a \
+             limit explains: a prefix that is not linearizable makes the whole history not \
+             linearizable",
+            c.valid.label(),
+            c.summary
+        ),
+        None => "; the check of the whole history did not run".into(),
+    };
+    format!(
+        "online check: key {} not linearizable from {:.3}s ({}{who}), found at {:.3}s{stopped}{confirmed}",
+        v.key, v.at_s, v.op.op, v.found_s
+    )
 }
