@@ -171,7 +171,11 @@ async fn stop_on_violation_ends_the_run_early_healed_with_full_results() {
     // Healed by the normal final heal (the kill window was still open), then torn down.
     let calls = fake.calls();
     assert!(calls.iter().any(|c| c.starts_with("kill")), "{calls:?}");
-    assert_eq!(calls.last().unwrap(), "start n1,n2,n3", "{calls:?}");
+    assert_eq!(
+        calls[calls.len() - 2..],
+        ["start n1,n2,n3", "add n1,n2,n3"],
+        "{calls:?}"
+    );
     assert!(fake.state.lock().unwrap().torn_down);
     assert!(r.faults[0].end_ns.is_some(), "{:?}", r.faults);
     // The whole results directory, and the verdict `check` gives its history.
