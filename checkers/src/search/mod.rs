@@ -76,6 +76,9 @@ impl Budget {
 }
 
 pub(crate) const NIL: u32 = u32::MAX;
+/// Insertions a search may make between two samples of the resident set (1,024 steps, each
+/// at most one memo entry, with room to spare).
+const GROWTH_MARGIN: usize = 4096;
 const HEAD: u32 = 0;
 
 struct Frame<S> {
@@ -90,6 +93,10 @@ pub struct SearchStats {
     pub steps: u64,
     pub cache_entries: usize,
     pub cache_bytes: usize,
+    /// The most completed operations linearized in one order so far.
+    pub max_linearized: u64,
+    /// The longest prefix (by invocation) of completed operations linearized in one order.
+    pub max_prefix: u64,
 }
 
 /// Searches for a linearization of `ops` (one key). Ops may be in any order.
@@ -302,20 +309,37 @@ impl<'a, M: Model> Search<'a, M> {
                 if let Some(reason) = over_budget(budget) {
                     break Some(SearchOutcome::Stopped(reason));
                 }
-                let bytes =
-                    cache.bytes() + stack.capacity() * std::mem::size_of::<Frame<M::State>>();
-                if bytes > reported_bytes {
-                    budget
-                        .memory_used
-                        .fetch_add(bytes - reported_bytes, Ordering::Relaxed);
-                    reported_bytes = bytes;
-                }
                 if let Some(limit) = budget.memory_limit {
-                    if budget.memory_used.load(Ordering::Relaxed) > limit {
-                        break Some(SearchOutcome::Stopped(format!(
-                            "memory limit {} MB reached",
-                            limit / (1 << 20)
-                        )));
+                    // The process's resident set, plus what a table about to double would
+                    // allocate before the next sample (see `crate::memory`).
+                    let frame = std::mem::size_of::<Frame<M::State>>();
+                    let stack_growth = if stack.capacity() - stack.len() < GROWTH_MARGIN {
+                        2 * stack.capacity().max(GROWTH_MARGIN) * frame
+                    } else {
+                        0
+                    };
+                    let growth = cache.pending_growth(GROWTH_MARGIN) + stack_growth;
+                    match crate::memory::over(limit, growth) {
+                        Some(rss) => {
+                            break Some(SearchOutcome::Stopped(crate::memory::reason(limit, rss)))
+                        }
+                        None if crate::memory::rss_sampled().is_none() => {
+                            // No /proc: account the memos' capacity instead.
+                            let bytes = cache.bytes() + stack.capacity() * frame;
+                            if bytes > reported_bytes {
+                                budget
+                                    .memory_used
+                                    .fetch_add(bytes - reported_bytes, Ordering::Relaxed);
+                                reported_bytes = bytes;
+                            }
+                            if budget.memory_used.load(Ordering::Relaxed) > limit {
+                                break Some(SearchOutcome::Stopped(format!(
+                                    "memory limit {} MB reached",
+                                    limit / (1 << 20)
+                                )));
+                            }
+                        }
+                        None => {}
                     }
                 }
             }
@@ -351,6 +375,10 @@ impl<'a, M: Model> Search<'a, M> {
                                     state: std::mem::replace(&mut state, s2),
                                 });
                                 n_lin_required += 1;
+                                stats.max_linearized =
+                                    stats.max_linearized.max(u64::from(n_lin_required));
+                                stats.max_prefix =
+                                    stats.max_prefix.max(u64::from(set.prefix.min(n_required)));
                                 lift(&mut next, &mut prev, e, true);
                                 fresh = true;
                                 cur = next[HEAD as usize];
@@ -418,6 +446,8 @@ impl<'a, M: Model> Search<'a, M> {
                         state: std::mem::replace(&mut state, s2),
                     });
                     n_lin_required = req;
+                    stats.max_linearized = stats.max_linearized.max(u64::from(req));
+                    stats.max_prefix = stats.max_prefix.max(u64::from(set.prefix.min(n_required)));
                     lift(&mut next, &mut prev, e, !optional);
                     cur = next[HEAD as usize];
                     phase = 0;
