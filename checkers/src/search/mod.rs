@@ -17,9 +17,10 @@
 //!   holds `x` at some point `p`. Put `x` now and `y` at `p` instead: the `Op`s, so the states,
 //!   are the same; `x` may go now (it is a candidate); `y` at `p` follows only operations
 //!   invoked before `x` returned, so before `y` returned; and what follows `p` returns after
-//!   `y` was invoked, since `y` was a candidate. We test "`x` is a candidate" as "unlinearized
-//!   and invoked no later than `y`" (`y` is one), and `x` is the class's operation that
-//!   returned just before `y`. With five values and a hundred processes, a score of open writes
+//!   `y` was invoked, since `y` was a candidate. `x` is the class's operation that returned
+//!   just before `y` (in keys under 1,024 operations: invoked just before, if it returned no
+//!   later), and "`x` is a candidate" is tested as "not linearized and invoked no later than
+//!   `y`" (`y` is one). With five values and a hundred processes, a score of open writes
 //!   fall into a handful of classes;
 //! * an operation that never changes the state ([`Model::is_read_only`]) and is legal now is
 //!   linearized at once without branching: moving it earlier in any linearization changes no
@@ -188,18 +189,26 @@ impl<'a, M: Model> Search<'a, M> {
         // Completed ones: the one of a class that returned just before (see `run`).
         let mut class_prev = vec![NIL; n];
         {
-            let mut last_of: HashMap<&M::Op, u32> = HashMap::new();
+            let mut last_of: HashMap<&M::Op, u32, std::hash::BuildHasherDefault<FxHasher>> =
+                HashMap::default();
             for id in n_required..n as u32 {
                 if let Some(p) = last_of.insert(&op(id).op, id) {
                     class_prev[id as usize] = p;
                 }
             }
+            // The class's operation that returned just before, by a sort by return; below
+            // 1,024 operations (where the sort would cost more than it saves) the one invoked
+            // just before (ids are in call order), when it returned no later.
             last_of.clear();
-            let mut by_ret: Vec<u32> = (0..n_required).collect();
-            by_ret.sort_unstable_by_key(|&id| (op(id).ret, id));
-            for id in by_ret {
+            let mut ids: Vec<u32> = (0..n_required).collect();
+            if n_required >= 1024 {
+                ids.sort_unstable_by_key(|&id| (op(id).ret, id));
+            }
+            for id in ids {
                 if let Some(p) = last_of.insert(&op(id).op, id) {
-                    class_prev[id as usize] = p;
+                    if op(p).ret <= op(id).ret {
+                        class_prev[id as usize] = p;
+                    }
                 }
             }
         }
