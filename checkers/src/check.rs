@@ -12,7 +12,8 @@ use crate::model::{Model, ModelKind};
 use crate::op::Operation;
 use crate::parse::History;
 use crate::prepare::{prepare, KeyOps, Prepared};
-use crate::search::{Budget, Search, SearchOutcome};
+use crate::search::{search, Budget, Search, SearchOutcome, SearchStats};
+use crate::unique::Decision;
 use crate::value::Val;
 use crate::Validity;
 
@@ -96,8 +97,18 @@ pub struct KeyResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub millis: f64,
+    /// What decided the key: `"unique-values"` (the polynomial path of [`crate::unique`]) or
+    /// `"search"` (the general search; also a key not decided).
+    pub path: &'static str,
     pub steps: u64,
     pub cache_entries: usize,
+    /// How far the search got: the most completed operations it linearized in one order, and
+    /// the longest prefix (by invocation) of completed operations it linearized in one order.
+    /// The unique-values path decides without searching: both are the key's completed ops.
+    pub linearized: u64,
+    pub prefix: u64,
+    /// Completed operations of the key (what `linearized` and `prefix` count towards).
+    pub completed: u64,
 }
 
 /// The outcome of checking a whole history.
@@ -197,7 +208,20 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
     let slots: Vec<Slot<'_, M>> = (0..keys.len())
         .map(|_| std::sync::Mutex::new(None))
         .collect();
-    // What each worker saw finish: (key, outcome, stats, milliseconds spent in all slices).
+    // Parsing and preparing already took the process past its memory limit: nothing is checked.
+    let before = limits.memory_limit.and_then(|limit| {
+        crate::memory::over(limit, 0).map(|rss| {
+            format!(
+                "{}, before checking (parsing and preparing the history)",
+                crate::memory::reason(limit, rss)
+            )
+        })
+    });
+    // The core found by the polynomial path of an invalid key.
+    let cores: Vec<std::sync::Mutex<Option<Vec<usize>>>> = (0..keys.len())
+        .map(|_| std::sync::Mutex::new(None))
+        .collect();
+    // What each worker saw finish.
     let worker = |until: Option<Instant>| {
         let mut done = Vec::new();
         loop {
@@ -208,18 +232,59 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
                 break;
             };
             let mut slot = lock(&slots[i]);
+            if let Some(why) = &before {
+                done.push(Done {
+                    key: i,
+                    outcome: SearchOutcome::Stopped(why.clone()),
+                    stats: Default::default(),
+                    ms: 0.0,
+                    path: SEARCH,
+                });
+                continue;
+            }
             if budget.cancel.load(Ordering::Relaxed) {
                 // Another key is already not linearizable: this one is not checked (and a
                 // search not yet begun is not built).
                 let (stats, ms) = slot
                     .take()
                     .map_or((Default::default(), 0.0), |(s, ms)| (s.stats(), ms));
-                done.push((i, SearchOutcome::Stopped("cancelled".into()), stats, ms));
+                done.push(Done {
+                    key: i,
+                    outcome: SearchOutcome::Stopped("cancelled".into()),
+                    stats,
+                    ms,
+                    path: SEARCH,
+                });
                 continue;
             }
-            let (mut s, ms) = slot
-                .take()
-                .unwrap_or_else(|| (Search::new(&keys[i].model, &reduced[i]), 0.0));
+            let (mut s, ms) = match slot.take() {
+                Some(paused) => paused,
+                None => {
+                    // First time: the polynomial path, when the model has one for this key.
+                    let t0 = Instant::now();
+                    if let Some(d) = keys[i].model.decide(&reduced[i]) {
+                        let ms = t0.elapsed().as_secs_f64() * 1e3;
+                        let outcome = match d {
+                            Decision::Valid => SearchOutcome::Linearizable,
+                            Decision::Invalid { ref core } => {
+                                budget.cancel.store(true, Ordering::Relaxed);
+                                *lock(&cores[i]) = Some(core.clone());
+                                SearchOutcome::NotLinearizable
+                            }
+                        };
+                        done.push(Done {
+                            key: i,
+                            outcome,
+                            stats: Default::default(),
+                            ms,
+                            path: UNIQUE,
+                        });
+                        continue;
+                    }
+                    let ms = t0.elapsed().as_secs_f64() * 1e3;
+                    (Search::new(&keys[i].model, &reduced[i]), ms)
+                }
+            };
             let t0 = Instant::now();
             let outcome = s.run(&budget, slice);
             let ms = ms + t0.elapsed().as_secs_f64() * 1e3;
@@ -233,7 +298,13 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
                     if outcome == SearchOutcome::NotLinearizable {
                         budget.cancel.store(true, Ordering::Relaxed);
                     }
-                    done.push((i, outcome, s.stats(), ms));
+                    done.push(Done {
+                        key: i,
+                        outcome,
+                        stats: s.stats(),
+                        ms,
+                        path: SEARCH,
+                    });
                 }
             }
         }
@@ -255,10 +326,23 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
     let mut results: Vec<Option<KeyResult>> = (0..keys.len()).map(|_| None).collect();
     let first_invalid = finished
         .iter()
-        .filter(|(_, o, _, _)| *o == SearchOutcome::NotLinearizable)
-        .map(|(i, _, _, _)| *i)
+        .filter(|d| d.outcome == SearchOutcome::NotLinearizable)
+        .map(|d| d.key)
         .min();
-    for (i, outcome, stats, ms) in finished {
+    for Done {
+        key: i,
+        outcome,
+        stats,
+        ms,
+        path,
+    } in finished
+    {
+        let completed = keys[i].ops.iter().filter(|o| o.ret.is_some()).count() as u64;
+        let (linearized, prefix) = if path == UNIQUE && outcome == SearchOutcome::Linearizable {
+            (completed, completed)
+        } else {
+            (stats.max_linearized, stats.max_prefix)
+        };
         let (valid, reason) = match outcome {
             SearchOutcome::Linearizable => (Validity::Valid, None),
             SearchOutcome::NotLinearizable => (Validity::Invalid, None),
@@ -281,6 +365,10 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
             valid,
             reason,
             millis: ms,
+            path,
+            linearized,
+            prefix,
+            completed,
             steps: if valid == Validity::Unknown && first_invalid.is_some() {
                 0
             } else {
@@ -312,15 +400,51 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
                 minimal: false,
             }
         } else {
-            counterexample(
-                &keys[f].model,
-                keys[f].key.clone(),
-                &reduced[f],
-                Instant::now() + limits.shrink_time,
-            )
+            let deadline = Instant::now() + limits.shrink_time;
+            let core = lock(&cores[f]).take();
+            let ops = core_ops(&keys[f].model, &reduced[f], core, deadline);
+            counterexample(&keys[f].model, keys[f].key.clone(), &ops, deadline)
         }));
     }
     (verdict, results.into_iter().flatten().collect())
+}
+
+/// The path labels of [`KeyResult::path`].
+pub const UNIQUE: &str = "unique-values";
+pub const SEARCH: &str = "search";
+
+/// What a worker saw finish: the key, its outcome, the search's statistics, the milliseconds
+/// spent on it in all slices, and which path decided it.
+struct Done {
+    key: usize,
+    outcome: SearchOutcome,
+    stats: SearchStats,
+    ms: f64,
+    path: &'static str,
+}
+
+/// The operations to shrink a counterexample from: the polynomial path's core when it has one
+/// and the search confirms it fails by itself (else, which would be a bug, all of them).
+fn core_ops<'a, M: Model>(
+    model: &M,
+    ops: &'a [Operation<M::Op>],
+    core: Option<Vec<usize>>,
+    deadline: Instant,
+) -> std::borrow::Cow<'a, [Operation<M::Op>]> {
+    let Some(core) = core else {
+        return ops.into();
+    };
+    let sub: Vec<Operation<M::Op>> = core.iter().map(|&i| ops[i].clone()).collect();
+    let mut budget = Budget::unlimited();
+    budget.deadline = Some(deadline);
+    budget.max_steps = Some(2_000_000);
+    match search(model, &sub, &budget).0 {
+        SearchOutcome::Linearizable => {
+            debug_assert!(false, "the unique-values core is linearizable: {sub:?}");
+            ops.into()
+        }
+        _ => sub.into(),
+    }
 }
 
 /// Checks a prepared history.

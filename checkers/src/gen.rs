@@ -82,11 +82,13 @@ pub fn generate(cfg: &GenConfig) -> Vec<Event> {
     // The register starts absent (null), as faultline's node answers for a missing key.
     let mut written: Vec<Vec<Option<i64>>> = vec![vec![None]; keys];
     let mut ops: Vec<GenOp> = Vec::with_capacity(cfg.ops);
-    // Workers become free in time order; a small heap would do, a scan is fine for procs ≤ 1000.
+    // Workers become free in time order: the earliest free one next, the lowest-numbered on a
+    // tie (a heap of (clock, worker); clocks are never negative, so their bits order as they do).
+    let mut free: std::collections::BinaryHeap<std::cmp::Reverse<(u64, usize)>> = (0..procs)
+        .map(|w| std::cmp::Reverse((0f64.to_bits(), w)))
+        .collect();
     for _ in 0..cfg.ops {
-        let w = (0..procs)
-            .min_by(|&a, &b| clock[a].total_cmp(&clock[b]))
-            .unwrap_or(0);
+        let w = free.pop().map_or(0, |std::cmp::Reverse((_, w))| w);
         let inv = clock[w] + exp(&mut rng, 2.0);
         let dur = lognormal(&mut rng, 1.0, 0.8);
         let key = rng.gen_range(0..keys);
@@ -144,6 +146,7 @@ pub fn generate(cfg: &GenConfig) -> Vec<Event> {
             cas_ok: false,
         });
         clock[w] = inv + dur;
+        free.push(std::cmp::Reverse((clock[w].to_bits(), w)));
         if crashed {
             proc_id[w] = next_proc;
             next_proc += 1;

@@ -10,7 +10,8 @@
 //! * [`model`]: the [`Model`] trait and the register, cas-register, multi-register, mutex and
 //!   key-value models.
 //! * [`search`]: the Wing–Gong/Lowe search with a compact memo; [`reduce`]: the sound
-//!   reductions that set crashed operations aside; [`brute`]: a brute-force oracle.
+//!   reductions that set crashed operations aside; [`brute`]: a brute-force oracle;
+//!   [`unique`]: the polynomial decision for registers whose observed values are written once.
 //! * [`check()`]: one key; [`check_keys`]/[`check_history`]: many keys in parallel, combined
 //!   (invalid beats unknown beats valid), with time and memory limits.
 //! * [`explain`]: shrinks a failing key to a core and says why no order works.
@@ -43,6 +44,7 @@ pub mod error;
 pub mod explain;
 pub mod gen;
 pub mod history;
+pub mod memory;
 pub mod model;
 pub mod op;
 pub mod parse;
@@ -50,6 +52,7 @@ pub mod prepare;
 pub mod reduce;
 pub mod search;
 pub mod set;
+pub mod unique;
 pub mod validity;
 pub mod value;
 

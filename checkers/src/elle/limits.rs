@@ -43,21 +43,33 @@ impl Budget {
         Budget::new(None, None)
     }
 
-    /// Stops once the deadline has passed.
+    /// Stops once the deadline has passed, or the process's resident set (sampled, see
+    /// [`crate::memory`]) has passed the memory limit.
     pub fn check(&self) -> Result<(), Stop> {
         match self.deadline {
-            Some((at, d)) if Instant::now() >= at => Err(Stop::Time(d)),
-            _ => Ok(()),
+            Some((at, d)) if Instant::now() >= at => return Err(Stop::Time(d)),
+            _ => {}
         }
+        if let Some(limit) = self.memory {
+            if let Some(rss) = crate::memory::over(limit, 0) {
+                return Err(Stop::Memory { needed: rss, limit });
+            }
+        }
+        Ok(())
     }
 
-    /// Stops when `bytes` would pass the memory limit.
+    /// Stops when `bytes` more than the process holds now would pass the memory limit.
     pub fn memory(&self, bytes: usize) -> Result<(), Stop> {
         match self.memory {
-            Some(limit) if bytes > limit => Err(Stop::Memory {
-                needed: bytes,
-                limit,
-            }),
+            Some(limit) => {
+                let held = crate::memory::rss_sampled().unwrap_or(0);
+                let needed = held.saturating_add(bytes);
+                if needed > limit {
+                    Err(Stop::Memory { needed, limit })
+                } else {
+                    Ok(())
+                }
+            }
             _ => Ok(()),
         }
     }

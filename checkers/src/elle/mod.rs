@@ -199,11 +199,12 @@ impl<M> Run<'_, M> {
         let mut found = cycle::Found::default();
         let mut edges = 0;
         let stopped: Option<(Stop, &str)> = (|| {
-            budget.memory(b.bytes()).map_err(|s| (s, "inferring"))?;
+            // The limit is on the process's resident set, which already holds the edge list.
+            budget.memory(0).map_err(|s| (s, "inferring"))?;
             order::add_edges(self.txns, &mut b, true);
             // The graph's rows take about as much again as the edge list.
             budget
-                .memory(b.bytes() * 2)
+                .memory(b.bytes())
                 .map_err(|s| (s, "building the graph"))?;
             budget.check().map_err(|s| (s, "building the graph"))?;
             let g = b.build();

@@ -79,6 +79,13 @@ pub trait Model: Clone + Send + Sync {
     fn reduce(&self, ops: &mut Vec<crate::op::Operation<Self::Op>>) {
         let _ = ops;
     }
+    /// A polynomial decision for the histories this model recognises (a register whose
+    /// observed values are written once: [`crate::unique`]), or `None` to search. `ops` are
+    /// the key's operations after [`Model::reduce`]. The default decides nothing.
+    fn decide(&self, ops: &[crate::op::Operation<Self::Op>]) -> Option<crate::unique::Decision> {
+        let _ = ops;
+        None
+    }
     /// The state that applying `path` (in order, from the initial state) reaches, for people;
     /// `state` is where the model's steps led. Models whose states forget what a person wants
     /// to see (kv merges the strings no get returned) replay the path. Default: `state`.

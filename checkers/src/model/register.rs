@@ -101,6 +101,10 @@ impl Model for CasRegister {
         crate::reduce::reduce_register(ops);
     }
 
+    fn decide(&self, ops: &[crate::op::Operation<RegOp>]) -> Option<crate::unique::Decision> {
+        crate::unique::decide(self.init, ops)
+    }
+
     fn describe_state(&self, s: &u32) -> String {
         self.v(*s)
     }

@@ -115,6 +115,24 @@ impl<S: Eq> Cache<S> {
             + self.pool.capacity() * 4
     }
 
+    /// What the next `margin` insertions could newly allocate: the new table of every
+    /// container that would have to grow (a doubling allocates before it frees the old one).
+    pub(super) fn pending_growth(&self, margin: usize) -> usize {
+        let mut g = 0;
+        if self.heads.capacity() - self.heads.len() < margin {
+            // hashbrown doubles its buckets (8/7 of the capacity) of a (u64, u32) and a control
+            // byte each.
+            g += self.heads.capacity().max(margin) * 2 * 8 / 7 * 17;
+        }
+        if self.entries.capacity() - self.entries.len() < margin {
+            g += self.entries.capacity().max(margin) * 2 * std::mem::size_of::<CacheEntry<S>>();
+        }
+        if self.pool.capacity() - self.pool.len() < 8 * margin {
+            g += self.pool.capacity().max(margin) * 2 * 4;
+        }
+        g
+    }
+
     /// Inserts the pair; false when it (or a configuration that dominates it) was there.
     pub(super) fn insert(&mut self, hash: u64, set: &LinSet, n_req_lin: u32, state: S) -> bool {
         let rest_req = n_req_lin - set.prefix.min(n_req_lin);

@@ -169,6 +169,35 @@ pub fn elle_text(path: &Path, format: checkers::parse::Format, r: &ElleReport) -
     s
 }
 
+/// For a check that stopped: per key, decided or how far the search got (at most 20 keys
+/// listed, the undecided first).
+fn how_far(result: &CheckResult) -> String {
+    let mut keys: Vec<&checkers::KeyResult> = result.keys.iter().collect();
+    keys.sort_by_key(|k| k.valid != Validity::Unknown);
+    let mut out = String::new();
+    for k in keys.iter().take(20) {
+        let name = k
+            .key
+            .as_deref()
+            .map_or(String::new(), |k| format!("key {k}: "));
+        if k.valid == Validity::Unknown {
+            out.push_str(&format!(
+                "  {name}not decided: linearized at most {} of {} completed ops in one order (the first {} by invocation), {} states explored\n",
+                k.linearized, k.completed, k.prefix, k.steps
+            ));
+        } else {
+            out.push_str(&format!("  {name}{} ({})\n", k.valid.label(), k.path));
+        }
+    }
+    if keys.len() > 20 {
+        out.push_str(&format!(
+            "  ... and {} more keys (see --json)\n",
+            keys.len() - 20
+        ));
+    }
+    out
+}
+
 fn linearizability_text(
     path: &Path,
     format: checkers::parse::Format,
@@ -176,8 +205,18 @@ fn linearizability_text(
     valid: Validity,
 ) -> String {
     let keys = result.keys.len();
+    let unique = result
+        .keys
+        .iter()
+        .filter(|k| k.path == checkers::check::UNIQUE)
+        .count();
+    let by = match unique {
+        0 => String::new(),
+        u if u == keys => ", unique values".to_string(),
+        u => format!(", {u} by unique values"),
+    };
     let summary = format!(
-        "{} {} ops, {} key{}, {:.1} ms",
+        "{} {} ops, {} key{}{by}, {:.1} ms",
         result.model,
         result.ops,
         keys,
@@ -191,7 +230,9 @@ fn linearizability_text(
             counterexample_text(cx)
         ),
         (Verdict::Unknown(why), Validity::Unknown) => {
-            format!("{}: UNKNOWN: {why} ({format}, {summary})\n", path.display())
+            let mut out = format!("{}: UNKNOWN: {why} ({format}, {summary})\n", path.display());
+            out.push_str(&how_far(result));
+            out
         }
         // Valid here, or another checker's verdict, which follows on its own line.
         (_, v) => format!(

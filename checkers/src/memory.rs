@@ -1,0 +1,111 @@
+//! The process's real memory, measured: what `--memory-limit` bounds.
+//!
+//! The limit is on the resident set of the whole process (the parsed history, the prepared
+//! operations, every search's memo and interned states, the transactional graph), read from
+//! `/proc/self/statm`, not estimated from any one structure's capacity. Reading it costs a few
+//! microseconds, so it is sampled: at most once a millisecond for the whole process (the
+//! threads share the sample), from the loops that allocate (the search every 1,024 steps, the
+//! transactional checker's phases). Between samples a search grows by at most what it inserts
+//! in a millisecond; a table about to double is foreseen (its new allocation is added to the
+//! sample before it happens, see `Cache::pending_growth` in the search's memo).
+//!
+//! Where `/proc` is missing (not Linux), [`rss_bytes`] is `None` and the search falls back to
+//! accounting its memo's capacity.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How often the resident set is read, at most.
+const SAMPLE: Duration = Duration::from_millis(1);
+
+/// Resident bytes of this process now, or `None` where that cannot be read.
+pub fn rss_bytes() -> Option<usize> {
+    use std::io::Read;
+    let mut f = std::fs::File::open("/proc/self/statm").ok()?;
+    let mut buf = [0u8; 128];
+    let n = f.read(&mut buf).ok()?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
+    let pages: usize = text.split_ascii_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * page_size())
+}
+
+/// The page size, from the auxiliary vector (`AT_PAGESZ`); 4 KiB when it cannot be read.
+fn page_size() -> usize {
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    *PAGE.get_or_init(|| {
+        const AT_PAGESZ: u64 = 6;
+        let word = std::mem::size_of::<usize>();
+        std::fs::read("/proc/self/auxv")
+            .ok()
+            .and_then(|b| {
+                b.chunks_exact(2 * word).find_map(|pair| {
+                    let read = |s: &[u8]| {
+                        let mut w = [0u8; 8];
+                        w[..word].copy_from_slice(s);
+                        u64::from_ne_bytes(w)
+                    };
+                    (read(&pair[..word]) == AT_PAGESZ).then(|| read(&pair[word..]) as usize)
+                })
+            })
+            .filter(|&p| p.is_power_of_two())
+            .unwrap_or(4096)
+    })
+}
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+static LAST_SAMPLE_NS: AtomicU64 = AtomicU64::new(0);
+static LAST_RSS: AtomicU64 = AtomicU64::new(0);
+
+/// The resident set, read at most once per millisecond for the whole process (else the last
+/// reading); `None` where it cannot be read.
+pub fn rss_sampled() -> Option<usize> {
+    let now = epoch().elapsed().as_nanos() as u64 + 1;
+    let last = LAST_SAMPLE_NS.load(Ordering::Relaxed);
+    if last != 0 && now.saturating_sub(last) < SAMPLE.as_nanos() as u64 {
+        return Some(LAST_RSS.load(Ordering::Relaxed) as usize);
+    }
+    let rss = rss_bytes()?;
+    LAST_RSS.store(rss as u64, Ordering::Relaxed);
+    LAST_SAMPLE_NS.store(now, Ordering::Relaxed);
+    Some(rss)
+}
+
+/// Whether `extra` more bytes on top of the (sampled) resident set would pass `limit`: the
+/// resident bytes when so.
+pub fn over(limit: usize, extra: usize) -> Option<usize> {
+    let rss = rss_sampled()?;
+    (rss.saturating_add(extra) > limit).then_some(rss)
+}
+
+/// "memory limit 1024 MB reached (1031 MB resident)": the reason a check stopped.
+pub fn reason(limit: usize, rss: usize) -> String {
+    format!(
+        "memory limit {} MB reached ({} MB resident)",
+        limit >> 20,
+        rss >> 20
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resident_set_is_read_and_grows_with_touched_memory() {
+        let Some(before) = rss_bytes() else {
+            return; // not Linux: nothing to measure, the fallback is used
+        };
+        assert!(before > 0);
+        let v = vec![1u8; 64 << 20];
+        let after = rss_bytes().unwrap();
+        assert!(after >= before + (48 << 20), "{before} -> {after}");
+        drop(v);
+        assert!(over(1, 0).is_some());
+        assert!(over(usize::MAX, 0).is_none());
+    }
+}
