@@ -680,9 +680,11 @@ async fn analyze_rechecks_the_history_and_keeps_what_judged_the_run() {
         }
     }
     std::fs::write(&path, r.to_string()).unwrap();
+    // The memory limit bounds the whole process's resident memory, measured: here the test
+    // binary's, with every other test running beside this one. The default, as `analyze` uses.
     let limits = super::check::Limits {
         time: Duration::from_secs(10),
-        memory_mb: 512,
+        memory_mb: 4096,
     };
     let again = super::analyze::reanalyze(dir.path(), limits).unwrap();
     assert_eq!(again.valid, Validity::Valid);
