@@ -292,6 +292,15 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         self.event(&record.kind, describe(record.window, "end", &action), error);
     }
 
+    /// The names and addresses of `nodes`, in the target's order.
+    fn addrs_of(&self, nodes: &[String]) -> Vec<(String, std::net::SocketAddr)> {
+        self.target
+            .nodes()
+            .into_iter()
+            .filter(|(n, _)| nodes.contains(n))
+            .collect()
+    }
+
     fn names(&self) -> Vec<String> {
         self.target.nodes().into_iter().map(|(n, _)| n).collect()
     }
@@ -367,12 +376,7 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
         nodes: &[String],
         deadline: Instant,
     ) -> (Option<bool>, Option<String>) {
-        let addrs: Vec<_> = self
-            .target
-            .nodes()
-            .into_iter()
-            .filter(|(n, _)| nodes.contains(n))
-            .collect();
+        let addrs = self.addrs_of(nodes);
         loop {
             let answers = join_all(addrs.iter().map(|(_, a)| self.client.status(*a))).await;
             let answering: Vec<String> = addrs
@@ -441,12 +445,7 @@ impl<T: TestTarget, C: Client> Nemesis<T, C> {
     /// Each node's reported time and the harness's clock when it answered (the middle of the
     /// request), in ms since the epoch; `None` where the node did not say.
     async fn clock_readings(&self, nodes: &[String]) -> Vec<(String, Option<(u64, u64)>)> {
-        let addrs: Vec<_> = self
-            .target
-            .nodes()
-            .into_iter()
-            .filter(|(n, _)| nodes.contains(n))
-            .collect();
+        let addrs = self.addrs_of(nodes);
         join_all(addrs.iter().map(|(n, a)| async move {
             let before = now_ms();
             let status = self.client.status(*a).await;
