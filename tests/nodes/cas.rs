@@ -88,7 +88,7 @@ async fn client(
             }
             Err(e) => {
                 rec.record(p, EventType::Fail, "read", Value::Null, Some(e.to_string()));
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                tokio::time::sleep(Duration::from_millis(20)).await; // retry pacing, not a wait
                 continue;
             }
         };
@@ -299,7 +299,7 @@ async fn concurrent_cas_stays_consistent_across_a_leader_kill() {
     let deadline = Instant::now() + Duration::from_secs(20);
     while rec.len() < 150 {
         assert!(Instant::now() < deadline, "clients made no progress");
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await; // poll again, before the deadline
     }
     c.kill(leader);
     c.wait_leader(Duration::from_secs(5)).await;
@@ -313,7 +313,7 @@ async fn concurrent_cas_stays_consistent_across_a_leader_kill() {
             "no cas succeeded after the failover\n{}",
             c.logs()
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await; // poll again, before the deadline
     }
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
