@@ -119,7 +119,7 @@ fn a_broken_pipe_does_not_end_serve() {
             if TcpStream::connect(&addr).is_ok() {
                 return true;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(50)); // poll again, before the deadline
         }
         false
     };

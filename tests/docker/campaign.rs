@@ -161,7 +161,7 @@ fn docker_ctrl_c_heals_tears_down_and_leaves_a_checkable_history() {
             panic!("the run ended before the partition: {status}");
         }
         assert!(Instant::now() < deadline, "the partition never started");
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(100)); // poll again, before the deadline
     };
     // SAFETY: signalling a child we spawned.
     assert_eq!(
@@ -177,7 +177,7 @@ fn docker_ctrl_c_heals_tears_down_and_leaves_a_checkable_history() {
             let _ = child.kill();
             panic!("the runner did not stop within 90 s of Ctrl-C");
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(100)); // poll again, before the deadline
     };
     assert_eq!(status.code(), Some(2), "an interrupted run has no verdict");
     let r = results(&run);

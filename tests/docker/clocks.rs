@@ -51,7 +51,7 @@ fn wait_skews(cluster: &TestCluster, want: impl Fn(&str) -> f64) -> Vec<(String,
             Instant::now() < deadline,
             "clocks never reached what was asked: {seen:?} (± {uncertainty:.2} s)"
         );
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(100)); // poll again, before the deadline
     }
 }
 
@@ -172,7 +172,7 @@ fn a_clock_rate_skews_one_nodes_time_and_heal_puts_it_back() {
     );
     // libfaketime rereads its file within two seconds; from then on n2 runs twice as fast, with
     // no jump of the node's uptime (the file's offset cancels it).
-    std::thread::sleep(Duration::from_millis(2500));
+    std::thread::sleep(Duration::from_millis(2500)); // libfaketime rereads its file within 2 s and shows no sign of it: wait that long
     let first = times(&cluster);
     let skew0 = first
         .iter()
@@ -180,7 +180,7 @@ fn a_clock_rate_skews_one_nodes_time_and_heal_puts_it_back() {
         .map(|t| t.1 - t.2)
         .unwrap();
     assert!(skew0.abs() < 4_000.0, "n2 jumped by {skew0} ms: {first:?}");
-    std::thread::sleep(Duration::from_secs(6));
+    std::thread::sleep(Duration::from_secs(6)); // the rate is measured over this interval: time passing is the subject
     let last = times(&cluster);
     for ((n, node0, host0), (_, node1, host1)) in first.iter().zip(&last) {
         let rate = (node1 - node0) / (host1 - host0);
@@ -193,9 +193,9 @@ fn a_clock_rate_skews_one_nodes_time_and_heal_puts_it_back() {
     }
     // Slow, with an offset, replacing the skew.
     cluster.ok(&["fault", "clock", "n2", "--rate", "0.5", "--offset=-10s"]);
-    std::thread::sleep(Duration::from_millis(2500));
+    std::thread::sleep(Duration::from_millis(2500)); // libfaketime rereads its file within 2 s and shows no sign of it: wait that long
     let first = times(&cluster);
-    std::thread::sleep(Duration::from_secs(6));
+    std::thread::sleep(Duration::from_secs(6)); // the rate is measured over this interval: time passing is the subject
     let last = times(&cluster);
     let (n2a, n2b) = (
         first.iter().find(|t| t.0 == "n2").unwrap(),
@@ -226,12 +226,12 @@ fn a_clock_rate_skews_one_nodes_time_and_heal_puts_it_back() {
             break (t, (t0 + t1) / 2.0);
         }
         assert!(Instant::now() < deadline, "n2 never came back: {status}");
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(200)); // poll again, before the deadline
     };
     // What the skew should be at a host time: -10 s at the fault (2.5 s before n2a), then
     // half a second lost every second.
     let want = |host: f64| -10.0 - 0.5 * (host - n2a.2 + 2500.0) / 1000.0;
-    std::thread::sleep(Duration::from_millis(2500));
+    std::thread::sleep(Duration::from_millis(2500)); // libfaketime rereads its file within 2 s and shows no sign of it: wait that long
     let again = times(&cluster);
     let n2 = again.iter().find(|t| t.0 == "n2").unwrap();
     for (when, node, host) in [
@@ -262,7 +262,7 @@ fn a_clock_rate_skews_one_nodes_time_and_heal_puts_it_back() {
     assert_eq!(control_file(&name, "n2"), "# faultline clock +0s\n+0s x1");
     wait_skews(&cluster, |_| 0.0);
     let first = times(&cluster);
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(3)); // the rate is measured over this interval: time passing is the subject
     let last = times(&cluster);
     for ((n, node0, host0), (_, node1, host1)) in first.iter().zip(&last) {
         let rate = (node1 - node0) / (host1 - host0);

@@ -120,7 +120,7 @@ impl TestCluster {
                 Instant::now() < deadline,
                 "timed out after {timeout:?} waiting for {what}; last status: {status:#}"
             );
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(100)); // poll again, before the deadline
         }
     }
 

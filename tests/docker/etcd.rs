@@ -73,7 +73,7 @@ async fn wait_for<T>(
             Instant::now() < deadline,
             "timed out after {timeout:?} waiting for {what}; last: {last}"
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await; // poll again, before the deadline
     }
 }
 

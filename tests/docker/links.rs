@@ -80,7 +80,7 @@ fn wait_bound(cluster: &str, node: &str, table: &str, port: u16) {
             Instant::now() < deadline,
             "{node} never bound {table} port {port}"
         );
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(50)); // poll again, before the deadline
     }
 }
 
@@ -570,7 +570,7 @@ fn an_interrupted_campaign_restores_open_link_and_clock_windows_in_the_final_hea
             Instant::now() < deadline,
             "the faults never showed in n1: {applied}"
         );
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(100)); // poll again, before the deadline
     }
     // SAFETY: signalling a child we spawned.
     assert_eq!(
@@ -586,7 +586,7 @@ fn an_interrupted_campaign_restores_open_link_and_clock_windows_in_the_final_hea
             let _ = child.kill();
             panic!("the runner did not stop within 40 s of Ctrl-C");
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(100)); // poll again, before the deadline
     };
     assert_eq!(status.code(), Some(2), "an interrupted run has no verdict");
     let history = std::fs::read_to_string(run_dir(&out, name).join("history.jsonl")).unwrap();

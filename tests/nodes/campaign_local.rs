@@ -76,7 +76,7 @@ fn wait_with_deadline(child: &mut Child, within: Duration) -> std::process::Exit
             let _ = child.kill();
             panic!("faultline test did not exit within {within:?}");
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(50)); // poll again, before the deadline
     }
 }
 
@@ -186,7 +186,7 @@ fn interrupted_run_heals_tears_down_and_leaves_a_checkable_history(signal: libc:
             }
         }
         assert!(Instant::now() < deadline, "the kill never started");
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(100)); // poll again, before the deadline
     };
     // SAFETY: signalling a child we spawned.
     assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
@@ -402,7 +402,7 @@ fn a_node_whose_data_is_destroyed_fails_the_recovery_check() {
         if let Some(k) = kill {
             break k;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(50)); // poll again, before the deadline
     };
     let (run, node) = killed;
     let data = run.join("cluster").join(&node);

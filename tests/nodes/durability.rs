@@ -167,7 +167,7 @@ async fn restored_leader_serves_no_stale_read() {
             "node {leader} did not come back as leader: {s:?}\n{}",
             c.logs()
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await; // poll again, before the deadline
     }
     for id in [1, 2, 3] {
         if id != leader {
@@ -191,7 +191,7 @@ async fn restored_leader_serves_no_stale_read() {
             assert_eq!(v["value"], json!("4"), "read #{ok} via the restored leader");
             ok += 1;
         } else {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await; // poll again, before the deadline
         }
     }
 }

@@ -58,7 +58,7 @@ async fn wait_caught_up_without_election(
             "node {lagger} applied {done:?}, not {index}, within {within:?}\n{}",
             c.logs()
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await; // poll again, before the deadline
     }
 }
 
