@@ -12,7 +12,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 
 use super::client::{Client, HttpClient};
-use super::node_process::{free_addr, peer_list, NodeProcess};
+use super::node_process::{free_addrs, peer_list, NodeProcess};
 use super::target::{Exited, TestTarget, LAST_LINES};
 
 #[derive(Debug, thiserror::Error)]
@@ -83,8 +83,8 @@ impl LocalTarget {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut nodes = BTreeMap::new();
         let mut addrs = Vec::new();
-        for id in 1..=u64::from(count) {
-            let addr = free_addr().context("finding a free port on 127.0.0.1")?;
+        let free = free_addrs(count as usize).context("finding free ports on 127.0.0.1")?;
+        for (id, addr) in (1..=u64::from(count)).zip(free) {
             let name = format!("n{id}");
             addrs.push((name.clone(), addr));
             nodes.insert(

@@ -48,9 +48,16 @@ impl NodeProcess<'_> {
     }
 }
 
-/// A free port on 127.0.0.1, picked by the OS (the node binds it a moment later).
-pub fn free_addr() -> std::io::Result<SocketAddr> {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr())
+/// `n` distinct free ports on 127.0.0.1, picked by the OS (the nodes bind them a moment later).
+///
+/// All `n` listeners stay open until every port is picked: picking one at a time lets the OS
+/// hand the same port out twice, and two nodes given one address elect themselves into a
+/// cluster that cannot exist.
+pub fn free_addrs(n: usize) -> std::io::Result<Vec<SocketAddr>> {
+    let listeners = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    listeners.iter().map(TcpListener::local_addr).collect()
 }
 
 /// `1=127.0.0.1:7001,2=...`: the static peer list every node of a cluster is given.

@@ -117,7 +117,7 @@ impl RunArgs {
 }
 
 pub fn parse_peers(s: &str) -> anyhow::Result<BTreeMap<NodeId, String>> {
-    let mut out = BTreeMap::new();
+    let mut out: BTreeMap<NodeId, String> = BTreeMap::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (id, addr) = part
             .split_once('=')
@@ -130,6 +130,12 @@ pub fn parse_peers(s: &str) -> anyhow::Result<BTreeMap<NodeId, String>> {
         if !addr.contains(':') {
             return Err(bad_input(format!(
                 "--peers entry `{part}`: `{addr}` has no port"
+            )));
+        }
+        // Two ids on one address would make a node vote for itself as another member.
+        if let Some((other, _)) = out.iter().find(|(_, a)| a.as_str() == addr) {
+            return Err(bad_input(format!(
+                "--peers gives nodes {other} and {id} the same address {addr}: each node needs its own"
             )));
         }
         if out.insert(id, addr.to_owned()).is_some() {
@@ -151,6 +157,11 @@ mod tests {
         let p = parse_peers("1=10.0.0.11:7000, 2=10.0.0.12:7000").unwrap();
         assert_eq!(p[&2], "10.0.0.12:7000");
         assert!(parse_peers("1=a:1,1=b:2").is_err());
+        let shared = parse_peers("1=a:1,2=b:2,3=b:2").unwrap_err().to_string();
+        assert!(
+            shared.contains("nodes 2 and 3 the same address b:2"),
+            "{shared}"
+        );
         assert!(parse_peers("x=a:1").is_err());
         assert!(parse_peers("1=nohost").is_err());
         assert!(parse_peers("").is_err());

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use faultline::cluster::node_process::{free_addr, peer_list, NodeProcess};
+use faultline::cluster::node_process::{free_addrs, peer_list, NodeProcess};
 
 use serde_json::Value;
 
@@ -27,8 +27,20 @@ pub struct Cluster {
     pub http: reqwest::Client,
 }
 
-pub fn free_port() -> u16 {
-    free_addr().expect("a free port").port()
+/// A free port distinct from every port in `taken`.
+pub fn free_port_except(taken: &[u16]) -> u16 {
+    free_addrs(taken.len() + 1)
+        .expect("free ports")
+        .iter()
+        .map(|a| a.port())
+        .find(|p| !taken.contains(p))
+        .expect("n + 1 distinct ports leave one outside n taken ones")
+}
+
+fn port_of(addr: &str) -> u16 {
+    addr.rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .expect("a node address is HOST:PORT")
 }
 
 impl Cluster {
@@ -36,8 +48,9 @@ impl Cluster {
     pub fn start(n: u64, extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut nodes = BTreeMap::new();
-        for id in 1..=n {
-            let addr = format!("127.0.0.1:{}", free_port());
+        let free = free_addrs(n as usize).expect("free ports");
+        for (id, addr) in (1..=n).zip(free) {
+            let addr = addr.to_string();
             nodes.insert(
                 id,
                 Node {
@@ -91,7 +104,8 @@ impl Cluster {
 
     /// Adds a node that is not in the static peer list; it starts with `--join`.
     pub fn add_joining_node(&mut self, id: u64) -> String {
-        let addr = format!("127.0.0.1:{}", free_port());
+        let taken: Vec<u16> = self.nodes.values().map(|n| port_of(&n.addr)).collect();
+        let addr = format!("127.0.0.1:{}", free_port_except(&taken));
         self.nodes.insert(
             id,
             Node {

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::Context;
 
-use crate::cluster::node_process::{free_addr, peer_list, NodeProcess};
+use crate::cluster::node_process::{free_addrs, peer_list, NodeProcess};
 
 pub struct LocalCluster {
     children: Vec<Child>,
@@ -25,8 +25,12 @@ impl Drop for LocalCluster {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(free_addr().context("finding a free port")?.port())
+fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
+    Ok(free_addrs(n)
+        .context("finding free ports on 127.0.0.1")?
+        .iter()
+        .map(SocketAddr::port)
+        .collect())
 }
 
 fn loopback(port: u16) -> SocketAddr {
@@ -35,9 +39,10 @@ fn loopback(port: u16) -> SocketAddr {
 
 pub fn start_faultline(dir: &Path) -> anyhow::Result<LocalCluster> {
     let exe: PathBuf = std::env::current_exe().context("finding the faultline binary")?;
-    let addrs: Vec<String> = (0..3)
-        .map(|_| free_port().map(|p| loopback(p).to_string()))
-        .collect::<anyhow::Result<_>>()?;
+    let addrs: Vec<String> = free_ports(3)?
+        .into_iter()
+        .map(|p| loopback(p).to_string())
+        .collect();
     let peers = peer_list((1..).zip(&addrs));
     let mut cluster = LocalCluster {
         children: Vec::new(),
@@ -73,9 +78,8 @@ pub fn start_faultline(dir: &Path) -> anyhow::Result<LocalCluster> {
 }
 
 pub fn start_etcd(dir: &Path) -> anyhow::Result<LocalCluster> {
-    let ports: Vec<(u16, u16)> = (0..3)
-        .map(|_| Ok((free_port()?, free_port()?)))
-        .collect::<anyhow::Result<_>>()?;
+    let free = free_ports(6)?;
+    let ports: Vec<(u16, u16)> = free.chunks(2).map(|p| (p[0], p[1])).collect();
     let initial: Vec<String> = ports
         .iter()
         .enumerate()
