@@ -97,8 +97,9 @@ pub struct KeyResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub millis: f64,
-    /// What decided the key: `"unique-values"` (the polynomial path of [`crate::unique`]) or
-    /// `"search"` (the general search; also a key not decided).
+    /// What decided the key: `"unique-values"` (the polynomial path of [`crate::unique`]),
+    /// `"overwritten-read"` (a read refuted by [`crate::overwritten`]) or `"search"` (the
+    /// general search; also a key not decided).
     pub path: &'static str,
     pub steps: u64,
     pub cache_entries: usize,
@@ -262,7 +263,7 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
                 None => {
                     // First time: the polynomial path, when the model has one for this key.
                     let t0 = Instant::now();
-                    if let Some(d) = keys[i].model.decide(&reduced[i]) {
+                    if let Some((d, path)) = keys[i].model.decide(&reduced[i]) {
                         let ms = t0.elapsed().as_secs_f64() * 1e3;
                         let outcome = match d {
                             Decision::Valid => SearchOutcome::Linearizable,
@@ -277,7 +278,7 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
                             outcome,
                             stats: Default::default(),
                             ms,
-                            path: UNIQUE,
+                            path,
                         });
                         continue;
                     }
@@ -411,6 +412,7 @@ pub fn check_keys<M: Model>(keys: &[KeyOps<M>], limits: &Limits) -> (Verdict, Ve
 
 /// The path labels of [`KeyResult::path`].
 pub const UNIQUE: &str = "unique-values";
+pub const OVERWRITTEN: &str = "overwritten-read";
 pub const SEARCH: &str = "search";
 
 /// What a worker saw finish: the key, its outcome, the search's statistics, the milliseconds

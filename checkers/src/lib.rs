@@ -47,6 +47,7 @@ pub mod history;
 pub mod memory;
 pub mod model;
 pub mod op;
+pub mod overwritten;
 pub mod parse;
 pub mod prepare;
 pub mod reduce;

@@ -101,7 +101,8 @@ mod tests {
             return; // not Linux: nothing to measure, the fallback is used
         };
         assert!(before > 0);
-        let v = vec![1u8; 64 << 20];
+        // black_box: an optimised build would otherwise never allocate an unused vector.
+        let v = std::hint::black_box(vec![1u8; 64 << 20]);
         let after = rss_bytes().unwrap();
         assert!(after >= before + (48 << 20), "{before} -> {after}");
         drop(v);

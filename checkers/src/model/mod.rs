@@ -80,9 +80,14 @@ pub trait Model: Clone + Send + Sync {
         let _ = ops;
     }
     /// A polynomial decision for the histories this model recognises (a register whose
-    /// observed values are written once: [`crate::unique`]), or `None` to search. `ops` are
-    /// the key's operations after [`Model::reduce`]. The default decides nothing.
-    fn decide(&self, ops: &[crate::op::Operation<Self::Op>]) -> Option<crate::unique::Decision> {
+    /// observed values are written once: [`crate::unique`]; a read of a value certainly
+    /// overwritten: [`crate::overwritten`]), with the name of the path that decided (see
+    /// [`crate::check::KeyResult::path`]), or `None` to search. `ops` are the key's operations
+    /// after [`Model::reduce`]. The default decides nothing.
+    fn decide(
+        &self,
+        ops: &[crate::op::Operation<Self::Op>],
+    ) -> Option<(crate::unique::Decision, &'static str)> {
         let _ = ops;
         None
     }

@@ -101,8 +101,18 @@ impl Model for CasRegister {
         crate::reduce::reduce_register(ops);
     }
 
-    fn decide(&self, ops: &[crate::op::Operation<RegOp>]) -> Option<crate::unique::Decision> {
-        crate::unique::decide(self.init, ops)
+    /// The unique-values path first (it decides both ways); when it cannot, a quick
+    /// refutation of reads that saw a value certainly overwritten before they began.
+    fn decide(
+        &self,
+        ops: &[crate::op::Operation<RegOp>],
+    ) -> Option<(crate::unique::Decision, &'static str)> {
+        use crate::check::{OVERWRITTEN, UNIQUE};
+        if let Some(d) = crate::unique::decide(self.init, ops) {
+            return Some((d, UNIQUE));
+        }
+        let core = crate::overwritten::refute(self.init, ops)?;
+        Some((crate::unique::Decision::Invalid { core }, OVERWRITTEN))
     }
 
     fn describe_state(&self, s: &u32) -> String {
