@@ -154,11 +154,64 @@ fn times(cluster: &TestCluster) -> Vec<(String, f64, f64)> {
         .collect()
 }
 
+/// Polls every node's time until `node`'s rate over the last 1.5 s is `want` (± 0.1), and
+/// returns the latest sample: libfaketime rereads its control file within two seconds and
+/// gives no other sign that it did.
+fn wait_rate(cluster: &TestCluster, node: &str, want: f64) -> Vec<(String, f64, f64)> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let of = |sample: &[(String, f64, f64)]| {
+        let t = sample
+            .iter()
+            .find(|t| t.0 == node)
+            .expect("the node reports");
+        (t.1, t.2)
+    };
+    let mut samples: std::collections::VecDeque<Vec<(String, f64, f64)>> = Default::default();
+    loop {
+        let now = times(cluster);
+        let (node1, host1) = of(&now);
+        while samples.len() > 1 && host1 - of(&samples[1]).1 >= 1500.0 {
+            samples.pop_front();
+        }
+        if let Some((node0, host0)) = samples.front().map(|s| of(s)) {
+            let rate = (node1 - node0) / (host1 - host0);
+            if host1 - host0 >= 1500.0 && (rate - want).abs() < 0.1 {
+                return now;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{node} never ran at x{want}: x{rate:.3} over the last {:.1} s",
+                (host1 - host0) / 1000.0
+            );
+        }
+        samples.push_back(now);
+        std::thread::sleep(Duration::from_millis(250)); // poll again, before the deadline
+    }
+}
+
+/// Samples every node's time once `span` of host time has passed since `first` was taken:
+/// the rate is measured over that span, so time passing is the condition.
+fn sample_after(
+    cluster: &TestCluster,
+    first: &[(String, f64, f64)],
+    span: Duration,
+) -> Vec<(String, f64, f64)> {
+    let since = first[0].2;
+    loop {
+        let now = times(cluster);
+        if now[0].2 - since >= span.as_secs_f64() * 1000.0 {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(200)); // poll again until the span has passed
+    }
+}
+
 #[test]
 fn a_clock_rate_skews_one_nodes_time_and_heal_puts_it_back() {
     let cluster = TestCluster::up("ck-rate", &["--clock-faults"]);
     let name = cluster.name.clone();
     wait_skews(&cluster, |_| 0.0);
+    let fault_at = now_ms();
     let out = cluster.ok(&["fault", "clock", "n2", "--rate", "2"]);
     assert!(
         out.contains("moved the clock of n2 by +0s, running at x2"),
@@ -170,18 +223,21 @@ fn a_clock_rate_skews_one_nodes_time_and_heal_puts_it_back() {
         file.starts_with("# faultline clock +0s x2 since "),
         "{file}"
     );
-    // libfaketime rereads its file within two seconds; from then on n2 runs twice as fast, with
-    // no jump of the node's uptime (the file's offset cancels it).
-    std::thread::sleep(Duration::from_millis(2500)); // libfaketime rereads its file within 2 s and shows no sign of it: wait that long
-    let first = times(&cluster);
-    let skew0 = first
+    // Once libfaketime rereads its file, n2 runs twice as fast, with no jump of the node's
+    // uptime (the file's offset cancels it): its skew is at most the time since the fault,
+    // plus the reading's second of slack.
+    let first = wait_rate(&cluster, "n2", 2.0);
+    let (skew0, host0) = first
         .iter()
         .find(|t| t.0 == "n2")
-        .map(|t| t.1 - t.2)
+        .map(|t| (t.1 - t.2, t.2))
         .unwrap();
-    assert!(skew0.abs() < 4_000.0, "n2 jumped by {skew0} ms: {first:?}");
-    std::thread::sleep(Duration::from_secs(6)); // the rate is measured over this interval: time passing is the subject
-    let last = times(&cluster);
+    assert!(
+        skew0.abs() < host0 - fault_at + 1_000.0,
+        "n2 jumped by {skew0} ms {} ms after the fault: {first:?}",
+        host0 - fault_at
+    );
+    let last = sample_after(&cluster, &first, Duration::from_secs(6));
     for ((n, node0, host0), (_, node1, host1)) in first.iter().zip(&last) {
         let rate = (node1 - node0) / (host1 - host0);
         eprintln!("{n}: x{rate:.3} over {:.1} s", (host1 - host0) / 1000.0);
@@ -192,11 +248,10 @@ fn a_clock_rate_skews_one_nodes_time_and_heal_puts_it_back() {
         );
     }
     // Slow, with an offset, replacing the skew.
+    let slow_at = now_ms();
     cluster.ok(&["fault", "clock", "n2", "--rate", "0.5", "--offset=-10s"]);
-    std::thread::sleep(Duration::from_millis(2500)); // libfaketime rereads its file within 2 s and shows no sign of it: wait that long
-    let first = times(&cluster);
-    std::thread::sleep(Duration::from_secs(6)); // the rate is measured over this interval: time passing is the subject
-    let last = times(&cluster);
+    let first = wait_rate(&cluster, "n2", 0.5);
+    let last = sample_after(&cluster, &first, Duration::from_secs(6));
     let (n2a, n2b) = (
         first.iter().find(|t| t.0 == "n2").unwrap(),
         last.iter().find(|t| t.0 == "n2").unwrap(),
@@ -228,11 +283,11 @@ fn a_clock_rate_skews_one_nodes_time_and_heal_puts_it_back() {
         assert!(Instant::now() < deadline, "n2 never came back: {status}");
         std::thread::sleep(Duration::from_millis(200)); // poll again, before the deadline
     };
-    // What the skew should be at a host time: -10 s at the fault (2.5 s before n2a), then
-    // half a second lost every second.
-    let want = |host: f64| -10.0 - 0.5 * (host - n2a.2 + 2500.0) / 1000.0;
-    std::thread::sleep(Duration::from_millis(2500)); // libfaketime rereads its file within 2 s and shows no sign of it: wait that long
-    let again = times(&cluster);
+    // What the skew should be at a host time: -10 s at the fault, then half a second lost
+    // every second.
+    let want = |host: f64| -10.0 - 0.5 * (host - slow_at) / 1000.0;
+    let answered = [("n2".to_string(), restarted.0, restarted.1)];
+    let again = sample_after(&cluster, &answered, Duration::from_millis(2500));
     let n2 = again.iter().find(|t| t.0 == "n2").unwrap();
     for (when, node, host) in [
         ("as it answered again", restarted.0, restarted.1),
@@ -262,8 +317,7 @@ fn a_clock_rate_skews_one_nodes_time_and_heal_puts_it_back() {
     assert_eq!(control_file(&name, "n2"), "# faultline clock +0s\n+0s x1");
     wait_skews(&cluster, |_| 0.0);
     let first = times(&cluster);
-    std::thread::sleep(Duration::from_secs(3)); // the rate is measured over this interval: time passing is the subject
-    let last = times(&cluster);
+    let last = sample_after(&cluster, &first, Duration::from_secs(3));
     for ((n, node0, host0), (_, node1, host1)) in first.iter().zip(&last) {
         let rate = (node1 - node0) / (host1 - host0);
         assert!(
