@@ -31,10 +31,9 @@
 //! `x` exists. So some producer has `p.call <= r.ret` and `p.ret >= M`; when none has, there is
 //! no linearization.
 //!
-//! The core handed to the counterexample is `{p, x, r}`: the last-returning eligible producer
-//! `p` (if any), `x` (a write when one qualifies: it needs nothing, so the explanation is
-//! about `r`) and `r`. The same argument, restricted to those operations, shows that the core
-//! alone is not linearizable.
+//! The core handed to the counterexample is `{p, x, r}` with `p` an eligible producer and `x`
+//! such a setter, both writes (see [`core`] for when they cannot be): the same argument,
+//! restricted to those operations, shows that the core alone is not linearizable.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -97,6 +96,22 @@ struct Producers {
 }
 
 impl Producers {
+    /// Sorts by call and computes the running maximum of returns.
+    fn finish(&mut self) {
+        self.by_call.sort_unstable();
+        let mut best = (0, usize::MAX);
+        self.max_ret = self
+            .by_call
+            .iter()
+            .map(|&(_, ret, op)| {
+                if best.1 == usize::MAX || ret > best.0 {
+                    best = (ret, op);
+                }
+                best
+            })
+            .collect();
+    }
+
     /// The latest-returning producer invoked no later than `pos`.
     fn latest_return_by(&self, pos: u64) -> Option<(u64, usize)> {
         let n = self.by_call.partition_point(|&(call, _, _)| call <= pos);
@@ -104,10 +119,12 @@ impl Producers {
     }
 }
 
-/// The core of a refuted reader (`{p, x, r}`, by op index into `ops`), or `None` when every
-/// reader passes the condition (which proves nothing). `init` is the initial value's id.
+/// The core of a refuted reader (op indexes into `ops`), or `None` when every reader passes
+/// the condition (which proves nothing). `init` is the initial value's id. See [`core`].
 pub fn refute(init: u32, ops: &[Operation<RegOp>]) -> Option<Vec<usize>> {
+    // Every producer of each value, and the writes among them (for the core).
     let mut producers: HashMap<u32, Producers, Fx> = HashMap::default();
+    let mut writes_of: HashMap<u32, Producers, Fx> = HashMap::default();
     let mut setters: Vec<(u64, Setter)> = Vec::new();
     let mut readers: Vec<(u64, u64, u32, usize)> = Vec::new();
     for (i, o) in ops.iter().enumerate() {
@@ -118,8 +135,11 @@ pub fn refute(init: u32, ops: &[Operation<RegOp>]) -> Option<Vec<usize>> {
             RegOp::ReadAny | RegOp::CasFailed(..) => (None, None, None),
         };
         if let Some(v) = produces {
-            let p = producers.entry(v).or_default();
-            p.by_call.push((o.call, o.ret.unwrap_or(u64::MAX), i));
+            let entry = (o.call, o.ret.unwrap_or(u64::MAX), i);
+            producers.entry(v).or_default().by_call.push(entry);
+            if matches!(o.op, RegOp::Write(_)) {
+                writes_of.entry(v).or_default().by_call.push(entry);
+            }
         }
         let Some(ret) = o.ret else { continue };
         if let Some(v) = needs {
@@ -134,19 +154,8 @@ pub fn refute(init: u32, ops: &[Operation<RegOp>]) -> Option<Vec<usize>> {
             setters.push((ret, s));
         }
     }
-    for p in producers.values_mut() {
-        p.by_call.sort_unstable();
-        let mut best = (0, usize::MAX);
-        p.max_ret = p
-            .by_call
-            .iter()
-            .map(|&(_, ret, op)| {
-                if best.1 == usize::MAX || ret > best.0 {
-                    best = (ret, op);
-                }
-                best
-            })
-            .collect();
+    for p in producers.values_mut().chain(writes_of.values_mut()) {
+        p.finish();
     }
     setters.sort_unstable_by_key(|&(ret, s)| (ret, s.op));
     readers.sort_unstable();
@@ -165,7 +174,7 @@ pub fn refute(init: u32, ops: &[Operation<RegOp>]) -> Option<Vec<usize>> {
         let producer = producers.get(&v).and_then(|p| p.latest_return_by(ret));
         let Some(x) = any.excluding(v) else {
             if producer.is_none() && v != init {
-                // Nothing ever produces `v` early enough: `r` alone is not linearizable.
+                // Nothing produces `v` early enough: `r` alone is not linearizable.
                 return Some(vec![r]);
             }
             continue;
@@ -174,17 +183,41 @@ pub fn refute(init: u32, ops: &[Operation<RegOp>]) -> Option<Vec<usize>> {
         if producer.is_some_and(|(p_ret, _)| p_ret >= x.call) {
             continue;
         }
-        let p_ret = producer.map(|(p_ret, _)| p_ret);
-        let x = writes
-            .excluding(v)
-            .filter(|w| p_ret.is_none_or(|p| p < w.call))
-            .unwrap_or(x);
-        let mut core: Vec<usize> = producer.map(|(_, p)| p).into_iter().collect();
-        core.extend([x.op, r]);
-        core.sort_unstable();
-        return Some(core);
+        let write = writes_of.get(&v).and_then(|p| p.latest_return_by(ret));
+        return Some(core(ops, r, producer, write, writes.excluding(v)));
     }
     None
+}
+
+/// The operations to explain a refuted reader `r` with: `{p, x, r}` when the last-returning
+/// eligible producer can be a write `p` (or there is none: the initial value) and `x` can be a
+/// write. Writes need nothing, so the core fails only for the reason of the proof; with a cas
+/// in it, the counterexample shrinker would cut the core down to "this cas needs a value nobody
+/// wrote", true but beside the point. Otherwise every operation invoked before `r` returned
+/// (they fail by the same proof), for the shrinker to cut from.
+fn core(
+    ops: &[Operation<RegOp>],
+    r: usize,
+    producer: Option<(u64, usize)>,
+    write: Option<(u64, usize)>,
+    x: Option<Setter>,
+) -> Vec<usize> {
+    // The proof needs `p.ret < x.call` for the chosen `p` only, and the latest-returning
+    // producer's return bounds every other's.
+    let bound = producer.map(|(p_ret, _)| p_ret);
+    let x = x.filter(|w| bound.is_none_or(|b| b < w.call));
+    let p = match (producer, write) {
+        (None, _) => Some(None),
+        (Some(_), Some((_, w))) => Some(Some(w)),
+        (Some(_), None) => None,
+    };
+    if let (Some(p), Some(x)) = (p, x) {
+        let mut core: Vec<usize> = p.into_iter().chain([x.op, r]).collect();
+        core.sort_unstable();
+        return core;
+    }
+    let end = ops[r].ret.unwrap_or(u64::MAX);
+    (0..ops.len()).filter(|&i| ops[i].call <= end).collect()
 }
 
 #[cfg(test)]
