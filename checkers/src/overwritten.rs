@@ -119,8 +119,9 @@ impl Producers {
     }
 }
 
-/// The core of a refuted reader (op indexes into `ops`), or `None` when every reader passes
-/// the condition (which proves nothing). `init` is the initial value's id. See [`core`].
+/// The core of the refuted reader that returned first (op indexes into `ops`), or `None` when
+/// every reader passes the condition (which proves nothing). `init` is the initial value's id.
+/// See [`core`].
 pub fn refute(init: u32, ops: &[Operation<RegOp>]) -> Option<Vec<usize>> {
     // Every producer of each value, and the writes among them (for the core).
     let mut producers: HashMap<u32, Producers, Fx> = HashMap::default();
@@ -160,9 +161,15 @@ pub fn refute(init: u32, ops: &[Operation<RegOp>]) -> Option<Vec<usize>> {
     setters.sort_unstable_by_key(|&(ret, s)| (ret, s.op));
     readers.sort_unstable();
 
+    // The refuted reader that returned first: the shortest prefix of the history that already
+    // fails (as the shrinker and online checking see it), and its core.
+    let mut first: Option<(u64, Vec<usize>)> = None;
     let (mut any, mut writes) = (Latest::default(), Latest::default());
     let mut next = 0;
     for &(call, ret, v, r) in &readers {
+        if first.as_ref().is_some_and(|(best, _)| call > *best) {
+            break; // every later reader returns later still
+        }
         while next < setters.len() && setters[next].0 < call {
             let s = setters[next].1;
             any.push(s);
@@ -171,11 +178,14 @@ pub fn refute(init: u32, ops: &[Operation<RegOp>]) -> Option<Vec<usize>> {
             }
             next += 1;
         }
+        if first.as_ref().is_some_and(|(best, _)| ret >= *best) {
+            continue;
+        }
         let producer = producers.get(&v).and_then(|p| p.latest_return_by(ret));
         let Some(x) = any.excluding(v) else {
             if producer.is_none() && v != init {
                 // Nothing produces `v` early enough: `r` alone is not linearizable.
-                return Some(vec![r]);
+                first = Some((ret, vec![r]));
             }
             continue;
         };
@@ -184,9 +194,9 @@ pub fn refute(init: u32, ops: &[Operation<RegOp>]) -> Option<Vec<usize>> {
             continue;
         }
         let write = writes_of.get(&v).and_then(|p| p.latest_return_by(ret));
-        return Some(core(ops, r, producer, write, writes.excluding(v)));
+        first = Some((ret, core(ops, r, producer, write, writes.excluding(v))));
     }
-    None
+    first.map(|(_, core)| core)
 }
 
 /// The operations to explain a refuted reader `r` with: `{p, x, r}` when the last-returning
