@@ -170,7 +170,7 @@ fn clients_that_never_finish_their_headers_are_dropped() {
         if trickle.write_all(b"X").is_err() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(200)); // the client's pace
+        std::thread::sleep(Duration::from_millis(200)); // the client's pace, until the server drops it or the deadline
     }
     for (who, handle) in [("idle", idle), ("trickling", trickler)] {
         let closed_after = handle.join().unwrap();
