@@ -39,17 +39,12 @@ fn loopback(port: u16) -> SocketAddr {
 
 pub fn start_faultline(dir: &Path) -> anyhow::Result<LocalCluster> {
     let exe: PathBuf = std::env::current_exe().context("finding the faultline binary")?;
-    let addrs: Vec<String> = free_ports(3)?
-        .into_iter()
-        .map(|p| loopback(p).to_string())
-        .collect();
+    let sockets = free_addrs(3).context("finding free ports on 127.0.0.1")?;
+    let addrs: Vec<String> = sockets.iter().map(ToString::to_string).collect();
     let peers = peer_list((1..).zip(&addrs));
     let mut cluster = LocalCluster {
         children: Vec::new(),
-        client_addrs: addrs
-            .iter()
-            .map(|a| a.parse().expect("formatted from a SocketAddr"))
-            .collect(),
+        client_addrs: sockets,
     };
     for (id, addr) in (1..).zip(&addrs) {
         let log = dir.join(format!("node{id}.log"));
