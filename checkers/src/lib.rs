@@ -58,7 +58,8 @@ pub mod validity;
 pub mod value;
 
 pub use check::{
-    check, check_history, check_keys, check_prepared, CheckResult, KeyResult, Limits, Verdict,
+    check, check_history, check_keys, check_keys_owned, check_prepared, CheckResult, KeyResult,
+    Limits, Verdict,
 };
 pub use error::{Error, Result};
 pub use explain::{CoreOp, Counterexample};

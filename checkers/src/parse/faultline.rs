@@ -11,13 +11,14 @@ use crate::error::{Error, Pos, Result};
 use crate::history::{Event, EventType, Process};
 use crate::value::Val;
 
-pub(super) fn parse(src: &[u8]) -> Result<History> {
+pub(super) fn parse(src: &[u8], release: super::Release<'_>) -> Result<History> {
     // Any line may start a piece: each line is an event of its own.
     let (events, warnings, errors) = super::pieces::parse(
         src,
         0,
         |_| true,
         |start, end, line, last| parse_range(src, start, end, line, last),
+        release,
     )?;
     Ok(History {
         format: Format::Faultline,
@@ -239,7 +240,7 @@ impl<'a> Scan<'a> {
                     first(&key)?;
                     key = Some(match v {
                         Json::Null => None,
-                        Json::Str(k) => Some(Val::Str(texts.get(k)?)),
+                        Json::Str(k) => Some(Val::Str(texts.key(k)?)),
                         _ => return None,
                     });
                 }
@@ -391,7 +392,7 @@ mod tests {
             src.push('\n');
         }
         src.push_str(r#"{"index":6000,"time":1,"proc"#);
-        let h = parse(src.as_bytes()).unwrap();
+        let h = crate::parse::parse(src.as_bytes(), Format::Faultline).unwrap();
         let (events, warnings, _) = parse_range(src.as_bytes(), 0, src.len(), 1, true).unwrap();
         assert_eq!(h.events, events);
         assert_eq!(h.warnings, warnings);

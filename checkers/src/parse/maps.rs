@@ -7,7 +7,7 @@ use crate::history::EventType;
 use crate::value::Val;
 use std::sync::Arc;
 
-pub(super) fn parse(src: &[u8], format: Format) -> Result<History> {
+pub(super) fn parse(src: &[u8], format: Format, release: super::Release<'_>) -> Result<History> {
     let mut r = Reader::new(src);
     let wrapped = match r.peek() {
         Some(b @ (b'[' | b'(')) => {
@@ -24,14 +24,19 @@ pub(super) fn parse(src: &[u8], format: Format) -> Result<History> {
             .find(|b| !matches!(b, b' ' | b'\t' | b','))
             .is_some_and(|&b| b == b'{')
     };
-    let (events, warnings, _) =
-        super::pieces::parse(src, r.offset(), opens_map, |start, end, line, last| {
+    let (events, warnings, _) = super::pieces::parse(
+        src,
+        r.offset(),
+        opens_map,
+        |start, end, line, last| {
             Ok((
                 parse_range(src, start, end, line, wrapped, last)?,
                 Vec::new(),
                 Vec::new(),
             ))
-        })?;
+        },
+        release,
+    )?;
     Ok(History {
         format,
         events,
@@ -529,7 +534,7 @@ mod tests {
         let wrapped = format!("[{stream}]\n");
         let spread = stream.replace(", :value", ",\n {:a 1} :nested\n:value");
         for src in [&stream, &wrapped, &spread] {
-            let h = parse(src.as_bytes(), Format::Edn).unwrap();
+            let h = crate::parse::parse(src.as_bytes(), Format::Edn).unwrap();
             assert_eq!(h.events, sequential(src.as_bytes()).unwrap());
             assert_eq!(h.events.len(), 8000);
             assert_eq!(
@@ -539,7 +544,7 @@ mod tests {
         }
         let at = stream.rfind("{:process 3,").unwrap() + "{:process 3,".len();
         let broken = format!("{} :oops{}", &stream[..at], &stream[at..]);
-        let a = parse(broken.as_bytes(), Format::Edn)
+        let a = crate::parse::parse(broken.as_bytes(), Format::Edn)
             .unwrap_err()
             .to_string();
         let b = sequential(broken.as_bytes()).unwrap_err().to_string();

@@ -6,6 +6,8 @@ mod faultline;
 mod maps;
 mod pieces;
 
+pub use pieces::Release;
+
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -142,31 +144,40 @@ pub fn detect(src: &[u8]) -> Option<Format> {
 
 /// Parses `src` in `format` (use [`detect`] first, or let [`parse_auto`] do it).
 pub fn parse(src: &[u8], format: Format) -> Result<History> {
-    match format {
-        Format::Edn | Format::KvLog => maps::parse(src, format),
-        Format::EtcdLog => etcd_log::parse(src),
-        Format::Faultline => faultline::parse(src),
-    }
+    parse_with(src, Some(format), &|_| {})
 }
 
 /// Detects the format and parses. An empty input is an empty EDN history.
 pub fn parse_auto(src: &[u8]) -> Result<History> {
-    if src.iter().all(|b| b.is_ascii_whitespace()) {
-        return Ok(History {
-            format: Format::Edn,
-            events: Vec::new(),
-            warnings: vec!["the history is empty".into()],
-            errors: Vec::new(),
-        });
+    parse_with(src, None, &|_| {})
+}
+
+/// Parses `src` in `format`, or in the format [`detect`] finds; `release` is told each range of
+/// `src` whose events are parsed (see [`Release`]).
+pub fn parse_with(src: &[u8], format: Option<Format>, release: Release<'_>) -> Result<History> {
+    let format = match format {
+        Some(f) => f,
+        None if src.iter().all(|b| b.is_ascii_whitespace()) => {
+            return Ok(History {
+                format: Format::Edn,
+                events: Vec::new(),
+                warnings: vec!["the history is empty".into()],
+                errors: Vec::new(),
+            })
+        }
+        None => detect(src).ok_or_else(|| {
+            let head: String = String::from_utf8_lossy(&src[..src.len().min(40)])
+                .chars()
+                .map(|c| if c.is_control() { '.' } else { c })
+                .collect();
+            Error::UnknownFormat(format!("it starts with {head:?}"))
+        })?,
+    };
+    match format {
+        Format::Edn | Format::KvLog => maps::parse(src, format, release),
+        Format::EtcdLog => etcd_log::parse(src),
+        Format::Faultline => faultline::parse(src, release),
     }
-    let format = detect(src).ok_or_else(|| {
-        let head: String = String::from_utf8_lossy(&src[..src.len().min(40)])
-            .chars()
-            .map(|c| if c.is_control() { '.' } else { c })
-            .collect();
-        Error::UnknownFormat(format!("it starts with {head:?}"))
-    })?;
-    parse(src, format)
 }
 
 /// Room for the events of `src`: about one a line, never more than one per 32 bytes (the
@@ -241,6 +252,18 @@ impl Texts {
 
     /// The text of `bytes`, or `None` when they are not UTF-8.
     pub(crate) fn get(&mut self, bytes: &[u8]) -> Option<Arc<str>> {
+        self.text(bytes, false)
+    }
+
+    /// The text of a key: keys repeat across the whole history, not just between an
+    /// invocation and its completion, so one missing from the recent table is looked up among
+    /// all known texts before it is allocated. With 10,000 keys (most miss the recent table)
+    /// each event otherwise held its own copy of its key: 32 bytes an event, 640 MB for 20M.
+    pub(crate) fn key(&mut self, bytes: &[u8]) -> Option<Arc<str>> {
+        self.text(bytes, true)
+    }
+
+    fn text(&mut self, bytes: &[u8], repeats: bool) -> Option<Arc<str>> {
         if bytes.len() <= 16 {
             let packed = pack(bytes);
             let len = bytes.len() as u8;
@@ -256,10 +279,14 @@ impl Texts {
                     return Some(r.text.clone());
                 }
             }
-            // A short text missing here is mostly a value written once (an append's), whose
+            // A short value missing here is mostly one written once (an append's), whose
             // completion comes too late to find it: hashing it to share would cost more than
-            // the small copy it saves.
-            let text: Arc<str> = std::str::from_utf8(bytes).ok()?.into();
+            // the small copy it saves. A key is worth the hash.
+            let text: Arc<str> = if repeats {
+                self.shared(bytes)?
+            } else {
+                std::str::from_utf8(bytes).ok()?.into()
+            };
             self.recent[slot] = Some(Recent {
                 packed,
                 len,

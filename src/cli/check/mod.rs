@@ -285,10 +285,7 @@ fn check_file(
             )))
         }
     };
-    let parsed = match args.format {
-        Some(f) => parse::parse(&src, f),
-        None => parse::parse_auto(&src),
-    };
+    let parsed = parse::parse_with(&src, args.format, &|range| src.release(range));
     let history = match parsed {
         Ok(h) => h,
         Err(e) => return Ok(FileOutcome::BadInput(e.to_string())),
