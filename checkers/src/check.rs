@@ -527,7 +527,8 @@ pub fn check_history(
     limits: &Limits,
 ) -> Result<CheckResult> {
     let start = Instant::now();
-    let (kind, mut prepared) = prepare(h, model, initial, limits.threads)?;
+    let guard = crate::memory::Guard::new(limits.memory_limit);
+    let (kind, mut prepared) = prepare(h, model, initial, limits.threads, guard)?;
     let prepared_in = start.elapsed();
     let mut result = check_prepared(kind, &mut prepared, limits);
     result.prepared_in = prepared_in;
@@ -665,5 +666,26 @@ mod tests {
         assert!(copy.iter().all(|r| r.valid == Validity::Valid), "{copy:?}");
         let left: Vec<usize> = owned.iter().map(|k| k.ops.len()).collect();
         assert_eq!(left, vec![2, 3, 2, 3], "reduced in place");
+    }
+
+    /// Preparing stops at the memory limit (a limit below what the process holds stops it at
+    /// its first look), with the reason, and without the limit the same history checks.
+    #[test]
+    fn preparing_stops_at_the_memory_limit() {
+        let src = "{:process 0, :type :invoke, :f :write, :value 1}\n\
+                   {:process 0, :type :ok, :f :write, :value 1}\n";
+        let h = crate::parse::parse(src.as_bytes(), crate::parse::Format::Edn).unwrap();
+        let tight = Limits {
+            memory_limit: Some(1),
+            ..Limits::default()
+        };
+        match check_history(&h, None, None, &tight) {
+            Err(crate::Error::MemoryLimit(why)) => {
+                assert!(why.contains("while pairing the operations of line 1"), "{why}")
+            }
+            other => panic!("expected the memory limit, got {other:?}"),
+        }
+        let r = check_history(&h, None, None, &Limits::default()).unwrap();
+        assert_eq!(r.verdict, Verdict::Valid);
     }
 }

@@ -57,6 +57,10 @@ pub enum Error {
     /// The operations do not fit a model (mixed or unsupported `:f`s), or `--model` does not fit.
     #[error("{0}")]
     Model(String),
+    /// Reading or preparing the history took the process past its memory limit: not an input
+    /// error, an unknown verdict.
+    #[error("{0}; raise --memory-limit (or checker.memory_limit_mb) to check it")]
+    MemoryLimit(String),
 }
 
 /// Shorthand for this crate's results.

@@ -370,7 +370,9 @@ mod resume_tests {
             let mut buf = Vec::new();
             write_jsonl(&generate(&cfg), &mut buf).unwrap();
             let h = parse::parse(&buf, Format::Faultline).unwrap();
-            let Ok((_, Prepared::Register(keys))) = prepare(&h, None, None, 1) else {
+            let Ok((_, Prepared::Register(keys))) =
+                prepare(&h, None, None, 1, crate::memory::Guard::none())
+            else {
                 panic!("a register history")
             };
             let k = &keys[0];

@@ -30,6 +30,21 @@ pub fn rss_bytes() -> Option<usize> {
     Some(pages * page_size())
 }
 
+/// The most this process has held resident so far (`VmHWM`), or `None` where that cannot be
+/// read: what a benchmark or a CI job compares with `--memory-limit`.
+pub fn peak_rss_bytes() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb << 10)
+}
+
 /// The page size, from the auxiliary vector (`AT_PAGESZ`); 4 KiB when it cannot be read.
 fn page_size() -> usize {
     static PAGE: OnceLock<usize> = OnceLock::new();
@@ -89,6 +104,54 @@ pub fn reason(limit: usize, rss: usize) -> String {
         limit >> 20,
         rss >> 20
     )
+}
+
+/// The limit as the loops that read and prepare a history see it: they ask every few thousand
+/// events, and stop with [`crate::Error::MemoryLimit`] once the process is past it. Without
+/// it, a history whose parse alone needs more than the limit passed it while parsing (a 10M
+/// operation file: 6.4 GB under a 1 GiB limit).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Guard {
+    limit: Option<usize>,
+}
+
+impl Guard {
+    /// Items between two looks at the resident set: a few milliseconds of parsing, a few
+    /// hundred kilobytes of events.
+    pub const EVERY: usize = 4096;
+
+    pub fn new(limit: Option<usize>) -> Self {
+        Guard { limit }
+    }
+
+    /// No limit.
+    pub fn none() -> Self {
+        Guard { limit: None }
+    }
+
+    /// `Err` when the process is past the limit; `doing` says what was under way ("reading
+    /// line 1200000"), for the reason.
+    pub fn check(&self, doing: impl FnOnce() -> String) -> crate::Result<()> {
+        match self.limit.and_then(|l| over(l, 0).map(|rss| (l, rss))) {
+            Some((limit, rss)) => Err(crate::Error::MemoryLimit(format!(
+                "{} while {}",
+                reason(limit, rss),
+                doing()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Guard::check`] on every [`Guard::EVERY`]th `i`, starting with the first (so a loop
+    /// run once per key looks at least once per key; the look is sampled, at most once a
+    /// millisecond for the process, so many short loops cost no more than one long one).
+    pub fn every(&self, i: usize, doing: impl FnOnce() -> String) -> crate::Result<()> {
+        if i % Self::EVERY == 0 {
+            self.check(doing)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

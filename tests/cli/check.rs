@@ -133,6 +133,67 @@ fn hitting_the_memory_limit_is_unknown_exit_2_and_unknown_beats_valid() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }
 
+/// The memory limit holds while the history is read: a file whose parse alone needs more than
+/// the limit stops there (exit 2, saying so) with the process's peak within 10% of the limit.
+/// Without the limit, the same file checks valid, so the limit is what stopped it.
+#[test]
+fn the_memory_limit_holds_while_a_large_history_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hist = dir
+        .path()
+        .join("large.jsonl")
+        .to_string_lossy()
+        .into_owned();
+    let o = faultline(&[
+        "gen-history",
+        &hist,
+        "--procs",
+        "100",
+        "--ops",
+        "300000",
+        "--keys",
+        "100",
+        "--values",
+        "0",
+        "--seed",
+        "5",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let limit_mb = 48;
+    let o = faultline(&[
+        "check",
+        "--json",
+        "--no-counterexample",
+        "--memory-limit",
+        &format!("{limit_mb}MiB"),
+        &hist,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    assert_eq!(doc["valid"], "unknown", "{doc}");
+    let file = &doc["files"][0];
+    assert_eq!(file["valid"], "unknown", "{doc}");
+    let why = file["reason"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("memory limit 48 MB reached") && why.contains("while reading line"),
+        "{why}"
+    );
+    let peak = doc["peak_resident_mb"].as_u64().expect("peak_resident_mb");
+    assert!(
+        peak * 10 <= limit_mb * 11,
+        "peak {peak} MB under a {limit_mb} MB limit"
+    );
+
+    let o = faultline(&["check", "--json", "--no-counterexample", &hist]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    let peak = doc["peak_resident_mb"].as_u64().expect("peak_resident_mb");
+    assert!(
+        peak > limit_mb,
+        "the whole check needs more than the limit: {peak} MB"
+    );
+}
+
 #[test]
 fn json_output_has_verdicts_keys_counterexample_and_timings() {
     let o = faultline(&[

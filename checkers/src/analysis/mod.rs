@@ -314,14 +314,23 @@ fn run(c: Checker, history: &History, options: &Options, linearizable: bool) -> 
     Ok(match c {
         Checker::Linearizability => {
             let model = options.model;
-            let r = check_history(history, model, options.initial.as_ref(), &options.limits)?;
-            Report::Linearizability(Box::new(r), "checked per key")
+            match check_history(history, model, options.initial.as_ref(), &options.limits) {
+                // Preparing passed the memory limit: no verdict, as when the search does.
+                Err(e @ crate::Error::MemoryLimit(_)) => {
+                    Report::Plain(CheckerResult::unknown(c.name(), e.to_string()))
+                }
+                r => Report::Linearizability(Box::new(r?), "checked per key"),
+            }
         }
         Checker::ListAppendPerKey => {
             let projected = list_append::project(history);
-            let r = check_history(&projected, Some(ModelKind::Kv), None, &options.limits)?;
             let what = "list-append projected per key onto an append register";
-            Report::Linearizability(Box::new(r), what)
+            match check_history(&projected, Some(ModelKind::Kv), None, &options.limits) {
+                Err(e @ crate::Error::MemoryLimit(_)) => {
+                    Report::Plain(CheckerResult::unknown(c.name(), e.to_string()))
+                }
+                r => Report::Linearizability(Box::new(r?), what),
+            }
         }
         Checker::Set => Report::Set(Box::new(crate::set::check_history(history))),
         // In a linearizable history every read returned the value of a write before it (or the

@@ -4,15 +4,17 @@
 use super::edn::Reader;
 use super::{event_type, Format, History, Proc, RawEvent};
 use crate::error::{Error, Pos, Result};
+use crate::memory::Guard;
 use crate::value::Val;
 
 const MARK: &[u8] = b"jepsen.util - ";
 
-pub(super) fn parse(src: &[u8]) -> Result<History> {
+pub(super) fn parse(src: &[u8], guard: Guard) -> Result<History> {
     let mut events = super::events_vec(src);
     let mut offset = 0usize;
     for (i, raw) in src.split(|&b| b == b'\n').enumerate() {
         let line_no = i + 1;
+        guard.every(i, || format!("reading line {line_no}"))?;
         let line_start = offset;
         offset += raw.len() + 1;
         // Lines that are not jepsen.util op lines (other log output) are skipped, as Porcupine does.

@@ -9,15 +9,16 @@ use std::sync::Arc;
 use super::{Format, History, Proc, RawEvent, Texts};
 use crate::error::{Error, Pos, Result};
 use crate::history::{Event, EventType, Process};
+use crate::memory::Guard;
 use crate::value::Val;
 
-pub(super) fn parse(src: &[u8], release: super::Release<'_>) -> Result<History> {
+pub(super) fn parse(src: &[u8], release: super::Release<'_>, guard: Guard) -> Result<History> {
     // Any line may start a piece: each line is an event of its own.
     let (events, warnings, errors) = super::pieces::parse(
         src,
         0,
         |_| true,
-        |start, end, line, last| parse_range(src, start, end, line, last),
+        |start, end, line, last| parse_range(src, start, end, line, last, guard),
         release,
     )?;
     Ok(History {
@@ -36,6 +37,7 @@ pub(super) fn parse_range(
     end: usize,
     first_line: usize,
     last: bool,
+    guard: Guard,
 ) -> Result<super::pieces::Parsed> {
     let body = &src[start..end];
     let mut events = super::events_vec(body);
@@ -46,6 +48,7 @@ pub(super) fn parse_range(
     let mut lines = body.split(|&b| b == b'\n').enumerate().peekable();
     while let Some((i, raw)) = lines.next() {
         let line = first_line + i;
+        guard.every(i, || format!("reading line {line}"))?;
         let line_start = offset;
         offset += raw.len() + 1;
         let terminated = offset <= end;
@@ -393,7 +396,8 @@ mod tests {
         }
         src.push_str(r#"{"index":6000,"time":1,"proc"#);
         let h = crate::parse::parse(src.as_bytes(), Format::Faultline).unwrap();
-        let (events, warnings, _) = parse_range(src.as_bytes(), 0, src.len(), 1, true).unwrap();
+        let (events, warnings, _) =
+            parse_range(src.as_bytes(), 0, src.len(), 1, true, Guard::none()).unwrap();
         assert_eq!(h.events, events);
         assert_eq!(h.warnings, warnings);
         assert_eq!(h.events.len(), 6000);

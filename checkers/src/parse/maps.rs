@@ -4,10 +4,16 @@ use super::edn::Reader;
 use super::{event_type, Format, History, Proc, RawEvent, Texts};
 use crate::error::{Error, Pos, Result};
 use crate::history::EventType;
+use crate::memory::Guard;
 use crate::value::Val;
 use std::sync::Arc;
 
-pub(super) fn parse(src: &[u8], format: Format, release: super::Release<'_>) -> Result<History> {
+pub(super) fn parse(
+    src: &[u8],
+    format: Format,
+    release: super::Release<'_>,
+    guard: Guard,
+) -> Result<History> {
     let mut r = Reader::new(src);
     let wrapped = match r.peek() {
         Some(b @ (b'[' | b'(')) => {
@@ -30,7 +36,7 @@ pub(super) fn parse(src: &[u8], format: Format, release: super::Release<'_>) -> 
         opens_map,
         |start, end, line, last| {
             Ok((
-                parse_range(src, start, end, line, wrapped, last)?,
+                parse_range(src, start, end, line, wrapped, last, guard)?,
                 Vec::new(),
                 Vec::new(),
             ))
@@ -54,6 +60,7 @@ fn parse_range(
     first_line: usize,
     wrapped: Option<u8>,
     last: bool,
+    guard: Guard,
 ) -> Result<Vec<RawEvent>> {
     let src = &src[..end];
     let mut r = Reader::new(src);
@@ -94,6 +101,7 @@ fn parse_range(
         }
         let at = r.offset();
         let l = line_at(at);
+        guard.every(events.len(), || format!("reading line {l}"))?;
         let mut scan = Scan { s: src, i: at };
         if let Some(ev) = scan.event(l, &mut texts) {
             r.set_offset(scan.i);
@@ -455,7 +463,7 @@ mod tests {
             }
             _ => None,
         };
-        parse_range(src, r.offset(), src.len(), 1, wrapped, true)
+        parse_range(src, r.offset(), src.len(), 1, wrapped, true, Guard::none())
     }
 
     /// The scans (the kv layout, and field by field) read op maps exactly as the general

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::history::{Event, EventType, NemesisTag, Process};
+use crate::memory::Guard;
 use crate::value::Val;
 
 /// The input formats `faultline check` reads.
@@ -144,17 +145,23 @@ pub fn detect(src: &[u8]) -> Option<Format> {
 
 /// Parses `src` in `format` (use [`detect`] first, or let [`parse_auto`] do it).
 pub fn parse(src: &[u8], format: Format) -> Result<History> {
-    parse_with(src, Some(format), &|_| {})
+    parse_with(src, Some(format), &|_| {}, Guard::none())
 }
 
 /// Detects the format and parses. An empty input is an empty EDN history.
 pub fn parse_auto(src: &[u8]) -> Result<History> {
-    parse_with(src, None, &|_| {})
+    parse_with(src, None, &|_| {}, Guard::none())
 }
 
 /// Parses `src` in `format`, or in the format [`detect`] finds; `release` is told each range of
-/// `src` whose events are parsed (see [`Release`]).
-pub fn parse_with(src: &[u8], format: Option<Format>, release: Release<'_>) -> Result<History> {
+/// `src` whose events are parsed (see [`Release`]); past `guard`'s limit the parse stops with
+/// [`Error::MemoryLimit`].
+pub fn parse_with(
+    src: &[u8],
+    format: Option<Format>,
+    release: Release<'_>,
+    guard: Guard,
+) -> Result<History> {
     let format = match format {
         Some(f) => f,
         None if src.iter().all(|b| b.is_ascii_whitespace()) => {
@@ -174,9 +181,9 @@ pub fn parse_with(src: &[u8], format: Option<Format>, release: Release<'_>) -> R
         })?,
     };
     match format {
-        Format::Edn | Format::KvLog => maps::parse(src, format, release),
-        Format::EtcdLog => etcd_log::parse(src),
-        Format::Faultline => faultline::parse(src, release),
+        Format::Edn | Format::KvLog => maps::parse(src, format, release, guard),
+        Format::EtcdLog => etcd_log::parse(src, guard),
+        Format::Faultline => faultline::parse(src, release, guard),
     }
 }
 

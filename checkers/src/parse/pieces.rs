@@ -7,7 +7,7 @@
 
 use std::ops::Range;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::RawEvent;
@@ -47,6 +47,9 @@ pub(super) fn parse(
     if ranges.len() < 2 {
         return piece(start, src.len(), line_of(src, start), true);
     }
+    // Counting lines reads the whole input: each piece is released once counted (its pages
+    // come back from the page cache when it is parsed), else a mapped file would be resident
+    // whole before the first event is parsed.
     let first_lines: Vec<usize> = {
         let mut line = line_of(src, start);
         let mut at = start;
@@ -54,6 +57,7 @@ pub(super) fn parse(
             .iter()
             .map(|r| {
                 line += memchr::memchr_iter(b'\n', &src[at..r.start]).count();
+                release(at..r.start);
                 at = r.start;
                 line
             })
@@ -61,16 +65,22 @@ pub(super) fn parse(
     };
     let last = ranges.len() - 1;
     let next = AtomicUsize::new(0);
+    // Set when a piece passed the memory limit: the pieces left are not started (starting one
+    // reads its bytes, which would pass the limit further).
+    let stop = AtomicBool::new(false);
     let work = || {
         let mut out = Vec::new();
         loop {
             let k = next.fetch_add(1, Ordering::Relaxed);
-            let Some(r) = ranges.get(k) else {
+            let Some(r) = ranges.get(k).filter(|_| !stop.load(Ordering::Relaxed)) else {
                 return out;
             };
             let parsed = piece(r.start, r.end, first_lines[k], k == last);
-            if parsed.is_ok() {
-                release(r.clone());
+            // Released whether it parsed or not: a sequential parse after a failed piece
+            // reads its bytes again from the page cache.
+            release(r.clone());
+            if matches!(parsed, Err(crate::Error::MemoryLimit(_))) {
+                stop.store(true, Ordering::Relaxed);
             }
             out.push((k, parsed));
         }
@@ -85,6 +95,13 @@ pub(super) fn parse(
         }
         all
     });
+    // Past the memory limit, a sequential parse would only pass it again.
+    if let Some(pos) = results
+        .iter()
+        .position(|(_, r)| matches!(r, Err(crate::Error::MemoryLimit(_))))
+    {
+        return results.swap_remove(pos).1;
+    }
     if results.iter().any(|(_, r)| r.is_err()) {
         return piece(start, src.len(), line_of(src, start), true);
     }
@@ -160,44 +177,54 @@ mod tests {
         assert_eq!(line_of(src, 4), 3);
     }
 
-    /// Every byte of a large input is released exactly once, each range after its piece was
-    /// parsed; a parse that falls back to one sequential pass releases nothing it did not parse.
+    /// Each piece is released once parsed (or once it failed), and the pieces cover the
+    /// input; past the memory limit, no piece is started.
     #[test]
     fn each_parsed_piece_is_released_once() {
         let src: Vec<u8> = b"0123456789abcdef\n".repeat(200_000);
-        let released = std::sync::Mutex::new(Vec::new());
-        let parsed = std::sync::Mutex::new(Vec::new());
-        let release = |r: Range<usize>| released.lock().unwrap().push(r);
-        let piece = |start: usize, end: usize, _line: usize, _last: bool| {
-            parsed.lock().unwrap().push(start..end);
-            Ok((Vec::new(), Vec::new(), Vec::new()))
+        let run = |error: Option<fn() -> crate::Error>| {
+            let parsed = std::sync::Mutex::new(Vec::new());
+            let released_parsed = std::sync::Mutex::new(Vec::new());
+            let release = |r: Range<usize>| {
+                if parsed.lock().unwrap().contains(&r) {
+                    released_parsed.lock().unwrap().push(r);
+                }
+            };
+            let piece = |start: usize, end: usize, _line: usize, _last: bool| {
+                parsed.lock().unwrap().push(start..end);
+                match error {
+                    Some(e) if start > 0 && end < src.len() => Err(e()),
+                    _ => Ok((Vec::new(), Vec::new(), Vec::new())),
+                }
+            };
+            let outcome = parse(&src, 0, |_| true, piece, &release);
+            let mut got = released_parsed.into_inner().unwrap();
+            got.sort_by_key(|r| r.start);
+            (outcome.map(|_| ()), got)
         };
-        parse(&src, 0, |_| true, piece, &release).unwrap();
-        let mut got = released.into_inner().unwrap();
-        got.sort_by_key(|r| r.start);
+        let covers = |got: &[Range<usize>]| {
+            got.first().map(|r| r.start) == Some(0)
+                && got.last().map(|r| r.end) == Some(src.len())
+                && got.windows(2).all(|w| w[0].end == w[1].start)
+        };
+        let (outcome, got) = run(None);
+        assert!(outcome.is_ok());
         assert!(got.len() > crate::check::cores(), "{} pieces", got.len());
-        assert_eq!(got.first().map(|r| r.start), Some(0));
-        assert_eq!(got.last().map(|r| r.end), Some(src.len()));
-        assert!(got.windows(2).all(|w| w[0].end == w[1].start), "{got:?}");
-        let mut pieces = parsed.into_inner().unwrap();
-        pieces.sort_by_key(|r| r.start);
-        assert_eq!(pieces, got);
+        assert!(covers(&got), "{got:?}");
 
-        // A piece that fails sends the input to one sequential parse.
-        let released = std::sync::Mutex::new(Vec::new());
-        let release = |r: Range<usize>| released.lock().unwrap().push(r);
-        let piece = |start: usize, end: usize, _line: usize, _last: bool| {
-            if start > 0 && end < src.len() {
-                Err(crate::error::Error::Model("cut inside a value".into()))
-            } else {
-                Ok((Vec::new(), Vec::new(), Vec::new()))
-            }
-        };
-        parse(&src, 0, |_| true, piece, &release).unwrap();
-        let got = released.into_inner().unwrap();
+        // A piece that does not parse is released too (then one sequential parse reads all).
+        let (outcome, got) = run(Some(|| crate::Error::Model("cut inside a value".into())));
+        assert!(outcome.is_ok());
+        assert!(covers(&got), "{got:?}");
+
+        // Past the memory limit: that error, and pieces not yet started are never started.
+        let (outcome, got) = run(Some(|| crate::Error::MemoryLimit("over".into())));
+        assert!(matches!(outcome, Err(crate::Error::MemoryLimit(_))));
+        let threads = crate::check::cores().min(MAX_THREADS);
+        assert!(got.len() <= 1 + 2 * threads, "{} pieces started", got.len());
         assert!(
-            got.iter().all(|r| r.start == 0 || r.end == src.len()),
-            "only the pieces that parsed: {got:?}"
+            !got.iter().any(|r| *r == (0..src.len())),
+            "no sequential parse"
         );
     }
 }

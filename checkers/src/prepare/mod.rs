@@ -16,6 +16,7 @@ pub use pair::{pair, Outcome, RawOp};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::memory::Guard;
 use crate::model::{
     CasRegister, Kv, KvOp, MicroOp, ModelKind, MultiRegister, Mutex, MutexOp, RegOp,
 };
@@ -248,14 +249,16 @@ fn par_map<T: Send, R: Send>(items: Vec<T>, threads: usize, f: impl Fn(T) -> R +
 }
 
 /// Applies `format`'s semantics and `model` (inferred when `None`) to the events. Keys are
-/// prepared on up to `threads` threads.
+/// prepared on up to `threads` threads; past `guard`'s limit, preparing stops with
+/// [`Error::MemoryLimit`].
 pub fn prepare(
     h: &History,
     model: Option<ModelKind>,
     initial: Option<&Val>,
     threads: usize,
+    guard: Guard,
 ) -> Result<(ModelKind, Prepared)> {
-    let mut ops = pair(h)?;
+    let mut ops = pair(h, guard)?;
     let inferred = infer_model(&ops)?;
     let kind = match model {
         None => inferred,
@@ -286,7 +289,7 @@ pub fn prepare(
                 });
                 Prepared::Register(
                     par_map(by_key(&ops), threads, |(key, ops)| {
-                        register_key(fmt, key, ops, &init)
+                        register_key(fmt, key, ops, &init, guard)
                     })
                     .into_iter()
                     .collect::<Result<_>>()?,
@@ -294,7 +297,7 @@ pub fn prepare(
             }
             ModelKind::MultiRegister => Prepared::MultiRegister(
                 par_map(by_key(&ops), threads, |(key, ops)| {
-                    multi_key(fmt, key, ops, initial)
+                    multi_key(fmt, key, ops, initial, guard)
                 })
                 .into_iter()
                 .collect::<Result<_>>()?,
@@ -359,11 +362,15 @@ fn register_key(
     key: Option<String>,
     raw: Vec<&RawOp>,
     init: &Val,
+    guard: Guard,
 ) -> Result<KeyOps<CasRegister>> {
     let mut it = Interner::new();
     let init = it.id(init);
     let mut ops = Vec::with_capacity(raw.len());
-    for &o in &raw {
+    for (i, &o) in raw.iter().enumerate() {
+        guard.every(i, || {
+            format!("preparing the operation of line {}", o.line())
+        })?;
         let done = matches!(o.outcome, Outcome::Ok(_));
         let result = match &o.outcome {
             Outcome::Ok(v) | Outcome::Fail(v) if !v.is_nil() => v,
@@ -417,6 +424,7 @@ fn multi_key(
     key: Option<String>,
     raw: Vec<&RawOp>,
     initial: Option<&Val>,
+    guard: Guard,
 ) -> Result<KeyOps<MultiRegister>> {
     let init = initial.cloned().unwrap_or(match fmt {
         Format::Edn => Val::Int(0),
@@ -425,7 +433,10 @@ fn multi_key(
     // Registers are named first, so that the model knows how many there are.
     let mut regs = Interner::new();
     let mut txns = Vec::with_capacity(raw.len());
-    for &o in &raw {
+    for (i, &o) in raw.iter().enumerate() {
+        guard.every(i, || {
+            format!("preparing the transaction of line {}", o.line())
+        })?;
         let txn = match &o.outcome {
             Outcome::Ok(v) if !v.is_nil() => v,
             _ => &o.invoke,

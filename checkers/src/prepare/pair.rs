@@ -5,6 +5,7 @@ use std::hash::BuildHasherDefault;
 
 use crate::error::{Error, Result};
 use crate::history::EventType;
+use crate::memory::Guard;
 use crate::op::OpMeta;
 use crate::parse::{History, Proc, RawEvent};
 use crate::search::FxHasher;
@@ -121,10 +122,11 @@ impl Open {
 
 /// Pairs each client invocation with its process's next completion. Events of non-client
 /// processes (the nemesis) are ignored.
-pub fn pair(h: &History) -> Result<Vec<RawOp<'_>>> {
+pub fn pair(h: &History, guard: Guard) -> Result<Vec<RawOp<'_>>> {
     let mut ops: Vec<RawOp> = Vec::with_capacity(h.events.len() / 2 + 1);
     let mut open = Open::default();
     for (i, ev) in h.events.iter().enumerate() {
+        guard.every(i, || format!("pairing the operations of line {}", ev.line))?;
         let Proc::Client(p) = ev.process else {
             continue;
         };
@@ -208,7 +210,7 @@ mod tests {
             (-1, "ok"),
             (70_000, "invoke"),
         ]);
-        let ops = pair(&h).expect("pairs");
+        let ops = pair(&h, Guard::none()).expect("pairs");
         let got: Vec<(i64, u64, Option<u64>, Outcome)> = ops
             .iter()
             .map(|o| (o.process, o.call, o.ret, o.outcome))
@@ -229,10 +231,15 @@ mod tests {
     fn a_second_invocation_before_completion_is_an_error() {
         for p in [5, 100_000, -7] {
             let h = history(&[(p, "invoke"), (p, "invoke")]);
-            let err = pair(&h).expect_err("two pending invocations").to_string();
+            let err = pair(&h, Guard::none())
+                .expect_err("two pending invocations")
+                .to_string();
             assert!(err.contains("has not completed"), "{err}");
         }
         let h = history(&[(100_000, "ok")]);
-        assert!(pair(&h).is_err(), "a completion without an invocation");
+        assert!(
+            pair(&h, Guard::none()).is_err(),
+            "a completion without an invocation"
+        );
     }
 }

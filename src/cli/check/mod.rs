@@ -234,6 +234,8 @@ fn no_events(src: &[u8], history: &parse::History) -> String {
 enum FileOutcome {
     Checked(Box<Checked>),
     BadInput(String),
+    /// Not checked, and not the input's fault: reading it passed the memory limit.
+    Unknown(String),
 }
 
 /// A file that was read and analysed.
@@ -285,9 +287,11 @@ fn check_file(
             )))
         }
     };
-    let parsed = parse::parse_with(&src, args.format, &|range| src.release(range));
+    let guard = checkers::memory::Guard::new(limits.memory_limit);
+    let parsed = parse::parse_with(&src, args.format, &|range| src.release(range), guard);
     let history = match parsed {
         Ok(h) => h,
+        Err(e @ checkers::Error::MemoryLimit(_)) => return Ok(FileOutcome::Unknown(e.to_string())),
         Err(e) => return Ok(FileOutcome::BadInput(e.to_string())),
     };
     if history.events.is_empty() {
@@ -396,6 +400,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Validity> {
                     print!("{}", render::bad_input_text(path, msg));
                 }
             }
+            FileOutcome::Unknown(why) => {
+                code = code.worst(Validity::Unknown);
+                if args.json {
+                    docs.push(render::unknown_json(path, why));
+                } else {
+                    print!("{}", render::unknown_text(path, why));
+                }
+            }
             FileOutcome::Checked(c) => {
                 code = code.worst(c.analysis.validity());
                 if args.json {
@@ -408,7 +420,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Validity> {
     }
     if args.json {
         let valid = if bad { json!("error") } else { json!(code) };
-        let doc = json!({ "valid": valid, "files": docs });
+        // The process's peak resident memory, for comparing with `--memory-limit`.
+        let peak_mb = checkers::memory::peak_rss_bytes().map(|b| b >> 20);
+        let doc = json!({ "valid": valid, "files": docs, "peak_resident_mb": peak_mb });
         println!(
             "{}",
             serde_json::to_string_pretty(&doc).context("encoding the JSON result")?

@@ -24,6 +24,19 @@ pub fn bad_input_json(path: &Path, msg: &str) -> serde_json::Value {
     })
 }
 
+/// A file that was not checked because reading it passed a limit.
+pub fn unknown_text(path: &Path, why: &str) -> String {
+    format!("{}: UNKNOWN: {why}\n", path.display())
+}
+
+pub fn unknown_json(path: &Path, why: &str) -> serde_json::Value {
+    json!({
+        "path": path.display().to_string(),
+        "valid": "unknown",
+        "reason": why,
+    })
+}
+
 /// The verdict line and its explanation. The verdict is the analysis', which the
 /// linearizability or set checker's summary describes.
 pub fn file_text(path: &Path, c: &Checked) -> String {
