@@ -681,7 +681,10 @@ mod tests {
         };
         match check_history(&h, None, None, &tight) {
             Err(crate::Error::MemoryLimit(why)) => {
-                assert!(why.contains("while pairing the operations of line 1"), "{why}")
+                assert!(
+                    why.contains("while pairing the operations of line 1"),
+                    "{why}"
+                )
             }
             other => panic!("expected the memory limit, got {other:?}"),
         }

@@ -48,7 +48,8 @@ pub struct CheckArgs {
     /// Give up with exit 2 (unknown) after this long: `500ms`, `10s`, `2m`.
     #[arg(long, value_parser = parse_duration)]
     pub time_limit: Option<Duration>,
-    /// Give up with exit 2 (unknown) when the search's memo holds this much: `512MB`, `4GiB`.
+    /// Give up with exit 2 (unknown) when the process's resident memory passes this (reading,
+    /// preparing and checking the history all count): `512MB`, `4GiB`.
     #[arg(long, value_parser = parse_bytes, default_value = "4GiB")]
     pub memory_limit: u64,
     /// Keys checked in parallel (default: one per core).
