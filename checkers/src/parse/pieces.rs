@@ -27,8 +27,11 @@ const PIECES_PER_THREAD: usize = 8;
 /// piece: few events have one, so they are kept apart from the events).
 pub(super) type Parsed = (Vec<RawEvent>, Vec<String>, Vec<(usize, Arc<str>)>);
 
-/// Told each range of the input once its events are parsed: a caller whose input is a mapped
-/// file gives those pages back, so that a large file is not held whole beside its events.
+/// Told each range of the input once it is read for now (its lines counted, its events
+/// parsed, or its parse failed): a caller whose input is a mapped file gives those pages back,
+/// so that a large file is not held whole beside its events. A range may be told more than
+/// once, and read again after it was told (a failed piece sends the input to one sequential
+/// parse), so releasing must leave the bytes readable.
 pub type Release<'a> = &'a (dyn Fn(Range<usize>) + Sync);
 
 /// Parses `src[start..]`: `may_start(offset)` says whether a line beginning at `offset` may
