@@ -56,14 +56,14 @@ pub fn counterexample<M: Model>(
         ops: core
             .iter()
             .map(|o| CoreOp {
-                process: o.meta.process,
+                process: o.meta.process(),
                 op: model.describe_op(&o.op),
-                outcome: o.meta.outcome.to_string(),
-                invoke_index: o.meta.invoke_index,
-                complete_index: o.meta.complete_index,
-                invoke_time: o.meta.invoke_time,
-                complete_time: o.meta.complete_time,
-                line: o.meta.line,
+                outcome: o.meta.outcome().to_string(),
+                invoke_index: o.meta.invoke_index(),
+                complete_index: o.meta.complete_index(),
+                invoke_time: o.meta.invoke_time(),
+                complete_time: o.meta.complete_time(),
+                line: o.meta.line(),
             })
             .collect(),
         explanation,
@@ -237,7 +237,7 @@ fn no_orphan_reads<M: Model>(model: &M, ops: &[Operation<M::Op>]) -> bool {
 }
 
 fn label<M: Model>(model: &M, o: &Operation<M::Op>) -> String {
-    match o.meta.process {
+    match o.meta.process() {
         Some(p) => format!("{} by p{p}", model.describe_op(&o.op)),
         None => model.describe_op(&o.op),
     }

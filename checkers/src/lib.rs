@@ -64,6 +64,6 @@ pub use check::{
 pub use error::{Error, Result};
 pub use explain::{CoreOp, Counterexample};
 pub use model::{Model, ModelKind};
-pub use op::{OpMeta, Operation};
+pub use op::{Ending, OpMeta, Operation, Provenance};
 pub use validity::Validity;
 pub use value::Val;

@@ -32,10 +32,7 @@ fn ops<O: std::fmt::Debug + Clone>(
                 op,
                 call,
                 ret,
-                meta: checkers::OpMeta {
-                    process: Some(p as i64),
-                    ..Default::default()
-                },
+                meta: checkers::OpMeta::default().with_process(p as i64),
             })
             .collect()
     })

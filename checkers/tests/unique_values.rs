@@ -51,10 +51,7 @@ fn sized(max: usize, span: u64) -> impl Strategy<Value = Vec<Operation<RegOp>>> 
                     op,
                     call,
                     ret: (crash != 0).then_some(call + d),
-                    meta: OpMeta {
-                        process: Some(i as i64),
-                        ..Default::default()
-                    },
+                    meta: OpMeta::default().with_process(i as i64),
                 }
             })
             .collect()

@@ -12,7 +12,7 @@ mod pair;
 
 use std::collections::HashMap;
 
-pub use pair::{pair, Outcome, RawOp};
+pub use pair::{pair, Outcome, RawOp, Split};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -96,43 +96,26 @@ impl Prepared {
     }
 }
 
-/// Splits EDN's independent-key tuples: every value is `[k v]` (a cas `[k [from to]]`).
-fn split_tuples(ops: &mut [RawOp<'_>]) -> bool {
+/// Whether EDN's independent-key tuples are to be split: every value is `[k v]` (a cas
+/// `[k [from to]]`), and no event has a key of its own.
+fn split_tuples(ops: &[RawOp<'_>]) -> Split {
     let tuple = |v: &Val, f: &str| match v.as_list() {
         Some([_, inner]) => f != "cas" || inner.as_list().is_some_and(|l| l.len() == 2),
         _ => false,
     };
-    let all = !ops.is_empty()
-        && ops.iter().all(|o| {
-            o.key.is_none()
-                && matches!(o.f(), "read" | "write" | "cas")
-                && tuple(o.invoke, o.f())
-                && match o.outcome {
-                    Outcome::Ok(v) | Outcome::Fail(v) => v.is_nil() || tuple(v, o.f()),
-                    _ => true,
-                }
-        });
-    if !all {
-        return false;
-    }
-    fn pair_of(v: &Val) -> Option<(&Val, &Val)> {
-        match v {
-            Val::List(l) if l.len() == 2 => Some((&l[0], &l[1])),
-            _ => None,
-        }
-    }
-    for o in ops.iter_mut() {
-        if let Some((k, v)) = pair_of(o.invoke) {
-            o.key = Some(k);
-            o.invoke = v;
-        }
-        if let Outcome::Ok(v) | Outcome::Fail(v) = &mut o.outcome {
-            if let Some((_, inner)) = pair_of(v) {
-                *v = inner;
-            }
-        }
-    }
-    true
+    let whole = Split(false);
+    Split(
+        !ops.is_empty()
+            && ops.iter().all(|o| {
+                o.key(whole).is_none()
+                    && matches!(o.f(), "read" | "write" | "cas")
+                    && tuple(o.invoke(whole), o.f())
+                    && match o.outcome(whole) {
+                        Outcome::Ok(v) | Outcome::Fail(v) => v.is_nil() || tuple(v, o.f()),
+                        _ => true,
+                    }
+            }),
+    )
 }
 
 fn key_name(k: &Val) -> String {
@@ -145,7 +128,7 @@ fn key_name(k: &Val) -> String {
 /// Groups operations by key, keeping first-seen key order. Keys are told apart by how people
 /// write them (`"1"` and `1` are one key), found by value first so that each key's name is made
 /// once.
-fn by_key<'h, 'a>(ops: &'h [RawOp<'a>]) -> Vec<(Option<String>, Vec<&'h RawOp<'a>>)> {
+fn by_key<'h, 'a>(ops: &'h [RawOp<'a>], split: Split) -> Vec<(Option<String>, Vec<&'h RawOp<'a>>)> {
     type Fx = std::hash::BuildHasherDefault<crate::search::FxHasher>;
     let mut by_val: HashMap<Option<&Val>, usize, Fx> = HashMap::default();
     let mut by_name: HashMap<Option<String>, usize, Fx> = HashMap::default();
@@ -154,7 +137,8 @@ fn by_key<'h, 'a>(ops: &'h [RawOp<'a>]) -> Vec<(Option<String>, Vec<&'h RawOp<'a
     let mut by_text: HashMap<usize, usize, Fx> = HashMap::default();
     let mut groups: Vec<(Option<String>, Vec<&RawOp>)> = Vec::new();
     for op in ops {
-        let address = match op.key {
+        let key = op.key(split);
+        let address = match key {
             Some(Val::Str(s)) => Some(s.as_ptr() as usize),
             _ => None,
         };
@@ -162,8 +146,8 @@ fn by_key<'h, 'a>(ops: &'h [RawOp<'a>]) -> Vec<(Option<String>, Vec<&'h RawOp<'a
             groups[i].1.push(op);
             continue;
         }
-        let i = *by_val.entry(op.key).or_insert_with(|| {
-            let name = op.key.map(key_name);
+        let i = *by_val.entry(key).or_insert_with(|| {
+            let name = key.map(key_name);
             *by_name.entry(name.clone()).or_insert_with(|| {
                 groups.push((name, Vec::new()));
                 groups.len() - 1
@@ -258,7 +242,7 @@ pub fn prepare(
     threads: usize,
     guard: Guard,
 ) -> Result<(ModelKind, Prepared)> {
-    let mut ops = pair(h, guard)?;
+    let ops = pair(h, guard)?;
     let inferred = infer_model(&ops)?;
     let kind = match model {
         None => inferred,
@@ -280,30 +264,32 @@ pub fn prepare(
         kind,
         match kind {
             ModelKind::Register | ModelKind::CasRegister => {
-                if fmt == Format::Edn {
-                    split_tuples(&mut ops);
-                }
+                let split = if fmt == Format::Edn {
+                    split_tuples(&ops)
+                } else {
+                    Split(false)
+                };
                 let init = initial.cloned().unwrap_or(match fmt {
                     Format::Edn => Val::Int(0),
                     _ => Val::Nil,
                 });
                 Prepared::Register(
-                    par_map(by_key(&ops), threads, |(key, ops)| {
-                        register_key(fmt, key, ops, &init, guard)
+                    par_map(by_key(&ops, split), threads, |(key, ops)| {
+                        register_key(fmt, key, ops, split, &init, guard)
                     })
                     .into_iter()
                     .collect::<Result<_>>()?,
                 )
             }
             ModelKind::MultiRegister => Prepared::MultiRegister(
-                par_map(by_key(&ops), threads, |(key, ops)| {
+                par_map(by_key(&ops, Split(false)), threads, |(key, ops)| {
                     multi_key(fmt, key, ops, initial, guard)
                 })
                 .into_iter()
                 .collect::<Result<_>>()?,
             ),
             ModelKind::Mutex => Prepared::Mutex(
-                by_key(&ops)
+                by_key(&ops, Split(false))
                     .into_iter()
                     .map(|(key, ops)| KeyOps {
                         key,
@@ -329,9 +315,11 @@ pub fn prepare(
                     None => String::new(),
                 };
                 Prepared::Kv(
-                    par_map(by_key(&ops), threads, |(key, ops)| kv_key(key, ops, &init))
-                        .into_iter()
-                        .collect::<Result<_>>()?,
+                    par_map(by_key(&ops, Split(false)), threads, |(key, ops)| {
+                        kv_key(key, ops, &init)
+                    })
+                    .into_iter()
+                    .collect::<Result<_>>()?,
                 )
             }
         },
@@ -340,12 +328,13 @@ pub fn prepare(
 
 /// The operation with its interval, or `None` when it certainly did not happen (`fail`).
 fn timed<O>(o: &RawOp, op: O) -> Option<Operation<O>> {
-    match o.outcome {
+    // Whether the operation happened does not depend on how its values are split.
+    match o.outcome(Split(false)) {
         Outcome::Fail(_) => None,
         Outcome::Ok(_) => Some(Operation {
             op,
             call: o.call,
-            ret: o.ret,
+            ret: o.ret(),
             meta: o.meta(),
         }),
         Outcome::Info | Outcome::Pending => Some(Operation {
@@ -361,6 +350,7 @@ fn register_key(
     fmt: Format,
     key: Option<String>,
     raw: Vec<&RawOp>,
+    split: Split,
     init: &Val,
     guard: Guard,
 ) -> Result<KeyOps<CasRegister>> {
@@ -371,19 +361,20 @@ fn register_key(
         guard.every(i, || {
             format!("preparing the operation of line {}", o.line())
         })?;
-        let done = matches!(o.outcome, Outcome::Ok(_));
-        let result = match &o.outcome {
+        let (outcome, invoke) = (o.outcome(split), o.invoke(split));
+        let done = matches!(outcome, Outcome::Ok(_));
+        let result = match outcome {
             Outcome::Ok(v) | Outcome::Fail(v) if !v.is_nil() => v,
-            _ => &o.invoke,
+            _ => invoke,
         };
         let op = match o.f() {
-            "read" => match &o.outcome {
+            "read" => match outcome {
                 Outcome::Ok(v) if v.is_nil() && fmt == Format::Edn => RegOp::ReadAny,
                 Outcome::Ok(v) => RegOp::Read(it.id(v)),
                 _ => RegOp::ReadAny,
             },
             "write" => {
-                if !done && result.is_nil() && o.invoke.is_nil() && fmt != Format::Faultline {
+                if !done && result.is_nil() && invoke.is_nil() && fmt != Format::Faultline {
                     return Err(o.err("a :write needs a :value"));
                 }
                 RegOp::Write(it.id(result))
@@ -393,11 +384,11 @@ fn register_key(
                     return Err(o.err(format!("a :cas value must be [from to], found {result}")));
                 };
                 let (from, to) = (it.id(from), it.id(to));
-                if fmt == Format::EtcdLog && matches!(o.outcome, Outcome::Fail(_)) {
+                if fmt == Format::EtcdLog && matches!(outcome, Outcome::Fail(_)) {
                     ops.push(Operation {
                         op: RegOp::CasFailed(from, to),
                         call: o.call,
-                        ret: o.ret,
+                        ret: o.ret(),
                         meta: o.meta(),
                     });
                     continue;
@@ -437,9 +428,9 @@ fn multi_key(
         guard.every(i, || {
             format!("preparing the transaction of line {}", o.line())
         })?;
-        let txn = match &o.outcome {
+        let txn = match o.outcome(Split(false)) {
             Outcome::Ok(v) if !v.is_nil() => v,
-            _ => &o.invoke,
+            _ => o.invoke(Split(false)),
         };
         let Some(list) = txn.as_list() else {
             return Err(o.err(format!(
@@ -469,8 +460,8 @@ fn multi_key(
             let reg = (regs.id(k) - 1) as u16;
             micro.push(match f.as_name() {
                 Some("read" | "r") => {
-                    let known =
-                        matches!(o.outcome, Outcome::Ok(_)) && !(v.is_nil() && fmt == Format::Edn);
+                    let known = matches!(o.outcome(Split(false)), Outcome::Ok(_))
+                        && !(v.is_nil() && fmt == Format::Edn);
                     MicroOp::Read(reg, known.then(|| model.intern(v)))
                 }
                 Some("write" | "w") => MicroOp::Write(reg, model.intern(v)),
@@ -500,12 +491,12 @@ fn kv_key(key: Option<String>, raw: Vec<&RawOp>, init: &str) -> Result<KeyOps<Kv
     let mut calls = Vec::with_capacity(raw.len());
     for &o in &raw {
         let call = match o.f() {
-            "get" => match &o.outcome {
+            "get" => match o.outcome(Split(false)) {
                 Outcome::Ok(v) => (0u8, text(v)),
                 _ => continue,
             },
-            "put" => (1, text(o.invoke)),
-            _ => (2, text(o.invoke)),
+            "put" => (1, text(o.invoke(Split(false)))),
+            _ => (2, text(o.invoke(Split(false)))),
         };
         calls.push((o, call));
     }

@@ -6,7 +6,7 @@ use std::hash::BuildHasherDefault;
 use crate::error::{Error, Result};
 use crate::history::EventType;
 use crate::memory::Guard;
-use crate::op::OpMeta;
+use crate::op::{Ending, OpMeta, Provenance};
 use crate::parse::{History, Proc, RawEvent};
 use crate::search::FxHasher;
 use crate::value::Val;
@@ -21,26 +21,37 @@ pub enum Outcome<'a> {
     Pending,
 }
 
-/// An invocation paired with its completion. It borrows from the history's events instead of
-/// copying them: a large history's operations then cost a few words each, not a second copy
-/// of its values.
+/// An invocation paired with its completion. It borrows the history's events instead of
+/// copying them, and reads its fields off them: a large history's operations then cost 32
+/// bytes each (10M operations: 320 MB, was 800 MB with the fields copied out).
 #[derive(Debug, Clone, Copy)]
 pub struct RawOp<'a> {
-    pub process: i64,
-    /// The operation's key, if any: the event's, or the first of an EDN `[k v]` tuple.
-    pub key: Option<&'a Val>,
-    /// The invocation's value (the second of an EDN `[k v]` tuple).
-    pub invoke: &'a Val,
-    pub outcome: Outcome<'a>,
+    inv: &'a RawEvent,
+    /// The completion, if any (an `info` one included).
+    end: Option<&'a RawEvent>,
     /// Index of the invocation event.
     pub call: u64,
-    /// Index of the completion event, unless the operation crashed or never completed.
-    pub ret: Option<u64>,
-    inv: &'a RawEvent,
-    end: Option<&'a RawEvent>,
+    /// Index of the completion event, or [`RawOp::NO_RET`] when the operation crashed or never
+    /// completed.
+    ret: u64,
+}
+
+/// EDN's independent keys: every value of the history is a `[k v]` tuple (see
+/// `split_tuples`), read as key `k` and value `v`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split(pub bool);
+
+/// The two halves of a two-element list.
+fn halves(v: &Val) -> Option<(&Val, &Val)> {
+    match v {
+        Val::List(l) if l.len() == 2 => Some((&l[0], &l[1])),
+        _ => None,
+    }
 }
 
 impl<'a> RawOp<'a> {
+    const NO_RET: u64 = u64::MAX;
+
     pub fn f(&self) -> &'a str {
         &self.inv.f
     }
@@ -49,21 +60,66 @@ impl<'a> RawOp<'a> {
         self.inv.line
     }
 
+    /// Index of the completion event, unless the operation crashed or never completed.
+    pub fn ret(&self) -> Option<u64> {
+        (self.ret != Self::NO_RET).then_some(self.ret)
+    }
+
+    fn process(&self) -> i64 {
+        match self.inv.process {
+            Proc::Client(p) => p,
+            // Only client events are paired.
+            Proc::Other(_) => -1,
+        }
+    }
+
+    /// The operation's key, if any: the event's, or the first of an EDN `[k v]` tuple.
+    pub fn key(&self, split: Split) -> Option<&'a Val> {
+        match split {
+            Split(true) => halves(&self.inv.value).map(|(k, _)| k),
+            Split(false) => self.inv.key.as_ref(),
+        }
+    }
+
+    /// The invocation's value (the second of an EDN `[k v]` tuple).
+    pub fn invoke(&self, split: Split) -> &'a Val {
+        match split {
+            Split(true) => halves(&self.inv.value).map_or(&self.inv.value, |(_, v)| v),
+            Split(false) => &self.inv.value,
+        }
+    }
+
+    /// How the operation ended (a completion's value split as the invocation's is).
+    pub fn outcome(&self, split: Split) -> Outcome<'a> {
+        let Some(end) = self.end else {
+            return Outcome::Pending;
+        };
+        let value = match (split, halves(&end.value)) {
+            (Split(true), Some((_, inner))) => inner,
+            _ => &end.value,
+        };
+        match end.kind {
+            EventType::Ok => Outcome::Ok(value),
+            EventType::Fail => Outcome::Fail(value),
+            _ => Outcome::Info,
+        }
+    }
+
     pub(super) fn meta(&self) -> OpMeta {
-        OpMeta {
-            process: Some(self.process),
+        OpMeta::of(Provenance {
+            process: self.process(),
             invoke_time: self.inv.time,
             complete_time: self.end.and_then(|e| e.time),
-            invoke_index: Some(self.call),
-            complete_index: self.ret,
-            line: Some(self.line()),
-            outcome: match self.outcome {
-                Outcome::Ok(_) => "ok",
-                Outcome::Fail(_) => "fail",
-                Outcome::Info => "info",
-                Outcome::Pending => "pending",
+            invoke_index: self.call,
+            complete_index: self.ret(),
+            line: self.line(),
+            ending: match self.outcome(Split(false)) {
+                Outcome::Ok(_) => Ending::Ok,
+                Outcome::Fail(_) => Ending::Fail,
+                Outcome::Info => Ending::Info,
+                Outcome::Pending => Ending::Pending,
             },
-        }
+        })
     }
 
     pub(super) fn err(&self, msg: impl Into<String>) -> Error {
@@ -142,14 +198,10 @@ pub fn pair(h: &History, guard: Guard) -> Result<Vec<RawOp<'_>>> {
             }
             open.insert(p, ops.len());
             ops.push(RawOp {
-                process: p,
-                key: ev.key.as_ref(),
-                invoke: &ev.value,
-                outcome: Outcome::Pending,
-                call: i as u64,
-                ret: None,
                 inv: ev,
                 end: None,
+                call: i as u64,
+                ret: RawOp::NO_RET,
             });
             continue;
         }
@@ -172,14 +224,9 @@ pub fn pair(h: &History, guard: Guard) -> Result<Vec<RawOp<'_>>> {
                 ev.f
             )));
         }
-        op.outcome = match ev.kind {
-            EventType::Ok => Outcome::Ok(&ev.value),
-            EventType::Fail => Outcome::Fail(&ev.value),
-            _ => Outcome::Info,
-        };
         op.end = Some(ev);
         if ev.kind != EventType::Info {
-            op.ret = Some(i as u64);
+            op.ret = i as u64;
         }
     }
     Ok(ops)
@@ -213,7 +260,7 @@ mod tests {
         let ops = pair(&h, Guard::none()).expect("pairs");
         let got: Vec<(i64, u64, Option<u64>, Outcome)> = ops
             .iter()
-            .map(|o| (o.process, o.call, o.ret, o.outcome))
+            .map(|o| (o.process(), o.call, o.ret(), o.outcome(Split(false))))
             .collect();
         let nil = &Val::Nil;
         assert_eq!(
