@@ -17,10 +17,11 @@ pub enum Val {
     Kw(Arc<str>),
     /// An EDN symbol or a literal kept as text (floats, characters, tagged values).
     Sym(Arc<str>),
-    /// A vector or a list.
-    List(Vec<Val>),
-    Set(Vec<Val>),
-    Map(Vec<(Val, Val)>),
+    /// A vector or a list. Boxed slices, not vectors, keep a value at 24 bytes (a history holds
+    /// two a event: 10M operations, 300 MB less than with 32-byte values).
+    List(Box<[Val]>),
+    Set(Box<[Val]>),
+    Map(Box<[(Val, Val)]>),
 }
 
 impl Val {

@@ -148,8 +148,8 @@ proptest! {
             Val::Nil,
             Val::Int(1),
             Val::Int(2),
-            Val::List(vec![Val::Int(1)]),
-            Val::List(vec![Val::Int(1), Val::Int(2)]),
+            Val::List(vec![Val::Int(1)].into()),
+            Val::List(vec![Val::Int(1), Val::Int(2)].into()),
         ];
         for (id, v) in values.iter().enumerate() {
             assert_eq!(m.intern(v), id as u32);

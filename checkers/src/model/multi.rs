@@ -108,12 +108,12 @@ impl MultiRegister {
         }
         let mut list = match &t.values[cur as usize] {
             Val::Nil => Vec::new(),
-            Val::List(l) => l.clone(),
+            Val::List(l) => l.to_vec(),
             // Appending to a non-list is not a legal step.
             _ => return None,
         };
         list.push(t.values[v as usize].clone());
-        let n = t.intern(&Val::List(list));
+        let n = t.intern(&Val::List(list.into()));
         t.appended.insert((cur, v), n);
         Some(n)
     }

@@ -99,7 +99,7 @@ impl<'a> Reader<'a> {
             b'[' | b'(' => {
                 self.bump();
                 let close = if b == b'[' { b']' } else { b')' };
-                Ok(Val::List(self.seq(close, start)?))
+                Ok(Val::List(self.seq(close, start)?.into()))
             }
             b'{' => {
                 self.bump();
@@ -112,14 +112,14 @@ impl<'a> Reader<'a> {
                 while let (Some(k), Some(v)) = (it.next(), it.next()) {
                     map.push((k, v));
                 }
-                Ok(Val::Map(map))
+                Ok(Val::Map(map.into()))
             }
             b'#' => {
                 self.bump();
                 match self.src.get(self.pos) {
                     Some(b'{') => {
                         self.bump();
-                        Ok(Val::Set(self.seq(b'}', start)?))
+                        Ok(Val::Set(self.seq(b'}', start)?.into()))
                     }
                     Some(b'_') => {
                         self.bump();
@@ -328,7 +328,7 @@ mod tests {
         assert_eq!(v[0].get("f"), Some(&Val::Kw("cas".into())));
         assert_eq!(
             v[0].get("value"),
-            Some(&Val::List(vec![Val::Int(1), Val::Nil]))
+            Some(&Val::List(vec![Val::Int(1), Val::Nil].into()))
         );
         assert_eq!(
             v[0].get("error").and_then(|e| e.get("msg")),

@@ -147,7 +147,7 @@ impl<'a> Scan<'a> {
             b'"' => self.string().map(Json::Str),
             b'[' if depth < 4 => {
                 self.i += 1;
-                let mut items = Vec::new();
+                let mut items = Vec::with_capacity(2); // a cas pair, mostly: boxed without a copy
                 if self.ws()? == b']' {
                     self.i += 1;
                     return Some(Json::Array(items));
@@ -314,7 +314,7 @@ impl Json<'_> {
             Json::Bool(b) => Val::Bool(b),
             Json::Int(i) => Val::Int(i),
             Json::Str(s) => Val::Str(std::str::from_utf8(s).ok()?.into()),
-            Json::Array(a) => Val::List(a),
+            Json::Array(a) => Val::List(a.into()),
         })
     }
 }

@@ -272,11 +272,11 @@ impl<'a> Scan<'a> {
             b':' => Some(Val::Kw(texts.get(self.keyword()?)?)),
             b'[' if depth < 4 => {
                 self.i += 1;
-                let mut items = Vec::new();
+                let mut items = Vec::with_capacity(2); // a cas pair, mostly: boxed without a copy
                 loop {
                     if self.peek()? == b']' {
                         self.i += 1;
-                        return Some(Val::List(items));
+                        return Some(Val::List(items.into()));
                     }
                     items.push(self.value(depth + 1, texts)?);
                 }
