@@ -46,7 +46,7 @@ pub fn peak_rss_bytes() -> Option<usize> {
 }
 
 /// The page size, from the auxiliary vector (`AT_PAGESZ`); 4 KiB when it cannot be read.
-fn page_size() -> usize {
+pub fn page_size() -> usize {
     static PAGE: OnceLock<usize> = OnceLock::new();
     *PAGE.get_or_init(|| {
         const AT_PAGESZ: u64 = 6;

@@ -64,7 +64,7 @@ impl HistoryFile {
         let HistoryFile::Mapped(m) = self else {
             return;
         };
-        let page = page_size();
+        let page = checkers::memory::page_size();
         // Only the pages wholly inside the range (its neighbours may still be being parsed),
         // and the mapping's last, partial, page when the range reaches the end.
         let start = range.start.div_ceil(page) * page;
@@ -93,12 +93,6 @@ impl HistoryFile {
             );
         }
     }
-}
-
-fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(4096)
 }
 
 /// Opens `path`: a large regular file is mapped, a small one read (`check` refuses anything but
