@@ -390,7 +390,10 @@ mod resume_tests {
             };
             assert_eq!(once, sliced, "seed {seed}");
             // About one pause per 1024 steps (each resume counts one more step).
-            assert!(pauses > 0, "seed {seed} never paused");
+            // A valid history takes a step per operation at least, so it pauses.
+            if once == crate::search::SearchOutcome::Linearizable {
+                assert!(pauses > 0, "seed {seed} never paused");
+            }
             assert!(
                 pauses as u64 * 1024 + 1024 >= stats.steps,
                 "seed {seed}: {pauses} pauses"

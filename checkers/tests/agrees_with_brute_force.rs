@@ -227,3 +227,42 @@ impl Model for NaiveKv {
         format!("{s:?}")
     }
 }
+
+/// Up to ten operations, half of them crashed: the search alone (no reduction, no polynomial
+/// path in front of it) against brute force, where crashed operations and their order matter.
+fn crash_heavy<O: std::fmt::Debug + Clone>(
+    op: impl Strategy<Value = O>,
+) -> impl Strategy<Value = Vec<Operation<O>>> {
+    let interval =
+        (0u64..12, 1u64..6, any::<bool>()).prop_map(|(c, d, crash)| (c, (!crash).then_some(c + d)));
+    prop::collection::vec((op, interval), 1..=10).prop_map(|v| {
+        v.into_iter()
+            .enumerate()
+            .map(|(p, (op, (call, ret)))| Operation {
+                op,
+                call,
+                ret,
+                meta: checkers::OpMeta::default().with_process(p as i64),
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_search_alone_agrees_on_crash_heavy_histories(ops in crash_heavy(reg_op())) {
+        let model = register();
+        let (outcome, _) =
+            checkers::search::search(&model, &ops, &checkers::search::Budget::unlimited());
+        let expected = brute_force(&model, &ops);
+        prop_assert_eq!(
+            outcome == checkers::search::SearchOutcome::Linearizable,
+            expected,
+            "{:?} for {:#?}",
+            outcome,
+            ops
+        );
+    }
+}

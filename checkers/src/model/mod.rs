@@ -71,6 +71,13 @@ pub trait Model: Clone + Send + Sync {
         let _ = (state, op);
         false
     }
+    /// Whether `a` is legal in every state where `b` is, and leads where `b` leads there (a
+    /// write of `v` subsumes a compare-and-set to `v`). The search then prefers a crashed `b`
+    /// to a crashed `a`. The default (false) claims nothing.
+    fn subsumes(&self, a: &Self::Op, b: &Self::Op) -> bool {
+        let _ = (a, b);
+        false
+    }
     /// Whether [`Model::reduce`] may remove anything: when not, the checker searches the
     /// operations as given instead of copying them first.
     const REDUCES: bool = false;

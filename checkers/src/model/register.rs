@@ -85,6 +85,13 @@ impl Model for CasRegister {
         }
     }
 
+    fn subsumes(&self, a: &RegOp, b: &RegOp) -> bool {
+        match (*a, *b) {
+            (RegOp::Write(v), RegOp::Write(w) | RegOp::Cas(_, w)) => v == w,
+            _ => a == b,
+        }
+    }
+
     /// Every state change resets; so a read is hopeless only when no write or cas can still
     /// come before it (then the state never changes again).
     fn resets(&self, op: &RegOp) -> bool {

@@ -187,16 +187,6 @@ pub(super) struct LinSet {
 }
 
 impl LinSet {
-    /// A placeholder while a paused search's set is moved out.
-    pub(super) fn empty() -> Self {
-        LinSet {
-            words: Vec::new(),
-            count: 0,
-            prefix: 0,
-            hash: 0,
-        }
-    }
-
     #[inline]
     pub(super) fn has(&self, id: u32) -> bool {
         self.words[(id / 64) as usize] >> (id % 64) & 1 == 1

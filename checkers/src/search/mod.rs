@@ -8,8 +8,20 @@
 //! before (Lowe's improvement, as Porcupine does).
 //!
 //! What we do beyond Porcupine:
+//! * the candidates of a node are tried by return, earliest first (crashed ones last): an
+//!   operation that returns soon must be linearized soon, so the first path tried is the
+//!   likeliest to succeed. Order changes no verdict, only how soon a valid history's
+//!   linearization is found, and at a hundred concurrent operations over five values that is
+//!   the difference between 10 ms and no verdict at all in 10 s: in call order, an early-invoked
+//!   long operation went first, and the memo filled with the orders of the ops around it;
 //! * crashed operations are optional (no return entry, success once every completed operation
-//!   is linearized), and are tried only after every completed candidate at each node;
+//!   is linearized), are kept off the entry list (they never return: a crashed operation is a
+//!   candidate from its call on), and are tried only after every completed candidate at each
+//!   node, and only where they matter: never as a no-op, and the node after one tries only what
+//!   it enables (see [`Search::descend`]: leaving out a crashed operation that enables nothing
+//!   gives a linearization with fewer); a crashed candidate that another one legal now can stand
+//!   in for ([`Model::subsumes`]: a crashed write of 3 when a crashed cas 2->3 is legal) is not
+//!   tried, since the other leaves the stronger one for later;
 //! * crashed operations with equal `Op`s are interchangeable (see [`crate::reduce`]): only the
 //!   earliest-invoked unlinearized one of each class is a candidate;
 //! * so, in a way, are completed ones: of two candidates `x` and `y` with equal `Op`s where `x`
@@ -34,11 +46,11 @@
 //! * the cache stores a linearized set as (length of the fully linearized prefix, the few ids
 //!   beyond it), not as a bitset, and finds it by an incrementally maintained Zobrist hash;
 //! * states are the model's own small types, entries are plain `u32` links: no allocation per
-//!   step besides the cache's amortised growth.
+//!   step besides the amortised growth of the cache and of the candidates' stack.
 
 mod memo;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 
 pub use memo::FxHasher;
@@ -91,9 +103,16 @@ pub(crate) const NIL: u32 = u32::MAX;
 const GROWTH_MARGIN: usize = 4096;
 const HEAD: u32 = 0;
 
+/// One linearized operation on the search's stack.
 struct Frame<S> {
     op: u32,
-    phase: u8,
+    /// A read-only step taken without alternatives: backtracking goes on past it.
+    forced: bool,
+    /// The node's candidates were `cands[base..child_base]`, `op` the one at `idx`.
+    base: u32,
+    child_base: u32,
+    idx: u32,
+    /// The state before `op`.
     state: S,
 }
 
@@ -123,22 +142,41 @@ pub fn search<M: Model>(
     (outcome.unwrap_or(SearchOutcome::StepLimit), s.stats())
 }
 
+/// What entering a node found.
+enum Node {
+    /// A read-only operation was linearized without branching: enter the next node.
+    Forced,
+    /// A pending read can no longer be made legal: the node has no way forward.
+    Dead,
+    /// The node's candidates are in `cands[node_base..]`.
+    Branch,
+}
+
 /// A search that can be paused after a number of steps and resumed, so that many keys can
 /// share the cores fairly without restarting (see [`crate::check_keys`]).
 pub struct Search<'a, M: Model> {
     model: &'a M,
     ops: &'a [Operation<M::Op>],
+    /// Search id -> index into `ops`: completed operations by call, then crashed ones by call.
     order: Vec<usize>,
     n_required: u32,
-    has_optional: bool,
+    /// The list of completed operations' call and return entries, by position.
     next: Vec<u32>,
     prev: Vec<u32>,
     class_prev: Vec<u32>,
+    /// Crashed operations: the next of the same class by call, and the unlinearized first of
+    /// each class (the only one tried), in call order.
+    class_next: Vec<u32>,
+    heads: BTreeSet<u32>,
     zobrist: Vec<u64>,
     set: LinSet,
     cache: Cache<M::State>,
     stack: Vec<Frame<M::State>>,
-    state: Option<M::State>,
+    /// The candidates of every node on the path, each node's above its parent's.
+    cands: Vec<u32>,
+    node_base: u32,
+    cur_idx: u32,
+    state: M::State,
     scratch: M::Scratch,
     stats: SearchStats,
     reported_bytes: usize,
@@ -146,9 +184,8 @@ pub struct Search<'a, M: Model> {
     resets: Vec<u32>,
     reset_pos: Vec<u32>,
     reset_first: usize,
-    cur: u32,
-    phase: u8,
     n_lin_required: u32,
+    /// The current node has not been entered yet (its candidates are not listed).
     fresh: bool,
     done: Option<SearchOutcome>,
 }
@@ -164,18 +201,18 @@ impl<'a, M: Model> Search<'a, M> {
         let n_required = ops.iter().filter(|o| o.ret.is_some()).count() as u32;
         let op = |id: u32| &ops[order[id as usize]];
 
-        // Entry 0 is the list head; entry 2*id+1 is id's call, 2*id+2 its return (if any).
-        let mut events: Vec<(u64, u8, u32)> = Vec::with_capacity(2 * n);
-        for id in 0..n as u32 {
+        // Entry 0 is the list head; entry 2*id+1 is id's call, 2*id+2 its return. Crashed
+        // operations never return, so they are candidates from their call on and are kept
+        // apart, in `heads`.
+        let mut events: Vec<(u64, u8, u32)> = Vec::with_capacity(2 * n_required as usize);
+        for id in 0..n_required {
             let o = op(id);
             events.push((o.call, 0, 2 * id + 1));
-            if let Some(r) = o.ret {
-                events.push((r, 1, 2 * id + 2));
-            }
+            events.push((o.ret.unwrap_or(u64::MAX), 1, 2 * id + 2));
         }
         // A return at the same position as a call is taken as concurrent with it.
         events.sort_unstable();
-        let slots = 2 * n + 1;
+        let slots = 2 * n_required as usize + 1;
         let mut next = vec![NIL; slots];
         let mut prev = vec![NIL; slots];
         let mut last = HEAD;
@@ -185,33 +222,10 @@ impl<'a, M: Model> Search<'a, M> {
             last = e;
         }
 
-        // Interchangeable crashed operations: the earliest-called one of a class goes first.
-        // Completed ones: the one of a class that returned just before (see `run`).
-        let mut class_prev = vec![NIL; n];
-        {
-            let mut last_of: HashMap<&M::Op, u32, std::hash::BuildHasherDefault<FxHasher>> =
-                HashMap::default();
-            for id in n_required..n as u32 {
-                if let Some(p) = last_of.insert(&op(id).op, id) {
-                    class_prev[id as usize] = p;
-                }
-            }
-            // The class's operation that returned just before, by a sort by return; below
-            // 1,024 operations (where the sort would cost more than it saves) the one invoked
-            // just before (ids are in call order), when it returned no later.
-            last_of.clear();
-            let mut ids: Vec<u32> = (0..n_required).collect();
-            if n_required >= 1024 {
-                ids.sort_unstable_by_key(|&id| (op(id).ret, id));
-            }
-            for id in ids {
-                if let Some(p) = last_of.insert(&op(id).op, id) {
-                    if op(p).ret <= op(id).ret {
-                        class_prev[id as usize] = p;
-                    }
-                }
-            }
-        }
+        let (class_prev, class_next) = classes(n_required, n as u32, |id| op(id));
+        let heads: BTreeSet<u32> = (n_required..n as u32)
+            .filter(|&id| class_prev[id as usize] == NIL)
+            .collect();
 
         let mut seed = 0x5eed_u64;
         let zobrist: Vec<u64> = (0..n).map(|_| splitmix(&mut seed)).collect();
@@ -221,7 +235,6 @@ impl<'a, M: Model> Search<'a, M> {
             prefix: 0,
             hash: 0,
         };
-        let has_optional = (n as u32) > n_required;
         let read_only: Vec<bool> = (0..n as u32)
             .map(|id| model.is_read_only(&op(id).op))
             .collect();
@@ -235,21 +248,24 @@ impl<'a, M: Model> Search<'a, M> {
         for (i, &id) in resets.iter().enumerate() {
             reset_pos[id as usize] = i as u32;
         }
-        let cur = next[HEAD as usize];
         Search {
             model,
             ops,
             order,
             n_required,
-            has_optional,
             next,
             prev,
             class_prev,
+            class_next,
+            heads,
             zobrist,
             set,
             cache: Cache::with_capacity(4 * n),
             stack: Vec::new(),
-            state: Some(model.init()),
+            cands: Vec::new(),
+            node_base: 0,
+            cur_idx: 0,
+            state: model.init(),
             scratch: M::Scratch::default(),
             stats: SearchStats::default(),
             reported_bytes: 0,
@@ -257,8 +273,6 @@ impl<'a, M: Model> Search<'a, M> {
             resets,
             reset_pos,
             reset_first: 0,
-            cur,
-            phase: 0,
             n_lin_required: 0,
             fresh: true,
             done: (n_required == 0).then_some(SearchOutcome::Linearizable),
@@ -280,11 +294,17 @@ impl<'a, M: Model> Search<'a, M> {
         self.stats.cache_bytes = self.cache.bytes();
         self.cache = Cache::new();
         self.stack = Vec::new();
+        self.cands = Vec::new();
         self.scratch = M::Scratch::default();
         budget
             .memory_used
             .fetch_sub(self.reported_bytes, Ordering::Relaxed);
         self.reported_bytes = 0;
+    }
+
+    #[inline]
+    fn op(&self, id: u32) -> &'a Operation<M::Op> {
+        &self.ops[self.order[id as usize]]
     }
 
     /// Runs for at most `slice` more steps (about: checked every 1024 steps); `None` when the
@@ -293,256 +313,346 @@ impl<'a, M: Model> Search<'a, M> {
         if let Some(d) = &self.done {
             return Some(d.clone());
         }
-        let model = self.model;
-        let ops = self.ops;
-        let order = std::mem::take(&mut self.order);
-        let op = |id: u32| &ops[order[id as usize]];
-        let n_required = self.n_required;
-        let has_optional = self.has_optional;
-        let mut next = std::mem::take(&mut self.next);
-        let mut prev = std::mem::take(&mut self.prev);
-        let class_prev = std::mem::take(&mut self.class_prev);
-        let zobrist = std::mem::take(&mut self.zobrist);
-        let mut set = std::mem::replace(&mut self.set, LinSet::empty());
-        let mut cache = std::mem::replace(&mut self.cache, Cache::new());
-        let mut stack = std::mem::take(&mut self.stack);
-        let Some(mut state) = self.state.take() else {
-            return Some(SearchOutcome::Stopped("search state lost".into()));
-        };
-        let mut stats = self.stats;
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let mut reported_bytes = self.reported_bytes;
-        let read_only = std::mem::take(&mut self.read_only);
-        let resets = std::mem::take(&mut self.resets);
-        let reset_pos = std::mem::take(&mut self.reset_pos);
-        let mut reset_first = self.reset_first;
-        let mut cur = self.cur;
-        let mut phase = self.phase;
-        let mut n_lin_required = self.n_lin_required;
-        let mut fresh = self.fresh;
-        let slice_end = slice.map(|s| stats.steps + s);
-
-        // Frames: phase 0/1 = completed/crashed candidates being tried at that node; 2 = a
-        // forced read-only step (its node has no other child worth trying).
-        let outcome = 'search: loop {
-            if n_lin_required == n_required {
+        let slice_end = slice.map(|s| self.stats.steps + s);
+        let outcome = loop {
+            if self.n_lin_required == self.n_required {
                 break Some(SearchOutcome::Linearizable);
             }
-            stats.steps += 1;
-            if stats.steps & 0x3ff == 0 {
-                if slice_end.is_some_and(|m| stats.steps > m) {
+            self.stats.steps += 1;
+            if self.stats.steps & 0x3ff == 0 {
+                if slice_end.is_some_and(|m| self.stats.steps > m) {
                     break None;
                 }
-                if let Some(reason) = over_budget(budget) {
+                if let Some(reason) = over_budget(budget).or_else(|| self.over_memory(budget)) {
                     break Some(SearchOutcome::Stopped(reason));
                 }
-                if let Some(limit) = budget.memory_limit {
-                    // The process's resident set, plus what a table about to double would
-                    // allocate before the next sample (see `crate::memory`).
-                    let frame = std::mem::size_of::<Frame<M::State>>();
-                    let stack_growth = if stack.capacity() - stack.len() < GROWTH_MARGIN {
-                        2 * stack.capacity().max(GROWTH_MARGIN) * frame
-                    } else {
-                        0
-                    };
-                    let growth = cache.pending_growth(GROWTH_MARGIN) + stack_growth;
-                    match crate::memory::over(limit, growth) {
-                        Some(rss) => {
-                            break Some(SearchOutcome::Stopped(crate::memory::reason(limit, rss)))
-                        }
-                        None if crate::memory::rss_sampled().is_none() => {
-                            // No /proc: account the memos' capacity instead.
-                            let bytes = cache.bytes() + stack.capacity() * frame;
-                            if bytes > reported_bytes {
-                                budget
-                                    .memory_used
-                                    .fetch_add(bytes - reported_bytes, Ordering::Relaxed);
-                                reported_bytes = bytes;
-                            }
-                            if budget.memory_used.load(Ordering::Relaxed) > limit {
-                                break Some(SearchOutcome::Stopped(format!(
-                                    "memory limit {} MB reached",
-                                    limit / (1 << 20)
-                                )));
-                            }
-                        }
-                        None => {}
-                    }
-                }
             }
-            let mut backtrack = false;
-            if fresh {
-                fresh = false;
-                // A legal read-only candidate goes now, without alternatives.
-                let mut e = next[HEAD as usize];
-                while e != NIL && e % 2 == 1 {
-                    let id = (e - 1) / 2;
-                    if id < n_required && read_only[id as usize] {
-                        let Some(s2) = model.step_with(&mut scratch, &state, &op(id).op) else {
-                            while reset_first < resets.len() && set.has(resets[reset_first]) {
-                                reset_first += 1;
-                            }
-                            let ret = op(id).ret.unwrap_or(u64::MAX);
-                            let can_change =
-                                reset_first < resets.len() && op(resets[reset_first]).call <= ret;
-                            if !can_change && model.hopeless(&state, &op(id).op) {
-                                backtrack = true;
-                                break;
-                            }
-                            e = next[e as usize];
-                            continue;
-                        };
-                        {
-                            set.add(id, zobrist[id as usize]);
-                            let h = set.hash ^ hash_state(&s2);
-                            if cache.insert(h, &set, n_lin_required + 1, s2.clone()) {
-                                stack.push(Frame {
-                                    op: id,
-                                    phase: 2,
-                                    state: std::mem::replace(&mut state, s2),
-                                });
-                                n_lin_required += 1;
-                                stats.max_linearized =
-                                    stats.max_linearized.max(u64::from(n_lin_required));
-                                stats.max_prefix =
-                                    stats.max_prefix.max(u64::from(set.prefix.min(n_required)));
-                                lift(&mut next, &mut prev, e, true);
-                                fresh = true;
-                                cur = next[HEAD as usize];
-                                phase = 0;
-                                continue 'search;
-                            }
-                            set.remove(id, zobrist[id as usize]);
-                            backtrack = true;
-                            break;
-                        }
-                    }
-                    e = next[e as usize];
-                }
-            }
-            let e = cur;
-            if backtrack || e == NIL || e % 2 == 0 {
-                // A return entry (or the end): every candidate at this node was tried.
-                if !backtrack && phase == 0 && has_optional {
-                    phase = 1;
-                    cur = next[HEAD as usize];
-                    continue;
-                }
-                loop {
-                    let Some(f) = stack.pop() else {
-                        break 'search Some(SearchOutcome::NotLinearizable);
-                    };
-                    state = f.state;
-                    let required = f.op < n_required;
-                    set.remove(f.op, if required { zobrist[f.op as usize] } else { 0 });
-                    if required {
-                        n_lin_required -= 1;
-                    }
-                    let c = 2 * f.op + 1;
-                    unlift(&mut next, &mut prev, c, required);
-                    let rp = reset_pos[f.op as usize] as usize;
-                    if rp < reset_first {
-                        reset_first = rp;
-                    }
-                    if f.phase == 2 {
+            if self.fresh {
+                self.fresh = false;
+                match self.enter() {
+                    Node::Forced => {
+                        self.fresh = true;
                         continue;
                     }
-                    cur = next[c as usize];
-                    phase = f.phase;
-                    continue 'search;
+                    Node::Dead => {
+                        if !self.backtrack() {
+                            break Some(SearchOutcome::NotLinearizable);
+                        }
+                        continue;
+                    }
+                    Node::Branch => {}
                 }
             }
-            let id = (e - 1) / 2;
-            let optional = id >= n_required;
-            let twin = class_prev[id as usize];
-            if optional as u8 != phase
-                || read_only[id as usize]
-                || (twin != NIL && !set.has(twin) && (optional || op(twin).call <= op(id).call))
-            {
-                cur = next[e as usize];
+            if self.cur_idx as usize >= self.cands.len() {
+                // Every candidate at this node was tried.
+                if !self.backtrack() {
+                    break Some(SearchOutcome::NotLinearizable);
+                }
                 continue;
             }
-            if let Some(s2) = model.step_with(&mut scratch, &state, &op(id).op) {
-                let z = if optional { 0 } else { zobrist[id as usize] };
-                set.add(id, z);
-                let h = set.hash ^ hash_state(&s2);
-                let req = n_lin_required + u32::from(!optional);
-                if cache.insert(h, &set, req, s2.clone()) {
-                    stack.push(Frame {
-                        op: id,
-                        phase,
-                        state: std::mem::replace(&mut state, s2),
-                    });
-                    n_lin_required = req;
-                    stats.max_linearized = stats.max_linearized.max(u64::from(req));
-                    stats.max_prefix = stats.max_prefix.max(u64::from(set.prefix.min(n_required)));
-                    lift(&mut next, &mut prev, e, !optional);
-                    cur = next[HEAD as usize];
-                    phase = 0;
-                    fresh = true;
-                    continue;
-                }
-                set.remove(id, z);
+            let id = self.cands[self.cur_idx as usize];
+            if !self.descend(id, false) {
+                self.cur_idx += 1;
             }
-            cur = next[e as usize];
         };
-        self.order = order;
-        self.next = next;
-        self.prev = prev;
-        self.class_prev = class_prev;
-        self.zobrist = zobrist;
-        self.set = set;
-        self.cache = cache;
-        self.stack = stack;
-        self.state = Some(state);
-        self.stats = stats;
-        self.scratch = scratch;
-        self.reported_bytes = reported_bytes;
-        self.read_only = read_only;
-        self.resets = resets;
-        self.reset_pos = reset_pos;
-        self.reset_first = reset_first;
-        self.cur = cur;
-        self.phase = phase;
-        self.n_lin_required = n_lin_required;
-        self.fresh = fresh;
         if let Some(o) = &outcome {
             self.release(budget);
             self.done = Some(o.clone());
         }
         outcome
     }
-}
 
-/// Takes call entry `c` (and its return, `c + 1`, when `with_return`) off the list.
-#[inline]
-fn lift(next: &mut [u32], prev: &mut [u32], c: u32, with_return: bool) {
-    if with_return {
-        let r = c + 1;
-        next[prev[r as usize] as usize] = next[r as usize];
-        if next[r as usize] != NIL {
-            prev[next[r as usize] as usize] = prev[r as usize];
+    /// Enters the current node: linearizes a legal read-only candidate at once (moving it
+    /// earlier in any linearization changes no state, and it may go now), refutes the node
+    /// when a pending read can never become legal, or lists the candidates worth trying,
+    /// those that must return first first (a deadline order: an operation that returns soon
+    /// must be linearized soon, so the first path tried is the likeliest to succeed, which at
+    /// a hundred concurrent operations is the difference between milliseconds and no verdict).
+    fn enter(&mut self) -> Node {
+        self.node_base = self.cands.len() as u32;
+        self.cur_idx = self.node_base;
+        let mut e = self.next[HEAD as usize];
+        while e != NIL && e % 2 == 1 {
+            let id = (e - 1) / 2;
+            if self.read_only[id as usize] {
+                let o = self.op(id);
+                match self.model.step_with(&mut self.scratch, &self.state, &o.op) {
+                    Some(_) => {
+                        self.cands.truncate(self.node_base as usize);
+                        return if self.descend(id, true) {
+                            Node::Forced
+                        } else {
+                            Node::Dead
+                        };
+                    }
+                    None if self.hopeless(id) => {
+                        self.cands.truncate(self.node_base as usize);
+                        return Node::Dead;
+                    }
+                    None => {}
+                }
+            } else {
+                // Of two candidates with equal operations, the one that returned first.
+                let twin = self.class_prev[id as usize];
+                if twin == NIL || self.set.has(twin) || self.op(twin).call > self.op(id).call {
+                    self.cands.push(id);
+                }
+            }
+            e = self.next[e as usize];
+        }
+        let first_ret = if e == NIL {
+            u64::MAX
+        } else {
+            self.op((e - 2) / 2).ret.unwrap_or(u64::MAX)
+        };
+        let base = self.node_base as usize;
+        let (ops, order) = (self.ops, &self.order);
+        self.cands[base..]
+            .sort_unstable_by_key(|&id| (ops[order[id as usize]].ret.unwrap_or(u64::MAX), id));
+        // Crashed operations last: they are optional, and tried only when the completed ones
+        // fail. Only the first unlinearized one of each class (see `crate::reduce`).
+        let crashed = self.cands.len();
+        for &id in &self.heads {
+            if self.op(id).call > first_ret {
+                break;
+            }
+            self.cands.push(id);
+        }
+        self.drop_subsumed(crashed);
+        Node::Branch
+    }
+
+    /// Of the crashed candidates `cands[from..]`, drops each that [`Model::subsumes`] another
+    /// one legal now: using the weaker one keeps the stronger for later, which can do all the
+    /// weaker could (crashed operations stay callable to the end), so a configuration that
+    /// used the stronger one here is dominated.
+    fn drop_subsumed(&mut self, from: usize) {
+        if self.cands.len() - from < 2 {
+            return;
+        }
+        let mut keep = from;
+        for i in from..self.cands.len() {
+            let x = &self.op(self.cands[i]).op;
+            let dominated = self.cands[from..].iter().any(|&y| {
+                let y = &self.op(y).op;
+                y != x && self.model.subsumes(x, y) && self.model.step(&self.state, y).is_some()
+            });
+            if !dominated {
+                self.cands[keep] = self.cands[i];
+                keep += 1;
+            }
+        }
+        self.cands.truncate(keep);
+    }
+
+    /// A pending read `id`, illegal now, that no state change may still precede.
+    fn hopeless(&mut self, id: u32) -> bool {
+        while self.reset_first < self.resets.len() && self.set.has(self.resets[self.reset_first]) {
+            self.reset_first += 1;
+        }
+        let ret = self.op(id).ret.unwrap_or(u64::MAX);
+        let can_change = self.reset_first < self.resets.len()
+            && self.op(self.resets[self.reset_first]).call <= ret;
+        !can_change && self.model.hopeless(&self.state, &self.op(id).op)
+    }
+
+    /// Linearizes candidate `id` if it is legal and leads to a configuration not seen before.
+    ///
+    /// A crashed operation is taken only where it matters: a linearization with the fewest
+    /// crashed operations never has a crashed `x` (from state `s` to `s'`) that changes
+    /// nothing (`s' = s`) or whose next operation `y` is legal in `s` and ends where it ends
+    /// after `x` (`step(s, y) = step(s', y)`: a write after a crashed write): leaving `x`
+    /// out would be a linearization with fewer. So the node after a crashed operation only
+    /// tries what it enables. That node is not memoised: its exploration is partial, while
+    /// the memo records configurations whose every continuation failed.
+    fn descend(&mut self, id: u32, forced: bool) -> bool {
+        let o = self.op(id);
+        let Some(s2) = self.model.step_with(&mut self.scratch, &self.state, &o.op) else {
+            return false;
+        };
+        let optional = id >= self.n_required;
+        if optional && s2 == self.state {
+            return false;
+        }
+        let n_required = self.n_required;
+        if let Some(f) = self
+            .stack
+            .last()
+            .filter(|f| f.op >= n_required && !f.forced)
+        {
+            if self
+                .model
+                .step_with(&mut self.scratch, &f.state, &o.op)
+                .as_ref()
+                == Some(&s2)
+            {
+                return false;
+            }
+        }
+        let z = if optional {
+            0
+        } else {
+            self.zobrist[id as usize]
+        };
+        self.set.add(id, z);
+        let h = self.set.hash ^ hash_state(&s2);
+        let req = self.n_lin_required + u32::from(!optional);
+        if !optional && !self.cache.insert(h, &self.set, req, s2.clone()) {
+            self.set.remove(id, z);
+            return false;
+        }
+        self.stack.push(Frame {
+            op: id,
+            forced,
+            base: self.node_base,
+            child_base: self.cands.len() as u32,
+            idx: self.cur_idx,
+            state: std::mem::replace(&mut self.state, s2),
+        });
+        self.n_lin_required = req;
+        self.stats.max_linearized = self.stats.max_linearized.max(u64::from(req));
+        self.stats.max_prefix = self
+            .stats
+            .max_prefix
+            .max(u64::from(self.set.prefix.min(self.n_required)));
+        if optional {
+            self.heads.remove(&id);
+            let after = self.class_next[id as usize];
+            if after != NIL {
+                self.heads.insert(after);
+            }
+        } else {
+            lift(&mut self.next, &mut self.prev, 2 * id + 1);
+        }
+        self.fresh = true;
+        true
+    }
+
+    /// Undoes the last choice and moves to the next candidate of its node (past forced
+    /// steps); false when there is none left anywhere.
+    fn backtrack(&mut self) -> bool {
+        loop {
+            let Some(f) = self.stack.pop() else {
+                return false;
+            };
+            self.state = f.state;
+            let optional = f.op >= self.n_required;
+            if optional {
+                self.set.remove(f.op, 0);
+                let after = self.class_next[f.op as usize];
+                if after != NIL {
+                    self.heads.remove(&after);
+                }
+                self.heads.insert(f.op);
+            } else {
+                self.set.remove(f.op, self.zobrist[f.op as usize]);
+                self.n_lin_required -= 1;
+                unlift(&mut self.next, &mut self.prev, 2 * f.op + 1);
+            }
+            let rp = self.reset_pos[f.op as usize] as usize;
+            if rp < self.reset_first {
+                self.reset_first = rp;
+            }
+            self.cands.truncate(f.child_base as usize);
+            if f.forced {
+                continue;
+            }
+            self.node_base = f.base;
+            self.cur_idx = f.idx + 1;
+            self.fresh = false;
+            return true;
         }
     }
-    next[prev[c as usize] as usize] = next[c as usize];
-    if next[c as usize] != NIL {
-        prev[next[c as usize] as usize] = prev[c as usize];
+
+    /// The process's resident set, plus what a table about to double would allocate before
+    /// the next sample, against the memory limit (see `crate::memory`).
+    fn over_memory(&mut self, budget: &Budget) -> Option<String> {
+        let limit = budget.memory_limit?;
+        let frame = std::mem::size_of::<Frame<M::State>>();
+        let growth = |cap: usize, len: usize, size: usize| {
+            if cap - len < GROWTH_MARGIN {
+                2 * cap.max(GROWTH_MARGIN) * size
+            } else {
+                0
+            }
+        };
+        let pending = self.cache.pending_growth(GROWTH_MARGIN)
+            + growth(self.stack.capacity(), self.stack.len(), frame)
+            + growth(self.cands.capacity(), self.cands.len(), 4);
+        match crate::memory::over(limit, pending) {
+            Some(rss) => Some(crate::memory::reason(limit, rss)),
+            None if crate::memory::rss_sampled().is_none() => {
+                // No /proc: account the memos' capacity instead.
+                let bytes =
+                    self.cache.bytes() + self.stack.capacity() * frame + self.cands.capacity() * 4;
+                if bytes > self.reported_bytes {
+                    budget
+                        .memory_used
+                        .fetch_add(bytes - self.reported_bytes, Ordering::Relaxed);
+                    self.reported_bytes = bytes;
+                }
+                (budget.memory_used.load(Ordering::Relaxed) > limit)
+                    .then(|| format!("memory limit {} MB reached", limit / (1 << 20)))
+            }
+            None => None,
+        }
+    }
+}
+
+/// The classes of interchangeable operations, as links to the member tried before each.
+/// Crashed ones (`n_required..n`): the earliest-called goes first, so each links to the one
+/// of its class called just before, and `class_next` the other way. Completed ones: the one
+/// of a class that returned just before (by a sort by return; below 1,024 operations, where
+/// the sort would cost more than it saves, the one invoked just before, when it returned no
+/// later).
+fn classes<'o, O: Hash + Eq + 'o>(
+    n_required: u32,
+    n: u32,
+    op: impl Fn(u32) -> &'o Operation<O>,
+) -> (Vec<u32>, Vec<u32>) {
+    let mut class_prev = vec![NIL; n as usize];
+    let mut class_next = vec![NIL; n as usize];
+    let mut last_of: HashMap<&O, u32, std::hash::BuildHasherDefault<FxHasher>> = HashMap::default();
+    for id in n_required..n {
+        if let Some(p) = last_of.insert(&op(id).op, id) {
+            class_prev[id as usize] = p;
+            class_next[p as usize] = id;
+        }
+    }
+    last_of.clear();
+    let mut ids: Vec<u32> = (0..n_required).collect();
+    if n_required >= 1024 {
+        ids.sort_unstable_by_key(|&id| (op(id).ret, id));
+    }
+    for id in ids {
+        if let Some(p) = last_of.insert(&op(id).op, id) {
+            if op(p).ret <= op(id).ret {
+                class_prev[id as usize] = p;
+            }
+        }
+    }
+    (class_prev, class_next)
+}
+
+/// Takes call entry `c` and its return, `c + 1`, off the list.
+#[inline]
+fn lift(next: &mut [u32], prev: &mut [u32], c: u32) {
+    for e in [c + 1, c] {
+        next[prev[e as usize] as usize] = next[e as usize];
+        if next[e as usize] != NIL {
+            prev[next[e as usize] as usize] = prev[e as usize];
+        }
     }
 }
 
 /// Puts entries back, in the reverse order of [`lift`].
 #[inline]
-fn unlift(next: &mut [u32], prev: &mut [u32], c: u32, with_return: bool) {
-    if with_return {
-        let r = c + 1;
-        next[prev[r as usize] as usize] = r;
-        if next[r as usize] != NIL {
-            prev[next[r as usize] as usize] = r;
+fn unlift(next: &mut [u32], prev: &mut [u32], c: u32) {
+    for e in [c + 1, c] {
+        next[prev[e as usize] as usize] = e;
+        if next[e as usize] != NIL {
+            prev[next[e as usize] as usize] = e;
         }
-    }
-    next[prev[c as usize] as usize] = c;
-    if next[c as usize] != NIL {
-        prev[next[c as usize] as usize] = c;
     }
 }
 
