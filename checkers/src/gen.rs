@@ -379,9 +379,8 @@ mod resume_tests {
 
     #[test]
     fn a_hundred_processes_over_five_values_are_decided_in_few_steps() {
-        // In call order the search filled 256 MB of memo (millions of configurations) without
-        // a verdict on this history; earliest return first, it takes about 90 steps an
-        // operation.
+        // In call order the search took 11.8 million steps on this history (and more than
+        // 256 MB of memo); earliest return first, about 90 steps an operation.
         let cfg = GenConfig {
             procs: 100,
             ops: 10_000,
