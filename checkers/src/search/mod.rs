@@ -108,8 +108,10 @@ struct Frame<S> {
     op: u32,
     /// A read-only step taken without alternatives: backtracking goes on past it.
     forced: bool,
-    /// The node's candidates were `cands[base..child_base]`, `op` the one at `idx`.
+    /// The node's candidates were `cands[base..child_base]`, `op` the one at `idx`, its
+    /// crashed ones among them if `listed`.
     base: u32,
+    listed: bool,
     child_base: u32,
     idx: u32,
     /// The state before `op`.
@@ -176,6 +178,8 @@ pub struct Search<'a, M: Model> {
     cands: Vec<u32>,
     node_base: u32,
     cur_idx: u32,
+    /// The current node's crashed candidates are in `cands` (after its completed ones).
+    crashed_listed: bool,
     state: M::State,
     scratch: M::Scratch,
     stats: SearchStats,
@@ -265,6 +269,7 @@ impl<'a, M: Model> Search<'a, M> {
             cands: Vec::new(),
             node_base: 0,
             cur_idx: 0,
+            crashed_listed: false,
             state: model.init(),
             scratch: M::Scratch::default(),
             stats: SearchStats::default(),
@@ -344,6 +349,10 @@ impl<'a, M: Model> Search<'a, M> {
                 }
             }
             if self.cur_idx as usize >= self.cands.len() {
+                if !self.crashed_listed {
+                    self.list_crashed();
+                    continue;
+                }
                 // Every candidate at this node was tried.
                 if !self.backtrack() {
                     break Some(SearchOutcome::NotLinearizable);
@@ -400,26 +409,40 @@ impl<'a, M: Model> Search<'a, M> {
             }
             e = self.next[e as usize];
         }
+        let base = self.node_base as usize;
+        let (ops, order) = (self.ops, &self.order);
+        self.cands[base..]
+            .sort_unstable_by_key(|&id| (ops[order[id as usize]].ret.unwrap_or(u64::MAX), id));
+        self.crashed_listed = false;
+        Node::Branch
+    }
+
+    /// Appends the node's crashed candidates, once its completed ones have all failed: they
+    /// are optional, so tried last, and listed only then, so that a long path of nodes that
+    /// never need them does not hold a list of them each. Only the first unlinearized one of
+    /// each class (see `crate::reduce`), called before the first pending return.
+    fn list_crashed(&mut self) {
+        self.crashed_listed = true;
+        if self.heads.is_empty() {
+            return;
+        }
+        let mut e = self.next[HEAD as usize];
+        while e != NIL && e % 2 == 1 {
+            e = self.next[e as usize];
+        }
         let first_ret = if e == NIL {
             u64::MAX
         } else {
             self.op((e - 2) / 2).ret.unwrap_or(u64::MAX)
         };
-        let base = self.node_base as usize;
-        let (ops, order) = (self.ops, &self.order);
-        self.cands[base..]
-            .sort_unstable_by_key(|&id| (ops[order[id as usize]].ret.unwrap_or(u64::MAX), id));
-        // Crashed operations last: they are optional, and tried only when the completed ones
-        // fail. Only the first unlinearized one of each class (see `crate::reduce`).
-        let crashed = self.cands.len();
+        let from = self.cands.len();
         for &id in &self.heads {
             if self.op(id).call > first_ret {
                 break;
             }
             self.cands.push(id);
         }
-        self.drop_subsumed(crashed);
-        Node::Branch
+        self.drop_subsumed(from);
     }
 
     /// Of the crashed candidates `cands[from..]`, drops each that [`Model::subsumes`] another
@@ -505,6 +528,7 @@ impl<'a, M: Model> Search<'a, M> {
             op: id,
             forced,
             base: self.node_base,
+            listed: self.crashed_listed,
             child_base: self.cands.len() as u32,
             idx: self.cur_idx,
             state: std::mem::replace(&mut self.state, s2),
@@ -558,6 +582,7 @@ impl<'a, M: Model> Search<'a, M> {
                 continue;
             }
             self.node_base = f.base;
+            self.crashed_listed = f.listed;
             self.cur_idx = f.idx + 1;
             self.fresh = false;
             return true;
