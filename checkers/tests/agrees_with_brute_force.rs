@@ -25,17 +25,20 @@ fn interval() -> impl Strategy<Value = (u64, Option<u64>)> {
 fn ops<O: std::fmt::Debug + Clone>(
     op: impl Strategy<Value = O>,
 ) -> impl Strategy<Value = Vec<Operation<O>>> {
-    prop::collection::vec((op, interval()), 1..=8).prop_map(|v| {
-        v.into_iter()
-            .enumerate()
-            .map(|(p, (op, (call, ret)))| Operation {
-                op,
-                call,
-                ret,
-                meta: checkers::OpMeta::default().with_process(p as i64),
-            })
-            .collect()
-    })
+    prop::collection::vec((op, interval()), 1..=8).prop_map(operations)
+}
+
+/// Operations from (op, interval) pairs, one process each.
+fn operations<O>(v: Vec<(O, (u64, Option<u64>))>) -> Vec<Operation<O>> {
+    v.into_iter()
+        .enumerate()
+        .map(|(p, (op, (call, ret)))| Operation {
+            op,
+            call,
+            ret,
+            meta: checkers::OpMeta::default().with_process(p as i64),
+        })
+        .collect()
 }
 
 fn reg_op() -> impl Strategy<Value = RegOp> {
@@ -235,17 +238,7 @@ fn crash_heavy<O: std::fmt::Debug + Clone>(
 ) -> impl Strategy<Value = Vec<Operation<O>>> {
     let interval =
         (0u64..12, 1u64..6, any::<bool>()).prop_map(|(c, d, crash)| (c, (!crash).then_some(c + d)));
-    prop::collection::vec((op, interval), 1..=10).prop_map(|v| {
-        v.into_iter()
-            .enumerate()
-            .map(|(p, (op, (call, ret)))| Operation {
-                op,
-                call,
-                ret,
-                meta: checkers::OpMeta::default().with_process(p as i64),
-            })
-            .collect()
-    })
+    prop::collection::vec((op, interval), 1..=10).prop_map(operations)
 }
 
 proptest! {
