@@ -448,7 +448,9 @@ impl<'a, M: Model> Search<'a, M> {
     /// Of the crashed candidates `cands[from..]`, drops each that [`Model::subsumes`] another
     /// one legal now: using the weaker one keeps the stronger for later, which can do all the
     /// weaker could (crashed operations stay callable to the end), so a configuration that
-    /// used the stronger one here is dominated.
+    /// used the stronger one here is dominated. Each is compared with those kept and those not
+    /// yet looked at, never with one already dropped: of two that subsume each other, one
+    /// stays (subsumption is transitive, so a chain of drops ends at a kept one).
     fn drop_subsumed(&mut self, from: usize) {
         if self.cands.len() - from < 2 {
             return;
@@ -456,7 +458,8 @@ impl<'a, M: Model> Search<'a, M> {
         let mut keep = from;
         for i in from..self.cands.len() {
             let x = &self.op(self.cands[i]).op;
-            let dominated = self.cands[from..].iter().any(|&y| {
+            let (kept, rest) = (&self.cands[from..keep], &self.cands[i + 1..]);
+            let dominated = kept.iter().chain(rest).any(|&y| {
                 let y = &self.op(y).op;
                 y != x && self.model.subsumes(x, y) && self.model.step(&self.state, y).is_some()
             });
