@@ -16,6 +16,7 @@
 //!   (invalid beats unknown beats valid), with time and memory limits.
 //! * [`explain`]: shrinks a failing key to a core and says why no order works.
 //! * [`Validity`]: the one verdict (valid / unknown / invalid) everything combines by priority.
+//! * [`hash`]: the one FxHash every table uses, and splitmix64 for seeds.
 //! * [`gen`]: a seeded generator of register histories (valid, or with planted stale reads).
 //! * [`elle`]: an Elle-style transactional checker (list-append, rw-register): dependency
 //!   cycles and the consistency models they rule out.
@@ -43,6 +44,7 @@ pub mod elle;
 pub mod error;
 pub mod explain;
 pub mod gen;
+pub mod hash;
 pub mod history;
 pub mod memory;
 pub mod model;

@@ -36,13 +36,10 @@
 //! restricted to those operations, shows that the core alone is not linearizable.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 
+use crate::hash::FxBuild as Fx;
 use crate::model::RegOp;
 use crate::op::Operation;
-use crate::search::FxHasher;
-
-type Fx = BuildHasherDefault<FxHasher>;
 
 /// The latest-invoked setter seen so far, and the latest-invoked one of another value, so that
 /// "the latest setter of a value other than `v`" is one comparison for any `v`.

@@ -88,11 +88,10 @@
 //! general search and the brute-force checker.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 
+use crate::hash::FxBuild as Fx;
 use crate::model::RegOp;
 use crate::op::Operation;
-use crate::search::FxHasher;
 
 /// What [`decide`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,8 +102,6 @@ pub enum Decision {
         core: Vec<usize>,
     },
 }
-
-type Fx = BuildHasherDefault<FxHasher>;
 
 const NONE: u32 = u32::MAX;
 /// The initial value's virtual producer.

@@ -5,20 +5,17 @@
 //! the parsed events as they are (one pass, no conversion), so they cost little beside the search.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasherDefault;
 
 use serde_json::{json, Value};
 
 use super::{Checker, CheckerResult};
+// Hash tables keyed by the history's own values: FxHash, as the search's, since these are
+// built over every operation of histories of millions.
+use crate::hash::FxBuild as Fx;
 use crate::history::EventType;
 use crate::parse::{History, Proc, RawEvent};
-use crate::search::FxHasher;
 use crate::value::Val;
 use crate::Validity;
-
-/// Hash tables keyed by the history's own values: FxHash, as the search's, since these are
-/// built over every operation of histories of millions.
-type Fx = BuildHasherDefault<FxHasher>;
 
 /// Pairs each completion with its process's invoke (processes are sequential), with the
 /// completion's position in the history.

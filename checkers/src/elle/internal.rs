@@ -1,14 +1,9 @@
 //! Internal consistency: a transaction must see its own earlier reads and writes (Adya's
 //! histories assume it; Elle reports a transaction that does not as `internal`).
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
 use super::report::{Finding, Findings};
 use super::txn::{KeyId, ListOp, Outcome, RegOp, TxnHistory, ValId};
-use crate::search::FxHasher;
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+use crate::hash::FxMap;
 
 /// Transactions that do not see their own writes: after `append k v`, a read of k ends with
 /// v (and with the transaction's earlier read followed by its appends, when it read k before).

@@ -2,16 +2,11 @@
 //! so a list names its writers in order), every other read must be a prefix of it; then the
 //! anomalies that need no cycle, and the ww, wr and rw edges.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
 use super::graph::{Builder, Label, RW, WR, WW};
 use super::report::{Finding, Findings};
 use super::txn::{KeyId, ListOp, Outcome, TxnHistory, ValId};
 use crate::error::{Error, Result};
-use crate::search::FxHasher;
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+use crate::hash::FxMap;
 
 /// No position: an element no read saw.
 const UNSEEN: u32 = u32::MAX;

@@ -14,16 +14,11 @@
 //! the order it builds holds every real-time pair transitively. Versions written by transactions
 //! whose outcome is unknown are never ordered by real time (they never completed).
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
 use super::graph::{Builder, Label, RW, WR, WW};
 use super::report::{Finding, Findings};
 use super::txn::{KeyId, Outcome, RegOp, Txn, TxnHistory, ValId, NIL};
 use crate::error::{Error, Result};
-use crate::search::FxHasher;
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+use crate::hash::FxMap;
 
 /// Who wrote a value, and whether it was the transaction's last write to the key (the only one
 /// others may see).
@@ -40,7 +35,7 @@ pub struct Inference<'h> {
     /// Inferred version order: (key, v1) → the values known to follow v1 directly.
     next: FxMap<(KeyId, ValId), Vec<ValId>>,
     /// The pairs of `next` that real time gave (for the explanation of a cycle's steps).
-    by_time: std::collections::HashSet<(KeyId, ValId, ValId), BuildHasherDefault<FxHasher>>,
+    by_time: crate::hash::FxSet<(KeyId, ValId, ValId)>,
 }
 
 /// Infers version orders, reports the anomalies that need no cycle into `findings`, and adds

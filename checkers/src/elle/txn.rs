@@ -6,15 +6,12 @@
 //! millions of list elements: eight bytes each, and no table lookup to read one, keeps them
 //! small (the parsed values take 32 bytes each) and fast to compare.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::hash::FxMap;
 use crate::history::EventType;
 use crate::parse::{History, Proc};
-use crate::search::FxHasher;
 use crate::value::Val;
 
 /// An index into [`TxnHistory::keys`].
@@ -127,8 +124,6 @@ impl TxnKind {
         }
     }
 }
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Interns keys and values while reading.
 struct Tables {

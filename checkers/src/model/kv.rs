@@ -15,14 +15,11 @@
 //! remembers in its scratch.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
-use crate::search::FxHasher;
+use crate::hash::FxBuild as Fx;
 
 use super::Model;
-
-type Fx = BuildHasherDefault<FxHasher>;
 
 /// An operation; the `u32`s are ids of strings in the model's set ([`Kv::id`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

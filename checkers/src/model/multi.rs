@@ -7,14 +7,11 @@
 //! transition is computed once.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::Model;
-use crate::search::FxHasher;
+use crate::hash::FxBuild as Fx;
 use crate::value::Val;
-
-type Fx = BuildHasherDefault<FxHasher>;
 
 /// One step of a transaction on register `reg` (an index into the model's register names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -87,7 +87,7 @@ impl Model for CasRegister {
 
     fn subsumes(&self, a: &RegOp, b: &RegOp) -> bool {
         match (*a, *b) {
-            (RegOp::Write(v), RegOp::Write(w) | RegOp::Cas(_, w)) => v == w,
+            (RegOp::Write(v), RegOp::Cas(_, w)) => v == w,
             _ => a == b,
         }
     }

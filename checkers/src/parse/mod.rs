@@ -203,8 +203,7 @@ pub(crate) fn events_vec(src: &[u8]) -> Vec<RawEvent> {
 /// shared through a hash set; long ones, values read back and mostly each its own, are not.
 pub(crate) struct Texts {
     recent: Box<[Option<Recent>; Texts::RECENT]>,
-    known:
-        std::collections::HashSet<Arc<str>, std::hash::BuildHasherDefault<crate::search::FxHasher>>,
+    known: crate::hash::FxSet<Arc<str>>,
 }
 
 /// A short text packed into an integer (see [`pack`]) with its length: two texts are equal

@@ -129,7 +129,7 @@ fn key_name(k: &Val) -> String {
 /// write them (`"1"` and `1` are one key), found by value first so that each key's name is made
 /// once.
 fn by_key<'h, 'a>(ops: &'h [RawOp<'a>], split: Split) -> Vec<(Option<String>, Vec<&'h RawOp<'a>>)> {
-    type Fx = std::hash::BuildHasherDefault<crate::search::FxHasher>;
+    type Fx = crate::hash::FxBuild;
     let mut by_val: HashMap<Option<&Val>, usize, Fx> = HashMap::default();
     let mut by_name: HashMap<Option<String>, usize, Fx> = HashMap::default();
     // Parsers share equal texts, so a key's text is mostly found by its address, unhashed.
@@ -162,7 +162,7 @@ fn by_key<'h, 'a>(ops: &'h [RawOp<'a>], split: Split) -> Vec<(Option<String>, Ve
 }
 
 struct Interner {
-    ids: HashMap<Val, u32, std::hash::BuildHasherDefault<crate::search::FxHasher>>,
+    ids: crate::hash::FxMap<Val, u32>,
     values: Vec<Val>,
 }
 

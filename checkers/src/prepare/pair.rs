@@ -1,14 +1,11 @@
 //! Pairing each invocation with its completion.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
 use crate::error::{Error, Result};
+use crate::hash::FxMap;
 use crate::history::EventType;
 use crate::memory::Guard;
 use crate::op::{Ending, OpMeta, Provenance};
 use crate::parse::{History, Proc, RawEvent};
-use crate::search::FxHasher;
 use crate::value::Val;
 
 /// How an operation ended; values are borrowed from the history's events.
@@ -135,7 +132,7 @@ impl<'a> RawOp<'a> {
 #[derive(Default)]
 struct Open {
     small: Vec<u32>,
-    large: HashMap<i64, usize, BuildHasherDefault<FxHasher>>,
+    large: FxMap<i64, usize>,
 }
 
 impl Open {

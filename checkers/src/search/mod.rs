@@ -48,16 +48,22 @@
 //! * states are the model's own small types, entries are plain `u32` links: no allocation per
 //!   step besides the amortised growth of the cache and of the candidates' stack.
 
+mod budget;
+mod entries;
 mod memo;
+mod node;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::Ordering;
 
-pub use memo::FxHasher;
-use memo::{splitmix, Cache, LinSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Instant;
+use budget::over_budget;
+pub use budget::Budget;
+use entries::{classes, lift, unlift};
+use memo::{Cache, LinSet};
+use node::Node;
 
+use crate::hash::{splitmix, FxHasher};
 use crate::model::Model;
 use crate::op::Operation;
 
@@ -72,35 +78,7 @@ pub enum SearchOutcome {
     StepLimit,
 }
 
-/// Shared limits for every search of one check.
-#[derive(Debug)]
-pub struct Budget {
-    pub deadline: Option<Instant>,
-    pub memory_limit: Option<usize>,
-    /// Bytes held by all running searches' caches.
-    pub memory_used: AtomicUsize,
-    /// Set to stop every search (cancellation).
-    pub cancel: AtomicBool,
-    /// Stop a single search after this many steps (used while shrinking counterexamples).
-    pub max_steps: Option<u64>,
-}
-
-impl Budget {
-    pub fn unlimited() -> Self {
-        Budget {
-            deadline: None,
-            memory_limit: None,
-            memory_used: AtomicUsize::new(0),
-            cancel: AtomicBool::new(false),
-            max_steps: None,
-        }
-    }
-}
-
 pub(crate) const NIL: u32 = u32::MAX;
-/// Insertions a search may make between two samples of the resident set (1,024 steps, each
-/// at most one memo entry, with room to spare).
-const GROWTH_MARGIN: usize = 4096;
 const HEAD: u32 = 0;
 
 /// One linearized operation on the search's stack.
@@ -142,16 +120,6 @@ pub fn search<M: Model>(
         s.release(budget);
     }
     (outcome.unwrap_or(SearchOutcome::StepLimit), s.stats())
-}
-
-/// What entering a node found.
-enum Node {
-    /// A read-only operation was linearized without branching: enter the next node.
-    Forced,
-    /// A pending read can no longer be made legal: the node has no way forward.
-    Dead,
-    /// The node's candidates are in `cands[node_base..]`.
-    Branch,
 }
 
 /// A search that can be paused after a number of steps and resumed, so that many keys can
@@ -371,117 +339,6 @@ impl<'a, M: Model> Search<'a, M> {
         outcome
     }
 
-    /// Enters the current node: linearizes a legal read-only candidate at once (moving it
-    /// earlier in any linearization changes no state, and it may go now), refutes the node
-    /// when a pending read can never become legal, or lists the candidates worth trying,
-    /// those that must return first first (a deadline order: an operation that returns soon
-    /// must be linearized soon, so the first path tried is the likeliest to succeed, which at
-    /// a hundred concurrent operations is the difference between milliseconds and no verdict).
-    fn enter(&mut self) -> Node {
-        self.node_base = self.cands.len() as u32;
-        self.cur_idx = self.node_base;
-        let mut e = self.next[HEAD as usize];
-        while e != NIL && e % 2 == 1 {
-            let id = (e - 1) / 2;
-            if self.read_only[id as usize] {
-                let o = self.op(id);
-                match self.model.step_with(&mut self.scratch, &self.state, &o.op) {
-                    Some(_) => {
-                        self.cands.truncate(self.node_base as usize);
-                        return if self.descend(id, true) {
-                            Node::Forced
-                        } else {
-                            Node::Dead
-                        };
-                    }
-                    None if self.hopeless(id) => {
-                        self.cands.truncate(self.node_base as usize);
-                        return Node::Dead;
-                    }
-                    None => {}
-                }
-            } else {
-                // Of two candidates with equal operations, the one that returned first.
-                let twin = self.class_prev[id as usize];
-                if twin == NIL || self.set.has(twin) || self.op(twin).call > self.op(id).call {
-                    self.cands.push(id);
-                }
-            }
-            e = self.next[e as usize];
-        }
-        let base = self.node_base as usize;
-        let (ops, order) = (self.ops, &self.order);
-        self.cands[base..]
-            .sort_unstable_by_key(|&id| (ops[order[id as usize]].ret.unwrap_or(u64::MAX), id));
-        self.crashed_listed = false;
-        Node::Branch
-    }
-
-    /// Appends the node's crashed candidates, once its completed ones have all failed: they
-    /// are optional, so tried last, and listed only then, so that a long path of nodes that
-    /// never need them does not hold a list of them each. Only the first unlinearized one of
-    /// each class (see `crate::reduce`), called before the first pending return.
-    fn list_crashed(&mut self) {
-        self.crashed_listed = true;
-        if self.heads.is_empty() {
-            return;
-        }
-        let mut e = self.next[HEAD as usize];
-        while e != NIL && e % 2 == 1 {
-            e = self.next[e as usize];
-        }
-        let first_ret = if e == NIL {
-            u64::MAX
-        } else {
-            self.op((e - 2) / 2).ret.unwrap_or(u64::MAX)
-        };
-        let from = self.cands.len();
-        for &id in &self.heads {
-            if self.op(id).call > first_ret {
-                break;
-            }
-            self.cands.push(id);
-        }
-        self.drop_subsumed(from);
-    }
-
-    /// Of the crashed candidates `cands[from..]`, drops each that [`Model::subsumes`] another
-    /// one legal now: using the weaker one keeps the stronger for later, which can do all the
-    /// weaker could (crashed operations stay callable to the end), so a configuration that
-    /// used the stronger one here is dominated. Each is compared with those kept and those not
-    /// yet looked at, never with one already dropped: of two that subsume each other, one
-    /// stays (subsumption is transitive, so a chain of drops ends at a kept one).
-    fn drop_subsumed(&mut self, from: usize) {
-        if self.cands.len() - from < 2 {
-            return;
-        }
-        let mut keep = from;
-        for i in from..self.cands.len() {
-            let x = &self.op(self.cands[i]).op;
-            let (kept, rest) = (&self.cands[from..keep], &self.cands[i + 1..]);
-            let dominated = kept.iter().chain(rest).any(|&y| {
-                let y = &self.op(y).op;
-                y != x && self.model.subsumes(x, y) && self.model.step(&self.state, y).is_some()
-            });
-            if !dominated {
-                self.cands[keep] = self.cands[i];
-                keep += 1;
-            }
-        }
-        self.cands.truncate(keep);
-    }
-
-    /// A pending read `id`, illegal now, that no state change may still precede.
-    fn hopeless(&mut self, id: u32) -> bool {
-        while self.reset_first < self.resets.len() && self.set.has(self.resets[self.reset_first]) {
-            self.reset_first += 1;
-        }
-        let ret = self.op(id).ret.unwrap_or(u64::MAX);
-        let can_change = self.reset_first < self.resets.len()
-            && self.op(self.resets[self.reset_first]).call <= ret;
-        !can_change && self.model.hopeless(&self.state, &self.op(id).op)
-    }
-
     /// Linearizes candidate `id` if it is legal and leads to a configuration not seen before.
     ///
     /// A crashed operation is taken only where it matters: a linearization with the fewest
@@ -591,109 +448,6 @@ impl<'a, M: Model> Search<'a, M> {
             return true;
         }
     }
-
-    /// The process's resident set, plus what a table about to double would allocate before
-    /// the next sample, against the memory limit (see `crate::memory`).
-    fn over_memory(&mut self, budget: &Budget) -> Option<String> {
-        let limit = budget.memory_limit?;
-        let frame = std::mem::size_of::<Frame<M::State>>();
-        let growth = |cap: usize, len: usize, size: usize| {
-            if cap - len < GROWTH_MARGIN {
-                2 * cap.max(GROWTH_MARGIN) * size
-            } else {
-                0
-            }
-        };
-        let pending = self.cache.pending_growth(GROWTH_MARGIN)
-            + growth(self.stack.capacity(), self.stack.len(), frame)
-            + growth(self.cands.capacity(), self.cands.len(), 4);
-        match crate::memory::over(limit, pending) {
-            Some(rss) => Some(crate::memory::reason(limit, rss)),
-            None if crate::memory::rss_sampled().is_none() => {
-                // No /proc: account the memos' capacity instead.
-                let bytes =
-                    self.cache.bytes() + self.stack.capacity() * frame + self.cands.capacity() * 4;
-                if bytes > self.reported_bytes {
-                    budget
-                        .memory_used
-                        .fetch_add(bytes - self.reported_bytes, Ordering::Relaxed);
-                    self.reported_bytes = bytes;
-                }
-                (budget.memory_used.load(Ordering::Relaxed) > limit)
-                    .then(|| format!("memory limit {} MB reached", limit / (1 << 20)))
-            }
-            None => None,
-        }
-    }
-}
-
-/// The classes of interchangeable operations, as links to the member tried before each.
-/// Crashed ones (`n_required..n`): the earliest-called goes first, so each links to the one
-/// of its class called just before, and `class_next` the other way. Completed ones: the one
-/// of a class that returned just before (by a sort by return; below 1,024 operations, where
-/// the sort would cost more than it saves, the one invoked just before, when it returned no
-/// later).
-fn classes<'o, O: Hash + Eq + 'o>(
-    n_required: u32,
-    n: u32,
-    op: impl Fn(u32) -> &'o Operation<O>,
-) -> (Vec<u32>, Vec<u32>) {
-    let mut class_prev = vec![NIL; n as usize];
-    let mut class_next = vec![NIL; n as usize];
-    let mut last_of: HashMap<&O, u32, std::hash::BuildHasherDefault<FxHasher>> = HashMap::default();
-    for id in n_required..n {
-        if let Some(p) = last_of.insert(&op(id).op, id) {
-            class_prev[id as usize] = p;
-            class_next[p as usize] = id;
-        }
-    }
-    last_of.clear();
-    let mut ids: Vec<u32> = (0..n_required).collect();
-    if n_required >= 1024 {
-        ids.sort_unstable_by_key(|&id| (op(id).ret, id));
-    }
-    for id in ids {
-        if let Some(p) = last_of.insert(&op(id).op, id) {
-            if op(p).ret <= op(id).ret {
-                class_prev[id as usize] = p;
-            }
-        }
-    }
-    (class_prev, class_next)
-}
-
-/// Takes call entry `c` and its return, `c + 1`, off the list.
-#[inline]
-fn lift(next: &mut [u32], prev: &mut [u32], c: u32) {
-    for e in [c + 1, c] {
-        next[prev[e as usize] as usize] = next[e as usize];
-        if next[e as usize] != NIL {
-            prev[next[e as usize] as usize] = prev[e as usize];
-        }
-    }
-}
-
-/// Puts entries back, in the reverse order of [`lift`].
-#[inline]
-fn unlift(next: &mut [u32], prev: &mut [u32], c: u32) {
-    for e in [c + 1, c] {
-        next[prev[e as usize] as usize] = e;
-        if next[e as usize] != NIL {
-            prev[next[e as usize] as usize] = e;
-        }
-    }
-}
-
-fn over_budget(budget: &Budget) -> Option<String> {
-    if budget.cancel.load(Ordering::Relaxed) {
-        return Some("cancelled".into());
-    }
-    if let Some(d) = budget.deadline {
-        if Instant::now() >= d {
-            return Some("time limit reached".into());
-        }
-    }
-    None
 }
 
 #[inline]
