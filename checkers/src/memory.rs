@@ -142,6 +142,38 @@ impl Guard {
         }
     }
 
+    /// `Err` when `extra` more bytes would take the process past the limit: asked before one
+    /// large allocation (a value of millions of items, a line of many megabytes), which no look
+    /// between two events would see coming.
+    pub fn room(&self, extra: usize, doing: impl FnOnce() -> String) -> crate::Result<()> {
+        match self.limit.and_then(|l| over(l, extra).map(|rss| (l, rss))) {
+            Some((limit, rss)) => Err(crate::Error::MemoryLimit(format!(
+                "{} MB more needed: {} while {}",
+                extra >> 20,
+                reason(limit, rss),
+                doing()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Before a push that may grow `v`: where the allocator cannot remap the block, growing
+    /// copies it, and both blocks are resident for a moment (a list of millions of items grew
+    /// from 24 to 48 MB in one step, past a 48 MB limit that a look a millisecond before had
+    /// not reached). Vectors under a megabyte are not asked about.
+    pub fn before_growing<T>(
+        &self,
+        v: &Vec<T>,
+        doing: impl FnOnce() -> String,
+    ) -> crate::Result<()> {
+        let bytes = v.capacity() * std::mem::size_of::<T>();
+        if v.len() == v.capacity() && bytes >= 1 << 20 {
+            self.room(bytes, doing)
+        } else {
+            Ok(())
+        }
+    }
+
     /// [`Guard::check`] on every [`Guard::EVERY`]th `i`, starting with the first (so a loop
     /// run once per key looks at least once per key; the look is sampled, at most once a
     /// millisecond for the process, so many short loops cost no more than one long one).

@@ -194,6 +194,68 @@ fn the_memory_limit_holds_while_a_large_history_is_read() {
     );
 }
 
+/// One enormous event (a list of millions of items, a string of tens of megabytes, a JSON
+/// line of megabytes) or a whole history on one line is read under the limit too: the parse
+/// looks at the limit inside a value, and gives back the pages of a mapped file it has read
+/// past, rather than only between events. Each stops with exit 2, the peak within 10% of the
+/// limit; before, a one-line list of 60M items peaked at 1.55 GB under a 1 GiB limit.
+#[test]
+fn the_memory_limit_holds_inside_one_enormous_event() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let invoke = "{:type :invoke, :f :read, :value nil, :process 0, :time 0, :index 0}";
+    let ok = |value: &str| {
+        format!(
+            "[{invoke}\n{{:type :ok, :f :read, :value {value}, :process 0, :time 1, :index 1}}]\n"
+        )
+    };
+    let list = write(
+        dir.path(),
+        "list.edn",
+        ok(&format!("[{}]", "7 ".repeat(6_000_000))).as_bytes(),
+    );
+    let string = write(
+        dir.path(),
+        "string.edn",
+        ok(&format!("\"{}\"", "x".repeat(96 << 20))).as_bytes(),
+    );
+    let line = write(
+        dir.path(),
+        "line.jsonl",
+        format!(
+            "{{\"index\":0,\"time\":0,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}}\n\
+             {{\"index\":1,\"time\":1,\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"value\":[{}7]}}\n",
+            "7,".repeat(4_000_000)
+        )
+        .as_bytes(),
+    );
+    let pair = "{:type :invoke, :f :write, :value 3, :process 0} {:type :ok, :f :write, :value 3, :process 0} ";
+    let one_line = write(
+        dir.path(),
+        "one-line.edn",
+        format!("[{}]\n", pair.repeat(600_000)).as_bytes(),
+    );
+    let limit_mb = 48;
+    for file in [&list, &string, &line, &one_line] {
+        let o = faultline(&[
+            "check",
+            "--json",
+            "--no-counterexample",
+            "--memory-limit",
+            &format!("{limit_mb}MiB"),
+            file,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{file}: {}", text(&o));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+        let why = doc["files"][0]["reason"].as_str().unwrap_or_default();
+        assert!(why.contains("memory limit 48 MB reached"), "{file}: {why}");
+        let peak = doc["peak_resident_mb"].as_u64().expect("peak_resident_mb");
+        assert!(
+            peak * 10 <= limit_mb * 11,
+            "{file}: peak {peak} MB under a {limit_mb} MB limit ({why})"
+        );
+    }
+}
+
 #[test]
 fn json_output_has_verdicts_keys_counterexample_and_timings() {
     let o = faultline(&[

@@ -5,6 +5,7 @@
 //! kept as their value), discards (`#_`), `;` comments and commas as whitespace.
 
 use crate::error::{Error, Pos, Result};
+use crate::memory::Guard;
 use crate::value::Val;
 
 /// A cursor over EDN text. Errors carry the byte position where reading stopped.
@@ -12,17 +13,31 @@ pub struct Reader<'a> {
     src: &'a [u8],
     pos: usize,
     depth: usize,
+    /// Looked at within one value: a single event can hold a list of millions of items.
+    guard: Guard,
 }
+
+/// Items of one list between two looks at the memory limit.
+const ITEMS_EVERY: usize = 1 << 16;
+/// Strings longer than this ask the memory limit for room before they are copied.
+const LONG_STRING: usize = 1 << 20;
 
 /// Nesting deeper than this is not a history; refusing it keeps the stack safe on garbage.
 const MAX_DEPTH: usize = 256;
 
 impl<'a> Reader<'a> {
     pub fn new(src: &'a [u8]) -> Self {
+        Self::with_guard(src, Guard::none())
+    }
+
+    /// A reader that stops with [`Error::MemoryLimit`] inside a value that would take the
+    /// process past `guard`'s limit.
+    pub fn with_guard(src: &'a [u8], guard: Guard) -> Self {
         Reader {
             src,
             pos: 0,
             depth: 0,
+            guard,
         }
     }
 
@@ -193,7 +208,16 @@ impl<'a> Reader<'a> {
                         r.bump();
                         return Ok(items);
                     }
-                    Some(_) => items.push(r.value()?),
+                    Some(_) => {
+                        let n = items.len();
+                        let doing =
+                            || format!("reading a value of {n} items that begins at byte {start}");
+                        if n % ITEMS_EVERY == ITEMS_EVERY - 1 {
+                            r.guard.check(doing)?;
+                        }
+                        r.guard.before_growing(&items, doing)?;
+                        items.push(r.value()?)
+                    }
                 }
             }
         })
@@ -224,12 +248,35 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Where the string body `rest` ends or has its first escape; a long one is searched a
+    /// megabyte at a time, asking the memory limit for room to copy what it has passed (its
+    /// bytes are resident too, as they are read).
+    fn plain_string_end(&self, rest: &[u8], start: usize) -> Result<Option<usize>> {
+        let mut from = 0;
+        loop {
+            let end = (from + LONG_STRING).min(rest.len());
+            if let Some(i) = rest[from..end]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\')
+            {
+                return Ok(Some(from + i));
+            }
+            if end == rest.len() {
+                return Ok(None);
+            }
+            from = end;
+            self.guard.room(from, || {
+                format!("reading a string at byte {start} ({from} bytes so far)")
+            })?;
+        }
+    }
+
     fn string(&mut self) -> Result<Val> {
         let start = self.pos;
         self.bump();
         // Most strings have no escapes: take them in one slice.
         let rest = &self.src[self.pos..];
-        if let Some(end) = rest.iter().position(|&b| b == b'"' || b == b'\\') {
+        if let Some(end) = self.plain_string_end(rest, start)? {
             if rest[end] == b'"' {
                 self.pos += end + 1;
                 return std::str::from_utf8(&rest[..end])
@@ -274,6 +321,12 @@ impl<'a> Reader<'a> {
                     }
                 }
                 other => out.push(other),
+            }
+            if out.len() % LONG_STRING == LONG_STRING - 1 {
+                let n = out.len();
+                self.guard.room(n, || {
+                    format!("reading a string at byte {start} ({n} bytes so far)")
+                })?;
             }
         }
         String::from_utf8(out)

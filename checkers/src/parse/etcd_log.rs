@@ -10,7 +10,7 @@ use crate::value::Val;
 const MARK: &[u8] = b"jepsen.util - ";
 
 pub(super) fn parse(src: &[u8], guard: Guard) -> Result<History> {
-    let mut events = super::events_vec(src);
+    let mut events = super::events_vec(src, 0, &|_| {});
     let mut offset = 0usize;
     for (i, raw) in src.split(|&b| b == b'\n').enumerate() {
         let line_no = i + 1;

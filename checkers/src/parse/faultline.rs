@@ -18,7 +18,7 @@ pub(super) fn parse(src: &[u8], release: super::Release<'_>, guard: Guard) -> Re
         src,
         0,
         |_| true,
-        |start, end, line, last| parse_range(src, start, end, line, last, guard),
+        |start, end, line, last| parse_range(src, start..end, line, last, (guard, release)),
         release,
     )?;
     Ok(History {
@@ -33,14 +33,15 @@ pub(super) fn parse(src: &[u8], release: super::Release<'_>, guard: Guard) -> Re
 /// `last` says whether the range ends the input, where a partial line is forgiven.
 pub(super) fn parse_range(
     src: &[u8],
-    start: usize,
-    end: usize,
+    range: std::ops::Range<usize>,
     first_line: usize,
     last: bool,
-    guard: Guard,
+    (guard, release): (Guard, super::Release<'_>),
 ) -> Result<super::pieces::Parsed> {
+    let (start, end) = (range.start, range.end);
     let body = &src[start..end];
-    let mut events = super::events_vec(body);
+    let mut events = super::events_vec(body, start, release);
+    let mut released = start;
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
     let mut texts = Texts::default();
@@ -49,12 +50,23 @@ pub(super) fn parse_range(
     while let Some((i, raw)) = lines.next() {
         let line = first_line + i;
         guard.every(i, || format!("reading line {line}"))?;
+        guard.before_growing(&events, || format!("reading line {line}"))?;
         let line_start = offset;
+        if line_start - released > super::RELEASE_EVERY {
+            release(released..line_start);
+            released = line_start;
+        }
         offset += raw.len() + 1;
         let terminated = offset <= end;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
+        }
+        if raw.len() > LONG_LINE {
+            // One line is read in one go: ask for the most it can take first (see `WORST`).
+            guard.room(WORST * raw.len(), || {
+                format!("reading line {line} ({} MB)", raw.len() >> 20)
+            })?;
         }
         if let Some((ev, error)) = (Scan { s: raw, i: 0 }).event(line, &mut texts) {
             if let Some(text) = error {
@@ -97,6 +109,12 @@ pub(super) fn parse_range(
     }
     Ok((events, warnings, errors))
 }
+
+/// Lines longer than this ask the memory limit for room before they are read.
+const LONG_LINE: usize = 1 << 20;
+/// The most memory a line's bytes can become while it is read: a list of one-digit numbers,
+/// two bytes an item, is a 32-byte JSON value and then a 24-byte [`Val`] an item.
+const WORST: usize = 28;
 
 /// A cursor over one line. Every method returns `None` for anything outside the fast path.
 struct Scan<'a> {
@@ -396,8 +414,14 @@ mod tests {
         }
         src.push_str(r#"{"index":6000,"time":1,"proc"#);
         let h = crate::parse::parse(src.as_bytes(), Format::Faultline).unwrap();
-        let (events, warnings, _) =
-            parse_range(src.as_bytes(), 0, src.len(), 1, true, Guard::none()).unwrap();
+        let (events, warnings, _) = parse_range(
+            src.as_bytes(),
+            0..src.len(),
+            1,
+            true,
+            (Guard::none(), &|_| {}),
+        )
+        .unwrap();
         assert_eq!(h.events, events);
         assert_eq!(h.warnings, warnings);
         assert_eq!(h.events.len(), 6000);

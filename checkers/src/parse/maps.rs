@@ -14,7 +14,7 @@ pub(super) fn parse(
     release: super::Release<'_>,
     guard: Guard,
 ) -> Result<History> {
-    let mut r = Reader::new(src);
+    let mut r = Reader::with_guard(src, guard);
     let wrapped = match r.peek() {
         Some(b @ (b'[' | b'(')) => {
             r.bump();
@@ -36,7 +36,7 @@ pub(super) fn parse(
         opens_map,
         |start, end, line, last| {
             Ok((
-                parse_range(src, start, end, line, wrapped, last, guard)?,
+                parse_range(src, start..end, line, wrapped, last, (guard, release))?,
                 Vec::new(),
                 Vec::new(),
             ))
@@ -55,24 +55,25 @@ pub(super) fn parse(
 /// events; `last` says whether the range ends the input (and so closes a `wrapped` history).
 fn parse_range(
     src: &[u8],
-    start: usize,
-    end: usize,
+    range: std::ops::Range<usize>,
     first_line: usize,
     wrapped: Option<u8>,
     last: bool,
-    guard: Guard,
+    (guard, release): (Guard, super::Release<'_>),
 ) -> Result<Vec<RawEvent>> {
+    let (start, end) = (range.start, range.end);
     let src = &src[..end];
-    let mut r = Reader::new(src);
+    let mut r = Reader::with_guard(src, guard);
     r.set_offset(start);
-    let mut events = super::events_vec(&src[start..]);
-    // Line numbers come from one pass over the newlines, advanced as events start.
-    let mut newlines = memchr::memchr_iter(b'\n', &src[start..]).peekable();
+    let mut events = super::events_vec(&src[start..], start, release);
+    let mut released = start;
+    // Line numbers come from one pass over the newlines, advanced as events start, never
+    // past the event (a search for the next newline could read a one-line history whole).
     let mut line = first_line;
+    let mut counted = start;
     let mut line_at = |offset: usize| {
-        while newlines.next_if(|&nl| start + nl < offset).is_some() {
-            line += 1;
-        }
+        line += memchr::memchr_iter(b'\n', &src[counted..offset]).count();
+        counted = offset;
         line
     };
     let mut texts = super::Texts::default();
@@ -100,8 +101,13 @@ fn parse_range(
             break;
         }
         let at = r.offset();
+        if at - released > super::RELEASE_EVERY {
+            release(released..at);
+            released = at;
+        }
         let l = line_at(at);
         guard.every(events.len(), || format!("reading line {l}"))?;
+        guard.before_growing(&events, || format!("reading line {l}"))?;
         let mut scan = Scan { s: src, i: at };
         if let Some(ev) = scan.event(l, &mut texts) {
             r.set_offset(scan.i);
@@ -122,6 +128,11 @@ struct Scan<'a> {
     s: &'a [u8],
     i: usize,
 }
+
+/// Lists longer than this, and strings longer than `LONG_STRING` bytes, are read by the
+/// general reader (see [`Scan::value`]), which watches the memory limit inside one value.
+const LONG_LIST: usize = 1 << 16;
+const LONG_STRING: usize = 1 << 20;
 
 /// Bytes that end a token, as the general reader's `token` has them, as a table: the scan
 /// looks one up per byte.
@@ -262,7 +273,9 @@ impl<'a> Scan<'a> {
         match self.peek()? {
             b'"' => {
                 let body = &self.s[self.i + 1..];
-                let end = string_end(body)?;
+                // A long string too is the general reader's (see `LONG_LIST`): the search for
+                // its end stops a megabyte in.
+                let end = string_end(&body[..body.len().min(LONG_STRING)])?;
                 if body[end] != b'"' {
                     return None;
                 }
@@ -277,6 +290,11 @@ impl<'a> Scan<'a> {
                     if self.peek()? == b']' {
                         self.i += 1;
                         return Some(Val::List(items.into()));
+                    }
+                    // A long list is left to the general reader, which watches the memory
+                    // limit while it reads one.
+                    if items.len() == LONG_LIST {
+                        return None;
                     }
                     items.push(self.value(depth + 1, texts)?);
                 }
@@ -463,7 +481,14 @@ mod tests {
             }
             _ => None,
         };
-        parse_range(src, r.offset(), src.len(), 1, wrapped, true, Guard::none())
+        parse_range(
+            src,
+            r.offset()..src.len(),
+            1,
+            wrapped,
+            true,
+            (Guard::none(), &|_| {}),
+        )
     }
 
     /// The scans (the kv layout, and field by field) read op maps exactly as the general

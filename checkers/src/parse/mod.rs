@@ -126,7 +126,9 @@ impl History {
 pub fn detect(src: &[u8]) -> Option<Format> {
     let start = src.iter().position(|b| !b.is_ascii_whitespace())?;
     let rest = &src[start..];
-    let first_line = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
+    // The first line, or its first 64 KiB: a history on one line is not read whole to tell.
+    let head = &rest[..rest.len().min(64 << 10)];
+    let first_line = &head[..memchr::memchr(b'\n', head).unwrap_or(head.len())];
     let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
     if rest.starts_with(b"{\"") || rest.starts_with(b"{ \"") {
         return Some(Format::Faultline);
@@ -187,10 +189,24 @@ pub fn parse_with(
     }
 }
 
-/// Room for the events of `src`: about one a line, never more than one per 32 bytes (the
-/// shortest op maps), so that the events' vector grows once instead of by copying doublings.
-pub(crate) fn events_vec(src: &[u8]) -> Vec<RawEvent> {
-    let lines = memchr::memchr_iter(b'\n', src).count() + 1;
+/// Bytes a parse reads between two calls to its [`Release`] for what lies behind it: a piece
+/// can be the whole input (one line, or no line where a piece may start), and a mapped file
+/// read whole would be resident whole.
+pub(crate) const RELEASE_EVERY: usize = 16 << 20;
+
+/// Room for the events of `src` (which starts at offset `base` of the input): about one a
+/// line, never more than one per 32 bytes (the shortest op maps), so that the events' vector
+/// grows once instead of by copying doublings. Counting reads every byte, so a long `src` is
+/// released as it is counted.
+pub(crate) fn events_vec(src: &[u8], base: usize, release: Release<'_>) -> Vec<RawEvent> {
+    let mut lines = 1;
+    for (k, chunk) in src.chunks(RELEASE_EVERY).enumerate() {
+        lines += memchr::memchr_iter(b'\n', chunk).count();
+        if src.len() > RELEASE_EVERY {
+            let at = base + k * RELEASE_EVERY;
+            release(at..at + chunk.len());
+        }
+    }
     Vec::with_capacity(lines.min(src.len() / 32 + 1))
 }
 

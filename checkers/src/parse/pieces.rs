@@ -46,7 +46,7 @@ pub(super) fn parse(
 ) -> Result<Parsed> {
     let threads = crate::check::cores().min(MAX_THREADS);
     let wanted = ((src.len() - start) / PIECE_MIN).min(threads * PIECES_PER_THREAD);
-    let ranges = cut(src, start, wanted, may_start);
+    let ranges = cut(src, start, wanted, may_start, release);
     if ranges.len() < 2 {
         return piece(start, src.len(), line_of(src, start), true);
     }
@@ -131,25 +131,43 @@ pub(super) fn parse(
 
 /// Up to `n` ranges covering `src[start..]`, cut at line starts that `may_start` accepts,
 /// near equal sizes.
-fn cut(src: &[u8], start: usize, n: usize, may_start: impl Fn(usize) -> bool) -> Vec<Range<usize>> {
+fn cut(
+    src: &[u8],
+    start: usize,
+    n: usize,
+    may_start: impl Fn(usize) -> bool,
+    release: Release<'_>,
+) -> Vec<Range<usize>> {
     let mut bounds = vec![start];
     for k in 1..n {
         let target = start + (src.len() - start) * k / n;
         let from = (bounds.last().unwrap_or(&start) + 1).max(target);
         // The first acceptable line start at or after `from`: search from the byte before it,
         // so that a line starting right at `from` counts.
+        // A long search (a long line, or lines where no piece may start) gives back what it
+        // has read as it goes.
         let mut at = from - 1;
+        let mut kept = at;
         let found = loop {
-            match memchr::memchr(b'\n', &src[at..]) {
+            let end = (at + super::RELEASE_EVERY).min(src.len());
+            match memchr::memchr(b'\n', &src[at..end]) {
                 Some(nl) if at + nl + 1 < src.len() => {
                     at += nl + 1;
                     if may_start(at) {
                         break Some(at);
                     }
                 }
+                None if end < src.len() => at = end,
                 _ => break None,
             }
+            if at - kept > super::RELEASE_EVERY {
+                release(kept..at);
+                kept = at;
+            }
         };
+        if found.is_none() {
+            release(kept..src.len());
+        }
         match found {
             Some(b) => bounds.push(b),
             None => break,
@@ -171,12 +189,13 @@ mod tests {
     #[test]
     fn pieces_start_at_accepted_lines_and_cover_the_input() {
         let src = b"a\nb\nxc\nd\nxe\n";
-        let r = cut(src, 0, 3, |at| src[at] == b'x');
+        let none: Release<'_> = &|_| {};
+        let r = cut(src, 0, 3, |at| src[at] == b'x', none);
         assert_eq!(r, vec![0..4, 4..9, 9..12]);
         assert_eq!(&src[r[1].clone()], b"xc\nd\n");
-        assert_eq!(cut(src, 0, 1, |_| true), vec![0..12]);
+        assert_eq!(cut(src, 0, 1, |_| true, none), vec![0..12]);
         // No acceptable line: one piece.
-        assert_eq!(cut(src, 2, 4, |_| false), vec![2..12]);
+        assert_eq!(cut(src, 2, 4, |_| false, none), vec![2..12]);
         assert_eq!(line_of(src, 4), 3);
     }
 
