@@ -114,6 +114,50 @@ impl Val {
 }
 
 /// Prints EDN-ish text, which reads naturally for every format (`nil`, `3`, `"x"`, `[1 2]`).
+impl Val {
+    /// The value as [`fmt::Display`] writes it, cut after `max` bytes (ending in `…`): what
+    /// counterexamples and explanations show. A read of millions of items, or a string of a
+    /// hundred megabytes, is not copied whole into each sentence about it (three 120 MB values
+    /// once took a check to 1.8 GB while it explained them).
+    pub fn brief(&self, max: usize) -> String {
+        struct Cap {
+            out: String,
+            max: usize,
+            cut: bool,
+        }
+        impl fmt::Write for Cap {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                let room = self.max - self.out.len();
+                if s.len() <= room {
+                    self.out.push_str(s);
+                    return Ok(());
+                }
+                let mut end = room;
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                self.out.push_str(&s[..end]);
+                self.cut = true;
+                Err(fmt::Error)
+            }
+        }
+        let mut cap = Cap {
+            out: String::new(),
+            max,
+            cut: false,
+        };
+        // An error here is only the cap being reached.
+        let _ = fmt::Write::write_fmt(&mut cap, format_args!("{self}"));
+        if cap.cut {
+            cap.out.push('…');
+        }
+        cap.out
+    }
+}
+
+/// How much of one value a sentence for people shows (see [`Val::brief`]).
+pub const BRIEF: usize = 4096;
+
 impl fmt::Display for Val {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fn seq(f: &mut fmt::Formatter<'_>, open: &str, v: &[Val], close: &str) -> fmt::Result {
@@ -152,6 +196,16 @@ impl fmt::Display for Val {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn brief_values_are_cut_at_a_char_boundary() {
+        let list = Val::List(vec![Val::Int(7); 1000].into());
+        assert_eq!(list.brief(9), "[7 7 7 7 …");
+        assert_eq!(list.brief(1 << 20), list.to_string());
+        let s = Val::Str("é".repeat(10).into());
+        assert_eq!(s.brief(4), "\"é…");
+        assert_eq!(Val::Int(12).brief(8), "12");
+    }
 
     #[test]
     fn json_values_round_trip() {

@@ -88,7 +88,7 @@ impl MultiRegister {
         self.lock()
             .values
             .get(id as usize)
-            .map_or_else(|| format!("#{id}"), |v| v.to_string())
+            .map_or_else(|| format!("#{id}"), |v| v.brief(crate::value::BRIEF))
     }
 
     fn r(&self, reg: u16) -> String {

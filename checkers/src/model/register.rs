@@ -39,7 +39,7 @@ impl CasRegister {
     fn v(&self, id: u32) -> String {
         self.values
             .get(id as usize)
-            .map_or_else(|| format!("#{id}"), |v| v.to_string())
+            .map_or_else(|| format!("#{id}"), |v| v.brief(crate::value::BRIEF))
     }
 }
 

@@ -17,8 +17,6 @@ pub struct Reader<'a> {
     guard: Guard,
 }
 
-/// Items of one list between two looks at the memory limit.
-const ITEMS_EVERY: usize = 1 << 16;
 /// Strings longer than this ask the memory limit for room before they are copied.
 const LONG_STRING: usize = 1 << 20;
 
@@ -210,12 +208,9 @@ impl<'a> Reader<'a> {
                     }
                     Some(_) => {
                         let n = items.len();
-                        let doing =
-                            || format!("reading a value of {n} items that begins at byte {start}");
-                        if n % ITEMS_EVERY == ITEMS_EVERY - 1 {
-                            r.guard.check(doing)?;
-                        }
-                        r.guard.before_growing(&items, doing)?;
+                        r.guard.inside_value(&items, || {
+                            format!("reading a value of {n} items that begins at byte {start}")
+                        })?;
                         items.push(r.value()?)
                     }
                 }
@@ -265,9 +260,9 @@ impl<'a> Reader<'a> {
                 return Ok(None);
             }
             from = end;
-            self.guard.room(from, || {
-                format!("reading a string at byte {start} ({from} bytes so far)")
-            })?;
+            let doing = || format!("reading a string at byte {start} ({from} bytes so far)");
+            self.guard.one_value(from, doing)?;
+            self.guard.room(from, doing)?;
         }
     }
 
@@ -324,9 +319,9 @@ impl<'a> Reader<'a> {
             }
             if out.len() % LONG_STRING == LONG_STRING - 1 {
                 let n = out.len();
-                self.guard.room(n, || {
-                    format!("reading a string at byte {start} ({n} bytes so far)")
-                })?;
+                let doing = || format!("reading a string at byte {start} ({n} bytes so far)");
+                self.guard.one_value(n, doing)?;
+                self.guard.room(n, doing)?;
             }
         }
         String::from_utf8(out)

@@ -62,18 +62,22 @@ pub(super) fn parse_range(
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        if raw.len() > LONG_LINE {
-            // One line is read in one go: ask for the most it can take first (see `WORST`).
-            guard.room(WORST * raw.len(), || {
-                format!("reading line {line} ({} MB)", raw.len() >> 20)
-            })?;
-        }
-        if let Some((ev, error)) = (Scan { s: raw, i: 0 }).event(line, &mut texts) {
+        let mut scan = Scan::guarded(raw, guard, line);
+        if let Some((ev, error)) = scan.event(line, &mut texts) {
             if let Some(text) = error {
                 errors.push((events.len(), text));
             }
             events.push(ev);
             continue;
+        }
+        if let Some(e) = scan.stopped {
+            return Err(e);
+        }
+        if raw.len() > LONG_LINE {
+            // serde_json reads a line in one go: ask for the most it can take first.
+            guard.room(WORST * raw.len(), || {
+                format!("reading line {line} ({} MB)", raw.len() >> 20)
+            })?;
         }
         let ev: Event = match serde_json::from_slice(raw) {
             Ok(ev) => ev,
@@ -110,16 +114,23 @@ pub(super) fn parse_range(
     Ok((events, warnings, errors))
 }
 
-/// Lines longer than this ask the memory limit for room before they are read.
+/// Lines longer than this that the fast path leaves to serde_json ask the memory limit for
+/// room before they are read.
 const LONG_LINE: usize = 1 << 20;
-/// The most memory a line's bytes can become while it is read: a list of one-digit numbers,
-/// two bytes an item, is a 32-byte JSON value and then a 24-byte [`Val`] an item.
-const WORST: usize = 28;
+/// The most memory a line's bytes can become while serde_json reads it: a list of one-digit
+/// numbers, two bytes an item, is a 32-byte JSON value an item (64 while its vector doubles),
+/// then a 24-byte [`Val`].
+const WORST: usize = 48;
 
 /// A cursor over one line. Every method returns `None` for anything outside the fast path.
 struct Scan<'a> {
     s: &'a [u8],
     i: usize,
+    /// Looked at inside a long list (see [`Guard::inside_value`]).
+    guard: Guard,
+    line: usize,
+    /// Why the scan stopped when the memory limit did: then `None` is not "not the fast path".
+    stopped: Option<crate::Error>,
 }
 
 /// A scanned value: borrowed text is turned into a [`Val`] only where it is kept.
@@ -132,6 +143,21 @@ enum Json<'a> {
 }
 
 impl<'a> Scan<'a> {
+    #[cfg(test)]
+    fn new(s: &'a [u8]) -> Self {
+        Self::guarded(s, Guard::none(), 1)
+    }
+
+    fn guarded(s: &'a [u8], guard: Guard, line: usize) -> Self {
+        Scan {
+            s,
+            i: 0,
+            guard,
+            line,
+            stopped: None,
+        }
+    }
+
     fn ws(&mut self) -> Option<u8> {
         while let Some(&b) = self.s.get(self.i) {
             if matches!(b, b' ' | b'\t' | b'\r') {
@@ -171,6 +197,13 @@ impl<'a> Scan<'a> {
                     return Some(Json::Array(items));
                 }
                 loop {
+                    let (n, line) = (items.len(), self.line);
+                    if let Err(e) = self.guard.inside_value(&items, || {
+                        format!("reading a value of {n} items on line {line}")
+                    }) {
+                        self.stopped = Some(e);
+                        return None;
+                    }
                     items.push(self.value(depth + 1)?.into_val()?);
                     match self.ws()? {
                         b',' => self.i += 1,
@@ -218,7 +251,7 @@ impl<'a> Scan<'a> {
     }
 
     /// The event, and its `error` text when it has one.
-    fn event(mut self, line: usize, texts: &mut Texts) -> Option<(RawEvent, Option<Arc<str>>)> {
+    fn event(&mut self, line: usize, texts: &mut Texts) -> Option<(RawEvent, Option<Arc<str>>)> {
         self.eat(b'{')?;
         let (mut index, mut time, mut process, mut kind, mut f) = (None, None, None, None, None);
         let (mut key, mut value, mut error) = (None, None, None);
@@ -352,12 +385,9 @@ mod tests {
             r#"{"index":4,"time":9,"process":0,"type":"ok","f":"txn","value":[["r","x",[1,2]],["w","y",3]]}"#,
         ];
         for l in lines {
-            let fast = (Scan {
-                s: l.as_bytes(),
-                i: 0,
-            })
-            .event(1, &mut Texts::default())
-            .unwrap_or_else(|| panic!("the fast path takes {l}"));
+            let fast = Scan::new(l.as_bytes())
+                .event(1, &mut Texts::default())
+                .unwrap_or_else(|| panic!("the fast path takes {l}"));
             let (fast, error) = fast;
             let ev_error: Option<String> = serde_json::from_str::<Event>(l).unwrap().error;
             assert_eq!(error.as_deref(), ev_error.as_deref(), "{l}");
@@ -387,12 +417,9 @@ mod tests {
             r#"{"index":0,"time":5,"process":3,"type":"ok","f":"read"} x"#,
         ] {
             assert!(
-                (Scan {
-                    s: l.as_bytes(),
-                    i: 0
-                })
-                .event(1, &mut Texts::default())
-                .is_none(),
+                Scan::new(l.as_bytes())
+                    .event(1, &mut Texts::default())
+                    .is_none(),
                 "the fast path leaves {l} to serde"
             );
         }
@@ -471,7 +498,7 @@ mod tests {
                 error,
             };
             let line = serde_json::to_string(&ev).unwrap();
-            if let Some((fast, error)) = (Scan { s: line.as_bytes(), i: 0 }).event(1, &mut Texts::default()) {
+            if let Some((fast, error)) = Scan::new(line.as_bytes()).event(1, &mut Texts::default()) {
                 proptest::prop_assert_eq!(error.as_deref(), ev.error.as_deref());
                 proptest::prop_assert_eq!(fast.kind, ev.kind);
                 proptest::prop_assert_eq!(&*fast.f, ev.f.as_str());
