@@ -29,6 +29,21 @@ fn write(dir: &Path, name: &str, content: &[u8]) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// `faultline check --json --memory-limit {limit_mb}MiB ARGS`: the exit code and the JSON
+/// document, whose `peak_resident_mb` must be within 10% of the limit.
+fn check_under(limit_mb: u64, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let limit = format!("{limit_mb}MiB");
+    let o = faultline(&[&["check", "--json", "--memory-limit", &limit], args].concat());
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("JSON on stdout ({e}): {}", text(&o)));
+    let peak = doc["peak_resident_mb"].as_u64().expect("peak_resident_mb");
+    assert!(
+        peak * 10 <= limit_mb * 11,
+        "{args:?}: peak {peak} MB under a {limit_mb} MB limit: {doc:.500}"
+    );
+    (o.status.code(), doc)
+}
+
 const GOOD: &str = "knossos/cas-register/good/cas-register-bug.edn";
 const BAD: &str = "knossos/cas-register/bad/bad-analysis.edn";
 
@@ -160,16 +175,8 @@ fn the_memory_limit_holds_while_a_large_history_is_read() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let limit_mb = 48;
-    let o = faultline(&[
-        "check",
-        "--json",
-        "--no-counterexample",
-        "--memory-limit",
-        &format!("{limit_mb}MiB"),
-        &hist,
-    ]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    let (code, doc) = check_under(limit_mb, &["--no-counterexample", &hist]);
+    assert_eq!(code, Some(2), "{doc}");
     assert_eq!(doc["valid"], "unknown", "{doc}");
     let file = &doc["files"][0];
     assert_eq!(file["valid"], "unknown", "{doc}");
@@ -177,11 +184,6 @@ fn the_memory_limit_holds_while_a_large_history_is_read() {
     assert!(
         why.contains("memory limit 48 MB reached") && why.contains("while reading line"),
         "{why}"
-    );
-    let peak = doc["peak_resident_mb"].as_u64().expect("peak_resident_mb");
-    assert!(
-        peak * 10 <= limit_mb * 11,
-        "peak {peak} MB under a {limit_mb} MB limit"
     );
 
     let o = faultline(&["check", "--json", "--no-counterexample", &hist]);
@@ -236,23 +238,10 @@ fn the_memory_limit_holds_inside_one_enormous_event() {
     );
     let limit_mb = 48;
     for file in [&list, &string, &line, &one_line] {
-        let o = faultline(&[
-            "check",
-            "--json",
-            "--no-counterexample",
-            "--memory-limit",
-            &format!("{limit_mb}MiB"),
-            file,
-        ]);
-        assert_eq!(o.status.code(), Some(2), "{file}: {}", text(&o));
-        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+        let (code, doc) = check_under(limit_mb, &["--no-counterexample", file]);
+        assert_eq!(code, Some(2), "{file}: {doc}");
         let why = doc["files"][0]["reason"].as_str().unwrap_or_default();
         assert!(why.contains("memory limit 48 MB"), "{file}: {why}");
-        let peak = doc["peak_resident_mb"].as_u64().expect("peak_resident_mb");
-        assert!(
-            peak * 10 <= limit_mb * 11,
-            "{file}: peak {peak} MB under a {limit_mb} MB limit ({why})"
-        );
     }
     // A value well under an eighth of the limit is checked: a read of 100,000 items that no
     // write wrote is a violation.
@@ -279,20 +268,8 @@ fn the_memory_limit_holds_inside_one_enormous_event() {
         )
         .as_bytes(),
     );
-    let o = faultline(&[
-        "check",
-        "--json",
-        "--memory-limit",
-        &format!("{limit_mb}MiB"),
-        &big,
-    ]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
-    let peak = doc["peak_resident_mb"].as_u64().expect("peak_resident_mb");
-    assert!(
-        peak * 10 <= limit_mb * 11,
-        "peak {peak} MB under a {limit_mb} MB limit"
-    );
+    let (code, doc) = check_under(limit_mb, &[&big]);
+    assert_eq!(code, Some(1), "{doc:.500}");
     let explanation = doc["files"][0]["counterexample"].to_string();
     assert!(explanation.contains("yyyy…"), "{explanation:.300}");
 }
