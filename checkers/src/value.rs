@@ -115,44 +115,49 @@ impl Val {
 
 /// Prints EDN-ish text, which reads naturally for every format (`nil`, `3`, `"x"`, `[1 2]`).
 impl Val {
-    /// The value as [`fmt::Display`] writes it, cut after `max` bytes (ending in `…`): what
-    /// counterexamples and explanations show. A read of millions of items, or a string of a
-    /// hundred megabytes, is not copied whole into each sentence about it (three 120 MB values
-    /// once took a check to 1.8 GB while it explained them).
+    /// The value as [`fmt::Display`] writes it, cut after `max` bytes (see [`brief`]).
     pub fn brief(&self, max: usize) -> String {
-        struct Cap {
-            out: String,
-            max: usize,
-            cut: bool,
-        }
-        impl fmt::Write for Cap {
-            fn write_str(&mut self, s: &str) -> fmt::Result {
-                let room = self.max - self.out.len();
-                if s.len() <= room {
-                    self.out.push_str(s);
-                    return Ok(());
-                }
-                let mut end = room;
-                while !s.is_char_boundary(end) {
-                    end -= 1;
-                }
-                self.out.push_str(&s[..end]);
-                self.cut = true;
-                Err(fmt::Error)
-            }
-        }
-        let mut cap = Cap {
-            out: String::new(),
-            max,
-            cut: false,
-        };
-        // An error here is only the cap being reached.
-        let _ = fmt::Write::write_fmt(&mut cap, format_args!("{self}"));
-        if cap.cut {
-            cap.out.push('…');
-        }
-        cap.out
+        brief(self, max)
     }
+}
+
+/// What `shown` writes, cut after `max` bytes (ending in `…`): what counterexamples and
+/// explanations show of a value. A read of millions of items, or a string of a hundred
+/// megabytes, is not copied whole into each sentence about it (three 120 MB values once took
+/// a check to 1.8 GB while it explained them). Writing stops at the cut.
+pub fn brief(shown: impl fmt::Display, max: usize) -> String {
+    struct Cap {
+        out: String,
+        max: usize,
+        cut: bool,
+    }
+    impl fmt::Write for Cap {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            let room = self.max - self.out.len();
+            if s.len() <= room {
+                self.out.push_str(s);
+                return Ok(());
+            }
+            let mut end = room;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.out.push_str(&s[..end]);
+            self.cut = true;
+            Err(fmt::Error)
+        }
+    }
+    let mut cap = Cap {
+        out: String::new(),
+        max,
+        cut: false,
+    };
+    // An error here is only the cap being reached.
+    let _ = fmt::Write::write_fmt(&mut cap, format_args!("{shown}"));
+    if cap.cut {
+        cap.out.push('…');
+    }
+    cap.out
 }
 
 /// How much of one value a sentence for people shows (see [`Val::brief`]).

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::hash::FxBuild as Fx;
+use crate::value::{brief, BRIEF};
 
 use super::Model;
 
@@ -130,6 +131,11 @@ impl Kv {
     /// The string of an id.
     pub fn string(&self, id: u32) -> &str {
         self.strings.get(id as usize).unwrap_or("?")
+    }
+
+    /// String `id` quoted for people, cut short when long (see [`brief`]).
+    fn quoted(&self, id: u32) -> String {
+        brief(format_args!("{:?}", self.string(id)), BRIEF)
     }
 
     /// The state holding exactly string `id`: it is the first string having itself as prefix.
@@ -373,30 +379,30 @@ impl Model for Kv {
 
     fn describe_op(&self, op: &KvOp) -> String {
         match *op {
-            KvOp::Get(v) => format!("get {:?}", self.string(v)),
+            KvOp::Get(v) => format!("get {}", self.quoted(v)),
             KvOp::GetAny => "get ?".into(),
-            KvOp::Put(v) => format!("put {:?}", self.string(v)),
-            KvOp::Append(v) => format!("append {:?}", self.string(v)),
+            KvOp::Put(v) => format!("put {}", self.quoted(v)),
+            KvOp::Append(v) => format!("append {}", self.quoted(v)),
         }
     }
 
     fn describe_state(&self, s: &KvState) -> String {
         match s.parts() {
-            Some((first, len)) => format!("{:?}", self.prefix(first, len)),
+            Some((first, len)) => brief(format_args!("{:?}", self.prefix(first, len)), BRIEF),
             None => "a string no get returned".into(),
         }
     }
 
     fn describe_reached(&self, _: &KvState, path: &[&KvOp]) -> String {
-        format!("{:?}", self.replay(path))
+        brief(format_args!("{:?}", self.replay(path)), BRIEF)
     }
 
     fn why_illegal(&self, _: &KvState, shown: &str, op: &KvOp) -> String {
         match *op {
             KvOp::Get(v) => format!(
-                "{} needs the value to be {:?} but it is {shown}",
+                "{} needs the value to be {} but it is {shown}",
                 self.describe_op(op),
-                self.string(v)
+                self.quoted(v)
             ),
             _ => format!("{} is always possible", self.describe_op(op)),
         }
@@ -413,6 +419,24 @@ mod tests {
 
     fn run(kv: &Kv, ops: &[KvOp]) -> Option<KvState> {
         ops.iter().try_fold(kv.init(), |s, op| kv.step(&s, op))
+    }
+
+    /// A long string is described cut short: explanations do not copy it whole.
+    #[test]
+    fn long_strings_are_described_briefly() {
+        let long = "é".repeat(100_000);
+        let kv = Kv::new("", [long.as_str(), "b"]);
+        let id = kv.id(&long).expect("interned");
+        let put = kv.describe_op(&KvOp::Put(id));
+        assert!(
+            put.starts_with("put \"éé") && put.ends_with('…'),
+            "{put:.40}"
+        );
+        assert!(put.len() <= BRIEF + 8, "{} bytes", put.len());
+        let b = kv.id("b").expect("interned");
+        assert_eq!(kv.describe_op(&KvOp::Get(b)), "get \"b\"");
+        let why = kv.why_illegal(&kv.init(), "\"\"", &KvOp::Get(id));
+        assert!(why.len() < 3 * BRIEF, "{} bytes", why.len());
     }
 
     /// Ids number the distinct strings in their order, whatever their first eight bytes
