@@ -220,6 +220,12 @@ fn the_memory_limit_holds_inside_one_enormous_event() {
         "string.edn",
         ok(&format!("\"{}\"", "x".repeat(96 << 20))).as_bytes(),
     );
+    // With escapes, a string is read byte by byte: the limit is watched on that path too.
+    let escaped = write(
+        dir.path(),
+        "escaped.edn",
+        ok(&format!("\"{}\"", "\\t".repeat(8 << 20))).as_bytes(),
+    );
     let line = write(
         dir.path(),
         "line.jsonl",
@@ -237,7 +243,7 @@ fn the_memory_limit_holds_inside_one_enormous_event() {
         format!("[{}]\n", pair.repeat(600_000)).as_bytes(),
     );
     let limit_mb = 48;
-    for file in [&list, &string, &line, &one_line] {
+    for file in [&list, &string, &escaped, &line, &one_line] {
         let (code, doc) = check_under(limit_mb, &["--no-counterexample", file]);
         assert_eq!(code, Some(2), "{file}: {doc}");
         let why = doc["files"][0]["reason"].as_str().unwrap_or_default();

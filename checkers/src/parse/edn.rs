@@ -280,6 +280,9 @@ impl<'a> Reader<'a> {
             }
         }
         let mut out = Vec::new();
+        // Escapes add up to four bytes at once: the next look is due at a length, not at a
+        // multiple of one.
+        let mut next_look = LONG_STRING;
         loop {
             let Some(&b) = self.src.get(self.pos) else {
                 return Err(self.error(
@@ -317,7 +320,8 @@ impl<'a> Reader<'a> {
                 }
                 other => out.push(other),
             }
-            if out.len() % LONG_STRING == LONG_STRING - 1 {
+            if out.len() >= next_look {
+                next_look += LONG_STRING;
                 let n = out.len();
                 let doing = || format!("reading a string at byte {start} ({n} bytes so far)");
                 self.guard.one_value(n, doing)?;
