@@ -17,8 +17,9 @@ pub struct Reader<'a> {
     guard: Guard,
 }
 
-/// Strings longer than this ask the memory limit for room before they are copied.
-const LONG_STRING: usize = 1 << 20;
+/// Bytes of one string between two looks at the memory limit (see `Reader::string_so_far`);
+/// the fast scans leave longer strings to this reader.
+pub(super) const LONG_STRING: usize = 1 << 20;
 
 /// Nesting deeper than this is not a history; refusing it keeps the stack safe on garbage.
 const MAX_DEPTH: usize = 256;
@@ -260,10 +261,16 @@ impl<'a> Reader<'a> {
                 return Ok(None);
             }
             from = end;
-            let doing = || format!("reading a string at byte {start} ({from} bytes so far)");
-            self.guard.one_value(from, doing)?;
-            self.guard.room(from, doing)?;
+            self.string_so_far(start, from)?;
         }
+    }
+
+    /// The memory limit, `n` bytes into a string that begins at byte `start`: the string may
+    /// be no more than an eighth of it ([`Guard::one_value`]), and its copy must fit.
+    fn string_so_far(&self, start: usize, n: usize) -> Result<()> {
+        let doing = || format!("reading a string at byte {start} ({n} bytes so far)");
+        self.guard.one_value(n, doing)?;
+        self.guard.room(n, doing)
     }
 
     fn string(&mut self) -> Result<Val> {
@@ -322,10 +329,7 @@ impl<'a> Reader<'a> {
             }
             if out.len() >= next_look {
                 next_look += LONG_STRING;
-                let n = out.len();
-                let doing = || format!("reading a string at byte {start} ({n} bytes so far)");
-                self.guard.one_value(n, doing)?;
-                self.guard.room(n, doing)?;
+                self.string_so_far(start, out.len())?;
             }
         }
         String::from_utf8(out)

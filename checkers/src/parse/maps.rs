@@ -1,6 +1,6 @@
 //! EDN histories (Knossos/Jepsen op maps) and Porcupine kv logs, both read as EDN maps.
 
-use super::edn::Reader;
+use super::edn::{Reader, LONG_STRING};
 use super::{event_type, Format, History, Proc, RawEvent, Texts};
 use crate::error::{Error, Pos, Result};
 use crate::history::EventType;
@@ -132,7 +132,6 @@ struct Scan<'a> {
 /// Lists longer than this, and strings longer than `LONG_STRING` bytes, are read by the
 /// general reader (see [`Scan::value`]), which watches the memory limit inside one value.
 const LONG_LIST: usize = 1 << 16;
-const LONG_STRING: usize = 1 << 20;
 
 /// Bytes that end a token, as the general reader's `token` has them, as a table: the scan
 /// looks one up per byte.
